@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` (build and serve on 127.0.0.1:8080) and `make test`.
+# Everything else is a helper of those two.
+BUILD    ?= build
+MESON    ?= meson
+ARGS     ?=
+
+.PHONY: all deps build run test test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	$(MESON) setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+run: build
+	./$(BUILD)/service/imgpipe serve $(ARGS)
+
+test: build
+	$(MESON) test -C $(BUILD) --print-errorlogs $(ARGS)
+
+# The suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang not needed: gcc's).
+test-asan: deps
+	[ -f build-asan/build.ninja ] || $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+	$(MESON) compile -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(MESON) test -C build-asan --print-errorlogs --timeout-multiplier 4 $(ARGS)
+
+clean:
+	rm -rf $(BUILD) build-asan

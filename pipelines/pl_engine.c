@@ -1,0 +1,2 @@
+/* pl_engine: stub, to be written. */
+#include "pl_engine.h"

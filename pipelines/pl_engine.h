@@ -1,0 +1,101 @@
+/*
+ * pl_engine: runs a validated pl_plan over one image held in memory and returns encoded bytes.
+ *
+ * Pipeline order (design.md): load header -> limits check (bytes, pixels, frames) -> shrink-on-load
+ * -> auto-orient -> trim -> crop/extract -> resize -> extend/background -> rotate/flip -> filters
+ * -> watermark -> colour to output space -> strip metadata -> encode. The cancel flag and the
+ * deadline are checked between steps, and libvips is stopped mid-step from its eval signal with
+ * vips_image_set_kill().
+ *
+ * Threads: pl_engine_init() once, from the main thread, before any other call. pl_run() may be
+ * called from any number of threads at once; each call owns its own libvips objects. A thread
+ * that ran pl_run() calls pl_engine_thread_done() before it exits (vips_thread_shutdown).
+ * pl_control is shared between the running worker and whoever may cancel it (another thread):
+ * its fields are atomics.
+ */
+#ifndef PL_ENGINE_H
+#define PL_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pl_error.h"
+#include "pl_options.h"
+
+typedef struct pl_engine_config {
+    int vips_concurrency;     /* libvips threads per image; 0 = libvips default */
+    size_t vips_max_mem;      /* 0 = leave libvips' default */
+    bool allow_untrusted;     /* false: vips_block_untrusted_set(TRUE) */
+} pl_engine_config;
+
+/* Per-request limits. Defaults from pl_limits_default(); the service and the batch CLI share them. */
+typedef struct pl_limits {
+    uint64_t max_input_pixels;  /* width*height of one frame, from the header, before decode */
+    uint64_t max_output_pixels; /* width*height of the result */
+    int max_frames;             /* animated/multi-page inputs */
+    uint64_t max_decode_bytes;  /* estimate width*height*bands*bytes_per_band*frames */
+    uint32_t allowed_inputs;    /* bitmask of (1u << pl_format) */
+} pl_limits;
+
+void pl_limits_default(pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB, jpeg png webp gif tiff heif avif */
+
+/* Parse a comma-separated type list ("jpeg,png,webp") into a pl_limits.allowed_inputs mask. */
+int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err);
+
+typedef struct pl_control {
+    atomic_int cancelled;   /* set to 1 by anyone: stop as soon as possible, result unwanted */
+    int64_t deadline_us;    /* g_get_monotonic_time() value after which work stops; 0 = none */
+} pl_control;
+
+typedef struct pl_input {
+    const uint8_t *data; /* not owned; must stay valid and unchanged during pl_run() */
+    size_t len;
+    const uint8_t *overlay; /* watermarkimage's second image, or NULL */
+    size_t overlay_len;
+    const char *accept; /* the request's Accept header for type=auto, or NULL */
+} pl_input;
+
+typedef struct pl_timings {
+    double decode_ms, process_ms, encode_ms; /* wall time of each stage in pl_run */
+} pl_timings;
+
+typedef struct pl_result {
+    void *data; /* owned by the result: free with pl_result_clear() */
+    size_t len;
+    pl_format format;     /* of the output (PL_FMT_UNKNOWN for info's JSON) */
+    const char *mime;     /* static string: "image/webp", "application/json" */
+    int width, height;    /* of the output image (per frame) */
+    bool vary_accept;     /* type=auto was used: the response must carry Vary: Accept */
+    pl_format in_format;  /* what the input really was (sniffed) */
+    int in_width, in_height;
+    pl_timings t;
+} pl_result;
+
+/* Header facts, read without decoding pixels. */
+typedef struct pl_probe_info {
+    pl_format format;
+    int width, height, bands, pages, orientation;
+    uint64_t decode_bytes; /* estimate of the memory a full decode would need */
+} pl_probe_info;
+
+int pl_engine_init(const pl_engine_config *cfg, pl_error *err);
+void pl_engine_shutdown(void);
+void pl_engine_thread_done(void);
+
+/* Sniff the format from the bytes (never from a name). */
+pl_format pl_sniff(const uint8_t *data, size_t len);
+
+int pl_probe(const uint8_t *data, size_t len, pl_probe_info *out, pl_error *err);
+
+/* Run plan over in. On success fills out (caller owns; pl_result_clear) and returns 0; on failure
+ * returns -1 with err filled and out left empty. ctl may be NULL. */
+int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err);
+
+void pl_result_clear(pl_result *r);
+
+/* Versions for GET / */
+const char *pl_vips_version(void);
+
+#endif

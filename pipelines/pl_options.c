@@ -1,0 +1,2 @@
+/* pl_options: stub, to be written. */
+#include "pl_options.h"

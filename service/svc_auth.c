@@ -1,0 +1,2 @@
+/* svc_auth: stub, to be written. */
+#include "svc_auth.h"

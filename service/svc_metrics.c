@@ -1,0 +1,2 @@
+/* svc_metrics: stub, to be written. */
+#include "svc_metrics.h"

@@ -1,0 +1,2 @@
+/* svc_openapi: stub, to be written. */
+#include "svc_openapi.h"
