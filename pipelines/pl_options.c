@@ -1,2 +1,1034 @@
-/* pl_options: stub, to be written. */
+/*
+ * pl_options: the option grammar. Turns an operation name plus a raw query string into a
+ * validated pl_plan (see pl_options.h), with imaginary's names, parse rules and required
+ * parameters, and imgpipe's rule on top: no silent clamping. A value that does not parse or is
+ * out of range is PL_E_PARAM with a message naming the parameter, the value and what is allowed.
+ * The decisions (ranges, empty values, unknown names …) are listed in docs/imaginary-compat.md,
+ * "Parameters and grammar".
+ *
+ * Threads: pure functions over caller-owned memory; the tables are const. A temporary buffer for
+ * percent-decoding is allocated and freed inside pl_plan_parse; nothing outlives a call.
+ */
 #include "pl_options.h"
+#include "pl_grammar_priv.h"
+
+#include <glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- operations and formats ---- */
+
+static const struct {
+    const char *name;
+    bool imaginary;
+} pl_op_table[PL_OP__COUNT] = {
+#define PL_X(id, name, imag, pipe) [id] = {name, imag},
+    PL_OPS(PL_X)
+#undef PL_X
+};
+
+int pl_op_from_name(const char *name, size_t len)
+{
+    if (name == NULL)
+        return -1;
+    for (int i = 0; i < PL_OP__COUNT; i++)
+        if (strlen(pl_op_table[i].name) == len && memcmp(pl_op_table[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+const char *pl_op_name(pl_op op)
+{
+    return (unsigned)op < PL_OP__COUNT ? pl_op_table[op].name : NULL;
+}
+
+bool pl_op_is_imaginary(pl_op op)
+{
+    return (unsigned)op < PL_OP__COUNT && pl_op_table[op].imaginary;
+}
+
+static const struct {
+    const char *name;
+    const char *mime;
+} pl_format_table[PL_FMT__COUNT] = {
+    [PL_FMT_UNKNOWN] = {NULL, NULL},           [PL_FMT_JPEG] = {"jpeg", "image/jpeg"}, [PL_FMT_PNG] = {"png", "image/png"},
+    [PL_FMT_WEBP] = {"webp", "image/webp"},    [PL_FMT_GIF] = {"gif", "image/gif"},    [PL_FMT_TIFF] = {"tiff", "image/tiff"},
+    [PL_FMT_HEIF] = {"heif", "image/heif"},    [PL_FMT_AVIF] = {"avif", "image/avif"}, [PL_FMT_SVG] = {"svg", "image/svg+xml"},
+    [PL_FMT_PDF] = {"pdf", "application/pdf"}, [PL_FMT_JP2K] = {"jp2k", "image/jp2"},  [PL_FMT_AUTO] = {"auto", NULL},
+};
+
+const char *pl_format_name(pl_format f)
+{
+    return (unsigned)f < PL_FMT__COUNT ? pl_format_table[f].name : NULL;
+}
+
+const char *pl_format_mime(pl_format f)
+{
+    return (unsigned)f < PL_FMT__COUNT ? pl_format_table[f].mime : NULL;
+}
+
+/* ---- the parameter table ---- */
+
+#define PL_DIM_MAX 16383      /* largest output side (WebP's limit) */
+#define PL_OFFSET_MAX 1000000 /* offsets and areas in input pixels */
+
+/* Numeric bounds per parameter (ints and floats), inclusive. */
+static const struct {
+    double min, max;
+} pl_bounds[PL_P__COUNT] = {
+    [PL_P_WIDTH] = {0, PL_DIM_MAX},
+    [PL_P_HEIGHT] = {0, PL_DIM_MAX},
+    [PL_P_TOP] = {0, PL_OFFSET_MAX},
+    [PL_P_LEFT] = {0, PL_OFFSET_MAX},
+    [PL_P_AREAWIDTH] = {0, PL_OFFSET_MAX},
+    [PL_P_AREAHEIGHT] = {0, PL_OFFSET_MAX},
+    [PL_P_QUALITY] = {0, 100},
+    [PL_P_COMPRESSION] = {0, 9},
+    [PL_P_ROTATE] = {-1000000, 1000000},
+    [PL_P_FACTOR] = {1, 100},
+    [PL_P_MARGIN] = {0, PL_DIM_MAX},
+    [PL_P_DPI] = {1, 2400},
+    [PL_P_TEXTWIDTH] = {0, PL_DIM_MAX},
+    [PL_P_SPEED] = {0, 9},
+    [PL_P_OPACITY] = {0, 1},
+    [PL_P_SIGMA] = {0, 100},
+    [PL_P_MINAMPL] = {0, 1},
+    [PL_P_DPR] = {1, 5},
+    [PL_P_TRIM] = {0, 255},
+    [PL_P_SHARPEN] = {0, 10},
+    [PL_P_EFFORT] = {0, 10},
+    [PL_P_FRAMES] = {0, 10000},
+};
+
+/* Longest accepted string values (bytes, after decoding). */
+#define PL_IMAGE_MAX 2048
+#define PL_SIGN_MAX 256
+#define PL_COLOR_ALLOWED "R,G,B or R,G,B,A with each part an integer from 0 to 255"
+#define PL_TYPE_ALLOWED "one of jpeg, png, webp, tiff, gif, avif, heif, auto"
+#define PL_GRAVITY_ALLOWED                                                                                                         \
+    "one of centre, center, north, northeast, east, southeast, south, southwest, west, northwest, smart, entropy, attention"
+#define PL_EXTEND_ALLOWED "one of copy, black, white, mirror, background, lastpixel"
+#define PL_FIT_ALLOWED "one of contain, cover, fill, inside, outside"
+#define PL_BOOL_ALLOWED "a boolean: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False (empty = false)"
+
+static const pl_param_def pl_params_table[PL_P__COUNT] = {
+    {PL_P_WIDTH, "width", "w", PL_K_INT, "an integer from 0 to 16383", "output width in pixels (0 = not set)"},
+    {PL_P_HEIGHT, "height", "h", PL_K_INT, "an integer from 0 to 16383", "output height in pixels (0 = not set)"},
+    {PL_P_TOP, "top", NULL, PL_K_INT, "an integer from 0 to 1000000", "top edge of the area (extract, zoom, watermarkimage)"},
+    {PL_P_LEFT, "left", NULL, PL_K_INT, "an integer from 0 to 1000000", "left edge of the area (extract, zoom, watermarkimage)"},
+    {PL_P_AREAWIDTH, "areawidth", NULL, PL_K_INT, "an integer from 0 to 1000000", "width of the area to extract"},
+    {PL_P_AREAHEIGHT, "areaheight", NULL, PL_K_INT, "an integer from 0 to 1000000", "height of the area to extract"},
+    {PL_P_QUALITY, "quality", "q", PL_K_INT, "an integer from 1 to 100 (0 = default 75)", "JPEG/WebP/AVIF/HEIF quality"},
+    {PL_P_COMPRESSION, "compression", NULL, PL_K_INT, "an integer from 0 to 9", "PNG zlib compression level (default 6)"},
+    {PL_P_ROTATE, "rotate", NULL, PL_K_INT, "an integer from -1000000 to 1000000 (degrees)",
+     "rotation angle; imaginary rounds it down to a multiple of 90"},
+    {PL_P_FACTOR, "factor", NULL, PL_K_INT, "an integer from 1 to 100", "zoom factor: each side grows factor+1 times"},
+    {PL_P_MARGIN, "margin", NULL, PL_K_INT, "an integer from 0 to 16383", "text watermark margin (default: textwidth)"},
+    {PL_P_DPI, "dpi", NULL, PL_K_INT, "an integer from 1 to 2400", "text watermark resolution (default 150)"},
+    {PL_P_TEXTWIDTH, "textwidth", NULL, PL_K_INT, "an integer from 0 to 16383", "text watermark width (0 = image width / 6)"},
+    {PL_P_SPEED, "speed", NULL, PL_K_INT, "an integer from 0 to 9", "AVIF/HEIF encoder speed"},
+    {PL_P_OPACITY, "opacity", NULL, PL_K_FLOAT, "a number from 0 to 1", "watermark opacity (default 0.25 text, 1 image)"},
+    {PL_P_SIGMA, "sigma", NULL, PL_K_FLOAT, "a number from 0 to 100", "gaussian blur sigma"},
+    {PL_P_MINAMPL, "minampl", NULL, PL_K_FLOAT, "a number from 0 to 1", "gaussian blur minimum amplitude"},
+    {PL_P_FLIP, "flip", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "mirror left-right (imaginary's naming)"},
+    {PL_P_FLOP, "flop", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "mirror top-bottom (imaginary's naming)"},
+    {PL_P_FORCE, "force", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "force exactly width x height, ignoring the aspect ratio"},
+    {PL_P_EMBED, "embed", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "embed the resized image in width x height using extend"},
+    {PL_P_NOCROP, "nocrop", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "do not crop (its mere presence matters on /resize)"},
+    {PL_P_NOREPLICATE, "noreplicate", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "text watermark once instead of tiled"},
+    {PL_P_NOROTATION, "norotation", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "do not auto-rotate from EXIF orientation"},
+    {PL_P_NOPROFILE, "noprofile", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "drop the ICC profile"},
+    {PL_P_STRIPMETA, "stripmeta", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "strip metadata"},
+    {PL_P_INTERLACE, "interlace", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "progressive JPEG / interlaced PNG"},
+    {PL_P_PALETTE, "palette", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "quantised (palette) PNG"},
+    {PL_P_TEXT, "text", NULL, PL_K_STRING, "UTF-8 text of at most 255 bytes", "text watermark content"},
+    {PL_P_FONT, "font", NULL, PL_K_STRING, "a UTF-8 Pango font description of at most 127 bytes, e.g. \"sans 10\"",
+     "text watermark font (default \"sans 10\")"},
+    {PL_P_COLOR, "color", NULL, PL_K_COLOR, PL_COLOR_ALLOWED, "text watermark colour (default black)"},
+    {PL_P_BACKGROUND, "background", "bg", PL_K_COLOR, PL_COLOR_ALLOWED, "background for extend=background and alpha flattening"},
+    {PL_P_TYPE, "type", NULL, PL_K_ENUM, PL_TYPE_ALLOWED, "output format (default: the input's; auto = from Accept)"},
+    {PL_P_GRAVITY, "gravity", NULL, PL_K_ENUM, PL_GRAVITY_ALLOWED, "crop anchor (default centre)"},
+    {PL_P_COLORSPACE, "colorspace", NULL, PL_K_ENUM, "one of srgb, bw", "output colour space (default srgb)"},
+    {PL_P_EXTEND, "extend", NULL, PL_K_ENUM, PL_EXTEND_ALLOWED, "how to fill padding (default copy, as imaginary)"},
+    {PL_P_ASPECTRATIO, "aspectratio", NULL, PL_K_RATIO, "W:H with W and H integers from 1 to 10000",
+     "derive the missing side when only one of width/height is given"},
+    {PL_P_OPERATIONS, "operations", NULL, PL_K_JSON,
+     "a JSON array of 1 to 10 {\"operation\", \"ignore_failure\", \"params\"} objects", "the steps of /pipeline"},
+    {PL_P_FIT, "fit", NULL, PL_K_ENUM, PL_FIT_ALLOWED, "transform: how width x height is filled (default inside)"},
+    {PL_P_DPR, "dpr", NULL, PL_K_FLOAT, "a number from 1 to 5", "transform: device pixel ratio multiplying width and height"},
+    {PL_P_TRIM, "trim", NULL, PL_K_FLOAT, "a number from 0 to 255", "transform: trim edges within this threshold (0 = off)"},
+    {PL_P_SHARPEN, "sharpen", NULL, PL_K_FLOAT, "a number from 0 to 10", "transform: sharpen sigma (0 = off)"},
+    {PL_P_GRAYSCALE, "grayscale", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: convert to grey"},
+    {PL_P_LOSSLESS, "lossless", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: lossless WebP/AVIF"},
+    {PL_P_EFFORT, "effort", NULL, PL_K_INT, "an integer from 0 to 10", "transform: encoder effort (default: encoder's)"},
+    {PL_P_STRIP, "strip", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: strip metadata except copyright (default true)"},
+    {PL_P_FRAMES, "frames", NULL, PL_K_INT, "an integer from 0 to 10000", "transform: keep at most this many frames (0 = all)"},
+    {PL_P_ENLARGE, "enlarge", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: allow upscaling"},
+    {PL_P_FIELD, "field", NULL, PL_K_STRING, "a name of at most 63 bytes", "multipart part holding the image (default file)"},
+    {PL_P_KEY, "key", NULL, PL_K_STRING, "at most 255 bytes", "API key (service)"},
+    {PL_P_SIGN, "sign", NULL, PL_K_STRING, "at most 255 bytes", "URL signature (service)"},
+    {PL_P_IMAGE, "image", NULL, PL_K_STRING, "at most 2047 bytes", "watermark image URL (imaginary; imgpipe takes a part)"},
+};
+
+const pl_param_def *pl_param_table(size_t *count)
+{
+    if (count != NULL)
+        *count = PL_P__COUNT;
+    return pl_params_table;
+}
+
+/* Parameters imaginary knows (accepted on its routes); the rest are transform's own. */
+static bool pl_param_is_imaginary(pl_param_id id)
+{
+    return id <= PL_P_OPERATIONS || id >= PL_P_FIELD;
+}
+
+const pl_param_def *pl_grammar_lookup(pl_op op, const char *name, size_t len)
+{
+    bool native = !pl_op_is_imaginary(op);
+    for (int i = 0; i < PL_P__COUNT; i++) {
+        const pl_param_def *d = &pl_params_table[i];
+        if (!native && !pl_param_is_imaginary(d->id))
+            continue;
+        if (strlen(d->name) == len && memcmp(d->name, name, len) == 0)
+            return d;
+        if (native && d->alias != NULL && strlen(d->alias) == len && memcmp(d->alias, name, len) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+/* ---- defaults ---- */
+
+void pl_params_defaults(pl_params *p, pl_op op)
+{
+    memset(p, 0, sizeof(*p));
+    p->quality = 75;
+    p->compression = 6;
+    p->dpi = 150;
+    p->opacity = op == PL_OP_WATERMARKIMAGE ? 1.0 : 0.25;
+    snprintf(p->font, sizeof(p->font), "%s", "sans 10");
+    p->color = (pl_color){0, 0, 0, 255};
+    p->background = (pl_color){0, 0, 0, 255};
+    p->type = PL_FMT_UNKNOWN;
+    p->gravity = PL_GRAVITY_CENTRE;
+    p->colorspace = PL_SPACE_SRGB;
+    p->extend = PL_EXTEND_COPY;
+    p->dpr = 1.0;
+    p->effort = -1;
+    if (op == PL_OP_TRANSFORM) {
+        p->fit = PL_FIT_INSIDE;
+        p->strip = true;
+    } else {
+        p->fit = PL_FIT_NONE;
+        p->strip = false;
+    }
+}
+
+/* ---- messages ---- */
+
+void pl_grammar_quote(const char *s, size_t len, char *out, size_t out_size)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char tmp[5];
+        size_t n;
+        if (c == '"' || c == '\\') {
+            tmp[0] = '\\', tmp[1] = (char)c, n = 2;
+        } else if (c >= 0x20 && c < 0x7f) {
+            tmp[0] = (char)c, n = 1;
+        } else {
+            tmp[0] = '\\', tmp[1] = 'x', tmp[2] = hex[c >> 4], tmp[3] = hex[c & 15], n = 4;
+        }
+        if (o + n + 4 >= out_size) { /* room for "..." and NUL */
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(out + o, tmp, n);
+        o += n;
+    }
+    out[o] = '\0';
+}
+
+/* The one shape of a bad-value message. Imaginary routes keep imaginary's prefix (the service
+ * adds nothing); transform says it plainly. `what` is e.g. "expected an integer from 0 to 16383". */
+static int pl_grammar_failf(const pl_grammar_ctx *ctx, pl_error *err, const char *name, const char *val, size_t len,
+                            const char *what)
+{
+    char q[80], where[64] = "";
+    pl_grammar_quote(val, len, q, sizeof(q));
+    if (ctx->step >= 0)
+        snprintf(where, sizeof(where), " (pipeline operation %d, \"%s\")", ctx->step + 1, pl_op_name(ctx->op));
+    if (pl_op_is_imaginary(ctx->op))
+        return pl_error_set(err, PL_E_PARAM,
+                            "Error while processing parameters, error while processing parameter \"%s\" with value \"%s\", "
+                            "error: %s%s",
+                            name, q, what, where);
+    return pl_error_set(err, PL_E_PARAM, "invalid value \"%s\" for parameter \"%s\": %s%s", q, name, what, where);
+}
+
+static int pl_grammar_bad(const pl_grammar_ctx *ctx, pl_error *err, const pl_param_def *def, const char *val, size_t len)
+{
+    char what[200];
+    snprintf(what, sizeof(what), "expected %s", def->allowed);
+    return pl_grammar_failf(ctx, err, def->name, val, len, what);
+}
+
+int pl_grammar_type_error(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *shown, pl_error *err)
+{
+    char what[220];
+    snprintf(what, sizeof(what), "wrong JSON type, expected %s%s",
+             def->kind == PL_K_INT || def->kind == PL_K_FLOAT ? "" : "a string: ", def->allowed);
+    return pl_grammar_failf(ctx, err, def->name, shown, strlen(shown), what);
+}
+
+/* ---- value parsers ---- */
+
+/* Go's ParseFloat syntax, decimal only: [+-] digits [. digits] [e [+-] digits]. Rejects hex, inf,
+ * nan, spaces. */
+static int pl_parse_number(const char *s, size_t len, double *out)
+{
+    char buf[64];
+    size_t i = 0, digits = 0;
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (i < len && g_ascii_isdigit(s[i]))
+        i++, digits++;
+    if (i < len && s[i] == '.') {
+        i++;
+        while (i < len && g_ascii_isdigit(s[i]))
+            i++, digits++;
+    }
+    if (digits == 0)
+        return -1;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        size_t exp_digits = 0;
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        while (i < len && g_ascii_isdigit(s[i]))
+            i++, exp_digits++;
+        if (exp_digits == 0)
+            return -1;
+    }
+    if (i != len)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    double v = g_ascii_strtod(buf, NULL);
+    if (!isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int pl_set_int(const pl_grammar_ctx *ctx, const pl_param_def *def, double v, const char *shown, size_t shown_len,
+                      pl_params *p, pl_error *err)
+{
+    double r = floor(v + 0.5); /* imaginary: round half up */
+    if (!(r >= pl_bounds[def->id].min && r <= pl_bounds[def->id].max))
+        return pl_grammar_bad(ctx, err, def, shown, shown_len);
+    int iv = (int)r;
+    switch (def->id) {
+    case PL_P_WIDTH:
+        p->width = iv;
+        break;
+    case PL_P_HEIGHT:
+        p->height = iv;
+        break;
+    case PL_P_TOP:
+        p->top = iv;
+        break;
+    case PL_P_LEFT:
+        p->left = iv;
+        break;
+    case PL_P_AREAWIDTH:
+        p->areawidth = iv;
+        break;
+    case PL_P_AREAHEIGHT:
+        p->areaheight = iv;
+        break;
+    case PL_P_QUALITY:
+        p->quality = iv;
+        break;
+    case PL_P_COMPRESSION:
+        p->compression = iv;
+        break;
+    case PL_P_ROTATE:
+        p->rotate = iv;
+        break;
+    case PL_P_FACTOR:
+        p->factor = iv;
+        break;
+    case PL_P_MARGIN:
+        p->margin = iv;
+        break;
+    case PL_P_DPI:
+        p->dpi = iv;
+        break;
+    case PL_P_TEXTWIDTH:
+        p->textwidth = iv;
+        break;
+    case PL_P_SPEED:
+        p->speed = iv;
+        break;
+    case PL_P_EFFORT:
+        p->effort = iv;
+        break;
+    case PL_P_FRAMES:
+        p->frames = iv;
+        break;
+    default:
+        return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not an integer parameter", def->name);
+    }
+    p->set |= 1ull << def->id;
+    return 0;
+}
+
+static int pl_set_float(const pl_grammar_ctx *ctx, const pl_param_def *def, double v, const char *shown, size_t shown_len,
+                        pl_params *p, pl_error *err)
+{
+    if (!(v >= pl_bounds[def->id].min && v <= pl_bounds[def->id].max))
+        return pl_grammar_bad(ctx, err, def, shown, shown_len);
+    switch (def->id) {
+    case PL_P_OPACITY:
+        p->opacity = v;
+        break;
+    case PL_P_SIGMA:
+        p->sigma = v;
+        break;
+    case PL_P_MINAMPL:
+        p->minampl = v;
+        break;
+    case PL_P_DPR:
+        p->dpr = v;
+        break;
+    case PL_P_TRIM:
+        p->trim = v;
+        break;
+    case PL_P_SHARPEN:
+        p->sharpen = v;
+        break;
+    default:
+        return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not a number parameter", def->name);
+    }
+    p->set |= 1ull << def->id;
+    return 0;
+}
+
+int pl_grammar_set_bool(const pl_grammar_ctx *ctx, const pl_param_def *def, bool v, pl_params *p, pl_error *err)
+{
+    switch (def->id) {
+    case PL_P_FLIP:
+        p->flip = v;
+        break;
+    case PL_P_FLOP:
+        p->flop = v;
+        break;
+    case PL_P_FORCE:
+        p->force = v;
+        break;
+    case PL_P_EMBED:
+        p->embed = v;
+        break;
+    case PL_P_NOCROP:
+        p->nocrop = v;
+        break;
+    case PL_P_NOREPLICATE:
+        p->noreplicate = v;
+        break;
+    case PL_P_NOROTATION:
+        p->norotation = v;
+        break;
+    case PL_P_NOPROFILE:
+        p->noprofile = v;
+        break;
+    case PL_P_STRIPMETA:
+        p->stripmeta = v;
+        break;
+    case PL_P_INTERLACE:
+        p->interlace = v;
+        break;
+    case PL_P_PALETTE:
+        p->palette = v;
+        break;
+    case PL_P_GRAYSCALE:
+        p->grayscale = v;
+        break;
+    case PL_P_LOSSLESS:
+        p->lossless = v;
+        break;
+    case PL_P_STRIP:
+        p->strip = v;
+        break;
+    case PL_P_ENLARGE:
+        p->enlarge = v;
+        break;
+    default:
+        return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not a boolean parameter", def->name);
+    }
+    (void)ctx;
+    p->set |= 1ull << def->id;
+    return 0;
+}
+
+int pl_grammar_set_number(const pl_grammar_ctx *ctx, const pl_param_def *def, double v, bool is_integer, const char *shown,
+                          pl_params *p, pl_error *err)
+{
+    if (def->kind == PL_K_INT) {
+        if (!is_integer && v != floor(v))
+            return pl_grammar_bad(ctx, err, def, shown, strlen(shown));
+        return pl_set_int(ctx, def, v, shown, strlen(shown), p, err);
+    }
+    if (def->kind == PL_K_FLOAT)
+        return pl_set_float(ctx, def, v, shown, strlen(shown), p, err);
+    return pl_grammar_type_error(ctx, def, shown, err);
+}
+
+/* Go's strconv.ParseBool. */
+static int pl_parse_bool(const char *s, size_t len, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    if (len == 0) {
+        *out = false;
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (strlen(yes[i]) == len && memcmp(yes[i], s, len) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strlen(no[i]) == len && memcmp(no[i], s, len) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Trim ASCII spaces (Go's strings.Trim(s, " ") and TrimSpace for the enums). */
+static void pl_trim(const char **s, size_t *len)
+{
+    while (*len > 0 && g_ascii_isspace((*s)[0]))
+        (*s)++, (*len)--;
+    while (*len > 0 && g_ascii_isspace((*s)[*len - 1]))
+        (*len)--;
+}
+
+static bool pl_word_eq(const char *s, size_t len, const char *word)
+{
+    return strlen(word) == len && g_ascii_strncasecmp(s, word, len) == 0;
+}
+
+static int pl_parse_color(const char *s, size_t len, pl_color *out)
+{
+    int parts[4], n = 0;
+    size_t i = 0;
+    for (;;) {
+        size_t start = i;
+        while (i < len && s[i] != ',')
+            i++;
+        const char *part = s + start;
+        size_t plen = i - start;
+        pl_trim(&part, &plen);
+        if (n == 4 || plen == 0 || plen > 3)
+            return -1;
+        int v = 0;
+        for (size_t k = 0; k < plen; k++) {
+            if (!g_ascii_isdigit(part[k]))
+                return -1;
+            v = v * 10 + (part[k] - '0');
+        }
+        if (v > 255)
+            return -1;
+        parts[n++] = v;
+        if (i == len)
+            break;
+        i++; /* skip ',' */
+    }
+    if (n < 3)
+        return -1;
+    out->r = (uint8_t)parts[0];
+    out->g = (uint8_t)parts[1];
+    out->b = (uint8_t)parts[2];
+    out->a = n == 4 ? (uint8_t)parts[3] : 255;
+    return 0;
+}
+
+static int pl_parse_ratio(const char *s, size_t len, int *w, int *h)
+{
+    const char *colon = memchr(s, ':', len);
+    if (colon == NULL)
+        return -1;
+    int v[2];
+    const char *seg[2] = {s, colon + 1};
+    size_t seglen[2] = {(size_t)(colon - s), len - (size_t)(colon - s) - 1};
+    for (int k = 0; k < 2; k++) {
+        const char *t = seg[k];
+        size_t tl = seglen[k];
+        pl_trim(&t, &tl);
+        if (tl == 0 || tl > 5)
+            return -1;
+        v[k] = 0;
+        for (size_t i = 0; i < tl; i++) {
+            if (!g_ascii_isdigit(t[i]))
+                return -1;
+            v[k] = v[k] * 10 + (t[i] - '0');
+        }
+        if (v[k] < 1 || v[k] > 10000)
+            return -1;
+    }
+    *w = v[0];
+    *h = v[1];
+    return 0;
+}
+
+static const struct {
+    const char *word;
+    int value;
+} pl_type_words[] =
+    {
+        {"jpeg", PL_FMT_JPEG}, {"jpg", PL_FMT_JPEG},  {"png", PL_FMT_PNG},   {"webp", PL_FMT_WEBP}, {"tiff", PL_FMT_TIFF},
+        {"gif", PL_FMT_GIF},   {"avif", PL_FMT_AVIF}, {"heif", PL_FMT_HEIF}, {"auto", PL_FMT_AUTO},
+},
+  pl_gravity_words[] =
+      {
+          {"centre", PL_GRAVITY_CENTRE},       {"center", PL_GRAVITY_CENTRE},       {"north", PL_GRAVITY_NORTH},
+          {"northeast", PL_GRAVITY_NORTHEAST}, {"east", PL_GRAVITY_EAST},           {"southeast", PL_GRAVITY_SOUTHEAST},
+          {"south", PL_GRAVITY_SOUTH},         {"southwest", PL_GRAVITY_SOUTHWEST}, {"west", PL_GRAVITY_WEST},
+          {"northwest", PL_GRAVITY_NORTHWEST}, {"smart", PL_GRAVITY_SMART},         {"entropy", PL_GRAVITY_ENTROPY},
+          {"attention", PL_GRAVITY_ATTENTION},
+},
+  pl_extend_words[] =
+      {
+          {"copy", PL_EXTEND_COPY},     {"black", PL_EXTEND_BLACK},           {"white", PL_EXTEND_WHITE},
+          {"mirror", PL_EXTEND_MIRROR}, {"background", PL_EXTEND_BACKGROUND}, {"lastpixel", PL_EXTEND_LASTPIXEL},
+},
+  pl_fit_words[] =
+      {
+          {"contain", PL_FIT_CONTAIN}, {"cover", PL_FIT_COVER},     {"fill", PL_FIT_FILL},
+          {"inside", PL_FIT_INSIDE},   {"outside", PL_FIT_OUTSIDE},
+},
+  pl_space_words[] = {
+      {"srgb", PL_SPACE_SRGB},
+      {"bw", PL_SPACE_BW},
+};
+
+#define PL_WORD(table, s, len, out) pl_word_lookup(table, G_N_ELEMENTS(table), s, len, out)
+
+static int pl_word_lookup(const void *table, size_t n, const char *s, size_t len, int *out)
+{
+    const struct {
+        const char *word;
+        int value;
+    } *t = table;
+    pl_trim(&s, &len);
+    for (size_t i = 0; i < n; i++)
+        if (pl_word_eq(s, len, t[i].word)) {
+            *out = t[i].value;
+            return 0;
+        }
+    return -1;
+}
+
+static int pl_set_text(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, char *dst, size_t dst_size,
+                       pl_params *p, pl_error *err)
+{
+    if (len >= dst_size || !g_utf8_validate_len(val, len, NULL))
+        return pl_grammar_bad(ctx, err, def, val, len);
+    if (dst != NULL) {
+        memcpy(dst, val, len);
+        dst[len] = '\0';
+    }
+    p->set |= 1ull << def->id;
+    return 0;
+}
+
+int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, pl_params *p,
+                          pl_error *err)
+{
+    if (memchr(val, '\0', len) != NULL)
+        return pl_grammar_failf(ctx, err, def->name, val, len, "the value contains a NUL byte");
+    if (len == 0 && def->kind != PL_K_BOOL)
+        return 0; /* empty = not given (imaginary: "" is 0 / no colour / default) */
+    int v;
+    double d;
+    bool b;
+    switch (def->kind) {
+    case PL_K_INT:
+        if (pl_parse_number(val, len, &d) != 0)
+            return pl_grammar_bad(ctx, err, def, val, len);
+        return pl_set_int(ctx, def, d, val, len, p, err);
+    case PL_K_FLOAT:
+        if (pl_parse_number(val, len, &d) != 0)
+            return pl_grammar_bad(ctx, err, def, val, len);
+        return pl_set_float(ctx, def, d, val, len, p, err);
+    case PL_K_BOOL:
+        if (pl_parse_bool(val, len, &b) != 0)
+            return pl_grammar_bad(ctx, err, def, val, len);
+        return pl_grammar_set_bool(ctx, def, b, p, err);
+    case PL_K_STRING:
+        switch (def->id) {
+        case PL_P_TEXT:
+            return pl_set_text(ctx, def, val, len, p->text, sizeof(p->text), p, err);
+        case PL_P_FONT:
+            return pl_set_text(ctx, def, val, len, p->font, sizeof(p->font), p, err);
+        case PL_P_FIELD:
+            return pl_set_text(ctx, def, val, len, p->field, sizeof(p->field), p, err);
+        case PL_P_IMAGE:
+            return pl_set_text(ctx, def, val, len, NULL, PL_IMAGE_MAX, p, err);
+        default:
+            return pl_set_text(ctx, def, val, len, NULL, PL_SIGN_MAX, p, err);
+        }
+    case PL_K_COLOR: {
+        pl_color c;
+        if (pl_parse_color(val, len, &c) != 0)
+            return pl_grammar_bad(ctx, err, def, val, len);
+        if (def->id == PL_P_COLOR)
+            p->color = c;
+        else
+            p->background = c;
+        break;
+    }
+    case PL_K_ENUM:
+        switch (def->id) {
+        case PL_P_TYPE:
+            if (PL_WORD(pl_type_words, val, len, &v) != 0) {
+                char q[80];
+                pl_grammar_quote(val, len, q, sizeof(q));
+                if (pl_op_is_imaginary(ctx->op))
+                    return pl_error_set(err, PL_E_PARAM,
+                                        "Unsupported output image format: invalid value \"%s\" for parameter \"type\": expected %s",
+                                        q, def->allowed);
+                return pl_grammar_bad(ctx, err, def, val, len);
+            }
+            p->type = (pl_format)v;
+            break;
+        case PL_P_GRAVITY:
+            if (PL_WORD(pl_gravity_words, val, len, &v) != 0)
+                return pl_grammar_bad(ctx, err, def, val, len);
+            p->gravity = (pl_gravity)v;
+            break;
+        case PL_P_EXTEND:
+            if (PL_WORD(pl_extend_words, val, len, &v) != 0)
+                return pl_grammar_bad(ctx, err, def, val, len);
+            p->extend = (pl_extend)v;
+            break;
+        case PL_P_FIT:
+            if (PL_WORD(pl_fit_words, val, len, &v) != 0)
+                return pl_grammar_bad(ctx, err, def, val, len);
+            p->fit = (pl_fit)v;
+            break;
+        case PL_P_COLORSPACE:
+            if (PL_WORD(pl_space_words, val, len, &v) != 0)
+                return pl_grammar_bad(ctx, err, def, val, len);
+            p->colorspace = (pl_colorspace)v;
+            break;
+        default:
+            return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" has no word list", def->name);
+        }
+        break;
+    case PL_K_RATIO:
+        if (pl_parse_ratio(val, len, &p->aspect_w, &p->aspect_h) != 0)
+            return pl_grammar_bad(ctx, err, def, val, len);
+        break;
+    case PL_K_JSON:
+        /* Parsed by pl_plan_parse for /pipeline (pl_pipeline_json.c); just marked here. */
+        break;
+    }
+    p->set |= 1ull << def->id;
+    return 0;
+}
+
+/* ---- required parameters and conflicts ---- */
+
+static int pl_missing(const pl_grammar_ctx *ctx, pl_error *err, const char *what)
+{
+    char where[64] = "";
+    if (ctx->step >= 0)
+        snprintf(where, sizeof(where), " (pipeline operation %d, \"%s\")", ctx->step + 1, pl_op_name(ctx->op));
+    return pl_error_set(err, PL_E_MISSING_PARAM, "Error while processing the image: %s%s", what, where);
+}
+
+static int pl_conflict(pl_error *err, const char *a, const char *b, const char *why)
+{
+    return pl_error_set(err, PL_E_PARAM, "parameters \"%s\" and \"%s\" conflict: %s", a, b, why);
+}
+
+int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
+{
+    pl_params *p = &s->params;
+    /* quality 0 means the default, as imaginary (bimg) */
+    if (p->quality == 0) {
+        p->quality = 75;
+        p->set &= ~(1ull << PL_P_QUALITY);
+    }
+    switch (s->op) {
+    case PL_OP_RESIZE:
+    case PL_OP_CROP:
+    case PL_OP_SMARTCROP:
+        if (p->width == 0 && p->height == 0)
+            return pl_missing(ctx, err, "Missing required param: height or width");
+        break;
+    case PL_OP_THUMBNAIL:
+        if (p->width == 0 && p->height == 0)
+            return pl_missing(ctx, err, "Missing required params: width or height");
+        break;
+    case PL_OP_FIT:
+    case PL_OP_ENLARGE:
+        if (p->width == 0 || p->height == 0)
+            return pl_missing(ctx, err, "Missing required params: height, width");
+        break;
+    case PL_OP_EXTRACT:
+        if (p->areawidth == 0 || p->areaheight == 0)
+            return pl_missing(ctx, err, "Missing required params: areawidth or areaheight");
+        break;
+    case PL_OP_ZOOM:
+        if (p->factor == 0)
+            return pl_missing(ctx, err, "Missing required param: factor");
+        if ((p->top > 0 || p->left > 0) && p->areawidth == 0 && p->areaheight == 0)
+            return pl_missing(ctx, err, "Missing required params: areawidth, areaheight");
+        break;
+    case PL_OP_ROTATE:
+        if (p->rotate == 0)
+            return pl_missing(ctx, err, "Missing required param: rotate");
+        break;
+    case PL_OP_CONVERT:
+        if (p->type == PL_FMT_UNKNOWN)
+            return pl_missing(ctx, err, "Missing required param: type");
+        break;
+    case PL_OP_BLUR:
+        if (p->sigma == 0 && p->minampl == 0)
+            return pl_missing(ctx, err, "Missing required param: sigma or minampl");
+        break;
+    case PL_OP_WATERMARK:
+        if (p->text[0] == '\0')
+            return pl_missing(ctx, err, "Missing required param: text");
+        break;
+    case PL_OP_TRANSFORM: {
+        bool w = p->width > 0, h = p->height > 0;
+        if ((p->fit == PL_FIT_COVER || p->fit == PL_FIT_CONTAIN || p->fit == PL_FIT_FILL) && (!w || !h)) {
+            const char *fit = p->fit == PL_FIT_COVER ? "cover" : p->fit == PL_FIT_CONTAIN ? "contain" : "fill";
+            return pl_error_set(err, PL_E_PARAM,
+                                "parameters \"fit\" and \"%s\" conflict: fit=%s needs both \"width\" and \"height\" (w, h) "
+                                "greater than 0",
+                                w   ? "width"
+                                : h ? "height"
+                                    : "width",
+                                fit);
+        }
+        if (pl_params_has(p, PL_P_AREAWIDTH) != pl_params_has(p, PL_P_AREAHEIGHT) || (p->areawidth > 0) != (p->areaheight > 0))
+            return pl_conflict(err, "areawidth", "areaheight", "an extract area needs both, each greater than 0");
+        if ((p->top > 0 || p->left > 0) && p->areawidth == 0)
+            return pl_conflict(err, p->top > 0 ? "top" : "left", "areawidth",
+                               "top/left place an extract area: give \"areawidth\" and \"areaheight\" too");
+        if (pl_params_has(p, PL_P_ASPECTRATIO) && w == h)
+            return pl_conflict(err, "aspectratio", "width",
+                               "aspectratio derives the missing side: give exactly one of \"width\" and \"height\"");
+        if (p->force && pl_params_has(p, PL_P_FIT))
+            return pl_conflict(err, "force", "fit", "force is fit=fill: give only one of them");
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* ---- the query ---- */
+
+static int pl_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Go's url.QueryUnescape: %XX, '+' = space. out has room for len bytes. */
+static int pl_unescape(const char *s, size_t len, char *out, size_t *out_len, pl_error *err)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi = i + 1 < len ? pl_hexval(s[i + 1]) : -1;
+            int lo = i + 2 < len ? pl_hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                char q[16];
+                pl_grammar_quote(s + i, len - i < 3 ? len - i : 3, q, sizeof(q));
+                return pl_error_set(err, PL_E_PARAM, "invalid URL escape \"%s\" in the query: write %% as %%25", q);
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    *out_len = o;
+    return 0;
+}
+
+/* The names op accepts, for "unknown parameter" on transform. */
+static void pl_known_names(pl_op op, char *out, size_t size)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < PL_P__COUNT; i++) {
+        const pl_param_def *d = &pl_params_table[i];
+        if (op == PL_OP_TRANSFORM && d->id == PL_P_OPERATIONS)
+            continue;
+        int n = snprintf(out + o, size - o, "%s%s", o ? "," : "", d->name);
+        if (n < 0 || (size_t)n >= size - o) {
+            out[o] = '\0';
+            return;
+        }
+        o += (size_t)n;
+    }
+}
+
+int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_plan *plan, pl_error *err)
+{
+    int ret = -1;
+    char *name = NULL, *val = NULL;
+    uint64_t seen = 0;
+    const char *ops_json = NULL;
+    size_t ops_len = 0;
+
+    memset(plan, 0, sizeof(*plan));
+    int op = op_name != NULL ? pl_op_from_name(op_name, strlen(op_name)) : -1;
+    if (op < 0) {
+        char q[80];
+        pl_grammar_quote(op_name ? op_name : "", op_name ? strlen(op_name) : 0, q, sizeof(q));
+        return pl_error_set(err, PL_E_PARAM,
+                            "unknown operation \"%s\": expected one of resize, enlarge, extract, crop, smartcrop, fit, "
+                            "thumbnail, zoom, rotate, autorotate, flip, flop, convert, blur, watermark, watermarkimage, "
+                            "pipeline, info, transform",
+                            q);
+    }
+    plan->op = (pl_op)op;
+    pl_params_defaults(&plan->params, plan->op);
+    pl_grammar_ctx ctx = {plan->op, -1};
+    if (query == NULL)
+        query_len = 0;
+
+    name = malloc(query_len + 1);
+    val = malloc(query_len + 1);
+    if (name == NULL || val == NULL) {
+        pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
+        goto out;
+    }
+
+    size_t i = 0;
+    while (i < query_len) {
+        size_t start = i;
+        while (i < query_len && query[i] != '&')
+            i++;
+        const char *pair = query + start;
+        size_t plen = i - start;
+        i++; /* skip '&' */
+        if (plen == 0)
+            continue;
+        const char *eq = memchr(pair, '=', plen);
+        size_t klen_raw = eq ? (size_t)(eq - pair) : plen;
+        size_t nlen, vlen;
+        if (pl_unescape(pair, klen_raw, name, &nlen, err) != 0)
+            goto out;
+        if (eq != NULL) {
+            if (pl_unescape(eq + 1, plen - klen_raw - 1, val, &vlen, err) != 0)
+                goto out;
+        } else {
+            vlen = 0;
+        }
+        const pl_param_def *def = memchr(name, '\0', nlen) ? NULL : pl_grammar_lookup(plan->op, name, nlen);
+        if (def == NULL) {
+            if (pl_op_is_imaginary(plan->op))
+                continue; /* imaginary ignores unknown names (cache busters …) */
+            char q[64], known[480];
+            pl_grammar_quote(name, nlen, q, sizeof(q));
+            pl_known_names(plan->op, known, sizeof(known));
+            pl_error_set(err, PL_E_PARAM, "unknown parameter \"%s\"; known: %s", q, known);
+            goto out;
+        }
+        if (seen & (1ull << def->id))
+            continue; /* first occurrence wins, as imaginary (Go's Query().Get) */
+        seen |= 1ull << def->id;
+        if (def->id == PL_P_OPERATIONS && plan->op == PL_OP_TRANSFORM) {
+            pl_error_set(err, PL_E_PARAM, "parameter \"operations\" belongs to /pipeline; transform takes every parameter at once");
+            goto out;
+        }
+        if (pl_grammar_set_string(&ctx, def, val, vlen, &plan->params, err) != 0)
+            goto out;
+        if (def->id == PL_P_OPERATIONS && vlen > 0) {
+            /* keep the raw (still encoded) position: decode again below into `val` */
+            ops_json = eq ? eq + 1 : NULL;
+            ops_len = eq ? plen - klen_raw - 1 : 0;
+        }
+    }
+
+    if (plan->op == PL_OP_PIPELINE || ops_json != NULL) {
+        size_t jlen = 0;
+        if (ops_json != NULL && pl_unescape(ops_json, ops_len, val, &jlen, err) != 0)
+            goto out;
+        if (plan->op == PL_OP_PIPELINE) {
+            if (pl_grammar_check_step(&ctx, &(pl_step){.op = PL_OP_PIPELINE, .params = plan->params}, err) != 0)
+                goto out;
+            if (pl_pipeline_json_parse(ops_json ? val : "", ops_json ? jlen : 0, plan, err) != 0)
+                goto out;
+        } else {
+            /* other imaginary routes validate `operations` (imaginary parses it everywhere) */
+            pl_plan scratch;
+            if (pl_pipeline_json_parse(val, jlen, &scratch, err) != 0)
+                goto out;
+        }
+    }
+    if (plan->op != PL_OP_PIPELINE) {
+        plan->n_steps = 1;
+        plan->steps[0].op = plan->op;
+        plan->steps[0].params = plan->params;
+        if (pl_grammar_check_step(&ctx, &plan->steps[0], err) != 0)
+            goto out;
+        plan->params = plan->steps[0].params;
+    }
+    ret = 0;
+out:
+    free(name);
+    free(val);
+    return ret;
+}
+
+int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err)
+{
+    if (spec == NULL)
+        spec = "";
+    if (spec[0] == '/')
+        spec++;
+    const char *q = strchr(spec, '?');
+    size_t oplen = q ? (size_t)(q - spec) : strlen(spec);
+    char op[32];
+    if (oplen >= sizeof(op)) {
+        char quoted[80];
+        pl_grammar_quote(spec, oplen, quoted, sizeof(quoted));
+        memset(plan, 0, sizeof(*plan));
+        return pl_error_set(err, PL_E_PARAM,
+                            "unknown operation \"%s\": write \"operation?name=value&…\", e.g. "
+                            "\"resize?width=800\"",
+                            quoted);
+    }
+    memcpy(op, spec, oplen);
+    op[oplen] = '\0';
+    return pl_plan_parse(op, q ? q + 1 : NULL, q ? strlen(q + 1) : 0, plan, err);
+}
