@@ -17,9 +17,6 @@
 
 #include "pl_options.h"
 
-/* Until the grammar's pl_param_table() lands in pl_options.c, link without it (weak reference). */
-#pragma weak pl_param_table
-
 static const svc_route_info openapi_fixed_routes[] = {
     {"/", "GET,POST", "Service name and versions of imgpipe and libvips (imaginary's index)"},
     {"/health", "GET,POST", "Liveness: 200 with process figures while the process runs"},
@@ -160,8 +157,6 @@ static const char *openapi_kind_type(pl_kind k)
 static void openapi_add_params(json_t *components_params, json_t *refs)
 {
     size_t n = 0;
-    if (!pl_param_table)
-        return;
     const pl_param_def *defs = pl_param_table(&n);
     for (size_t i = 0; defs && i < n; i++) {
         const pl_param_def *d = &defs[i];
