@@ -131,12 +131,27 @@ static const struct {
     {"504", "Processing deadline exceeded"},
 };
 
-static void openapi_add_error_responses(json_t *responses)
+/* components.responses: one shared entry per error status ("E400" …). */
+static json_t *openapi_error_components(void)
 {
-    for (size_t i = 0; i < sizeof(openapi_error_responses) / sizeof(openapi_error_responses[0]); i++)
-        json_object_set_new(responses, openapi_error_responses[i].status,
+    json_t *out = json_object();
+    for (size_t i = 0; i < sizeof(openapi_error_responses) / sizeof(openapi_error_responses[0]); i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "E%s", openapi_error_responses[i].status);
+        json_object_set_new(out, name,
                             json_pack("{s:s, s:{s:{s:o}}}", "description", openapi_error_responses[i].description, "content",
                                       "application/json", "schema", openapi_ref("#/components/schemas/Error")));
+    }
+    return out;
+}
+
+static void openapi_add_error_responses(json_t *responses)
+{
+    for (size_t i = 0; i < sizeof(openapi_error_responses) / sizeof(openapi_error_responses[0]); i++) {
+        char ref[64];
+        snprintf(ref, sizeof(ref), "#/components/responses/E%s", openapi_error_responses[i].status);
+        json_object_set_new(responses, openapi_error_responses[i].status, openapi_ref(ref));
+    }
 }
 
 static const char *openapi_kind_type(pl_kind k)
@@ -161,7 +176,7 @@ static void openapi_add_params(json_t *components_params, json_t *refs)
     for (size_t i = 0; defs && i < n; i++) {
         const pl_param_def *d = &defs[i];
         char desc[1024], ref[256];
-        snprintf(desc, sizeof(desc), "%s%s%s%s%s%s", d->help ? d->help : "", d->allowed && *d->allowed ? " Allowed: " : "",
+        snprintf(desc, sizeof(desc), "%s%s%s%s%s%s", d->help ? d->help : "", d->allowed && *d->allowed ? ". Allowed: " : "",
                  d->allowed ? d->allowed : "", d->alias ? " (alias: " : "", d->alias ? d->alias : "", d->alias ? ")" : "");
         json_t *schema = openapi_schema(openapi_kind_type(d->kind));
         if (d->kind == PL_K_COLOR)
@@ -254,10 +269,11 @@ static json_t *openapi_build(const char *version)
     json_decref(param_refs);
 
     json_t *components =
-        json_pack("{s:{s:o}, s:o, s:o, s:{s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas", "Error",
-                  openapi_error_schema(), "parameters", comp_params, "headers", openapi_headers(), "requestBodies", "Image",
-                  openapi_request_body(), "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in", "header", "name", "API-Key",
-                  "ApiKeyQuery", "type", "apiKey", "in", "query", "name", "key", "Bearer", "type", "http", "scheme", "bearer");
+        json_pack("{s:{s:o}, s:o, s:o, s:o, s:{s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas", "Error",
+                  openapi_error_schema(), "parameters", comp_params, "headers", openapi_headers(), "responses",
+                  openapi_error_components(), "requestBodies", "Image", openapi_request_body(), "securitySchemes", "ApiKeyHeader",
+                  "type", "apiKey", "in", "header", "name", "API-Key", "ApiKeyQuery", "type", "apiKey", "in", "query", "name",
+                  "key", "Bearer", "type", "http", "scheme", "bearer");
 
     return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:o, s:[{}, {s:[]}, {s:[]}, {s:[]}]}", "openapi", "3.0.3", "info", "title",
                      "imgpipe", "version", version ? version : "unknown", "description",
