@@ -1,0 +1,193 @@
+/*
+ * bench_inproc: the ceiling. The same workload and corpus go straight through the engine
+ * (pl_plan_parse_string once per operation, then pl_run per request) on --threads T threads, with
+ * no HTTP, no sockets and no copies: what this machine can do at best, to compare the service to.
+ *
+ * DESIGN (threads): the main thread parses the plans, starts T workers and then only samples
+ * /proc/self until they finish. Workers share the read-only plans, workload and corpus, take
+ * request numbers from one atomic counter, and record into their own stats and histogram; the
+ * main thread merges them after joining. Each worker calls pl_engine_thread_done() before it exits.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_run.h"
+#include "pl_engine.h"
+#include "pl_options.h"
+
+typedef struct inproc_shared {
+    const bench_config *cfg;
+    const bench_workload *w;
+    const bench_corpus *c;
+    const pl_plan *plans;
+    pl_limits limits;
+    int64_t warm_end_us, end_us;
+    atomic_ullong next;
+    atomic_ullong sent;
+    atomic_llong last_done_us;
+} inproc_shared;
+
+typedef struct inproc_worker {
+    pthread_t thread;
+    inproc_shared *sh;
+    bench_stats st;
+} inproc_worker;
+
+static void *inproc_main(void *arg)
+{
+    inproc_worker *wk = arg;
+    inproc_shared *sh = wk->sh;
+    bench_stats *st = &wk->st;
+    for (;;) {
+        int64_t start = bench_now_us();
+        if (start >= sh->end_us)
+            break;
+        uint64_t i = atomic_fetch_add(&sh->next, 1);
+        if (sh->cfg->max_requests && i >= sh->cfg->max_requests)
+            break;
+        atomic_fetch_add(&sh->sent, 1);
+        size_t op, image;
+        bench_workload_pick(sh->w, i, &op, &image);
+        const bench_image *im = &sh->c->images[image];
+        pl_input in = {.data = im->data, .len = im->len};
+        pl_result res;
+        pl_error perr;
+        memset(&res, 0, sizeof(res));
+        pl_error_clear(&perr);
+        int rc = pl_run(&sh->plans[op], &in, &sh->limits, NULL, &res, &perr);
+        int64_t done = bench_now_us();
+        if (done < sh->warm_end_us || done > sh->end_us) {
+            pl_result_clear(&res);
+            continue;
+        }
+        int status = rc == 0 ? 200 : pl_error_http_status(perr.code, 0);
+        st->window_done++;
+        st->requests++;
+        st->op_requests[op]++;
+        st->window_bytes_sent += im->len;
+        st->status[status > 0 && status < BENCH_STATUS_SLOTS ? status : 0]++;
+        if (rc == 0) {
+            st->window_ok++;
+            st->ok++;
+            st->op_ok[op]++;
+            st->window_bytes_received += res.len;
+            bench_hist_record(&st->hist, (uint64_t)(done - start));
+        } else {
+            st->errors++;
+            if (!st->first_error[0])
+                snprintf(st->first_error, sizeof(st->first_error), "%.150s on %.100s: %.250s", sh->w->ops[op].spec, im->name,
+                         perr.message);
+        }
+        pl_result_clear(&res);
+        long long prev = atomic_load(&sh->last_done_us);
+        while (done > prev && !atomic_compare_exchange_weak(&sh->last_done_us, &prev, done))
+            ;
+    }
+    pl_engine_thread_done();
+    return NULL;
+}
+
+static void inproc_merge(bench_stats *into, const bench_stats *from)
+{
+    into->requests += from->requests;
+    into->ok += from->ok;
+    into->errors += from->errors;
+    into->window_done += from->window_done;
+    into->window_ok += from->window_ok;
+    into->window_bytes_sent += from->window_bytes_sent;
+    into->window_bytes_received += from->window_bytes_received;
+    for (int i = 0; i < BENCH_STATUS_SLOTS; i++)
+        into->status[i] += from->status[i];
+    for (int i = 0; i < BENCH_WORKLOAD_MAX_OPS; i++) {
+        into->op_requests[i] += from->op_requests[i];
+        into->op_ok[i] += from->op_ok[i];
+    }
+    bench_hist_merge(&into->hist, &from->hist);
+    if (!into->first_error[0])
+        memcpy(into->first_error, from->first_error, sizeof(into->first_error));
+}
+
+int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const bench_corpus *c, bench_run *run, bench_error *err)
+{
+    memset(run, 0, sizeof(*run));
+    bench_hist_init(&run->st.hist);
+    run->cfg = cfg;
+    run->w = w;
+    run->corpus = c;
+    run->mode = "inprocess";
+    run->transport = "none";
+
+    int rc = -1, started = 0;
+    pl_plan *plans = calloc(w->n, sizeof(*plans));
+    inproc_worker *workers = calloc((size_t)cfg->threads, sizeof(*workers));
+    inproc_shared sh = {.cfg = cfg, .w = w, .c = c, .plans = plans};
+    if (!plans || !workers) {
+        bench_error_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        pl_error perr;
+        pl_error_clear(&perr);
+        if (pl_plan_parse_string(w->ops[i].spec, &plans[i], &perr) != 0) {
+            bench_error_set(err, "workload %s: '%s': %s", w->name, w->ops[i].spec, perr.message);
+            goto out;
+        }
+    }
+    pl_limits_default(&sh.limits);
+    pl_engine_config ecfg = {.vips_concurrency = cfg->vips_threads};
+    pl_error perr;
+    pl_error_clear(&perr);
+    if (pl_engine_init(&ecfg, &perr) != 0) {
+        bench_error_set(err, "engine start failed: %s", perr.message);
+        goto out;
+    }
+
+    int64_t t0 = bench_now_us();
+    sh.warm_end_us = t0 + (int64_t)(cfg->warmup_s * 1e6);
+    sh.end_us = sh.warm_end_us + (int64_t)(cfg->duration_s * 1e6);
+    atomic_init(&sh.next, 0);
+    atomic_init(&sh.sent, 0);
+    atomic_init(&sh.last_done_us, 0);
+    bench_proc_open(&run->proc, (int)getpid(), t0, NULL);
+    for (; started < cfg->threads; started++) {
+        workers[started].sh = &sh;
+        bench_hist_init(&workers[started].st.hist);
+        if (pthread_create(&workers[started].thread, NULL, inproc_main, &workers[started]) != 0) {
+            bench_error_set(err, "cannot start worker thread %d", started);
+            break;
+        }
+    }
+    /* sample our own RSS/CPU while the workers run; they stop by themselves at end_us or the cap */
+    int64_t sample_us = (int64_t)(cfg->sample_s * 1e6);
+    for (;;) {
+        int64_t now = bench_now_us();
+        bench_proc_record(&run->proc, now);
+        bool capped = cfg->max_requests && atomic_load(&sh.next) >= cfg->max_requests;
+        if (now >= sh.end_us || capped)
+            break;
+        int64_t nap = sh.end_us - now < sample_us ? sh.end_us - now : sample_us;
+        struct timespec ts = {.tv_sec = nap / 1000000, .tv_nsec = (nap % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        inproc_merge(&run->st, &workers[i].st);
+    }
+    int64_t finish = bench_now_us();
+    bench_proc_record(&run->proc, finish);
+    int64_t window_end = sh.end_us;
+    int64_t last = atomic_load(&sh.last_done_us);
+    if (cfg->max_requests && atomic_load(&sh.sent) >= cfg->max_requests && last < window_end)
+        window_end = last > sh.warm_end_us ? last : finish;
+    run->window_s = (double)(window_end - sh.warm_end_us) / 1e6;
+    run->sent_total = atomic_load(&sh.sent);
+    rc = started == cfg->threads ? 0 : -1;
+out:
+    free(plans);
+    free(workers);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * bench_proc: samples a process's resident memory and CPU time from /proc/PID (Linux), to follow
+ * the server under load (--server-pid) or the bench itself in --inprocess mode.
+ *
+ * Ownership: a caller-owned bench_proc collects samples in a growing array; bench_proc_free()
+ * releases it. One thread (the bench's main loop) samples; not shared.
+ */
+#ifndef BENCH_PROC_H
+#define BENCH_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench_util.h"
+
+typedef struct bench_proc_sample {
+    double t_s;      /* seconds since the run started (the start of the warm-up) */
+    uint64_t rss_kb; /* VmRSS */
+    double cpu_s;    /* user + system CPU seconds since the process started */
+} bench_proc_sample;
+
+typedef struct bench_proc {
+    int pid;
+    int64_t t0_us;
+    bench_proc_sample *samples;
+    size_t n, cap;
+    uint64_t hwm_kb; /* VmHWM at the last sample: the kernel's peak RSS since the process started */
+} bench_proc;
+
+typedef struct bench_proc_summary {
+    uint64_t rss_peak_kb, rss_mean_kb, rss_start_kb, rss_end_kb;
+    double cpu_s;     /* CPU seconds used inside the window */
+    double cpu_cores; /* cpu_s / window seconds: 2.0 = two cores busy */
+} bench_proc_summary;
+
+/* Read one process's figures now. Returns -1 when /proc/PID cannot be read (gone, not Linux). */
+int bench_proc_read(int pid, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s);
+
+int bench_proc_open(bench_proc *p, int pid, int64_t t0_us, bench_error *err);
+int bench_proc_record(bench_proc *p, int64_t now_us); /* append one sample; -1 when the process is gone */
+void bench_proc_summarize(const bench_proc *p, double from_s, double to_s, bench_proc_summary *out);
+void bench_proc_free(bench_proc *p);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * bench_report: turns a bench_run into the table printed on stdout and the JSON document written
+ * to --json (jansson). The JSON field names are the interface of bench/run.sh, the plots and the
+ * smoke test: add fields, never rename them. Latencies are in milliseconds, sizes in bytes, RSS in KiB.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_run.h"
+
+typedef struct report_numbers {
+    double rps, ips, mb_sent_s, mb_recv_s;
+    double p50, p90, p99, p999, max, mean, min;
+    bench_proc_summary proc;
+    double cpu_ms_per_image;
+} report_numbers;
+
+static double report_ms(uint64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+static void report_compute(const bench_run *run, report_numbers *n)
+{
+    memset(n, 0, sizeof(*n));
+    const bench_stats *st = &run->st;
+    double win = run->window_s > 0 ? run->window_s : 1e-9;
+    n->rps = (double)st->window_done / win;
+    n->ips = (double)st->window_ok / win;
+    n->mb_sent_s = (double)st->window_bytes_sent / win / 1e6;
+    n->mb_recv_s = (double)st->window_bytes_received / win / 1e6;
+    n->p50 = report_ms(bench_hist_percentile(&st->hist, 50));
+    n->p90 = report_ms(bench_hist_percentile(&st->hist, 90));
+    n->p99 = report_ms(bench_hist_percentile(&st->hist, 99));
+    n->p999 = report_ms(bench_hist_percentile(&st->hist, 99.9));
+    n->max = report_ms(st->hist.count ? st->hist.max : 0);
+    n->min = report_ms(st->hist.count ? st->hist.min : 0);
+    n->mean = bench_hist_mean(&st->hist) / 1000.0;
+    double warm = run->cfg->warmup_s;
+    bench_proc_summarize(&run->proc, warm, warm + run->window_s + 1.0, &n->proc);
+    if (st->window_ok && n->proc.cpu_s > 0)
+        n->cpu_ms_per_image = n->proc.cpu_s * 1000.0 / (double)st->window_ok;
+}
+
+void bench_report_print(const bench_run *run, FILE *out)
+{
+    const bench_config *cfg = run->cfg;
+    const bench_stats *st = &run->st;
+    report_numbers n;
+    report_compute(run, &n);
+    if (strcmp(run->mode, "inprocess") == 0)
+        fprintf(out, "imgpipe-bench: in-process ceiling, %d threads (libvips %d per image)", cfg->threads, cfg->vips_threads);
+    else if (cfg->rate > 0)
+        fprintf(out, "imgpipe-bench: open loop, %.1f req/s offered, %s, %s", cfg->rate, run->transport, cfg->url);
+    else
+        fprintf(out, "imgpipe-bench: closed loop, concurrency %d, %s, %s", cfg->concurrency, run->transport, cfg->url);
+    fprintf(out, "\n  workload %s (%zu op%s), corpus %s (%zu images, %.1f MB)\n", run->w->name, run->w->n,
+            run->w->n == 1 ? "" : "s", cfg->corpus, run->corpus->n, (double)run->corpus->total_bytes / 1e6);
+    fprintf(out, "  window %.2f s after %.1f s warm-up; %llu requests sent in all\n", run->window_s, cfg->warmup_s,
+            (unsigned long long)run->sent_total);
+    fprintf(out, "  requests     %10llu   ok %llu, errors %llu\n", (unsigned long long)st->requests, (unsigned long long)st->ok,
+            (unsigned long long)st->errors);
+    fprintf(out, "  throughput   %10.2f req/s   %.2f images/s   sent %.2f MB/s   received %.2f MB/s\n", n.rps, n.ips, n.mb_sent_s,
+            n.mb_recv_s);
+    fprintf(out, "  latency ms   p50 %.2f   p90 %.2f   p99 %.2f   p99.9 %.2f   max %.2f   (mean %.2f)\n", n.p50, n.p90, n.p99,
+            n.p999, n.max, n.mean);
+    if (st->errors) {
+        fprintf(out, "  errors      ");
+        for (int s = 0; s < BENCH_STATUS_SLOTS; s++)
+            if (st->status[s] && (s < 200 || s >= 300))
+                fprintf(out, " %s%d: %llu", s ? "" : "no-response/", s, (unsigned long long)st->status[s]);
+        fprintf(out, "\n  first error  %s\n", st->first_error);
+    }
+    if (cfg->rate > 0)
+        fprintf(out, "  schedule     %llu sends > 1 ms late, worst %.2f ms (the generator's own lag)\n",
+                (unsigned long long)run->late_sends, (double)run->max_send_lag_us / 1000.0);
+    if (run->proc.n)
+        fprintf(out, "  %-12s pid %d: cpu %.2f cores (%.1f cpu-ms/image), rss peak %.1f MB, mean %.1f MB, hwm %.1f MB\n",
+                strcmp(run->mode, "inprocess") == 0 ? "process" : "server", run->proc.pid, n.proc.cpu_cores, n.cpu_ms_per_image,
+                (double)n.proc.rss_peak_kb / 1024.0, (double)n.proc.rss_mean_kb / 1024.0, (double)run->proc.hwm_kb / 1024.0);
+    if (strcmp(run->mode, "inprocess") != 0)
+        fprintf(out, "  client       cpu %.2f cores\n", run->window_s > 0 ? run->client_cpu_s / run->window_s : 0);
+    if (run->w->n > 1)
+        for (size_t i = 0; i < run->w->n; i++)
+            fprintf(out, "  op %-40s requests %llu ok %llu\n", run->w->ops[i].spec, (unsigned long long)st->op_requests[i],
+                    (unsigned long long)st->op_ok[i]);
+}
+
+int bench_report_write_json(const bench_run *run, const char *path, bench_error *err)
+{
+    if (!path)
+        return 0;
+    const bench_config *cfg = run->cfg;
+    const bench_stats *st = &run->st;
+    report_numbers n;
+    report_compute(run, &n);
+
+    json_t *root = json_object();
+    json_t *config =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:f, s:f, s:f, s:I, s:b, s:i, s:i, s:s?}", "mode", run->mode, "transport",
+                  run->transport, "url", cfg->inprocess ? "" : cfg->url, "workload", run->w->name, "label", cfg->label,
+                  "concurrency", cfg->concurrency, "rate", cfg->rate, "duration_s", cfg->duration_s, "warmup_s", cfg->warmup_s,
+                  "max_requests", (json_int_t)cfg->max_requests, "http2", cfg->http2, "threads", cfg->inprocess ? cfg->threads : 0,
+                  "vips_threads", cfg->inprocess ? cfg->vips_threads : 0, "corpus", cfg->corpus);
+    json_t *ops = json_array();
+    for (size_t i = 0; i < run->w->n; i++)
+        json_array_append_new(ops, json_pack("{s:s, s:i, s:s, s:I, s:I}", "op", run->w->ops[i].spec, "weight",
+                                             (int)run->w->ops[i].weight, "input_type", run->w->ops[i].type, "requests",
+                                             (json_int_t)st->op_requests[i], "ok", (json_int_t)st->op_ok[i]));
+    json_object_set_new(config, "ops", ops);
+    json_object_set_new(config, "corpus_images", json_integer((json_int_t)run->corpus->n));
+    json_object_set_new(root, "config", config);
+
+    json_object_set_new(root, "window_s", json_real(run->window_s));
+    json_object_set_new(root, "sent_total", json_integer((json_int_t)run->sent_total));
+    json_object_set_new(root, "requests", json_integer((json_int_t)st->requests));
+    json_object_set_new(root, "ok", json_integer((json_int_t)st->ok));
+    json_object_set_new(root, "errors", json_integer((json_int_t)st->errors));
+    json_object_set_new(root, "unfinished", json_integer((json_int_t)st->unfinished));
+    json_object_set_new(root, "rps", json_real(n.rps));
+    json_object_set_new(root, "images_per_s", json_real(n.ips));
+    json_object_set_new(root, "bytes_sent", json_integer((json_int_t)st->window_bytes_sent));
+    json_object_set_new(root, "bytes_received", json_integer((json_int_t)st->window_bytes_received));
+    json_object_set_new(root, "latency_ms",
+                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "p50", n.p50, "p90", n.p90, "p99", n.p99, "p99_9",
+                                  n.p999, "max", n.max, "min", n.min, "mean", n.mean, "count", (json_int_t)st->hist.count));
+    json_t *by_status = json_object();
+    for (int s = 0; s < BENCH_STATUS_SLOTS; s++) {
+        if (!st->status[s])
+            continue;
+        char key[16];
+        snprintf(key, sizeof(key), "%d", s);
+        json_object_set_new(by_status, key, json_integer((json_int_t)st->status[s]));
+    }
+    json_object_set_new(root, "status", by_status);
+    if (st->first_error[0])
+        json_object_set_new(root, "first_error", json_string(st->first_error));
+    if (cfg->rate > 0)
+        json_object_set_new(root, "schedule",
+                            json_pack("{s:I, s:f}", "late_sends", (json_int_t)run->late_sends, "max_lag_ms",
+                                      (double)run->max_send_lag_us / 1000.0));
+    if (strcmp(run->mode, "inprocess") != 0)
+        json_object_set_new(root, "client", json_pack("{s:f}", "cpu_s", run->client_cpu_s));
+    if (run->proc.n) {
+        json_t *samples = json_array();
+        for (size_t i = 0; i < run->proc.n; i++)
+            json_array_append_new(samples, json_pack("[f, I, f]", run->proc.samples[i].t_s, (json_int_t)run->proc.samples[i].rss_kb,
+                                                     run->proc.samples[i].cpu_s));
+        json_t *proc = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}", "pid", run->proc.pid, "rss_peak_kb",
+                                 (json_int_t)n.proc.rss_peak_kb, "rss_mean_kb", (json_int_t)n.proc.rss_mean_kb, "rss_start_kb",
+                                 (json_int_t)n.proc.rss_start_kb, "rss_end_kb", (json_int_t)n.proc.rss_end_kb, "vm_hwm_kb",
+                                 (json_int_t)run->proc.hwm_kb, "cpu_s", n.proc.cpu_s, "cpu_cores", n.proc.cpu_cores,
+                                 "cpu_ms_per_image", n.cpu_ms_per_image, "samples_format", "[t_s, rss_kb, cpu_s]");
+        json_object_set_new(proc, "samples", samples);
+        json_object_set_new(root, strcmp(run->mode, "inprocess") == 0 ? "process" : "server", proc);
+    }
+    int rc = 0;
+    if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0)
+        rc = bench_error_set(err, "cannot write --json %s (does its folder exist and is it writable?)", path);
+    json_decref(root);
+    return rc;
+}
