@@ -1,0 +1,492 @@
+/*
+ * batch_list: turns the INPUT arguments of `imgpipe batch` into the job list, and checks the
+ * whole list before any work starts.
+ *
+ * Relative paths ({dir}, the shard hash, the sort order): a file found under a directory
+ * argument is relative to that argument (photos/a/b.jpg given `photos` -> a/b.jpg). A file named
+ * directly (argument or stdin line) keeps its path when that is relative and has no ".."
+ * (leading "./" dropped), is made relative to the current directory when it is absolute and under
+ * it, and is reduced to its file name otherwise. Directory walks skip names starting with '.'
+ * (hidden files, the run's own temporary files), do not follow symlinked directories, and never
+ * enter the output directory.
+ *
+ * Checks (all before any work): two inputs with one output name -> usage error naming both; an
+ * output that exists and is one of the inputs (same device and inode) -> usage error. --shard
+ * keeps the jobs whose relative path hashes to K (FNV-1a 64 mod N): every machine that sees the
+ * same relative paths makes the same split, whatever the order or the rest of its list.
+ *
+ * Main thread only; uses GLib hash tables and strings.
+ */
+#include "batch_list.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SVC_BATCH_SNIFF_BYTES 4096
+#define SVC_BATCH_MAX_COLLISIONS_SHOWN 10
+
+void svc_batch_list_free(svc_batch_list *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        svc_batch_job *j = &list->v[i];
+        free(j->path);
+        free(j->rel);
+        free(j->out);
+        free(j->pre_error);
+        free(j->message);
+    }
+    free(list->v);
+    memset(list, 0, sizeof(*list));
+}
+
+static svc_batch_job *svc_batch_list_add(svc_batch_list *list, char *path, char *rel)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 256;
+        svc_batch_job *v = realloc(list->v, cap * sizeof(*v));
+        if (v == NULL) {
+            fprintf(stderr, "imgpipe batch: out of memory listing inputs\n");
+            exit(1);
+        }
+        list->v = v;
+        list->cap = cap;
+    }
+    svc_batch_job *j = &list->v[list->n++];
+    memset(j, 0, sizeof(*j));
+    j->path = path;
+    j->rel = rel;
+    return j;
+}
+
+static char *svc_batch_xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL) {
+        fprintf(stderr, "imgpipe batch: out of memory\n");
+        exit(1);
+    }
+    return d;
+}
+
+static void svc_batch_job_fail(svc_batch_job *j, const char *what, int errnum)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s: %s", what, strerror(errnum));
+    j->pre_error = svc_batch_xstrdup(buf);
+}
+
+static const char *svc_batch_basename(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* Relative path for a file named directly (see the top of this file). */
+static char *svc_batch_rel_direct(const char *path, const char *cwd)
+{
+    const char *p = path;
+    if (p[0] == '/') {
+        size_t n = cwd ? strlen(cwd) : 0;
+        if (n > 1 && strncmp(p, cwd, n) == 0 && p[n] == '/')
+            p += n + 1;
+        else
+            return svc_batch_xstrdup(svc_batch_basename(path));
+    }
+    GString *s = g_string_new(NULL);
+    while (*p != '\0') {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            g_string_free(s, TRUE);
+            return svc_batch_xstrdup(svc_batch_basename(path));
+        }
+        if (len > 0 && !(len == 1 && p[0] == '.')) {
+            if (s->len > 0)
+                g_string_append_c(s, '/');
+            g_string_append_len(s, p, (gssize)len);
+        }
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    char *r = svc_batch_xstrdup(s->len > 0 ? s->str : svc_batch_basename(path));
+    g_string_free(s, TRUE);
+    return r;
+}
+
+typedef struct svc_batch_walk {
+    svc_batch_list *list;
+    bool recursive;
+    bool have_out;
+    dev_t out_dev;
+    ino_t out_ino;
+} svc_batch_walk;
+
+static void svc_batch_add_file(svc_batch_walk *w, char *path, char *rel, const struct stat *st)
+{
+    svc_batch_job *j = svc_batch_list_add(w->list, path, rel);
+    j->bytes_in = (uint64_t)st->st_size;
+    j->dev = st->st_dev;
+    j->ino = st->st_ino;
+}
+
+static int svc_batch_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files of directory `dir` (whose relative prefix is `prefix`, "" at the top), in name order. */
+static void svc_batch_walk_dir(svc_batch_walk *w, const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(dir), svc_batch_xstrdup(prefix[0] ? prefix : dir));
+        svc_batch_job_fail(j, "cannot open directory", errno);
+        return;
+    }
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            g_ptr_array_add(names, g_strdup(e->d_name));
+    closedir(d);
+    qsort(names->pdata, names->len, sizeof(char *), svc_batch_name_cmp);
+
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        char *path = g_strdup_printf("%s/%s", dir, name);
+        char *rel = prefix[0] ? g_strdup_printf("%s/%s", prefix, name) : g_strdup(name);
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(path), svc_batch_xstrdup(rel));
+            svc_batch_job_fail(j, "cannot stat", errno);
+        } else if (S_ISDIR(st.st_mode)) {
+            bool is_out = w->have_out && st.st_dev == w->out_dev && st.st_ino == w->out_ino;
+            if (w->recursive && !is_out)
+                svc_batch_walk_dir(w, path, rel);
+        } else {
+            /* regular files, and symlinks to regular files (symlinked directories are not followed) */
+            if (S_ISLNK(st.st_mode) && stat(path, &st) != 0)
+                st.st_mode = 0;
+            if (S_ISREG(st.st_mode))
+                svc_batch_add_file(w, svc_batch_xstrdup(path), svc_batch_xstrdup(rel), &st);
+        }
+        g_free(path);
+        g_free(rel);
+    }
+    g_ptr_array_free(names, TRUE);
+}
+
+static void svc_batch_add_input(svc_batch_walk *w, const char *path, const char *cwd)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(path), svc_batch_rel_direct(path, cwd));
+        svc_batch_job_fail(j, "cannot read input", errno);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        /* trailing slashes off, so that paths built below read well */
+        char *dir = svc_batch_xstrdup(path);
+        for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+            dir[n - 1] = '\0';
+        svc_batch_walk_dir(w, dir, "");
+        free(dir);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(path), svc_batch_rel_direct(path, cwd));
+        j->pre_error = svc_batch_xstrdup("not a regular file or directory");
+        return;
+    }
+    svc_batch_add_file(w, svc_batch_xstrdup(path), svc_batch_rel_direct(path, cwd), &st);
+}
+
+int svc_batch_list_collect(const svc_batch_opts *opts, svc_batch_list *list, char *msg, size_t msg_len)
+{
+    svc_batch_walk w = {.list = list, .recursive = opts->recursive};
+    struct stat st;
+    if (stat(opts->out_dir, &st) == 0) {
+        w.have_out = true;
+        w.out_dev = st.st_dev;
+        w.out_ino = st.st_ino;
+    }
+    char *cwd = getcwd(NULL, 0);
+    bool stdin_used = false;
+    for (int i = 0; i < opts->n_inputs; i++) {
+        const char *in = opts->inputs[i];
+        if (strcmp(in, "-") != 0) {
+            svc_batch_add_input(&w, in, cwd);
+            continue;
+        }
+        if (stdin_used)
+            continue;
+        stdin_used = true;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while ((n = getline(&line, &cap, stdin)) > 0) {
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+            if (n > 0)
+                svc_batch_add_input(&w, line, cwd);
+        }
+        int e = errno;
+        free(line);
+        if (ferror(stdin)) {
+            snprintf(msg, msg_len, "cannot read the list of paths on stdin: %s", strerror(e));
+            free(cwd);
+            return -1;
+        }
+    }
+    free(cwd);
+    return 0;
+}
+
+int svc_batch_shard_of(const char *rel, int n)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (const unsigned char *p = (const unsigned char *)rel; *p != '\0'; p++) {
+        h ^= *p;
+        h *= UINT64_C(1099511628211);
+    }
+    return (int)(h % (uint64_t)n);
+}
+
+const char *svc_batch_ext_of(pl_format f)
+{
+    switch (f) {
+    case PL_FMT_JPEG:
+        return "jpg";
+    case PL_FMT_PNG:
+        return "png";
+    case PL_FMT_WEBP:
+        return "webp";
+    case PL_FMT_GIF:
+        return "gif";
+    case PL_FMT_TIFF:
+        return "tif";
+    case PL_FMT_HEIF:
+        return "heic";
+    case PL_FMT_AVIF:
+        return "avif";
+    case PL_FMT_SVG:
+        return "svg";
+    case PL_FMT_PDF:
+        return "pdf";
+    case PL_FMT_JP2K:
+        return "jp2";
+    default:
+        return NULL;
+    }
+}
+
+/* The output type the plan asks for: the last `type` given (top level, then steps), or
+ * PL_FMT_UNKNOWN when the output keeps the input's type. */
+static pl_format svc_batch_plan_type(const pl_plan *plan)
+{
+    pl_format f = PL_FMT_UNKNOWN;
+    if (pl_params_has(&plan->params, PL_P_TYPE))
+        f = plan->params.type;
+    for (int i = 0; i < plan->n_steps && i < PL_MAX_STEPS; i++)
+        if (pl_params_has(&plan->steps[i].params, PL_P_TYPE))
+            f = plan->steps[i].params.type;
+    return f;
+}
+
+/* The input's own format, from its first bytes (names never decide a format). */
+static pl_format svc_batch_sniff_file(const char *path)
+{
+    uint8_t buf[SVC_BATCH_SNIFF_BYTES];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return PL_FMT_UNKNOWN;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    return n > 0 ? pl_sniff(buf, (size_t)n) : PL_FMT_UNKNOWN;
+}
+
+/* The input's own extension, lower-cased ("bin" if none): names an output that will fail anyway. */
+static void svc_batch_own_ext(const char *rel, char *ext, size_t len)
+{
+    const char *name = svc_batch_basename(rel);
+    const char *dot = strrchr(name, '.');
+    snprintf(ext, len, "%s", (dot && dot != name && dot[1]) ? dot + 1 : "bin");
+    for (char *p = ext; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+}
+
+static char *svc_batch_expand(const char *out_dir, const char *tmpl, const char *rel, const char *ext)
+{
+    const char *name = svc_batch_basename(rel);
+    size_t dir_len = (size_t)(name - rel);
+    if (dir_len > 0)
+        dir_len--; /* without the '/' */
+    const char *dot = strrchr(name, '.');
+    size_t stem_len = (dot && dot != name) ? (size_t)(dot - name) : strlen(name);
+
+    GString *s = g_string_new(NULL);
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{dir}", 5) == 0) {
+            g_string_append_len(s, rel, (gssize)dir_len);
+            p += 5;
+        } else if (strncmp(p, "{stem}", 6) == 0) {
+            g_string_append_len(s, name, (gssize)stem_len);
+            p += 6;
+        } else if (strncmp(p, "{name}", 6) == 0) {
+            g_string_append(s, name);
+            p += 6;
+        } else if (strncmp(p, "{ext}", 5) == 0) {
+            g_string_append(s, ext);
+            p += 5;
+        } else {
+            g_string_append_c(s, *p++);
+        }
+    }
+    /* out_dir + '/' + the expansion, with empty components ({dir} of a top-level file) removed */
+    GString *o = g_string_new(out_dir);
+    while (o->len > 1 && o->str[o->len - 1] == '/')
+        g_string_truncate(o, o->len - 1);
+    for (const char *p = s->str; *p;) {
+        while (*p == '/')
+            p++;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len > 0) {
+            g_string_append_c(o, '/');
+            g_string_append_len(o, p, (gssize)len);
+        }
+        p += len;
+    }
+    g_string_free(s, TRUE);
+    char *r = svc_batch_xstrdup(o->str);
+    g_string_free(o, TRUE);
+    return r;
+}
+
+static int svc_batch_job_cmp(const void *a, const void *b)
+{
+    const svc_batch_job *x = a, *y = b;
+    int c = strcmp(x->rel, y->rel);
+    return c ? c : strcmp(x->path, y->path);
+}
+
+static guint svc_batch_inode_hash(gconstpointer p)
+{
+    const svc_batch_job *j = p;
+    return (guint)(j->ino ^ (j->ino >> 32) ^ ((uint64_t)j->dev * 2654435761u));
+}
+
+static gboolean svc_batch_inode_equal(gconstpointer a, gconstpointer b)
+{
+    const svc_batch_job *x = a, *y = b;
+    return x->dev == y->dev && x->ino == y->ino;
+}
+
+/* Outputs of jobs that collide; prints each collision. Returns the number found. */
+static size_t svc_batch_find_collisions(const svc_batch_list *list)
+{
+    GHashTable *by_out = g_hash_table_new(g_str_hash, g_str_equal);
+    size_t found = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        svc_batch_job *j = &list->v[i];
+        svc_batch_job *other = g_hash_table_lookup(by_out, j->out);
+        if (other == NULL) {
+            g_hash_table_insert(by_out, j->out, j);
+            continue;
+        }
+        if (found++ < SVC_BATCH_MAX_COLLISIONS_SHOWN)
+            fprintf(stderr, "imgpipe batch: inputs '%s' and '%s' would both be written to '%s'\n", other->path, j->path, j->out);
+    }
+    if (found > SVC_BATCH_MAX_COLLISIONS_SHOWN)
+        fprintf(stderr, "imgpipe batch: ... and %zu more collisions\n", found - SVC_BATCH_MAX_COLLISIONS_SHOWN);
+    g_hash_table_destroy(by_out);
+    return found;
+}
+
+int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *msg, size_t msg_len)
+{
+    qsort(list->v, list->n, sizeof(*list->v), svc_batch_job_cmp);
+
+    /* 1. names */
+    bool info = opts->plan.op == PL_OP_INFO;
+    pl_format want = svc_batch_plan_type(&opts->plan);
+    if (want == PL_FMT_AUTO) {
+        snprintf(msg, msg_len, "--do '%s': type=auto picks from an HTTP Accept header; name a type (jpeg, png, webp, avif …)",
+                 opts->spec);
+        return -1;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        svc_batch_job *j = &list->v[i];
+        pl_format f = info ? PL_FMT_UNKNOWN : want;
+        if (!info && f == PL_FMT_UNKNOWN && j->pre_error == NULL)
+            f = svc_batch_sniff_file(j->path);
+        j->expect = f;
+        char ext[32];
+        if (info)
+            snprintf(ext, sizeof(ext), "json");
+        else if (svc_batch_ext_of(f) != NULL)
+            snprintf(ext, sizeof(ext), "%s", svc_batch_ext_of(f));
+        else
+            svc_batch_own_ext(j->rel, ext, sizeof(ext));
+        j->out = svc_batch_expand(opts->out_dir, opts->name, j->rel, ext);
+    }
+
+    /* 2. collisions, over the whole list so that every shard refuses the same way */
+    size_t n = svc_batch_find_collisions(list);
+    if (n > 0) {
+        snprintf(msg, msg_len, "%zu output name collision%s: add {dir} to --name (e.g. -n '{dir}/{stem}.{ext}') or rename inputs",
+                 n, n == 1 ? "" : "s");
+        return -1;
+    }
+
+    /* 3. this shard only */
+    if (opts->shard_n > 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < list->n; i++) {
+            svc_batch_job *j = &list->v[i];
+            if (svc_batch_shard_of(j->rel, opts->shard_n) == opts->shard_k) {
+                list->v[k++] = *j;
+            } else {
+                free(j->path);
+                free(j->rel);
+                free(j->out);
+                free(j->pre_error);
+                free(j->message);
+            }
+        }
+        list->n = k;
+    }
+
+    /* 4. outputs that are inputs; existing outputs for --skip-existing */
+    GHashTable *inodes = g_hash_table_new(svc_batch_inode_hash, svc_batch_inode_equal);
+    for (size_t i = 0; i < list->n; i++)
+        if (list->v[i].pre_error == NULL)
+            g_hash_table_add(inodes, &list->v[i]);
+    int rc = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        svc_batch_job *j = &list->v[i];
+        struct stat st;
+        if (stat(j->out, &st) != 0)
+            continue;
+        svc_batch_job key = {.dev = st.st_dev, .ino = st.st_ino};
+        svc_batch_job *in = g_hash_table_lookup(inodes, &key);
+        if (in != NULL) {
+            fprintf(stderr, "imgpipe batch: output '%s' of '%s' is the input '%s'\n", j->out, j->path, in->path);
+            snprintf(msg, msg_len, "outputs would overwrite inputs: choose an -o directory outside the inputs or another --name");
+            rc = -1;
+        } else if (opts->skip_existing && S_ISREG(st.st_mode)) {
+            j->status = SVC_BATCH_SKIPPED;
+        }
+    }
+    g_hash_table_destroy(inodes);
+    return rc;
+}

@@ -1,0 +1,286 @@
+/*
+ * batch_opts: parses the command line of `imgpipe batch` into svc_batch_opts, validating every
+ * value (numbers, ranges, --shard K/N, the --name template's placeholders, the --do grammar
+ * string through pl_plan_parse_string) so that a usage error stops the run before any work, with
+ * a message naming the option and what it accepts. Main thread only (getopt_long).
+ */
+#include "batch_opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void svc_batch_opts_usage(FILE *out)
+{
+    fprintf(out, "usage: imgpipe batch --do 'OP?QUERY' -o OUTDIR [options] INPUT...\n"
+                 "\n"
+                 "Runs one imgpipe operation (the HTTP API's grammar: resize?width=800&type=webp) over files\n"
+                 "and folders, in one process with -j worker threads.\n"
+                 "\n"
+                 "INPUT is a file, a directory (its files; with -r its whole tree), or '-' to read one path per\n"
+                 "line from stdin (find photos -name '*.jpg' | imgpipe batch ... -).\n"
+                 "\n"
+                 "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
+                 "  -o, --output DIR     output directory (created if missing)\n"
+                 "  -n, --name TEMPLATE  output name under DIR (default '" SVC_BATCH_DEFAULT_NAME "'): {dir} relative\n"
+                 "                       directory of the input (mirrors trees), {stem} file name without extension,\n"
+                 "                       {name} file name, {ext} extension of the output type\n"
+                 "  -r, --recursive      walk directories recursively\n"
+                 "  -j, --jobs N         worker threads (default: number of cores)\n"
+                 "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
+                 "  --shard K/N          process only the inputs whose relative path hashes to K (0..N-1) of N\n"
+                 "  --report FILE        one JSON line per input: path, output, status, error, sizes, ms\n"
+                 "  -q, --quiet          no progress and no summary (errors are still printed)\n"
+                 "  --max-pixels N       largest input frame, width*height (default: 50000000)\n"
+                 "  --max-output-pixels N  largest output, width*height (default: 100000000)\n"
+                 "  --max-frames N       most frames of an animated input (default: 256)\n"
+                 "  --deadline SECONDS   per-image processing deadline, 0 = none (default: 10)\n"
+                 "  --allowed-types LIST input types accepted (default: jpeg,png,webp,gif,tiff,heif,avif)\n"
+                 "  -h, --help           this text\n"
+                 "\n"
+                 "Exit status: 0 all inputs succeeded (or were skipped), 1 some failed, 2 usage error (nothing\n"
+                 "was processed), 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
+                 "See docs/batch.md.\n");
+}
+
+enum {
+    OPT_DO = 256,
+    OPT_SKIP_EXISTING,
+    OPT_SHARD,
+    OPT_REPORT,
+    OPT_MAX_PIXELS,
+    OPT_MAX_OUTPUT_PIXELS,
+    OPT_MAX_FRAMES,
+    OPT_DEADLINE,
+    OPT_ALLOWED_TYPES,
+};
+
+static const struct option svc_batch_longopts[] = {
+    {"do", required_argument, NULL, OPT_DO},
+    {"output", required_argument, NULL, 'o'},
+    {"name", required_argument, NULL, 'n'},
+    {"recursive", no_argument, NULL, 'r'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"max-output-pixels", required_argument, NULL, OPT_MAX_OUTPUT_PIXELS},
+    {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"allowed-types", required_argument, NULL, OPT_ALLOWED_TYPES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* A whole non-negative integer in [min, max]; -1 otherwise. */
+static int svc_batch_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Seconds as a decimal ("10", "0.5"), 0 = none, at most a day. */
+static int svc_batch_parse_seconds(const char *s, int64_t *out_us)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !(v >= 0) || v > 86400)
+        return -1;
+    *out_us = (int64_t)(v * 1e6);
+    return 0;
+}
+
+static int svc_batch_parse_shard(const char *s, int *k, int *n)
+{
+    char *end;
+    errno = 0;
+    long kk = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '/' || *s == '-' || *s == '+')
+        return -1;
+    const char *ns = end + 1;
+    if (*ns == '-' || *ns == '+')
+        return -1;
+    long nn = strtol(ns, &end, 10);
+    if (errno != 0 || end == ns || *end != '\0' || nn < 1 || nn > 1000000 || kk < 0 || kk >= nn)
+        return -1;
+    *k = (int)kk;
+    *n = (int)nn;
+    return 0;
+}
+
+/* The template may use {dir} {stem} {name} {ext}; literal braces are not allowed. */
+static int svc_batch_check_name(const char *t, char *msg, size_t msg_len)
+{
+    static const char *const known[] = {"{dir}", "{stem}", "{name}", "{ext}"};
+    if (*t == '\0' || *t == '/') {
+        snprintf(msg, msg_len, "--name '%s': give a relative file name such as '{dir}/{stem}.{ext}'", t);
+        return -1;
+    }
+    for (const char *p = t; *p != '\0';) {
+        if (*p == '{') {
+            size_t i;
+            for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                if (strncmp(p, known[i], strlen(known[i])) == 0)
+                    break;
+            if (i == sizeof(known) / sizeof(known[0])) {
+                snprintf(msg, msg_len, "--name '%s': unknown placeholder at '%.16s'; use {dir} {stem} {name} {ext}", t, p);
+                return -1;
+            }
+            p += strlen(known[i]);
+            continue;
+        }
+        if (*p == '}') {
+            snprintf(msg, msg_len, "--name '%s': stray '}'; use {dir} {stem} {name} {ext}", t);
+            return -1;
+        }
+        /* a ".." component would leave the output directory */
+        if (p[0] == '.' && p[1] == '.' && (p == t || p[-1] == '/') && (p[2] == '/' || p[2] == '\0')) {
+            snprintf(msg, msg_len, "--name '%s': '..' is not allowed: outputs stay under -o", t);
+            return -1;
+        }
+        p++;
+    }
+    if (strstr(t, "{stem}") == NULL && strstr(t, "{name}") == NULL) {
+        snprintf(msg, msg_len, "--name '%s': needs {stem} or {name}, or every input gets the same name", t);
+        return -1;
+    }
+    return 0;
+}
+
+static int svc_batch_default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > 256 ? 256 : (int)n);
+}
+
+int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg, size_t msg_len)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->name = SVC_BATCH_DEFAULT_NAME;
+    opts->jobs = svc_batch_default_jobs();
+    opts->deadline_us = SVC_BATCH_DEFAULT_DEADLINE_US;
+    pl_limits_default(&opts->limits);
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    uint64_t u;
+    pl_error err;
+    while ((c = getopt_long(argc, argv, ":o:n:rj:qh", svc_batch_longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DO:
+            opts->spec = optarg;
+            break;
+        case 'o':
+            opts->out_dir = optarg;
+            break;
+        case 'n':
+            opts->name = optarg;
+            break;
+        case 'r':
+            opts->recursive = true;
+            break;
+        case 'j':
+            if (svc_batch_parse_u64(optarg, 1, 256, &u) != 0) {
+                snprintf(msg, msg_len, "-j '%s': give a number of worker threads from 1 to 256", optarg);
+                return -1;
+            }
+            opts->jobs = (int)u;
+            break;
+        case OPT_SKIP_EXISTING:
+            opts->skip_existing = true;
+            break;
+        case OPT_SHARD:
+            if (svc_batch_parse_shard(optarg, &opts->shard_k, &opts->shard_n) != 0) {
+                snprintf(msg, msg_len, "--shard '%s': give K/N with 0 <= K < N, e.g. 0/4", optarg);
+                return -1;
+            }
+            break;
+        case OPT_REPORT:
+            opts->report = optarg;
+            break;
+        case 'q':
+            opts->quiet = true;
+            break;
+        case OPT_MAX_PIXELS:
+        case OPT_MAX_OUTPUT_PIXELS:
+            if (svc_batch_parse_u64(optarg, 1, UINT64_C(1) << 40, &u) != 0) {
+                snprintf(msg, msg_len, "--%s '%s': give a pixel count (width*height) from 1 to 2^40",
+                         c == OPT_MAX_PIXELS ? "max-pixels" : "max-output-pixels", optarg);
+                return -1;
+            }
+            if (c == OPT_MAX_PIXELS)
+                opts->limits.max_input_pixels = u;
+            else
+                opts->limits.max_output_pixels = u;
+            break;
+        case OPT_MAX_FRAMES:
+            if (svc_batch_parse_u64(optarg, 1, 100000, &u) != 0) {
+                snprintf(msg, msg_len, "--max-frames '%s': give a number of frames from 1 to 100000", optarg);
+                return -1;
+            }
+            opts->limits.max_frames = (int)u;
+            break;
+        case OPT_DEADLINE:
+            if (svc_batch_parse_seconds(optarg, &opts->deadline_us) != 0) {
+                snprintf(msg, msg_len, "--deadline '%s': give seconds per image from 0 (none) to 86400, e.g. 10 or 0.5", optarg);
+                return -1;
+            }
+            break;
+        case OPT_ALLOWED_TYPES:
+            pl_error_clear(&err);
+            if (pl_formats_parse_mask(optarg, &opts->limits.allowed_inputs, &err) != 0) {
+                snprintf(msg, msg_len, "--allowed-types '%s': %s", optarg, err.message);
+                return -1;
+            }
+            break;
+        case 'h':
+            svc_batch_opts_usage(stdout);
+            return 1;
+        case ':':
+            snprintf(msg, msg_len, "option '%s' needs a value (see imgpipe batch --help)", argv[optind - 1]);
+            return -1;
+        default:
+            snprintf(msg, msg_len, "unknown option '%s' (see imgpipe batch --help)", argv[optind - 1]);
+            return -1;
+        }
+    }
+    opts->inputs = argv + optind;
+    opts->n_inputs = argc - optind;
+
+    if (opts->spec == NULL) {
+        snprintf(msg, msg_len, "--do is required, e.g. --do 'resize?width=800&type=webp'");
+        return -1;
+    }
+    if (opts->out_dir == NULL || *opts->out_dir == '\0') {
+        snprintf(msg, msg_len, "-o OUTDIR is required: outputs never replace their inputs");
+        return -1;
+    }
+    if (opts->n_inputs == 0) {
+        snprintf(msg, msg_len, "no INPUT given: name files, directories, or '-' to read paths from stdin");
+        return -1;
+    }
+    if (svc_batch_check_name(opts->name, msg, msg_len) != 0)
+        return -1;
+    pl_error_clear(&err);
+    if (pl_plan_parse_string(opts->spec, &opts->plan, &err) != 0) {
+        snprintf(msg, msg_len, "--do '%s': %s", opts->spec, err.message);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,18 @@
+/*
+ * batch_opts: the command line of `imgpipe batch` -> svc_batch_opts, and its --help text.
+ * Main thread only (getopt_long keeps global state).
+ */
+#ifndef SVC_BATCH_OPTS_H
+#define SVC_BATCH_OPTS_H
+
+#include <stdio.h>
+
+#include "batch_job.h"
+
+/* Parse argv (argv[0] is "batch") into opts. Returns 0; 1 when --help was printed (exit 0);
+ * -1 on a usage error, with a message naming the option and what is allowed in msg. */
+int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg, size_t msg_len);
+
+void svc_batch_opts_usage(FILE *out);
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * batch_progress: the progress line and the end summary of `imgpipe batch`, on stderr.
+ * Main thread only; reads the run's atomic counters; writes under run->err_lock.
+ */
+#ifndef SVC_BATCH_PROGRESS_H
+#define SVC_BATCH_PROGRESS_H
+
+#include "batch_run.h"
+
+/* One progress update: on a terminal the line is redrawn in place, otherwise a plain line. */
+void svc_batch_progress_show(svc_batch_run *run);
+
+/* Clear a progress line left on a terminal. */
+void svc_batch_progress_clear(svc_batch_run *run);
+
+/* The end summary: images, failures, skipped, not started, bytes in/out, wall time, images/s. */
+void svc_batch_progress_summary(svc_batch_run *run, bool interrupted);
+
+#endif

@@ -1,0 +1,413 @@
+/*
+ * batch_run: the worker threads of `imgpipe batch` and the --report writer.
+ *
+ * DESIGN
+ * - Jobs are claimed with one atomic counter (stats.next), in the list's sorted order, so the
+ *   workers share the list without a queue or a lock. A claimed job belongs to its worker.
+ * - Input: one read() of the whole file into the worker's reused buffer (not mmap: a file
+ *   truncated by someone else while mapped would kill the whole run with SIGBUS).
+ * - Output: written to ".NAME.imgpipe-XXXXXX" in the output's own directory (same file system,
+ *   so rename() is atomic), mode set from the umask, then renamed over NAME. Any failure or a
+ *   cancel removes the temporary file: an output is either absent or complete. Names starting
+ *   with '.' are never taken as inputs, so a temporary file is never read back.
+ * - Interrupt: the main thread sets stats.stop (no new claims) and, on a second interrupt,
+ *   stats.cancel and every worker's ctl.cancelled (the engine stops libvips mid-step). Jobs
+ *   never claimed stay PENDING and get a "not_started" report line from the main thread.
+ * - Each worker calls pl_engine_thread_done() before it exits (libvips per-thread state).
+ */
+#include "batch_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Names for failures outside the engine (the engine's come from pl_error_name()). */
+#define SVC_BATCH_E_READ "input_unreadable"
+#define SVC_BATCH_E_WRITE "output_write_failed"
+#define SVC_BATCH_E_TYPE "output_type_mismatch"
+
+typedef struct svc_batch_outcome {
+    const char *error; /* stable name, or NULL when ok */
+    char message[PL_ERROR_MESSAGE_MAX + PL_ERROR_DETAIL_MAX + 64];
+} svc_batch_outcome;
+
+void svc_batch_run_say(svc_batch_run *run, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&run->err_lock);
+    if (run->tty)
+        fputs("\r\033[K", stderr);
+    fputs("imgpipe batch: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&run->err_lock);
+    va_end(ap);
+}
+
+static const char *svc_batch_status_name(svc_batch_status s)
+{
+    switch (s) {
+    case SVC_BATCH_OK:
+        return "ok";
+    case SVC_BATCH_FAILED:
+        return "failed";
+    case SVC_BATCH_SKIPPED:
+        return "skipped";
+    default:
+        return "not_started";
+    }
+}
+
+static void svc_batch_report_line(svc_batch_run *run, const svc_batch_job *j, const char *error)
+{
+    if (run->report == NULL)
+        return;
+    bool has_out = j->status == SVC_BATCH_OK || j->status == SVC_BATCH_SKIPPED;
+    bool ran = j->status == SVC_BATCH_OK || j->status == SVC_BATCH_FAILED;
+    json_t *o = json_object();
+    json_object_set_new(o, "path", json_string(j->path));
+    json_object_set_new(o, "output", has_out ? json_string(j->out) : json_null());
+    json_object_set_new(o, "status", json_string(svc_batch_status_name(j->status)));
+    json_object_set_new(o, "error", error ? json_string(error) : json_null());
+    json_object_set_new(o, "message", j->message ? json_string(j->message) : json_null());
+    json_object_set_new(o, "width", j->status == SVC_BATCH_OK ? json_integer(j->width) : json_null());
+    json_object_set_new(o, "height", j->status == SVC_BATCH_OK ? json_integer(j->height) : json_null());
+    json_object_set_new(o, "bytes_in", json_integer((json_int_t)j->bytes_in));
+    json_object_set_new(o, "bytes_out", json_integer((json_int_t)j->bytes_out));
+    json_object_set_new(o, "ms", ran ? json_real((double)(int64_t)(j->ms * 1000) / 1000) : json_null());
+    char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (line == NULL)
+        return;
+    pthread_mutex_lock(&run->report_lock);
+    fputs(line, run->report);
+    fputc('\n', run->report);
+    fflush(run->report);
+    pthread_mutex_unlock(&run->report_lock);
+    free(line);
+}
+
+static int svc_batch_fail(svc_batch_outcome *oc, const char *error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int svc_batch_fail(svc_batch_outcome *oc, const char *error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    oc->error = error;
+    vsnprintf(oc->message, sizeof(oc->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The whole file into w->buf. */
+static int svc_batch_read_input(svc_batch_worker *w, const char *path, size_t *len, svc_batch_outcome *oc)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return svc_batch_fail(oc, SVC_BATCH_E_READ, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return svc_batch_fail(oc, SVC_BATCH_E_READ, "not a regular file");
+    }
+    size_t want = (size_t)st.st_size;
+    if (want + 1 > w->buf_cap) {
+        size_t cap = want + 1 > 1 << 20 ? want + 1 : 1 << 20;
+        uint8_t *b = realloc(w->buf, cap);
+        if (b == NULL) {
+            close(fd);
+            return svc_batch_fail(oc, SVC_BATCH_E_READ, "out of memory reading %zu bytes", want);
+        }
+        w->buf = b;
+        w->buf_cap = cap;
+    }
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = read(fd, w->buf + got, want - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return svc_batch_fail(oc, SVC_BATCH_E_READ, "read failed: %s", strerror(e));
+        }
+        if (n == 0)
+            break; /* shrank since fstat: take what is there */
+        got += (size_t)n;
+    }
+    close(fd);
+    *len = got;
+    return 0;
+}
+
+static int svc_batch_make_dir(svc_batch_worker *w, const char *out, svc_batch_outcome *oc)
+{
+    char *dir = g_path_get_dirname(out);
+    if (w->last_dir != NULL && strcmp(w->last_dir, dir) == 0) {
+        g_free(dir);
+        return 0;
+    }
+    if (g_mkdir_with_parents(dir, 0777) != 0) {
+        int e = errno;
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create directory '%s': %s", dir, strerror(e));
+        g_free(dir);
+        return -1;
+    }
+    g_free(w->last_dir);
+    w->last_dir = dir;
+    return 0;
+}
+
+/* data -> a temporary file beside out -> rename to out. Never leaves the temporary file. */
+static int svc_batch_write_output(svc_batch_run *run, const char *out, const void *data, size_t len, svc_batch_outcome *oc)
+{
+    char *dir = g_path_get_dirname(out);
+    char *base = g_path_get_basename(out);
+    char *tmp = g_strdup_printf("%s/.%s.imgpipe-XXXXXX", dir, base);
+    g_free(dir);
+    g_free(base);
+    int rc = -1;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    bool created = fd >= 0;
+    if (fd < 0) {
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create a temporary file beside '%s': %s", out, strerror(errno));
+        goto out;
+    }
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write '%s': %s", tmp, strerror(errno));
+            goto out;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fchmod(fd, run->file_mode) != 0) {
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot set the mode of '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    int cfd = fd;
+    fd = -1;
+    if (close(cfd) != 0) {
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp, out) != 0) {
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && created)
+        unlink(tmp);
+    g_free(tmp);
+    return rc;
+}
+
+static int svc_batch_process(svc_batch_worker *w, svc_batch_job *j, svc_batch_outcome *oc)
+{
+    svc_batch_run *run = w->run;
+    const svc_batch_opts *opts = run->opts;
+    size_t len = 0;
+    if (j->pre_error != NULL)
+        return svc_batch_fail(oc, SVC_BATCH_E_READ, "%s", j->pre_error);
+    if (svc_batch_read_input(w, j->path, &len, oc) != 0)
+        return -1;
+    j->bytes_in = len;
+    atomic_fetch_add(&run->stats.bytes_in, (uint_fast64_t)len);
+
+    atomic_store(&w->ctl.cancelled, 0);
+    w->ctl.deadline_us = opts->deadline_us > 0 ? g_get_monotonic_time() + opts->deadline_us : 0;
+    if (atomic_load(&run->stats.cancel)) /* a cancel that came between the claim and here */
+        atomic_store(&w->ctl.cancelled, 1);
+
+    pl_input in = {.data = w->buf, .len = len};
+    pl_result res;
+    memset(&res, 0, sizeof(res));
+    pl_error err;
+    pl_error_clear(&err);
+    if (pl_run(&opts->plan, &in, &opts->limits, &w->ctl, &res, &err) != 0) {
+        if (err.detail[0] != '\0')
+            return svc_batch_fail(oc, pl_error_name(err.code), "%s (%s)", err.message, err.detail);
+        return svc_batch_fail(oc, pl_error_name(err.code), "%s", err.message);
+    }
+    int rc = -1;
+    if (opts->plan.op != PL_OP_INFO && j->expect != PL_FMT_UNKNOWN && res.format != j->expect) {
+        svc_batch_fail(oc, SVC_BATCH_E_TYPE, "the engine wrote %s where %s was expected from the input's type",
+                       pl_format_name(res.format), pl_format_name(j->expect));
+        goto out;
+    }
+    if (svc_batch_make_dir(w, j->out, oc) != 0 || svc_batch_write_output(run, j->out, res.data, res.len, oc) != 0)
+        goto out;
+    j->width = res.width;
+    j->height = res.height;
+    j->bytes_out = res.len;
+    atomic_fetch_add(&run->stats.bytes_out, (uint_fast64_t)res.len);
+    rc = 0;
+out:
+    pl_result_clear(&res);
+    return rc;
+}
+
+static void svc_batch_run_job(svc_batch_worker *w, svc_batch_job *j)
+{
+    svc_batch_run *run = w->run;
+    if (j->status == SVC_BATCH_SKIPPED) {
+        atomic_fetch_add(&run->stats.skipped, 1);
+        atomic_fetch_add(&run->stats.done, 1);
+        svc_batch_report_line(run, j, NULL);
+        return;
+    }
+    int64_t t0 = g_get_monotonic_time();
+    svc_batch_outcome oc = {0};
+    int rc = svc_batch_process(w, j, &oc);
+    j->ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
+    if (rc == 0) {
+        j->status = SVC_BATCH_OK;
+        atomic_fetch_add(&run->stats.ok, 1);
+    } else {
+        j->status = SVC_BATCH_FAILED;
+        j->message = strdup(oc.message);
+        atomic_fetch_add(&run->stats.failed, 1);
+        svc_batch_run_say(run, "%s: %s [%s]", j->path, oc.message, oc.error);
+    }
+    atomic_fetch_add(&run->stats.done, 1);
+    svc_batch_report_line(run, j, oc.error);
+}
+
+static void *svc_batch_worker_main(void *arg)
+{
+    svc_batch_worker *w = arg;
+    svc_batch_run *run = w->run;
+    while (!atomic_load(&run->stats.stop)) {
+        size_t i = atomic_fetch_add(&run->stats.next, 1);
+        if (i >= run->list->n)
+            break;
+        svc_batch_run_job(w, &run->list->v[i]);
+    }
+    pl_engine_thread_done();
+    pthread_mutex_lock(&run->lock);
+    run->workers_left--;
+    pthread_cond_broadcast(&run->cond);
+    pthread_mutex_unlock(&run->lock);
+    return NULL;
+}
+
+int svc_batch_run_init(svc_batch_run *run, const svc_batch_opts *opts, svc_batch_list *list, FILE *report)
+{
+    memset(run, 0, sizeof(*run));
+    run->opts = opts;
+    run->list = list;
+    run->report = report;
+    run->stats.total = list->n;
+    run->stats.start_us = g_get_monotonic_time();
+    mode_t mask = umask(0);
+    umask(mask);
+    run->file_mode = 0666 & ~mask;
+    pthread_mutex_init(&run->report_lock, NULL);
+    pthread_mutex_init(&run->err_lock, NULL);
+    pthread_mutex_init(&run->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&run->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return 0;
+}
+
+int svc_batch_run_start(svc_batch_run *run)
+{
+    int n = run->opts->jobs;
+    if ((size_t)n > run->list->n)
+        n = run->list->n > 0 ? (int)run->list->n : 1;
+    run->workers = calloc((size_t)n, sizeof(*run->workers));
+    if (run->workers == NULL)
+        return -1;
+    run->n_workers = n;
+
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        svc_batch_worker *w = &run->workers[i];
+        w->run = run;
+        pthread_mutex_lock(&run->lock);
+        run->workers_left++;
+        pthread_mutex_unlock(&run->lock);
+        if (pthread_create(&w->thread, NULL, svc_batch_worker_main, w) != 0) {
+            pthread_mutex_lock(&run->lock);
+            run->workers_left--;
+            pthread_mutex_unlock(&run->lock);
+            break;
+        }
+        w->started = true;
+        started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started > 0 ? 0 : -1;
+}
+
+int svc_batch_run_wait(svc_batch_run *run, int64_t timeout_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + timeout_us * 1000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&run->lock);
+    int rc = 0;
+    while (run->workers_left > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&run->cond, &run->lock, &ts);
+    int done = run->workers_left == 0;
+    pthread_mutex_unlock(&run->lock);
+    return done;
+}
+
+void svc_batch_run_stop(svc_batch_run *run, bool hard)
+{
+    atomic_store(&run->stats.stop, 1);
+    if (!hard)
+        return;
+    atomic_store(&run->stats.cancel, 1);
+    for (int i = 0; i < run->n_workers; i++)
+        atomic_store(&run->workers[i].ctl.cancelled, 1);
+}
+
+void svc_batch_run_finish(svc_batch_run *run)
+{
+    for (int i = 0; i < run->n_workers; i++) {
+        svc_batch_worker *w = &run->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        free(w->buf);
+        g_free(w->last_dir);
+    }
+    free(run->workers);
+    run->workers = NULL;
+    run->n_workers = 0;
+    for (size_t i = 0; i < run->list->n; i++)
+        if (run->list->v[i].status == SVC_BATCH_PENDING)
+            svc_batch_report_line(run, &run->list->v[i], NULL);
+    pthread_mutex_destroy(&run->report_lock);
+    pthread_mutex_destroy(&run->err_lock);
+    pthread_mutex_destroy(&run->lock);
+    pthread_cond_destroy(&run->cond);
+}

@@ -1,0 +1,546 @@
+/*
+ * test_batch: end-to-end runs of `$IMGPIPE_BIN batch` over a temporary tree of fixtures (under
+ * the build directory given as argv[1]): outputs (names, count, decoded type and size), the
+ * --report lines, stdin input, --shard slices, --skip-existing, collisions and other usage
+ * errors, a bad file failing alone, and an interrupted run (SIGINT) that leaves only complete
+ * images and prints the summary. Every child process is bounded in time (killed after 60 s).
+ * Single-threaded; uses libvips to decode outputs and jansson to read reports.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "../tap.h"
+
+#define RUN_TIMEOUT_MS 60000
+#define MAX_ARGS 32
+
+static char root[4096];      /* the temporary directory of this run */
+static char err_text[65536]; /* stderr of the last run */
+static char out_text[65536]; /* stdout of the last run */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *P(const char *rel) /* path under root; rotating static buffers */
+{
+    static char bufs[8][4096];
+    static int k;
+    char *b = bufs[k++ % 8];
+    if (snprintf(b, 4096, "%s/%s", root, rel) >= 4096)
+        abort(); /* paths here are short: this cannot happen */
+    return b;
+}
+
+static void mkdirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0777);
+            *p = '/';
+        }
+    mkdir(tmp, 0777);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", to);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        mkdirs(dir);
+    }
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int rc = (in && out) ? 0 : -1;
+    char buf[65536];
+    size_t n;
+    while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    if (rc != 0)
+        diag("cannot copy %s to %s", from, to);
+    return rc;
+}
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Start `$IMGPIPE_BIN batch args...` with stdin from stdin_text (or /dev/null), stdout and
+ * stderr to files under root. Returns the pid. */
+static pid_t spawn_batch(const char *const *args, const char *stdin_text)
+{
+    const char *bin = getenv("IMGPIPE_BIN");
+    const char *argv[MAX_ARGS + 3];
+    int n = 0;
+    argv[n++] = bin ? bin : "imgpipe";
+    argv[n++] = "batch";
+    for (int i = 0; args[i] && n < MAX_ARGS + 2; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int pfd[2] = {-1, -1};
+    if (stdin_text && pipe(pfd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = stdin_text ? pfd[0] : open("/dev/null", O_RDONLY);
+        int out = open(P("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(P("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        if (stdin_text)
+            close(pfd[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (stdin_text) {
+        close(pfd[0]);
+        size_t len = strlen(stdin_text);
+        if (write(pfd[1], stdin_text, len) != (ssize_t)len)
+            diag("short write to the child's stdin");
+        close(pfd[1]);
+    }
+    return pid;
+}
+
+/* Wait at most timeout_ms; kill and return -1 on timeout. Returns the exit status (128+sig if
+ * killed by a signal) and loads stdout/stderr into out_text/err_text. */
+static int wait_batch(pid_t pid, double timeout_ms)
+{
+    double end = now_ms() + timeout_ms;
+    int st = 0, rc = -1;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        if (now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            diag("imgpipe batch did not finish within %.0f ms: killed", timeout_ms);
+            break;
+        }
+        usleep(10000);
+    }
+    slurp(P("stderr.txt"), err_text, sizeof(err_text));
+    slurp(P("stdout.txt"), out_text, sizeof(out_text));
+    return rc;
+}
+
+static int run_batch(const char *const *args, const char *stdin_text)
+{
+    pid_t pid = spawn_batch(args, stdin_text);
+    if (pid < 0)
+        return -1;
+    int rc = wait_batch(pid, RUN_TIMEOUT_MS);
+    if (rc != 0)
+        diag("stderr: %.2000s", err_text);
+    return rc;
+}
+
+/* Files (not directories) under dir, recursively; counts hidden ones separately. */
+static int nfiles, nhidden;
+static int count_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (flag == FTW_F) {
+        nfiles++;
+        if (path[ftw->base] == '.')
+            nhidden++;
+    }
+    return 0;
+}
+static int count_files(const char *dir, int *hidden)
+{
+    nfiles = nhidden = 0;
+    nftw(dir, count_cb, 16, FTW_PHYS);
+    if (hidden)
+        *hidden = nhidden;
+    return nfiles;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Magic bytes of the file: "jpeg", "png", "webp" or "?". */
+static const char *magic(const char *path)
+{
+    unsigned char b[16] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return "missing";
+    size_t n = fread(b, 1, sizeof(b), f);
+    fclose(f);
+    if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
+        return "jpeg";
+    if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "png";
+    if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
+        return "webp";
+    return "?";
+}
+
+/* Decode every pixel; returns 0 and the size, or -1 if the file is not a complete image. */
+static int decode(const char *path, int *w, int *h)
+{
+    VipsImage *im = vips_image_new_from_file(path, "fail", TRUE, NULL);
+    if (im == NULL) {
+        vips_error_clear();
+        return -1;
+    }
+    double avg;
+    int rc = vips_avg(im, &avg, NULL);
+    *w = vips_image_get_width(im);
+    *h = vips_image_get_height(im);
+    g_object_unref(im);
+    vips_error_clear();
+    return rc;
+}
+
+static void check_image(const char *path, const char *type, int want_w, int want_h)
+{
+    int w = 0, h = 0;
+    is_str(magic(path), type, "%s is %s", path + strlen(root) + 1, type);
+    ok(decode(path, &w, &h) == 0, "%s decodes", path + strlen(root) + 1);
+    is_int(w, want_w, "%s width", path + strlen(root) + 1);
+    ok(h >= want_h - 1 && h <= want_h + 1, "%s height %d within 1 of %d", path + strlen(root) + 1, h, want_h);
+}
+
+/* Parse a --report file: returns the number of lines; every line must be a JSON object with
+ * the documented fields. Counts statuses into the given counters. */
+static int read_report(const char *path, int *n_ok, int *n_failed, int *n_skipped, int *n_not_started, json_t **lines_out)
+{
+    *n_ok = *n_failed = *n_skipped = *n_not_started = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0, bad = 0;
+    *n_ok = *n_failed = *n_skipped = *n_not_started = 0;
+    json_t *arr = json_array();
+    static const char *const fields[] = {"path",  "output", "status",   "error",     "message",
+                                         "width", "height", "bytes_in", "bytes_out", "ms"};
+    while (getline(&line, &cap, f) > 0) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        n++;
+        if (!json_is_object(o)) {
+            bad++;
+            diag("report line %d is not a JSON object: %s", n, je.text);
+            json_decref(o);
+            continue;
+        }
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+            if (json_object_get(o, fields[i]) == NULL) {
+                bad++;
+                diag("report line %d lacks \"%s\"", n, fields[i]);
+            }
+        const char *s = json_string_value(json_object_get(o, "status"));
+        if (s && strcmp(s, "ok") == 0)
+            (*n_ok)++;
+        else if (s && strcmp(s, "failed") == 0)
+            (*n_failed)++;
+        else if (s && strcmp(s, "skipped") == 0)
+            (*n_skipped)++;
+        else if (s && strcmp(s, "not_started") == 0)
+            (*n_not_started)++;
+        else
+            bad++;
+        json_array_append_new(arr, o);
+    }
+    free(line);
+    fclose(f);
+    ok(bad == 0, "%s: every line is JSON with the documented fields", path + strlen(root) + 1);
+    if (lines_out)
+        *lines_out = arr;
+    else
+        json_decref(arr);
+    return n;
+}
+
+static json_t *report_entry(json_t *lines, const char *path_suffix)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o)
+    {
+        const char *p = json_string_value(json_object_get(o, "path"));
+        size_t lp = p ? strlen(p) : 0, ls = strlen(path_suffix);
+        if (p && lp >= ls && strcmp(p + lp - ls, path_suffix) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static void test_tree(void)
+{
+    diag("a tree with a subdirectory, a hidden file and a bad file");
+    copy_file(tap_fixture("photos/coffee.png"), P("in/coffee.png"));
+    copy_file(tap_fixture("photos/kodim23-parrots.png"), P("in/parrots.png"));
+    copy_file(tap_fixture("photos/FreshFlower-1600x1203.jpg"), P("in/sub/flower.jpg"));
+    copy_file(tap_fixture("photos/webp-gallery-4.webp"), P("in/sub/deep/gallery.webp"));
+    copy_file(tap_fixture("bad/not-an-image-text.txt"), P("in/broken.jpg"));
+    copy_file(tap_fixture("photos/coffee.png"), P("in/.hidden.png"));
+
+    const char *args[] = {"--do",
+                          "resize?width=120&type=webp",
+                          "-r",
+                          "-j",
+                          "2",
+                          "-n",
+                          "{dir}/{stem}.{ext}",
+                          "--report",
+                          P("tree.jsonl"),
+                          "-o",
+                          P("out"),
+                          P("in"),
+                          NULL};
+    int rc = run_batch(args, NULL);
+    is_int(rc, 1, "a run with one bad file exits 1");
+    ok(strstr(err_text, "broken.jpg") != NULL, "the bad file is named on stderr");
+    ok(strstr(err_text, "4 ok, 1 failed") != NULL, "the summary counts 4 ok and 1 failed");
+    check_image(P("out/coffee.webp"), "webp", 120, 80);
+    check_image(P("out/parrots.webp"), "webp", 120, 80);
+    check_image(P("out/sub/flower.webp"), "webp", 120, 90);
+    check_image(P("out/sub/deep/gallery.webp"), "webp", 120, 90);
+    int hidden = -1;
+    is_int(count_files(P("out"), &hidden), 4, "exactly 4 outputs (no output for the bad or the hidden file)");
+    is_int(hidden, 0, "no temporary file left");
+    is_int(count_files(P("in"), NULL), 6, "inputs untouched");
+
+    int n_ok, n_failed, n_skipped, n_ns;
+    json_t *lines = NULL;
+    is_int(read_report(P("tree.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, &lines), 5, "one report line per input");
+    is_int(n_ok, 4, "report: 4 ok");
+    is_int(n_failed, 1, "report: 1 failed");
+    json_t *bad = report_entry(lines, "/broken.jpg");
+    ok(bad && json_is_string(json_object_get(bad, "error")) && json_is_string(json_object_get(bad, "message")),
+       "report: the bad file has an error name and a message");
+    ok(bad && json_is_null(json_object_get(bad, "output")), "report: the bad file has no output");
+    json_t *good = report_entry(lines, "/sub/flower.jpg");
+    ok(good && json_integer_value(json_object_get(good, "width")) == 120, "report: width of flower");
+    ok(good && json_integer_value(json_object_get(good, "bytes_in")) > 80000 &&
+           json_integer_value(json_object_get(good, "bytes_out")) > 100,
+       "report: bytes in and out");
+    const char *outp = good ? json_string_value(json_object_get(good, "output")) : NULL;
+    ok(outp && strcmp(outp, P("out/sub/flower.webp")) == 0, "report: output path");
+    json_decref(lines);
+}
+
+static void test_stdin_and_skip(void)
+{
+    diag("paths on stdin; the output keeps the input type without type=; --skip-existing");
+    char list[8192];
+    snprintf(list, sizeof(list), "%s\n%s\n", P("in/coffee.png"), P("in/sub/flower.jpg"));
+    const char *args[] = {"--do", "resize?width=60", "-o", P("out2"), "--report", P("stdin.jsonl"), "-", NULL};
+    is_int(run_batch(args, list), 0, "stdin list, all ok: exit 0");
+    check_image(P("out2/coffee.png"), "png", 60, 40);
+    check_image(P("out2/flower.jpg"), "jpeg", 60, 45);
+
+    struct stat a0, b0, a1, b1;
+    stat(P("out2/coffee.png"), &a0);
+    stat(P("out2/flower.jpg"), &b0);
+    usleep(20000);
+    const char *args2[] = {"--do", "resize?width=60", "-o", P("out2"), "--skip-existing", "--report", P("skip.jsonl"), "-", NULL};
+    is_int(run_batch(args2, list), 0, "--skip-existing rerun: exit 0");
+    int n_ok, n_failed, n_skipped, n_ns;
+    is_int(read_report(P("skip.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, NULL), 2, "rerun: 2 report lines");
+    is_int(n_skipped, 2, "rerun: both skipped");
+    is_int(n_ok, 0, "rerun: nothing processed");
+    stat(P("out2/coffee.png"), &a1);
+    stat(P("out2/flower.jpg"), &b1);
+    ok(a0.st_mtim.tv_sec == a1.st_mtim.tv_sec && a0.st_mtim.tv_nsec == a1.st_mtim.tv_nsec &&
+           b0.st_mtim.tv_sec == b1.st_mtim.tv_sec && b0.st_mtim.tv_nsec == b1.st_mtim.tv_nsec,
+       "rerun: outputs not rewritten");
+    ok(strstr(err_text, "2 skipped") != NULL, "rerun: the summary says 2 skipped");
+}
+
+static void test_shards(void)
+{
+    diag("--shard K/3 slices are disjoint and cover everything");
+    char name[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof(name), "sh/img-%02d.png", i);
+        copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P(name));
+    }
+    int seen[12] = {0};
+    int total = 0, nonempty = 0;
+    for (int k = 0; k < 3; k++) {
+        char shard[16], out[64];
+        snprintf(shard, sizeof(shard), "%d/3", k);
+        snprintf(out, sizeof(out), "shout%d", k);
+        char outdir[4096];
+        snprintf(outdir, sizeof(outdir), "%s", P(out));
+        const char *args[] = {"--do", "resize?width=16&type=png", "--shard", shard, "-q", "-o", outdir, P("sh"), NULL};
+        is_int(run_batch(args, NULL), 0, "shard %s: exit 0", shard);
+        int n = 0;
+        for (int i = 0; i < 12; i++) {
+            char f[160];
+            snprintf(f, sizeof(f), "%s/img-%02d.png", out, i);
+            if (exists(P(f))) {
+                seen[i]++;
+                n++;
+            }
+        }
+        is_int(count_files(outdir, NULL), n, "shard %s: only its own outputs", shard);
+        total += n;
+        nonempty += n > 0;
+    }
+    int once = 0;
+    for (int i = 0; i < 12; i++)
+        once += seen[i] == 1;
+    is_int(once, 12, "every input is in exactly one shard");
+    is_int(total, 12, "the shards cover the 12 inputs");
+    ok(nonempty >= 2, "the split is not degenerate (%d non-empty shards)", nonempty);
+}
+
+static void test_usage_errors(void)
+{
+    diag("collisions and usage errors: exit 2 before any work");
+    copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P("col/a.png"));
+    copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P("col/sub/a.png"));
+    const char *args[] = {"--do", "resize?width=16&type=webp", "-r", "-o", P("colout"), P("col"), NULL};
+    is_int(run_batch(args, NULL), 2, "two inputs, one output name: exit 2");
+    ok(strstr(err_text, "col/a.png") && strstr(err_text, "col/sub/a.png"), "both colliding inputs are named");
+    ok(!exists(P("colout")), "nothing was written");
+    const char *args_dir[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{dir}/{stem}.{ext}", "-o", P("colout"), P("col"),
+                              NULL};
+    is_int(run_batch(args_dir, NULL), 0, "with {dir} in --name the same tree is fine");
+
+    const char *over[] = {"--do", "resize?width=16", "-o", P("col"), P("col/a.png"), NULL};
+    is_int(run_batch(over, NULL), 2, "an output that is its input: exit 2");
+    ok(strstr(err_text, "input") != NULL, "... and says so");
+    is_str(magic(P("col/a.png")), "png", "the input is intact");
+
+    const char *no_do[] = {"-o", P("x"), P("col"), NULL};
+    is_int(run_batch(no_do, NULL), 2, "no --do: exit 2");
+    ok(strstr(err_text, "--do") != NULL, "... naming --do");
+    const char *bad_do[] = {"--do", "resize?width=abc", "-o", P("x"), P("col"), NULL};
+    is_int(run_batch(bad_do, NULL), 2, "a bad --do value: exit 2");
+    ok(strstr(err_text, "width") != NULL, "... naming the parameter");
+    const char *bad_shard[] = {"--do", "resize?width=10", "--shard", "3/3", "-o", P("x"), P("col"), NULL};
+    is_int(run_batch(bad_shard, NULL), 2, "--shard 3/3: exit 2");
+    const char *bad_j[] = {"--do", "resize?width=10", "-j", "0", "-o", P("x"), P("col"), NULL};
+    is_int(run_batch(bad_j, NULL), 2, "-j 0: exit 2");
+    const char *no_in[] = {"--do", "resize?width=10", "-o", P("x"), NULL};
+    is_int(run_batch(no_in, NULL), 2, "no input: exit 2");
+    const char *bad_name[] = {"--do", "resize?width=10", "-n", "{stem}.{bogus}", "-o", P("x"), P("col"), NULL};
+    is_int(run_batch(bad_name, NULL), 2, "unknown placeholder in --name: exit 2");
+    ok(!exists(P("x")), "usage errors write nothing");
+    const char *help[] = {"--help", NULL};
+    is_int(run_batch(help, NULL), 0, "--help: exit 0");
+    ok(strstr(out_text, "usage: imgpipe batch") != NULL, "--help prints the usage on stdout");
+    const char *missing[] = {"--do", "resize?width=10&type=png", "-o", P("miss"), P("does-not-exist.png"), NULL};
+    is_int(run_batch(missing, NULL), 1, "a missing input fails alone: exit 1");
+    ok(strstr(err_text, "does-not-exist.png") != NULL, "... and is named");
+}
+
+static void test_interrupt(void)
+{
+    diag("SIGINT during a larger run: no partial or temporary files, a summary, exit 130");
+    const int n = 40;
+    char name[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "big/p%02d.jpg", i);
+        if (i == 0)
+            copy_file(tap_fixture("edge/progressive-GreenMeadow.jpg"), P(name));
+        else if (link(P("big/p00.jpg"), P(name)) != 0)
+            copy_file(tap_fixture("edge/progressive-GreenMeadow.jpg"), P(name));
+    }
+    const char *args[] = {"--do", "resize?width=1200&type=png", "-j", "1", "--report", P("int.jsonl"), "-o", P("bigout"), P("big"),
+                          NULL};
+    pid_t pid = spawn_batch(args, NULL);
+    ok(pid > 0, "started");
+    double end = now_ms() + 20000;
+    while (now_ms() < end && count_files(P("bigout"), NULL) < 1)
+        usleep(5000);
+    ok(count_files(P("bigout"), NULL) >= 1, "the run made progress before the interrupt");
+    kill(pid, SIGINT);
+    int rc = wait_batch(pid, 30000);
+    is_int(rc, 130, "interrupted run exits 130");
+    ok(strstr(err_text, "interrupted") != NULL, "the interrupt is reported");
+    ok(strstr(err_text, "images/s") != NULL && strstr(err_text, "not started") != NULL, "the summary is printed");
+    int hidden = -1;
+    int outs = count_files(P("bigout"), &hidden);
+    is_int(hidden, 0, "no temporary file left");
+    ok(outs >= 1 && outs < n, "some but not all images written (%d of %d)", outs, n);
+    int complete = 0;
+    for (int i = 0; i < n; i++) {
+        char f[64];
+        snprintf(f, sizeof(f), "bigout/p%02d.png", i);
+        int w, h;
+        if (exists(P(f)) && decode(P(f), &w, &h) == 0 && w == 1200)
+            complete++;
+    }
+    is_int(complete, outs, "every output is a complete image");
+    int n_ok, n_failed, n_skipped, n_ns;
+    is_int(read_report(P("int.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, NULL), n, "report: one line per input");
+    is_int(n_ok, outs, "report: ok lines match the outputs");
+    ok(n_ns > 0, "report: the rest are not_started (%d)", n_ns);
+}
+
+int main(int argc, char **argv)
+{
+    if (VIPS_INIT(argv[0]))
+        return 1;
+    vips_cache_set_max(0);
+    const char *base = argc > 1 ? argv[1] : ".";
+    snprintf(root, sizeof(root), "%s/batch-test-XXXXXX", base);
+    if (mkdtemp(root) == NULL) {
+        printf("Bail out! cannot create a temporary directory under %s: %s\n", base, strerror(errno));
+        return 1;
+    }
+    diag("working in %s", root);
+    test_tree();
+    test_stdin_and_skip();
+    test_shards();
+    test_usage_errors();
+    test_interrupt();
+    int rc = tap_done();
+    if (rc == 0)
+        nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        diag("left %s for inspection", root);
+    vips_shutdown();
+    return rc;
+}
