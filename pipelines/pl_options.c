@@ -14,6 +14,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,32 +76,54 @@ const char *pl_format_mime(pl_format f)
 #define PL_DIM_MAX 16383      /* largest output side (WebP's limit) */
 #define PL_OFFSET_MAX 1000000 /* offsets and areas in input pixels */
 
-/* Numeric bounds per parameter (ints and floats), inclusive. */
+_Static_assert(PL_P__COUNT <= 64, "pl_params.set and the first-occurrence mask hold one bit per parameter");
+
+/* Where each number and boolean lives in pl_params, and the inclusive bounds of the numbers. */
+#define PL_SLOT(field, lo, hi)                                                                                                     \
+    {                                                                                                                              \
+        offsetof(pl_params, field), lo, hi                                                                                         \
+    }
 static const struct {
+    size_t off;
     double min, max;
-} pl_bounds[PL_P__COUNT] = {
-    [PL_P_WIDTH] = {0, PL_DIM_MAX},
-    [PL_P_HEIGHT] = {0, PL_DIM_MAX},
-    [PL_P_TOP] = {0, PL_OFFSET_MAX},
-    [PL_P_LEFT] = {0, PL_OFFSET_MAX},
-    [PL_P_AREAWIDTH] = {0, PL_OFFSET_MAX},
-    [PL_P_AREAHEIGHT] = {0, PL_OFFSET_MAX},
-    [PL_P_QUALITY] = {0, 100},
-    [PL_P_COMPRESSION] = {0, 9},
-    [PL_P_ROTATE] = {-1000000, 1000000},
-    [PL_P_FACTOR] = {1, 100},
-    [PL_P_MARGIN] = {0, PL_DIM_MAX},
-    [PL_P_DPI] = {1, 2400},
-    [PL_P_TEXTWIDTH] = {0, PL_DIM_MAX},
-    [PL_P_SPEED] = {0, 9},
-    [PL_P_OPACITY] = {0, 1},
-    [PL_P_SIGMA] = {0, 100},
-    [PL_P_MINAMPL] = {0, 1},
-    [PL_P_DPR] = {1, 5},
-    [PL_P_TRIM] = {0, 255},
-    [PL_P_SHARPEN] = {0, 10},
-    [PL_P_EFFORT] = {0, 10},
-    [PL_P_FRAMES] = {0, 10000},
+} pl_slots[PL_P__COUNT] = {
+    [PL_P_WIDTH] = PL_SLOT(width, 0, PL_DIM_MAX),
+    [PL_P_HEIGHT] = PL_SLOT(height, 0, PL_DIM_MAX),
+    [PL_P_TOP] = PL_SLOT(top, 0, PL_OFFSET_MAX),
+    [PL_P_LEFT] = PL_SLOT(left, 0, PL_OFFSET_MAX),
+    [PL_P_AREAWIDTH] = PL_SLOT(areawidth, 0, PL_OFFSET_MAX),
+    [PL_P_AREAHEIGHT] = PL_SLOT(areaheight, 0, PL_OFFSET_MAX),
+    [PL_P_QUALITY] = PL_SLOT(quality, 0, 100),
+    [PL_P_COMPRESSION] = PL_SLOT(compression, 0, 9),
+    [PL_P_ROTATE] = PL_SLOT(rotate, -1000000, 1000000),
+    [PL_P_FACTOR] = PL_SLOT(factor, 1, 100),
+    [PL_P_MARGIN] = PL_SLOT(margin, 0, PL_DIM_MAX),
+    [PL_P_DPI] = PL_SLOT(dpi, 1, 2400),
+    [PL_P_TEXTWIDTH] = PL_SLOT(textwidth, 0, PL_DIM_MAX),
+    [PL_P_SPEED] = PL_SLOT(speed, 0, 9),
+    [PL_P_EFFORT] = PL_SLOT(effort, 0, 10),
+    [PL_P_FRAMES] = PL_SLOT(frames, 0, 10000),
+    [PL_P_OPACITY] = PL_SLOT(opacity, 0, 1),
+    [PL_P_SIGMA] = PL_SLOT(sigma, 0, 100),
+    [PL_P_MINAMPL] = PL_SLOT(minampl, 0, 1),
+    [PL_P_DPR] = PL_SLOT(dpr, 1, 5),
+    [PL_P_TRIM] = PL_SLOT(trim, 0, 255),
+    [PL_P_SHARPEN] = PL_SLOT(sharpen, 0, 10),
+    [PL_P_FLIP] = PL_SLOT(flip, 0, 1),
+    [PL_P_FLOP] = PL_SLOT(flop, 0, 1),
+    [PL_P_FORCE] = PL_SLOT(force, 0, 1),
+    [PL_P_EMBED] = PL_SLOT(embed, 0, 1),
+    [PL_P_NOCROP] = PL_SLOT(nocrop, 0, 1),
+    [PL_P_NOREPLICATE] = PL_SLOT(noreplicate, 0, 1),
+    [PL_P_NOROTATION] = PL_SLOT(norotation, 0, 1),
+    [PL_P_NOPROFILE] = PL_SLOT(noprofile, 0, 1),
+    [PL_P_STRIPMETA] = PL_SLOT(stripmeta, 0, 1),
+    [PL_P_INTERLACE] = PL_SLOT(interlace, 0, 1),
+    [PL_P_PALETTE] = PL_SLOT(palette, 0, 1),
+    [PL_P_GRAYSCALE] = PL_SLOT(grayscale, 0, 1),
+    [PL_P_LOSSLESS] = PL_SLOT(lossless, 0, 1),
+    [PL_P_STRIP] = PL_SLOT(strip, 0, 1),
+    [PL_P_ENLARGE] = PL_SLOT(enlarge, 0, 1),
 };
 
 /* Longest accepted string values (bytes, after decoding). */
@@ -330,65 +353,17 @@ static int pl_parse_number(const char *s, size_t len, double *out)
     return 0;
 }
 
+/* The kind checks keep the casts below honest: PL_K_INT slots are int, PL_K_FLOAT double,
+ * PL_K_BOOL bool (pl_params' field types). */
 static int pl_set_int(const pl_grammar_ctx *ctx, const pl_param_def *def, double v, const char *shown, size_t shown_len,
                       pl_params *p, pl_error *err)
 {
     double r = floor(v + 0.5); /* imaginary: round half up */
-    if (!(r >= pl_bounds[def->id].min && r <= pl_bounds[def->id].max))
-        return pl_grammar_bad(ctx, err, def, shown, shown_len);
-    int iv = (int)r;
-    switch (def->id) {
-    case PL_P_WIDTH:
-        p->width = iv;
-        break;
-    case PL_P_HEIGHT:
-        p->height = iv;
-        break;
-    case PL_P_TOP:
-        p->top = iv;
-        break;
-    case PL_P_LEFT:
-        p->left = iv;
-        break;
-    case PL_P_AREAWIDTH:
-        p->areawidth = iv;
-        break;
-    case PL_P_AREAHEIGHT:
-        p->areaheight = iv;
-        break;
-    case PL_P_QUALITY:
-        p->quality = iv;
-        break;
-    case PL_P_COMPRESSION:
-        p->compression = iv;
-        break;
-    case PL_P_ROTATE:
-        p->rotate = iv;
-        break;
-    case PL_P_FACTOR:
-        p->factor = iv;
-        break;
-    case PL_P_MARGIN:
-        p->margin = iv;
-        break;
-    case PL_P_DPI:
-        p->dpi = iv;
-        break;
-    case PL_P_TEXTWIDTH:
-        p->textwidth = iv;
-        break;
-    case PL_P_SPEED:
-        p->speed = iv;
-        break;
-    case PL_P_EFFORT:
-        p->effort = iv;
-        break;
-    case PL_P_FRAMES:
-        p->frames = iv;
-        break;
-    default:
+    if (def->kind != PL_K_INT)
         return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not an integer parameter", def->name);
-    }
+    if (!(r >= pl_slots[def->id].min && r <= pl_slots[def->id].max))
+        return pl_grammar_bad(ctx, err, def, shown, shown_len);
+    *(int *)((char *)p + pl_slots[def->id].off) = (int)r;
     p->set |= 1ull << def->id;
     return 0;
 }
@@ -396,86 +371,21 @@ static int pl_set_int(const pl_grammar_ctx *ctx, const pl_param_def *def, double
 static int pl_set_float(const pl_grammar_ctx *ctx, const pl_param_def *def, double v, const char *shown, size_t shown_len,
                         pl_params *p, pl_error *err)
 {
-    if (!(v >= pl_bounds[def->id].min && v <= pl_bounds[def->id].max))
-        return pl_grammar_bad(ctx, err, def, shown, shown_len);
-    switch (def->id) {
-    case PL_P_OPACITY:
-        p->opacity = v;
-        break;
-    case PL_P_SIGMA:
-        p->sigma = v;
-        break;
-    case PL_P_MINAMPL:
-        p->minampl = v;
-        break;
-    case PL_P_DPR:
-        p->dpr = v;
-        break;
-    case PL_P_TRIM:
-        p->trim = v;
-        break;
-    case PL_P_SHARPEN:
-        p->sharpen = v;
-        break;
-    default:
+    if (def->kind != PL_K_FLOAT)
         return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not a number parameter", def->name);
-    }
+    if (!(v >= pl_slots[def->id].min && v <= pl_slots[def->id].max))
+        return pl_grammar_bad(ctx, err, def, shown, shown_len);
+    *(double *)((char *)p + pl_slots[def->id].off) = v;
     p->set |= 1ull << def->id;
     return 0;
 }
 
 int pl_grammar_set_bool(const pl_grammar_ctx *ctx, const pl_param_def *def, bool v, pl_params *p, pl_error *err)
 {
-    switch (def->id) {
-    case PL_P_FLIP:
-        p->flip = v;
-        break;
-    case PL_P_FLOP:
-        p->flop = v;
-        break;
-    case PL_P_FORCE:
-        p->force = v;
-        break;
-    case PL_P_EMBED:
-        p->embed = v;
-        break;
-    case PL_P_NOCROP:
-        p->nocrop = v;
-        break;
-    case PL_P_NOREPLICATE:
-        p->noreplicate = v;
-        break;
-    case PL_P_NOROTATION:
-        p->norotation = v;
-        break;
-    case PL_P_NOPROFILE:
-        p->noprofile = v;
-        break;
-    case PL_P_STRIPMETA:
-        p->stripmeta = v;
-        break;
-    case PL_P_INTERLACE:
-        p->interlace = v;
-        break;
-    case PL_P_PALETTE:
-        p->palette = v;
-        break;
-    case PL_P_GRAYSCALE:
-        p->grayscale = v;
-        break;
-    case PL_P_LOSSLESS:
-        p->lossless = v;
-        break;
-    case PL_P_STRIP:
-        p->strip = v;
-        break;
-    case PL_P_ENLARGE:
-        p->enlarge = v;
-        break;
-    default:
-        return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not a boolean parameter", def->name);
-    }
     (void)ctx;
+    if (def->kind != PL_K_BOOL)
+        return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" is not a boolean parameter", def->name);
+    *(bool *)((char *)p + pl_slots[def->id].off) = v;
     p->set |= 1ull << def->id;
     return 0;
 }
@@ -592,45 +502,41 @@ static int pl_parse_ratio(const char *s, size_t len, int *w, int *h)
     return 0;
 }
 
-static const struct {
+typedef struct pl_word {
     const char *word;
     int value;
-} pl_type_words[] =
-    {
-        {"jpeg", PL_FMT_JPEG}, {"jpg", PL_FMT_JPEG},  {"png", PL_FMT_PNG},   {"webp", PL_FMT_WEBP}, {"tiff", PL_FMT_TIFF},
-        {"gif", PL_FMT_GIF},   {"avif", PL_FMT_AVIF}, {"heif", PL_FMT_HEIF}, {"auto", PL_FMT_AUTO},
-},
-  pl_gravity_words[] =
-      {
-          {"centre", PL_GRAVITY_CENTRE},       {"center", PL_GRAVITY_CENTRE},       {"north", PL_GRAVITY_NORTH},
-          {"northeast", PL_GRAVITY_NORTHEAST}, {"east", PL_GRAVITY_EAST},           {"southeast", PL_GRAVITY_SOUTHEAST},
-          {"south", PL_GRAVITY_SOUTH},         {"southwest", PL_GRAVITY_SOUTHWEST}, {"west", PL_GRAVITY_WEST},
-          {"northwest", PL_GRAVITY_NORTHWEST}, {"smart", PL_GRAVITY_SMART},         {"entropy", PL_GRAVITY_ENTROPY},
-          {"attention", PL_GRAVITY_ATTENTION},
-},
-  pl_extend_words[] =
-      {
-          {"copy", PL_EXTEND_COPY},     {"black", PL_EXTEND_BLACK},           {"white", PL_EXTEND_WHITE},
-          {"mirror", PL_EXTEND_MIRROR}, {"background", PL_EXTEND_BACKGROUND}, {"lastpixel", PL_EXTEND_LASTPIXEL},
-},
-  pl_fit_words[] =
-      {
-          {"contain", PL_FIT_CONTAIN}, {"cover", PL_FIT_COVER},     {"fill", PL_FIT_FILL},
-          {"inside", PL_FIT_INSIDE},   {"outside", PL_FIT_OUTSIDE},
-},
-  pl_space_words[] = {
-      {"srgb", PL_SPACE_SRGB},
-      {"bw", PL_SPACE_BW},
+} pl_word;
+
+static const pl_word pl_type_words[] = {
+    {"jpeg", PL_FMT_JPEG}, {"jpg", PL_FMT_JPEG},  {"png", PL_FMT_PNG},   {"webp", PL_FMT_WEBP}, {"tiff", PL_FMT_TIFF},
+    {"gif", PL_FMT_GIF},   {"avif", PL_FMT_AVIF}, {"heif", PL_FMT_HEIF}, {"auto", PL_FMT_AUTO},
 };
+
+static const pl_word pl_gravity_words[] = {
+    {"centre", PL_GRAVITY_CENTRE},       {"center", PL_GRAVITY_CENTRE},       {"north", PL_GRAVITY_NORTH},
+    {"northeast", PL_GRAVITY_NORTHEAST}, {"east", PL_GRAVITY_EAST},           {"southeast", PL_GRAVITY_SOUTHEAST},
+    {"south", PL_GRAVITY_SOUTH},         {"southwest", PL_GRAVITY_SOUTHWEST}, {"west", PL_GRAVITY_WEST},
+    {"northwest", PL_GRAVITY_NORTHWEST}, {"smart", PL_GRAVITY_SMART},         {"entropy", PL_GRAVITY_ENTROPY},
+    {"attention", PL_GRAVITY_ATTENTION},
+};
+
+static const pl_word pl_extend_words[] = {
+    {"copy", PL_EXTEND_COPY},     {"black", PL_EXTEND_BLACK},           {"white", PL_EXTEND_WHITE},
+    {"mirror", PL_EXTEND_MIRROR}, {"background", PL_EXTEND_BACKGROUND}, {"lastpixel", PL_EXTEND_LASTPIXEL},
+};
+
+static const pl_word pl_fit_words[] = {
+    {"contain", PL_FIT_CONTAIN}, {"cover", PL_FIT_COVER},     {"fill", PL_FIT_FILL},
+    {"inside", PL_FIT_INSIDE},   {"outside", PL_FIT_OUTSIDE},
+};
+
+static const pl_word pl_space_words[] = {{"srgb", PL_SPACE_SRGB}, {"bw", PL_SPACE_BW}};
 
 #define PL_WORD(table, s, len, out) pl_word_lookup(table, G_N_ELEMENTS(table), s, len, out)
 
-static int pl_word_lookup(const void *table, size_t n, const char *s, size_t len, int *out)
+/* Trimmed, case-insensitive, as imaginary's enum parsers. */
+static int pl_word_lookup(const pl_word *t, size_t n, const char *s, size_t len, int *out)
 {
-    const struct {
-        const char *word;
-        int value;
-    } *t = table;
     pl_trim(&s, &len);
     for (size_t i = 0; i < n; i++)
         if (pl_word_eq(s, len, t[i].word)) {
@@ -821,10 +727,7 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
             return pl_error_set(err, PL_E_PARAM,
                                 "parameters \"fit\" and \"%s\" conflict: fit=%s needs both \"width\" and \"height\" (w, h) "
                                 "greater than 0",
-                                w   ? "width"
-                                : h ? "height"
-                                    : "width",
-                                fit);
+                                w ? "height" : "width", fit);
         }
         if (pl_params_has(p, PL_P_AREAWIDTH) != pl_params_has(p, PL_P_AREAHEIGHT) || (p->areawidth > 0) != (p->areaheight > 0))
             return pl_conflict(err, "areawidth", "areaheight", "an extract area needs both, each greater than 0");

@@ -145,9 +145,10 @@ int pl_pipeline_json_parse(const char *json, size_t len, pl_plan *plan, pl_error
                             "{\"width\": 300}}] (URL-encoded)");
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        char pos[48];
+        char pos[48], text[120]; /* jansson's text quotes the input: escape it like any value */
+        pl_grammar_quote(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), text, sizeof(text));
         snprintf(pos, sizeof(pos), "line %d column %d", jerr.line, jerr.column);
-        pl_json_invalid(json, len, err, "invalid JSON: %s at %s", jerr.text, pos);
+        pl_json_invalid(json, len, err, "invalid JSON: %s at %s", text, pos);
         goto out;
     }
     if (!json_is_array(root)) {
