@@ -1,8 +1,197 @@
-/* svc_server: stub, to be written. */
-#include <stdio.h>
+/*
+ * svc_server: `imgpipe serve` from start to exit.
+ *
+ * Startup: settings (svc_config) -> logs -> engine (pl_engine_init with the libvips thread
+ * count) -> limits -> auth -> metrics -> worker pool -> h2o and listeners -> one JSON startup
+ * line on stderr -> the loop.
+ *
+ * DESIGN (graceful shutdown)
+ *   SIGTERM/SIGINT only set a flag (the handler is async-signal-safe); the loop wakes at least
+ *   every 100 ms and then: marks the app draining (/ready answers 503), closes the listening
+ *   sockets, asks h2o to shut connections down (GOAWAY on HTTP/2, "Connection: close" on
+ *   HTTP/1), keeps running until every in-flight image request has been answered (bounded by
+ *   drain-timeout) and the answers have left (connections closed, bounded to 2 s more), then
+ *   stops the pool (workers finish what they hold and call pl_engine_thread_done) and exits 0.
+ *   A second signal during the drain exits at once with status 1.
+ */
 #include "svc_server.h"
+
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "svc_app.h"
+#include "svc_config.h"
+#include "svc_crash.h"
+#include "svc_http.h"
+#include "svc_log.h"
+#include "svc_metrics.h"
+#include "svc_pool.h"
+#include "svc_routes.h"
+
+static volatile sig_atomic_t stop_signals;
+
+static void on_stop_signal(int sig)
+{
+    stop_signals++;
+    if (stop_signals > 1) {
+        static const char msg[] = "{\"level\":\"error\",\"msg\":\"second stop signal during drain: exiting now\"}\n";
+        ssize_t r = write(2, msg, sizeof(msg) - 1);
+        (void)r;
+        _exit(1);
+    }
+    (void)sig;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    svc_crash_install();
+}
+
+static void gauges(svc_metrics_gauges *out, void *arg)
+{
+    svc_app *app = arg;
+    out->workers = svc_pool_workers(app->pool);
+    out->busy_workers = svc_pool_busy(app->pool);
+    out->queue_capacity = svc_pool_capacity(app->pool);
+    out->queue_depth = svc_pool_depth(app->pool);
+    out->inflight_bytes = 0;
+    out->draining = atomic_load(&app->draining);
+    out->connections = atomic_load(&app->connections);
+}
+
+static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_t errlen)
+{
+    pl_engine_config ecfg = {.vips_concurrency = (int)cfg->vips_concurrency, .vips_max_mem = 0, .allow_untrusted = false};
+    pl_error err;
+    pl_error_clear(&err);
+    if (pl_engine_init(&ecfg, &err) != 0) {
+        snprintf(errbuf, errlen, "engine: %.300s %.300s", err.message, err.detail);
+        return -1;
+    }
+    pl_limits_default(&app->limits);
+    app->limits.max_input_pixels = (uint64_t)cfg->max_pixels;
+    app->limits.max_output_pixels = (uint64_t)cfg->max_output_pixels;
+    app->limits.max_frames = (int)cfg->max_frames;
+    if (pl_formats_parse_mask(cfg->allowed_types ? cfg->allowed_types : "", &app->limits.allowed_inputs, &err) != 0) {
+        snprintf(errbuf, errlen, "allowed-types: %s", err.message);
+        return -2;
+    }
+    return 0;
+}
+
+static void log_startup(const svc_app *app)
+{
+    char *settings = svc_config_json(app->cfg);
+    char *extra = NULL;
+    if (settings != NULL && asprintf(&extra, "\"version\":\"%s\",\"h2o\":\"%s\",\"libvips\":\"%s\",\"tls\":%s,\"settings\":%s",
+                                     IMGPIPE_VERSION, H2O_VERSION, pl_vips_version(), app->ssl ? "true" : "false", settings) > 0)
+        svc_log_write(SVC_LOG_INFO, "imgpipe serve: listening", extra);
+    free(extra);
+    free(settings);
+}
+
+/* Run the loop until the stop signal and the drain are over. */
+static void run_loop(svc_app *app)
+{
+    int64_t drain_deadline = 0, flush_deadline = 0;
+    while (1) {
+        h2o_evloop_run(app->ctx.loop, 100);
+        svc_routes_scan_disconnects(app);
+        if (stop_signals && !atomic_load(&app->draining)) {
+            atomic_store(&app->draining, 1);
+            svc_log_printf(SVC_LOG_INFO, "stop signal: draining (%d requests in flight, up to %lld ms)",
+                           atomic_load(&app->inflight), (long long)app->cfg->drain_timeout_ms);
+            svc_http_close_listeners(app);
+            h2o_context_request_shutdown(&app->ctx);
+            drain_deadline = g_get_monotonic_time() + app->cfg->drain_timeout_ms * 1000;
+        }
+        if (!atomic_load(&app->draining))
+            continue;
+        int64_t now = g_get_monotonic_time();
+        if (atomic_load(&app->inflight) > 0 && now < drain_deadline)
+            continue;
+        if (flush_deadline == 0)
+            flush_deadline = now + 2000000;
+        if (atomic_load(&app->connections) > 0 && now < flush_deadline)
+            continue;
+        if (atomic_load(&app->inflight) > 0)
+            svc_log_printf(SVC_LOG_WARN, "drain-timeout reached with %d requests still in flight", atomic_load(&app->inflight));
+        break;
+    }
+}
+
 int svc_serve_main(int argc, char **argv)
 {
-    fprintf(stderr, "imgpipe serve: not built yet\n");
-    return 1;
+    static svc_config cfg;
+    static svc_app app;
+    char errbuf[1024];
+    int rc, status = 1;
+
+    rc = svc_config_load(argc, argv, &cfg, errbuf, sizeof(errbuf));
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "imgpipe serve: %s\n", errbuf);
+        return 2;
+    }
+    svc_log_init(cfg.log_level, cfg.access_log);
+    memset(&app, 0, sizeof(app));
+    app.cfg = &cfg;
+    app.started_us = g_get_monotonic_time();
+    app.id_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)app.started_us;
+    app.id_seed = (app.id_seed * 0x9E3779B97F4A7C15ull) >> 16;
+    install_signals();
+
+    if ((rc = setup_engine(&app, &cfg, errbuf, sizeof(errbuf))) != 0) {
+        fprintf(stderr, "imgpipe serve: %s\n", errbuf);
+        svc_config_free(&cfg);
+        return rc == -2 ? 2 : 1;
+    }
+    svc_log_capture_glib();
+    if (cfg.api_keys != NULL || cfg.url_signature_key != NULL || cfg.cors_origins != NULL) {
+        app.auth = svc_auth_new(cfg.api_keys, cfg.url_signature_key, cfg.cors_origins, errbuf, sizeof(errbuf));
+        if (app.auth == NULL) {
+            fprintf(stderr, "imgpipe serve: %s\n", errbuf);
+            status = 2;
+            goto out_engine;
+        }
+    }
+    svc_metrics_init(IMGPIPE_VERSION);
+    if ((app.pool = svc_pool_new((int)cfg.workers, (int)cfg.queue)) == NULL) {
+        fprintf(stderr, "imgpipe serve: cannot start %lld worker threads\n", cfg.workers);
+        goto out_auth;
+    }
+    svc_metrics_set_gauge_source(gauges, &app);
+    if (svc_http_start(&app, errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "imgpipe serve: %s\n", errbuf);
+        goto out_pool;
+    }
+    log_startup(&app);
+    run_loop(&app);
+    svc_log_printf(SVC_LOG_INFO, "stopped accepting; waiting for the workers");
+    status = 0;
+out_pool:
+    svc_pool_free(app.pool);
+    app.pool = NULL;
+    if (status == 0)
+        svc_log_printf(SVC_LOG_INFO, "imgpipe serve: exit 0");
+out_auth:
+    if (app.auth != NULL)
+        svc_auth_free(app.auth);
+out_engine:
+    pl_engine_shutdown();
+    svc_config_free(&cfg);
+    return status;
 }

@@ -1,0 +1,59 @@
+/*
+ * svc_config: the service's settings, all in one table (name, env var IMGPIPE_*, type, bounds,
+ * default, help). The table drives command-line flags (`--name value`), the environment,
+ * `imgpipe serve --help`, `imgpipe serve --print-env`, validation and the startup log line.
+ *
+ * Precedence: built-in default < environment < command line. A bad value stops startup with a
+ * message naming the setting and what is allowed (exit status 2).
+ *
+ * Ownership: svc_config_load() fills a caller-owned svc_config whose strings it allocates;
+ * svc_config_free() releases them. After startup the config is read-only and may be read from
+ * any thread.
+ */
+#ifndef SVC_CONFIG_H
+#define SVC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SVC_MAX_LISTEN 8
+
+enum { SVC_LOG_ERROR = 0, SVC_LOG_WARN, SVC_LOG_INFO, SVC_LOG_DEBUG };
+
+typedef struct svc_config {
+    char *listen[SVC_MAX_LISTEN]; /* "HOST:PORT" */
+    int n_listen;
+    long long workers; /* 0 in the table = number of cores; resolved by svc_config_load */
+    long long queue;   /* 0 in the table = 2 x workers; resolved */
+    long long max_body_bytes;
+    long long max_pixels;
+    long long max_output_pixels;
+    long long max_frames;
+    long long deadline_ms;
+    char *allowed_types;
+    char *tls_cert, *tls_key; /* NULL = no TLS */
+    int log_level;
+    bool access_log;
+    long long vips_concurrency;                        /* 0 in the table = cores / workers (at least 1); resolved */
+    char *api_keys, *url_signature_key, *cors_origins; /* NULL = off */
+    char *metrics_listen;                              /* NULL = /metrics on the main listeners only */
+    long long max_connections;
+    long long idle_timeout_ms;
+    long long handshake_timeout_ms;
+    long long drain_timeout_ms;
+    int cores; /* detected, for the startup line */
+} svc_config;
+
+/* Parse argv (argv[0] is "serve") over the environment and the defaults. Returns 0 (run),
+ * 1 (printed --help or --print-env to stdout: exit 0), or -1 with a message in errbuf (exit 2). */
+int svc_config_load(int argc, char **argv, svc_config *cfg, char *errbuf, size_t errlen);
+void svc_config_free(svc_config *cfg);
+
+/* The startup log line's "settings" object (JSON text, secrets redacted), malloc'd. */
+char *svc_config_json(const svc_config *cfg);
+
+/* Split "host:port" / "[v6]:port" / ":port". Returns 0 or -1. host gets "" when absent. */
+int svc_config_split_addr(const char *addr, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * svc_job: allocation of the request job and the worker-side run (see svc_job.h for the
+ * ownership rule). svc_job_run executes on a worker thread and touches only the job.
+ */
+#include "svc_job.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svc_metrics.h"
+
+svc_job *svc_job_new(void)
+{
+    return calloc(1, sizeof(svc_job));
+}
+
+void svc_job_free(svc_job *job)
+{
+    if (job == NULL)
+        return;
+    free(job->data);
+    free(job->overlay);
+    free(job->accept);
+    pl_result_clear(&job->result);
+    free(job);
+}
+
+void svc_job_run(svc_job *job)
+{
+    job->started_us = g_get_monotonic_time();
+    pl_error_clear(&job->err);
+    if (atomic_load(&job->ctl.cancelled)) {
+        job->rc = pl_error_set(&job->err, PL_E_CANCELLED, "the client went away before processing started");
+    } else if (job->ctl.deadline_us != 0 && job->started_us >= job->ctl.deadline_us) {
+        job->rc = pl_error_set(&job->err, PL_E_DEADLINE, "processing deadline exceeded while waiting in the queue");
+    } else {
+        pl_input in = {.data = job->data,
+                       .len = job->data_len,
+                       .overlay = job->overlay,
+                       .overlay_len = job->overlay_len,
+                       .accept = job->accept};
+        job->rc = pl_run(&job->plan, &in, &job->limits, &job->ctl, &job->result, &job->err);
+        if (job->rc == 0) {
+            svc_metrics_stage("decode", job->result.t.decode_ms / 1000.0);
+            svc_metrics_stage("process", job->result.t.process_ms / 1000.0);
+            svc_metrics_stage("encode", job->result.t.encode_ms / 1000.0);
+        }
+    }
+    svc_metrics_stage("queue", (double)(job->started_us - job->enqueued_us) / 1e6);
+    job->finished_us = g_get_monotonic_time();
+    memset(&job->msg, 0, sizeof(job->msg));
+    h2o_multithread_send_message(job->receiver, &job->msg);
+}

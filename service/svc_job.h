@@ -1,0 +1,58 @@
+/*
+ * svc_job: the plain struct that carries one image request from the loop thread to a worker and
+ * back. It holds no h2o object that a worker may touch: the worker reads the inputs, writes the
+ * outputs, and sends `msg` to `receiver` (the loop that owns the request).
+ *
+ * DESIGN (ownership)
+ *   - The loop thread allocates the job (svc_job_new), copies the image bytes into it (h2o frees
+ *     req->entity with the request), submits it to the pool, and is the only one to free it
+ *     (svc_job_free), in the receiver, after the worker has sent it back.
+ *   - `link` is loop-thread-only: it points to a shared allocation in req->pool. If the request
+ *     is disposed first (client gone), the dispose callback sets link = NULL and ctl.cancelled = 1;
+ *     the receiver then drops the result. ctl.cancelled is the only field both sides touch at
+ *     once (atomic).
+ */
+#ifndef SVC_JOB_H
+#define SVC_JOB_H
+
+#include <stdint.h>
+
+#include <h2o/multithread.h>
+
+#include "pl_engine.h"
+
+struct svc_req_link;
+
+typedef struct svc_job {
+    h2o_multithread_message_t msg; /* zeroed by the worker just before sending */
+    h2o_multithread_receiver_t *receiver;
+    /* inputs: owned by the job, read-only for the worker */
+    uint8_t *data; /* the image bytes (a copy) */
+    size_t data_len;
+    uint8_t *overlay; /* watermarkimage's second image (a copy) or NULL */
+    size_t overlay_len;
+    char *accept; /* copy of the Accept header or NULL */
+    pl_plan plan;
+    pl_limits limits;
+    pl_control ctl;
+    char request_id[72];
+    const char *route;   /* static string: the operation name */
+    int64_t enqueued_us; /* g_get_monotonic_time() */
+    /* outputs: written by the worker before sending */
+    int rc;
+    pl_result result;
+    pl_error err;
+    int64_t started_us, finished_us;
+    /* loop thread only */
+    struct svc_req_link *link;
+    uint64_t bytes_in;
+    int64_t received_us;
+} svc_job;
+
+svc_job *svc_job_new(void);
+void svc_job_free(svc_job *job); /* frees inputs and any result still held */
+
+/* Worker side: run the plan (or fail with deadline/cancelled), then send the job back. */
+void svc_job_run(svc_job *job);
+
+#endif

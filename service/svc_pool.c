@@ -1,0 +1,145 @@
+/*
+ * svc_pool: bounded job queue (a ring of pointers under one mutex) and the worker threads.
+ * See svc_pool.h for the thread rules. Workers block SIGTERM/SIGINT so that those signals are
+ * handled by the main (loop) thread.
+ */
+#include "svc_pool.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "svc_crash.h"
+
+struct svc_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    svc_job **ring;
+    int cap, head, count;
+    int stopping;
+    int n_threads;
+    pthread_t *threads;
+    atomic_int depth, busy;
+};
+
+static void *worker_main(void *arg)
+{
+    svc_pool *p = arg;
+    for (;;) {
+        svc_job *job;
+        pthread_mutex_lock(&p->mu);
+        while (p->count == 0 && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->count == 0) { /* stopping and empty */
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        job = p->ring[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        atomic_store(&p->depth, p->count);
+        atomic_fetch_add(&p->busy, 1);
+        pthread_mutex_unlock(&p->mu);
+        svc_crash_set_request(job->request_id);
+        svc_job_run(job); /* sends the job back: do not touch it after this */
+        svc_crash_set_request("");
+        atomic_fetch_sub(&p->busy, 1);
+    }
+    pl_engine_thread_done();
+    return NULL;
+}
+
+svc_pool *svc_pool_new(int workers, int capacity)
+{
+    svc_pool *p = calloc(1, sizeof(*p));
+    sigset_t block, old;
+    if (p == NULL)
+        return NULL;
+    p->cap = capacity;
+    p->ring = calloc((size_t)capacity, sizeof(*p->ring));
+    p->threads = calloc((size_t)workers, sizeof(*p->threads));
+    if (p->ring == NULL || p->threads == NULL)
+        goto fail;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (int i = 0; i < workers; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
+            break;
+        p->n_threads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (p->n_threads != workers) {
+        svc_pool_stop(p);
+        goto fail;
+    }
+    return p;
+fail:
+    free(p->ring);
+    free(p->threads);
+    free(p);
+    return NULL;
+}
+
+int svc_pool_submit(svc_pool *p, svc_job *job)
+{
+    int rc = -1;
+    pthread_mutex_lock(&p->mu);
+    if (!p->stopping && p->count < p->cap) {
+        p->ring[(p->head + p->count) % p->cap] = job;
+        p->count++;
+        atomic_store(&p->depth, p->count);
+        pthread_cond_signal(&p->cv);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+void svc_pool_stop(svc_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    p->n_threads = 0;
+}
+
+void svc_pool_free(svc_pool *p)
+{
+    if (p == NULL)
+        return;
+    svc_pool_stop(p);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->ring);
+    free(p->threads);
+    free(p);
+}
+
+int svc_pool_depth(const svc_pool *p)
+{
+    return atomic_load(&((svc_pool *)p)->depth);
+}
+
+int svc_pool_busy(const svc_pool *p)
+{
+    return atomic_load(&((svc_pool *)p)->busy);
+}
+
+int svc_pool_capacity(const svc_pool *p)
+{
+    return p->cap;
+}
+
+int svc_pool_workers(const svc_pool *p)
+{
+    return p->n_threads;
+}

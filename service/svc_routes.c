@@ -1,0 +1,484 @@
+/*
+ * svc_routes: request handling on the loop thread.
+ *
+ * Image routes (POST /<operation>) check in imaginary's order (imaginary-api.md §1): URL
+ * signature -> method (GET 405, others 405) -> API key -> source (raw body, or multipart part
+ * `file` / field=) -> empty body -> parameters (pl_plan_parse) -> queue (503 when full). The job
+ * then runs on a worker; svc_routes_on_jobs() answers when it comes back.
+ *
+ * DESIGN (request <-> job link)
+ *   A shared allocation in req->pool (svc_req_link) points at the job and the job points back at
+ *   it. If h2o disposes the request first (client gone), link_dispose() marks the job cancelled
+ *   (the engine stops libvips) and clears job->link; the receiver then drops the result and frees
+ *   the job. If the job comes back first, the receiver clears link->job and responds. Both sides
+ *   run on the loop thread, so the two pointers never race; only ctl.cancelled crosses threads.
+ */
+#include "svc_routes.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "svc_crash.h"
+#include "svc_health.h"
+#include "svc_log.h"
+#include "svc_metrics.h"
+#include "svc_multipart.h"
+#include "svc_openapi.h"
+#include "svc_respond.h"
+
+typedef struct svc_handler {
+    h2o_handler_t super;
+    svc_app *app;
+    int metrics_only;
+} svc_handler;
+
+typedef struct svc_req_link {
+    svc_job *job;
+    svc_reqctx *rc;
+    h2o_linklist_t inflight; /* in app->inflight_links while an HTTP/1 job is out */
+    int fd;                  /* the HTTP/1 connection's socket, or -1 */
+    int client_gone;
+} svc_req_link;
+
+#define MSG_GET_NOT_ALLOWED                                                                                                        \
+    "GET method not allowed: imgpipe takes the image in the POST body (it has no URL source and no mount), see docs/http-api.md"
+#define MSG_METHOD_NOT_ALLOWED "HTTP method not allowed. Try with a POST method"
+#define MSG_KEY "Invalid or missing API key"
+
+static int is_method(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static h2o_iovec_t header(h2o_req_t *req, const h2o_token_t *tok)
+{
+    ssize_t i = h2o_find_header(&req->headers, tok, -1);
+    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+static h2o_iovec_t header_str(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+/* API key check; answers 401 itself and returns -1 when refused. */
+static int check_key(svc_reqctx *rc, const char *query, size_t qlen)
+{
+    svc_app *app = rc->app;
+    if (app->auth == NULL || !svc_auth_keys_enabled(app->auth))
+        return 0;
+    h2o_iovec_t k = header_str(rc->req, "api-key"), a = header(rc->req, H2O_TOKEN_AUTHORIZATION);
+    if (svc_auth_check_key(app->auth, k.base, k.len, a.base, a.len, query, qlen) == SVC_AUTH_OK)
+        return 0;
+    svc_respond_error(rc, 401, "unauthorized", MSG_KEY, 0);
+    return -1;
+}
+
+/* ---- fixed routes ---------------------------------------------------------------------------- */
+
+static void route_root(svc_reqctx *rc)
+{
+    char buf[256];
+    size_t n = svc_health_versions_json(buf, sizeof(buf));
+    svc_respond_body(rc, 200, "application/json", buf, n);
+}
+
+static void route_health(svc_reqctx *rc)
+{
+    char buf[1024];
+    size_t n = svc_health_json(rc->app, buf, sizeof(buf));
+    svc_respond_body(rc, 200, "application/json", buf, n);
+}
+
+static void route_ready(svc_reqctx *rc)
+{
+    char buf[256];
+    size_t n;
+    int status = svc_health_ready_json(rc->app, buf, sizeof(buf), &n);
+    svc_respond_body(rc, status, "application/json", buf, n);
+}
+
+static void route_metrics(svc_reqctx *rc)
+{
+    size_t n = 0;
+    char *text = svc_metrics_render(&n);
+    if (text == NULL) {
+        svc_respond_error(rc, 500, "internal_error", "metrics could not be rendered", 0);
+        return;
+    }
+    svc_respond_body(rc, 200, "text/plain; version=0.0.4; charset=utf-8", text, n);
+    free(text);
+}
+
+static void route_openapi(svc_reqctx *rc)
+{
+    static char *doc;
+    static size_t doc_len;
+    if (doc == NULL)
+        doc = svc_openapi_json(IMGPIPE_VERSION, &doc_len);
+    if (doc == NULL) {
+        svc_respond_error(rc, 500, "internal_error", "the OpenAPI document could not be built", 0);
+        return;
+    }
+    svc_respond_body(rc, 200, "application/json", doc, doc_len);
+}
+
+typedef struct fixed_handler {
+    const char *path;
+    const char *route; /* metrics label */
+    void (*fn)(svc_reqctx *rc);
+    int needs_key;  /* imaginary: / and /health are behind the API key */
+    int on_metrics; /* also served on metrics-listen */
+} fixed_handler;
+
+static const fixed_handler fixed_handlers[] = {
+    {"/", "root", route_root, 1, 0},
+    {"/health", "health", route_health, 1, 1},
+    {"/ready", "ready", route_ready, 0, 1},
+    {"/metrics", "metrics", route_metrics, 0, 1},
+    {"/openapi.json", "openapi", route_openapi, 0, 0},
+};
+
+static const fixed_handler *find_fixed(const char *path, size_t len, const char **methods)
+{
+    size_t n = 0;
+    const svc_route_info *ri = svc_openapi_fixed_routes(&n);
+    for (size_t i = 0; i < sizeof(fixed_handlers) / sizeof(fixed_handlers[0]); i++) {
+        const fixed_handler *h = &fixed_handlers[i];
+        if (strlen(h->path) != len || memcmp(h->path, path, len) != 0)
+            continue;
+        *methods = "GET";
+        /* the methods come from the one list of fixed routes (svc_openapi) when it has the path */
+        for (size_t k = 0; ri != NULL && k < n; k++)
+            if (strcmp(ri[k].path, h->path) == 0)
+                *methods = ri[k].methods;
+        return h;
+    }
+    return NULL;
+}
+
+static int method_listed(h2o_req_t *req, const char *methods)
+{
+    const char *p = methods;
+    while (*p) {
+        size_t l = strcspn(p, ",");
+        if (h2o_memis(req->method.base, req->method.len, p, l))
+            return 1;
+        p += l + (p[l] == ',');
+    }
+    return 0;
+}
+
+/* ---- image routes ----------------------------------------------------------------------------- */
+
+static void link_unlist(svc_req_link *link)
+{
+    if (h2o_linklist_is_linked(&link->inflight))
+        h2o_linklist_unlink(&link->inflight);
+}
+
+static void link_dispose(void *p)
+{
+    svc_req_link *link = p;
+    link_unlist(link);
+    if (link->job != NULL) {
+        atomic_store(&link->job->ctl.cancelled, 1);
+        link->job->link = NULL;
+        link->job = NULL;
+    }
+}
+
+static int plan_wants_auto(const pl_plan *plan)
+{
+    if (plan->params.type == PL_FMT_AUTO)
+        return 1;
+    for (int i = 0; i < plan->n_steps; i++)
+        if (plan->steps[i].params.type == PL_FMT_AUTO)
+            return 1;
+    return 0;
+}
+
+/* query says type=auto (used for errors before/without a parsed plan) */
+static int query_wants_auto(const char *q, size_t len)
+{
+    const char *end = q + len;
+    while (q && q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        size_t l = amp ? (size_t)(amp - q) : (size_t)(end - q);
+        if (l == 9 && strncasecmp(q, "type=auto", 9) == 0)
+            return 1;
+        q = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
+static uint8_t *dup_bytes(const void *p, size_t len)
+{
+    uint8_t *d = malloc(len ? len : 1);
+    if (d != NULL && len)
+        memcpy(d, p, len);
+    return d;
+}
+
+static void image_error(svc_reqctx *rc, pl_op op, const pl_error *err)
+{
+    int status = pl_error_http_status(err->code, pl_op_is_imaginary(op));
+    if (status < 400 || status > 511)
+        status = 503;
+    if (err->detail[0] && svc_log_on(SVC_LOG_DEBUG))
+        svc_log_printf(SVC_LOG_DEBUG, "request %s: %s: %s", rc->request_id, err->message, err->detail);
+    svc_respond_error(rc, status, pl_error_name(err->code), err->message, 0);
+}
+
+static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_len, const char *query, size_t qlen)
+{
+    svc_app *app = rc->app;
+    h2o_req_t *req = rc->req;
+    pl_plan plan;
+    pl_error perr;
+    int plan_rc;
+    const uint8_t *data = NULL, *overlay = NULL;
+    size_t data_len = 0, overlay_len = 0;
+
+    rc->route = pl_op_name(op);
+    rc->vary_accept = query_wants_auto(query, qlen);
+
+    /* 1. URL signature (image routes only, before the method as imaginary) */
+    if (app->auth != NULL && svc_auth_signing_enabled(app->auth)) {
+        svc_auth_result r = svc_auth_check_signature(app->auth, path, path_len, query, qlen, time(NULL));
+        if (r == SVC_AUTH_SIGN_MALFORMED) {
+            svc_respond_error(rc, 400, "invalid_signature", "Invalid URL signature", 0);
+            return 0;
+        }
+        if (r != SVC_AUTH_OK) {
+            svc_respond_error(rc, 403, "signature_mismatch",
+                              r == SVC_AUTH_SIGN_EXPIRED ? "URL signature expired" : "Invalid URL signature: it does not match", 0);
+            return 0;
+        }
+    }
+    /* 2-3. method */
+    if (is_method(req, "GET")) {
+        svc_respond_error(rc, 405, "method_not_allowed", MSG_GET_NOT_ALLOWED, 0);
+        return 0;
+    }
+    if (!is_method(req, "POST")) {
+        svc_respond_error(rc, 405, "method_not_allowed", MSG_METHOD_NOT_ALLOWED, 0);
+        return 0;
+    }
+    /* 4. API key */
+    if (check_key(rc, query, qlen) != 0)
+        return 0;
+
+    plan_rc = pl_plan_parse(pl_op_name(op), query, qlen, &plan, &perr);
+
+    /* 6. source: multipart part `file` (or field=), else the raw body */
+    h2o_iovec_t ct = header(req, H2O_TOKEN_CONTENT_TYPE);
+    svc_span boundary;
+    if (ct.base != NULL && svc_multipart_is(ct.base, ct.len, &boundary)) {
+        svc_mp_part parts[16];
+        size_t n = 0;
+        const char *mperr = NULL;
+        const char *field = (plan_rc == 0 && plan.params.field[0]) ? plan.params.field : "file";
+        const svc_mp_part *part;
+        if (req->entity.base == NULL || req->entity.len == 0) {
+            svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
+            return 0;
+        }
+        if (svc_multipart_parse((const uint8_t *)req->entity.base, req->entity.len, boundary, parts, 16, &n, &mperr) != 0) {
+            svc_respond_error(rc, 400, "bad_multipart", mperr, 0);
+            return 0;
+        }
+        if ((part = svc_multipart_find(parts, n, field)) == NULL) {
+            svc_respond_error(rc, 400, "missing_file", "http: no such file", 0);
+            return 0;
+        }
+        data = part->data.p;
+        data_len = part->data.len;
+        if (op == PL_OP_WATERMARKIMAGE && (part = svc_multipart_find(parts, n, "image")) != NULL) {
+            overlay = part->data.p;
+            overlay_len = part->data.len;
+        }
+    } else if (req->entity.base != NULL) {
+        data = (const uint8_t *)req->entity.base;
+        data_len = req->entity.len;
+    }
+    /* 7. empty */
+    if (data_len == 0) {
+        svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
+        return 0;
+    }
+    /* 9-10. parameters */
+    if (plan_rc != 0) {
+        image_error(rc, op, &perr);
+        return 0;
+    }
+    rc->vary_accept = plan_wants_auto(&plan);
+    if (op == PL_OP_WATERMARKIMAGE && overlay == NULL) {
+        svc_respond_error(rc, 400, "missing_parameter",
+                          "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
+                          "the overlay in part \"image\"",
+                          0);
+        return 0;
+    }
+
+    /* queue */
+    svc_job *job = svc_job_new();
+    if (job == NULL || (job->data = dup_bytes(data, data_len)) == NULL ||
+        (overlay != NULL && (job->overlay = dup_bytes(overlay, overlay_len)) == NULL)) {
+        svc_job_free(job);
+        svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
+        return 0;
+    }
+    job->data_len = data_len;
+    job->overlay_len = overlay_len;
+    h2o_iovec_t acc = header(req, H2O_TOKEN_ACCEPT);
+    if (acc.base != NULL)
+        job->accept = strndup(acc.base, acc.len);
+    job->plan = plan;
+    job->limits = app->limits;
+    job->receiver = &app->receiver;
+    job->route = rc->route;
+    job->bytes_in = req->entity.len;
+    job->received_us = rc->received_us;
+    snprintf(job->request_id, sizeof(job->request_id), "%s", rc->request_id);
+    job->enqueued_us = g_get_monotonic_time();
+    job->ctl.deadline_us = rc->received_us + app->cfg->deadline_ms * 1000;
+    atomic_init(&job->ctl.cancelled, 0);
+    if (svc_pool_submit(app->pool, job) != 0) {
+        char msg[256];
+        svc_job_free(job);
+        snprintf(msg, sizeof(msg), "server busy: %d workers busy and %d requests queued; retry later", svc_pool_workers(app->pool),
+                 svc_pool_capacity(app->pool));
+        svc_respond_error(rc, 503, "overloaded", msg, 1);
+        return 0;
+    }
+    svc_req_link *link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), link_dispose);
+    memset(link, 0, sizeof(*link));
+    link->job = job;
+    link->rc = rc;
+    link->fd = -1;
+    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        if (sock != NULL && (link->fd = h2o_socket_get_fd(sock)) >= 0)
+            h2o_linklist_insert(&app->inflight_links, &link->inflight);
+    }
+    job->link = link; /* the worker never reads link: set after submit is fine on the loop thread */
+    atomic_fetch_add(&app->inflight, 1);
+    return 0;
+}
+
+/* ---- the receiver ----------------------------------------------------------------------------- */
+
+static void job_done(svc_app *app, svc_job *job)
+{
+    svc_req_link *link = job->link;
+    double queue_ms = (double)(job->started_us - job->enqueued_us) / 1000.0;
+    atomic_fetch_sub(&app->inflight, 1);
+    if (link == NULL) { /* the request went away: drop the result */
+        svc_respond_log_dropped(app, job->request_id, job->route, job->bytes_in,
+                                (double)(g_get_monotonic_time() - job->received_us) / 1000.0);
+        svc_job_free(job);
+        return;
+    }
+    link->job = NULL;
+    job->link = NULL;
+    link_unlist(link);
+    svc_reqctx *rc = link->rc;
+    if (link->client_gone) { /* answer anyway so that h2o releases the request; nobody reads it */
+        svc_respond_error(rc, 499, "cancelled", "the client closed the connection", 0);
+    } else if (job->rc == 0) {
+        svc_respond_result(rc, &job->result, queue_ms);
+    } else {
+        rc->queue_ms = queue_ms;
+        image_error(rc, job->plan.op, &job->err);
+    }
+    svc_job_free(job);
+}
+
+void svc_routes_on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    svc_app *app = H2O_STRUCT_FROM_MEMBER(svc_app, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        svc_job *job = H2O_STRUCT_FROM_MEMBER(svc_job, msg, msg);
+        h2o_linklist_unlink(&msg->link);
+        job_done(app, job);
+    }
+}
+
+void svc_routes_scan_disconnects(svc_app *app)
+{
+    int64_t now = g_get_monotonic_time();
+    h2o_linklist_t *node;
+    if (now - app->last_disconnect_scan_us < 100000)
+        return;
+    app->last_disconnect_scan_us = now;
+    for (node = app->inflight_links.next; node != &app->inflight_links; node = node->next) {
+        svc_req_link *link = H2O_STRUCT_FROM_MEMBER(svc_req_link, inflight, node);
+        char c;
+        ssize_t n;
+        if (link->client_gone || link->job == NULL)
+            continue;
+        n = recv(link->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            link->client_gone = 1;
+            atomic_store(&link->job->ctl.cancelled, 1);
+        }
+    }
+}
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    svc_handler *h = (svc_handler *)self;
+    svc_reqctx *rc = svc_reqctx_new(h->app, req);
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *path = req->path.base;
+    const char *query = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
+    size_t qlen = query ? req->path.len - req->query_at - 1 : 0;
+    const char *methods = "GET";
+    const fixed_handler *fh;
+    int op;
+
+    svc_crash_set_request(rc->request_id);
+    if (h->app->auth != NULL) {
+        h2o_iovec_t origin = header_str(req, "origin");
+        if (origin.base != NULL)
+            rc->cors_origin = svc_auth_cors_origin(h->app->auth, origin.base, origin.len);
+    }
+    if ((fh = find_fixed(path, path_len, &methods)) != NULL && (!h->metrics_only || fh->on_metrics)) {
+        rc->route = fh->route;
+        if (!method_listed(req, methods)) {
+            svc_respond_error(rc, 405, "method_not_allowed", "HTTP method not allowed on this route", 0);
+            return 0;
+        }
+        if (fh->needs_key && check_key(rc, query, qlen) != 0)
+            return 0;
+        fh->fn(rc);
+        return 0;
+    }
+    op = (!h->metrics_only && path_len > 1 && path[0] == '/') ? pl_op_from_name(path + 1, path_len - 1) : -1;
+    if (op >= 0)
+        return image_route(rc, (pl_op)op, path, path_len, query, qlen);
+    rc->route = "not_found";
+    if (!h->metrics_only && check_key(rc, query, qlen) != 0)
+        return 0;
+    /* imaginary's exact body plus the additive error name */
+    svc_respond_error(rc, 404, "not_found", "Not found", 0);
+    return 0;
+}
+
+void svc_routes_register(svc_app *app, h2o_pathconf_t *pathconf, int metrics_only)
+{
+    svc_handler *h = (svc_handler *)h2o_create_handler(pathconf, sizeof(*h));
+    h->super.on_req = on_req;
+    h->app = app;
+    h->metrics_only = metrics_only;
+}

@@ -1,0 +1,24 @@
+/*
+ * svc_routes: the route table and the request handlers (image routes, /, /health, /ready,
+ * /metrics, /openapi.json), plus the receiver that turns finished jobs into responses.
+ * Loop thread only.
+ */
+#ifndef SVC_ROUTES_H
+#define SVC_ROUTES_H
+
+#include <h2o.h>
+
+#include "svc_app.h"
+
+/* Register the handler on pathconf; metrics_only restricts it to /metrics, /health, /ready. */
+void svc_routes_register(svc_app *app, h2o_pathconf_t *pathconf, int metrics_only);
+
+/* The h2o_multithread receiver callback for finished jobs (registered by svc_http). */
+void svc_routes_on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+/* HTTP/1 clients that closed their connection while their job waits or runs: h2o 2.2 does not
+ * read an HTTP/1 socket while a request is being handled, so the loop peeks at those sockets
+ * (at most every 100 ms) and cancels the jobs of the ones at EOF. */
+void svc_routes_scan_disconnects(svc_app *app);
+
+#endif
