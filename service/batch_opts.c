@@ -15,35 +15,40 @@
 
 void svc_batch_opts_usage(FILE *out)
 {
-    fprintf(out, "usage: imgpipe batch --do 'OP?QUERY' -o OUTDIR [options] INPUT...\n"
-                 "\n"
-                 "Runs one imgpipe operation (the HTTP API's grammar: resize?width=800&type=webp) over files\n"
-                 "and folders, in one process with -j worker threads.\n"
-                 "\n"
-                 "INPUT is a file, a directory (its files; with -r its whole tree), or '-' to read one path per\n"
-                 "line from stdin (find photos -name '*.jpg' | imgpipe batch ... -).\n"
-                 "\n"
-                 "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
-                 "  -o, --output DIR     output directory (created if missing)\n"
-                 "  -n, --name TEMPLATE  output name under DIR (default '" SVC_BATCH_DEFAULT_NAME "'): {dir} relative\n"
-                 "                       directory of the input (mirrors trees), {stem} file name without extension,\n"
-                 "                       {name} file name, {ext} extension of the output type\n"
-                 "  -r, --recursive      walk directories recursively\n"
-                 "  -j, --jobs N         worker threads (default: number of cores)\n"
-                 "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
-                 "  --shard K/N          process only the inputs whose relative path hashes to K (0..N-1) of N\n"
-                 "  --report FILE        one JSON line per input: path, output, status, error, sizes, ms\n"
-                 "  -q, --quiet          no progress and no summary (errors are still printed)\n"
-                 "  --max-pixels N       largest input frame, width*height (default: 50000000)\n"
-                 "  --max-output-pixels N  largest output, width*height (default: 100000000)\n"
-                 "  --max-frames N       most frames of an animated input (default: 256)\n"
-                 "  --deadline SECONDS   per-image processing deadline, 0 = none (default: 10)\n"
-                 "  --allowed-types LIST input types accepted (default: jpeg,png,webp,gif,tiff,heif,avif)\n"
-                 "  -h, --help           this text\n"
-                 "\n"
-                 "Exit status: 0 all inputs succeeded (or were skipped), 1 some failed, 2 usage error (nothing\n"
-                 "was processed), 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
-                 "See docs/batch.md.\n");
+    pl_limits lim;
+    pl_limits_default(&lim);
+    fprintf(out,
+            "usage: imgpipe batch --do 'OP?QUERY' -o OUTDIR [options] INPUT...\n"
+            "\n"
+            "Runs one imgpipe operation (the HTTP API's grammar: resize?width=800&type=webp) over files\n"
+            "and folders, in one process with -j worker threads.\n"
+            "\n"
+            "INPUT is a file, a directory (its files; with -r its whole tree), or '-' to read one path per\n"
+            "line from stdin (find photos -name '*.jpg' | imgpipe batch ... -).\n"
+            "\n"
+            "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
+            "  -o, --output DIR     output directory (created if missing)\n"
+            "  -n, --name TEMPLATE  output name under DIR (default '" SVC_BATCH_DEFAULT_NAME "'): {dir} relative\n"
+            "                       directory of the input (mirrors trees), {stem} file name without extension,\n"
+            "                       {name} file name, {ext} extension of the output type\n"
+            "  -r, --recursive      walk directories recursively\n"
+            "  -j, --jobs N         worker threads (default: number of cores)\n"
+            "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
+            "  --shard K/N          process only the inputs whose relative path hashes to K (0..N-1) of N\n"
+            "  --report FILE        one JSON line per input: path, output, status, error, sizes, ms\n"
+            "  -q, --quiet          no progress and no summary (errors are still printed)\n"
+            "  --max-pixels N       largest input frame, width*height (default: %llu)\n"
+            "  --max-output-pixels N  largest output, width*height (default: %llu)\n"
+            "  --max-frames N       most frames of an animated input (default: %d)\n"
+            "  --deadline SECONDS   per-image processing deadline, 0 = none (default: %g)\n"
+            "  --allowed-types LIST input types accepted, e.g. jpeg,png,webp (default: the server's)\n"
+            "  -h, --help           this text\n"
+            "\n"
+            "Exit status: 0 all inputs succeeded (or were skipped), 1 some failed, 2 usage error (nothing\n"
+            "was processed), 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
+            "See docs/batch.md.\n",
+            (unsigned long long)lim.max_input_pixels, (unsigned long long)lim.max_output_pixels, lim.max_frames,
+            SVC_BATCH_DEFAULT_DEADLINE_US / 1e6);
 }
 
 enum {

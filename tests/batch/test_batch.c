@@ -475,10 +475,8 @@ static void test_usage_errors(void)
     ok(strstr(err_text, "does-not-exist.png") != NULL, "... and is named");
 }
 
-static void test_interrupt(void)
+static void make_big_set(int n)
 {
-    diag("SIGINT during a larger run: no partial or temporary files, a summary, exit 130");
-    const int n = 40;
     char name[64];
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof(name), "big/p%02d.jpg", i);
@@ -487,36 +485,53 @@ static void test_interrupt(void)
         else if (link(P("big/p00.jpg"), P(name)) != 0)
             copy_file(tap_fixture("edge/progressive-GreenMeadow.jpg"), P(name));
     }
-    const char *args[] = {"--do", "resize?width=1200&type=png", "-j", "1", "--report", P("int.jsonl"), "-o", P("bigout"), P("big"),
-                          NULL};
+}
+
+/* twice: a second SIGINT right after the first cancels the running image instead of waiting. */
+static void test_interrupt(bool twice)
+{
+    diag("%s during a larger run: no partial or temporary files, a summary, exit 130", twice ? "SIGINT twice" : "SIGINT");
+    const int n = 40;
+    char outdir[4096], report[4096]; /* copies: P() rotates its buffers */
+    snprintf(outdir, sizeof(outdir), "%s", twice ? P("bigout2") : P("bigout"));
+    snprintf(report, sizeof(report), "%s", twice ? P("int2.jsonl") : P("int.jsonl"));
+    const char *args[] = {"--do", "resize?width=1200&type=png", "-j", "1", "--report", report, "-o", outdir, P("big"), NULL};
     pid_t pid = spawn_batch(args, NULL);
     ok(pid > 0, "started");
     double end = now_ms() + 20000;
-    while (now_ms() < end && count_files(P("bigout"), NULL) < 1)
+    while (now_ms() < end && count_files(outdir, NULL) < 1)
         usleep(5000);
-    ok(count_files(P("bigout"), NULL) >= 1, "the run made progress before the interrupt");
+    ok(count_files(outdir, NULL) >= 1, "the run made progress before the interrupt");
     kill(pid, SIGINT);
+    double t0 = now_ms();
+    if (twice) {
+        usleep(20000);
+        kill(pid, SIGINT);
+    }
     int rc = wait_batch(pid, 30000);
+    double stop_ms = now_ms() - t0;
+    ok(stop_ms < 5000, "stopped %.0f ms after the interrupt", stop_ms);
     is_int(rc, 130, "interrupted run exits 130");
     ok(strstr(err_text, "interrupted") != NULL, "the interrupt is reported");
     ok(strstr(err_text, "images/s") != NULL && strstr(err_text, "not started") != NULL, "the summary is printed");
     int hidden = -1;
-    int outs = count_files(P("bigout"), &hidden);
+    int outs = count_files(outdir, &hidden);
     is_int(hidden, 0, "no temporary file left");
     ok(outs >= 1 && outs < n, "some but not all images written (%d of %d)", outs, n);
     int complete = 0;
     for (int i = 0; i < n; i++) {
         char f[64];
-        snprintf(f, sizeof(f), "bigout/p%02d.png", i);
+        snprintf(f, sizeof(f), "%s/p%02d.png", twice ? "bigout2" : "bigout", i);
         int w, h;
         if (exists(P(f)) && decode(P(f), &w, &h) == 0 && w == 1200)
             complete++;
     }
     is_int(complete, outs, "every output is a complete image");
     int n_ok, n_failed, n_skipped, n_ns;
-    is_int(read_report(P("int.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, NULL), n, "report: one line per input");
+    is_int(read_report(report, &n_ok, &n_failed, &n_skipped, &n_ns, NULL), n, "report: one line per input");
     is_int(n_ok, outs, "report: ok lines match the outputs");
     ok(n_ns > 0, "report: the rest are not_started (%d)", n_ns);
+    is_int(n_ok + n_failed + n_ns, n, "report: ok + failed (cancelled) + not_started = all");
 }
 
 int main(int argc, char **argv)
@@ -535,7 +550,9 @@ int main(int argc, char **argv)
     test_stdin_and_skip();
     test_shards();
     test_usage_errors();
-    test_interrupt();
+    make_big_set(40);
+    test_interrupt(false);
+    test_interrupt(true);
     int rc = tap_done();
     if (rc == 0)
         nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
