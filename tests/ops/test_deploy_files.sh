@@ -1,0 +1,155 @@
+#!/bin/bash
+# test_deploy_files: the deploy/ files agree with the code and with each other (TAP).
+#  - deploy/systemd/imgpipe.env is exactly `imgpipe serve --print-env` (regenerate it with
+#    `build/service/imgpipe serve --print-env > deploy/systemd/imgpipe.env`);
+#  - every IMGPIPE_* variable the Dockerfile, Kubernetes and systemd files set is a real setting;
+#  - stop timeouts (k8s terminationGracePeriodSeconds, systemd TimeoutStopSec) exceed preStop +
+#    drain timeout + deadline;
+#  - HAProxy accepts deploy/haproxy/haproxy.cfg (when haproxy is installed);
+#  - the Dockerfile is multi-stage bookworm, non-root, with a HEALTHCHECK on /health;
+#  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready.
+# Env: IMGPIPE_BIN, from tests/meson.build.
+here=$(cd "$(dirname "$0")" && pwd)
+deploy=$here/../../deploy
+bin=${IMGPIPE_BIN:-$here/../../build/service/imgpipe}
+n=0
+ok() {
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+skip() {
+    n=$((n + 1))
+    echo "ok $n # SKIP $1"
+}
+# seconds VALUE: "15s" / "500ms" / "2m" -> whole seconds, rounded up.
+seconds() {
+    case $1 in
+    *ms) echo $((( ${1%ms} + 999) / 1000)) ;;
+    *s) echo "${1%s}" ;;
+    *m) echo $((${1%m} * 60)) ;;
+    *) echo "$1" ;;
+    esac
+}
+
+# --- the env file is the settings table's output ---
+envout=$("$bin" serve --print-env 2>&1)
+rc=$?
+ok $rc "imgpipe serve --print-env runs"
+if diff -u "$deploy/systemd/imgpipe.env" <(echo "$envout") >/tmp/imgpipe-env.diff.$$ 2>&1; then
+    ok 0 "deploy/systemd/imgpipe.env equals imgpipe serve --print-env"
+else
+    ok 1 "deploy/systemd/imgpipe.env equals imgpipe serve --print-env (regenerate it; diff below)"
+    sed 's/^/# /' /tmp/imgpipe-env.diff.$$ | head -40
+fi
+rm -f /tmp/imgpipe-env.diff.$$
+settings=$(echo "$envout" | sed -n 's/^\(IMGPIPE_[A-Z0-9_]*\)=.*/\1/p' | sort -u)
+[ -n "$settings" ]
+ok $? "the settings table lists variables ($(echo "$settings" | wc -l))"
+
+# --- every IMGPIPE_* the deploy files set exists ---
+used=$(grep -ohE 'IMGPIPE_[A-Z0-9_]+' "$deploy/Dockerfile" "$deploy/k8s/"*.yaml "$deploy/systemd/imgpipe.service" | sort -u |
+    grep -vE '^IMGPIPE_(LB_BIND|LB_STATS|S[0-9]+|BIN)$')
+unknown=""
+for v in $used; do
+    echo "$settings" | grep -qx "$v" || unknown="$unknown $v"
+done
+[ -z "$unknown" ]
+ok $? "every IMGPIPE_* variable in Dockerfile, k8s and systemd files is a setting${unknown:+ (unknown:$unknown)}"
+
+# --- stop timeouts ---
+dep=$deploy/k8s/deployment.yaml
+deadline=$(seconds "$(grep -A1 'name: IMGPIPE_DEADLINE' "$dep" | grep -oE 'value: "[^"]+"' | cut -d'"' -f2)")
+drain=$(seconds "$(grep -A1 'name: IMGPIPE_DRAIN_TIMEOUT' "$dep" | grep -oE 'value: "[^"]+"' | cut -d'"' -f2)")
+grace=$(grep -oE 'terminationGracePeriodSeconds: [0-9]+' "$dep" | grep -oE '[0-9]+$')
+prestop=$(grep -oE '"sleep", "[0-9]+"' "$dep" | grep -oE '[0-9]+')
+if [ -n "$deadline" ] && [ -n "$drain" ] && [ -n "$grace" ] && [ -n "$prestop" ]; then
+    [ "$grace" -gt $((prestop + drain + deadline)) ]
+    ok $? "k8s terminationGracePeriodSeconds $grace > preStop $prestop + drain $drain + deadline $deadline"
+else
+    ok 1 "k8s deployment sets IMGPIPE_DEADLINE, IMGPIPE_DRAIN_TIMEOUT, terminationGracePeriodSeconds and a preStop sleep"
+fi
+edeadline=$(seconds "$(sed -n 's/^IMGPIPE_DEADLINE=//p' "$deploy/systemd/imgpipe.env")")
+edrain=$(seconds "$(sed -n 's/^IMGPIPE_DRAIN_TIMEOUT=//p' "$deploy/systemd/imgpipe.env")")
+stop=$(sed -n 's/^TimeoutStopSec=//p' "$deploy/systemd/imgpipe.service")
+if [ -n "$edeadline" ] && [ -n "$edrain" ] && [ -n "$stop" ]; then
+    [ "$stop" -gt $((edrain + edeadline)) ]
+    ok $? "systemd TimeoutStopSec $stop > drain $edrain + deadline $edeadline"
+else
+    ok 1 "systemd env file has IMGPIPE_DEADLINE and IMGPIPE_DRAIN_TIMEOUT, the unit TimeoutStopSec"
+fi
+
+# --- systemd sandboxing ---
+missing=""
+for d in DynamicUser=yes ProtectSystem=strict NoNewPrivileges=yes MemoryMax= PrivateTmp=yes ProtectHome=yes \
+    RestrictAddressFamilies= SystemCallFilter=@system-service CapabilityBoundingSet=; do
+    grep -q "^$d" "$deploy/systemd/imgpipe.service" || missing="$missing $d"
+done
+[ -z "$missing" ]
+ok $? "systemd unit is sandboxed${missing:+ (missing:$missing)}"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    # Only the binary's absence is acceptable here (it is not installed under /usr/local/bin).
+    bad=$(systemd-analyze verify "$deploy/systemd/imgpipe.service" 2>&1 | grep -v "is not executable: No such file" |
+        grep -v "^$" || true)
+    [ -z "$bad" ]
+    ok $? "systemd-analyze verify finds nothing but the missing installed binary${bad:+: $bad}"
+else
+    skip "systemd-analyze not installed"
+fi
+
+# --- HAProxy ---
+if command -v haproxy >/dev/null 2>&1; then
+    out=$(IMGPIPE_LB_BIND=127.0.0.1:1 IMGPIPE_LB_STATS=127.0.0.1:2 IMGPIPE_S1=127.0.0.1:3 IMGPIPE_S2=127.0.0.1:4 \
+        IMGPIPE_S3=127.0.0.1:5 haproxy -c -f "$deploy/haproxy/haproxy.cfg" 2>&1)
+    ok $? "haproxy -c accepts deploy/haproxy/haproxy.cfg${out:+ ($(echo "$out" | tr '\n' ' '))}"
+else
+    skip "haproxy not installed"
+fi
+grep -q 'option httpchk' "$deploy/haproxy/haproxy.cfg" && grep -q 'uri /ready' "$deploy/haproxy/haproxy.cfg" &&
+    grep -q '^ *option redispatch' "$deploy/haproxy/haproxy.cfg" && grep -q '^ *retry-on ' "$deploy/haproxy/haproxy.cfg"
+ok $? "haproxy checks /ready and retries/redispatches failed requests"
+
+# --- Dockerfile ---
+df=$deploy/Dockerfile
+[ "$(grep -cE '^FROM debian:bookworm' "$df")" -ge 2 ]
+ok $? "Dockerfile has two bookworm stages"
+grep -qE '^USER [1-9][0-9]*' "$df"
+ok $? "Dockerfile runs as a numeric non-root user"
+grep -q '^HEALTHCHECK' "$df" && grep -A2 '^HEALTHCHECK' "$df" | grep -q '/health'
+ok $? "Dockerfile has a HEALTHCHECK on /health"
+grep -q '^EXPOSE 8080' "$df" && grep -q 'IMGPIPE_LISTEN=0.0.0.0:8080' "$df" && grep -q 'MALLOC_ARENA_MAX=2' "$df"
+ok $? "Dockerfile exposes 8080, listens on 0.0.0.0:8080, sets MALLOC_ARENA_MAX"
+! sed -n '/^FROM .* AS runtime/,$p' "$df" | grep -qE -- '-dev\b|meson|gcc'
+ok $? "the runtime stage installs no -dev packages or compilers"
+
+# --- Kubernetes ---
+if python3 -c 'import yaml' 2>/dev/null; then
+    out=$(python3 - "$deploy/k8s" <<'EOF'
+import sys, glob, yaml
+kinds = {}
+for f in sorted(glob.glob(sys.argv[1] + "/*.yaml")):
+    for d in yaml.safe_load_all(open(f)):
+        kinds[d["kind"]] = d
+need = ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job"]
+missing = [k for k in need if k not in kinds]
+if missing:
+    sys.exit("missing kinds: %s" % missing)
+c = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+assert c["livenessProbe"]["httpGet"]["path"] == "/health", "liveness must probe /health"
+assert c["readinessProbe"]["httpGet"]["path"] == "/ready", "readiness must probe /ready"
+assert "limits" in c["resources"] and "requests" in c["resources"], "resources requests and limits"
+job = kinds["Job"]["spec"]
+assert job["completionMode"] == "Indexed", "Job must be Indexed"
+args = " ".join(job["template"]["spec"]["containers"][0]["args"])
+assert "--shard $(JOB_COMPLETION_INDEX)/%d" % job["completions"] in args, "--shard K/N with N = completions: " + args
+hpa = kinds["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["resource"]["name"]
+assert hpa == "cpu", "HPA on CPU"
+print("ok")
+EOF
+    )
+    [ "$out" = ok ]
+    ok $? "k8s manifests parse: Deployment probes /health and /ready, Indexed Job shards by completions, HPA on CPU${out:+ ($out)}"
+else
+    skip "python3-yaml not installed: k8s manifests not parsed"
+fi
+
+echo "1..$n"
