@@ -1,2 +1,311 @@
-/* pl_engine: stub, to be written. */
-#include "pl_engine.h"
+/*
+ * pl_engine: the engine's entry points (pl_engine.h): libvips set-up, limits, probe, and pl_run(),
+ * which drives one request through the fixed order: header + limits (pl_load) -> output format
+ * (pl_encode_choose) -> load with shrink-on-load (pl_load) -> for each frame, each step
+ * (pl_geometry, pl_ops, pl_watermark) -> frames joined -> encode (pl_encode) or info (pl_info).
+ *
+ * Animated GIF/WebP: when the output format can animate (GIF, WebP), every frame (capped by
+ * lim->max_frames and the `frames` parameter) goes through the same steps and the frames are
+ * joined again; otherwise only the first frame is used. Operations that cannot give every frame
+ * the same geometry (trim, smart crop) are refused with PL_E_ANIMATED.
+ *
+ * DESIGN: pl_run() is re-entrant; all state lives in a pl_ctx on the caller's stack and every
+ * libvips object hangs off ctx.base, unreferenced once at the end. The cancel flag and deadline
+ * are checked between steps and inside libvips through the eval signal (pl_cancel.c).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pl_internal.h"
+
+static void pl_engine_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
+{
+    (void)user;
+    /* libvips' warnings are about one image: keep them off stdout (the batch CLI writes there);
+     * its info/debug chatter is dropped */
+    if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE))
+        fprintf(stderr, "%s: %s\n", domain != NULL ? domain : "vips", message);
+}
+
+int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
+{
+    if (VIPS_INIT("imgpipe"))
+        return pl_error_set_vips(err, PL_E_INTERNAL, "Cannot start libvips");
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG, pl_engine_log,
+                      NULL);
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_leak_set(FALSE);
+    if (cfg != NULL && cfg->vips_concurrency > 0)
+        vips_concurrency_set(cfg->vips_concurrency);
+    vips_block_untrusted_set(cfg == NULL || !cfg->allow_untrusted);
+    return 0;
+}
+
+void pl_engine_shutdown(void)
+{
+    vips_shutdown();
+}
+
+void pl_engine_thread_done(void)
+{
+    vips_thread_shutdown();
+}
+
+void pl_limits_default(pl_limits *lim)
+{
+    lim->max_input_pixels = 50000000ull;
+    lim->max_output_pixels = 100000000ull;
+    lim->max_frames = 256;
+    lim->max_decode_bytes = 1ull << 30;
+    lim->allowed_inputs = (1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP) | (1u << PL_FMT_GIF) |
+                          (1u << PL_FMT_TIFF) | (1u << PL_FMT_HEIF) | (1u << PL_FMT_AVIF);
+}
+
+int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err)
+{
+    static const struct {
+        const char *name;
+        pl_format f;
+    } names[] = {{"jpeg", PL_FMT_JPEG}, {"jpg", PL_FMT_JPEG}, {"png", PL_FMT_PNG},   {"webp", PL_FMT_WEBP}, {"gif", PL_FMT_GIF},
+                 {"tiff", PL_FMT_TIFF}, {"tif", PL_FMT_TIFF}, {"heif", PL_FMT_HEIF}, {"heic", PL_FMT_HEIF}, {"avif", PL_FMT_AVIF},
+                 {"svg", PL_FMT_SVG},   {"pdf", PL_FMT_PDF},  {"jp2k", PL_FMT_JP2K}, {"jp2", PL_FMT_JP2K}};
+    uint32_t m = 0;
+    const char *p = list != NULL ? list : "";
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p != '\0' && *p != ',' && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - s);
+        if (n == 0)
+            continue;
+        bool found = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strlen(names[i].name) == n && strncasecmp(s, names[i].name, n) == 0) {
+                m |= 1u << names[i].f;
+                found = true;
+            }
+        if (!found)
+            return pl_error_set(err, PL_E_PARAM,
+                                "unknown image type \"%.*s\" in the type list; known: jpeg, png, webp, gif, tiff, "
+                                "heif, avif, svg, pdf, jp2k",
+                                (int)(n > 32 ? 32 : n), s);
+    }
+    if (m == 0)
+        return pl_error_set(err, PL_E_PARAM, "empty image type list; give e.g. \"jpeg,png,webp\"");
+    *mask = m;
+    return 0;
+}
+
+const char *pl_vips_version(void)
+{
+    return vips_version_string();
+}
+
+void pl_result_clear(pl_result *r)
+{
+    if (r == NULL)
+        return;
+    g_free(r->data);
+    memset(r, 0, sizeof(*r));
+}
+
+static void pl_engine_ctx_init(pl_ctx *c, const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl,
+                               pl_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->base = VIPS_OBJECT(vips_image_new());
+    c->plan = plan;
+    c->in = in;
+    c->lim = lim;
+    c->ctl = ctl;
+    c->err = err;
+    atomic_init(&c->kill_code, 0);
+}
+
+int pl_probe(const uint8_t *data, size_t len, pl_probe_info *out, pl_error *err)
+{
+    pl_ctx c;
+    pl_input in = {.data = data, .len = len};
+    pl_engine_ctx_init(&c, NULL, &in, NULL, NULL, err);
+    int r = pl_load_header(&c, data, len, out);
+    g_object_unref(c.base);
+    return r;
+}
+
+static double pl_engine_ms(int64_t from, int64_t to)
+{
+    return (double)(to - from) / 1000.0;
+}
+
+/* How many frames to decode: all of an animation when the output animates, within the caps. */
+static int pl_engine_frames(const pl_ctx *c)
+{
+    if (c->in_pages <= 1 || !pl_encode_animates(c->in_format) || !pl_encode_animates(c->out_format))
+        return 1;
+    int n = c->in_pages;
+    if (c->lim != NULL && c->lim->max_frames > 0 && n > c->lim->max_frames)
+        n = c->lim->max_frames;
+    for (int i = 0; i < c->plan->n_steps; i++) {
+        const pl_params *p = &c->plan->steps[i].params;
+        if (pl_params_has(p, PL_P_FRAMES) && p->frames > 0 && n > p->frames)
+            n = p->frames;
+    }
+    return n > PL_MAX_FRAMES_HARD ? PL_MAX_FRAMES_HARD : n;
+}
+
+/* Run every step over one frame. */
+static int pl_engine_steps(pl_ctx *c, VipsImage *x, VipsImage **out)
+{
+    const pl_plan *plan = c->plan;
+    for (int i = 0; i < plan->n_steps; i++) {
+        const pl_step *s = &plan->steps[i];
+        if (pl_cancel_check(c))
+            return -1;
+        int lw = c->lw, lh = c->lh, orient = c->orientation;
+        VipsImage *next;
+        int r = s->op == PL_OP_TRANSFORM ? pl_geometry_transform(c, s, x, &next) : pl_geometry_imaginary(c, s, x, &next);
+        if (r == 0) {
+            x = next;
+            continue;
+        }
+        if (plan->op == PL_OP_PIPELINE && s->ignore_failure && c->err->code != PL_E_CANCELLED && c->err->code != PL_E_DEADLINE) {
+            /* skip the failed step: go on with the previous image (imaginary's is broken) */
+            c->lw = lw, c->lh = lh, c->orientation = orient;
+            pl_error_clear(c->err);
+            vips_error_clear();
+            continue;
+        }
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Metadata policy: imaginary's routes keep it unless stripmeta; transform strips unless strip=false. */
+static void pl_engine_meta_policy(pl_ctx *c)
+{
+    const pl_plan *plan = c->plan;
+    c->keep_meta = true;
+    c->keep_profile = true;
+    for (int i = 0; i < plan->n_steps; i++) {
+        const pl_params *p = &plan->steps[i].params;
+        if (plan->steps[i].op == PL_OP_TRANSFORM ? p->strip : p->stripmeta)
+            c->keep_meta = false;
+        if (p->noprofile)
+            c->keep_profile = false;
+    }
+}
+
+int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
+{
+    pl_error local;
+    if (err == NULL)
+        err = &local;
+    pl_error_clear(err);
+    memset(out, 0, sizeof(*out));
+    if (plan == NULL || in == NULL || plan->n_steps < 1 || plan->n_steps > PL_MAX_STEPS)
+        return pl_error_set(err, PL_E_INTERNAL, "Invalid plan: no operation to run");
+    pl_limits dflt;
+    if (lim == NULL) {
+        pl_limits_default(&dflt);
+        lim = &dflt;
+    }
+    pl_ctx c;
+    pl_engine_ctx_init(&c, plan, in, lim, ctl, err);
+    VipsImage **frames = NULL;
+    pl_probe_info pi;
+    int rc = -1;
+    int64_t t0 = g_get_monotonic_time(), t1, t2;
+
+    if (pl_cancel_check(&c) || pl_load_header(&c, in->data, in->len, &pi))
+        goto done;
+    out->in_format = c.in_format;
+    out->in_width = c.in_width;
+    out->in_height = c.in_height;
+    if (plan->op == PL_OP_INFO) {
+        rc = pl_info_json(&c, &pi, c.head, out);
+        out->t.decode_ms = pl_engine_ms(t0, g_get_monotonic_time());
+        goto done;
+    }
+    if (pl_encode_choose(&c))
+        goto done;
+    int n = pl_engine_frames(&c);
+    if (pl_load_check_limits(&c, &pi, n))
+        goto done;
+    c.n_frames = n;
+    c.animated = n > 1;
+    c.lw = c.in_width;
+    c.lh = c.in_height;
+    bool random = c.animated || plan->n_steps > 1;
+    for (int i = 0; i < plan->n_steps; i++) {
+        if (c.animated && pl_geometry_check_animated(&c, &plan->steps[i]))
+            goto done;
+        random = random || pl_geometry_needs_random(&c, &plan->steps[i]);
+    }
+    int tw = 0, th = 0;
+    pl_geometry_target(&c, &plan->steps[0], &tw, &th);
+    VipsImage *img;
+    if (pl_load_image(&c, n, tw, th, random, &img))
+        goto done;
+    t1 = g_get_monotonic_time();
+    out->t.decode_ms = pl_engine_ms(t0, t1);
+
+    frames = g_new0(VipsImage *, n);
+    int ph = n > 1 ? vips_image_get_page_height(img) : img->Ysize;
+    if (n > 1 && ph * n > img->Ysize)
+        n = img->Ysize / ph;
+    int lw0 = c.lw, lh0 = c.lh, or0 = c.orientation;
+    for (int f = 0; f < n; f++) {
+        VipsImage *x = img;
+        if (n > 1) {
+            VipsImage **t = pl_ctx_slot(&c);
+            if (vips_extract_area(img, t, 0, f * ph, img->Xsize, ph, NULL)) {
+                pl_cancel_fail(&c, PL_E_DECODE, "Cannot read a frame of the animation");
+                goto done;
+            }
+            x = *t;
+        }
+        c.lw = lw0, c.lh = lh0, c.orientation = or0;
+        if (pl_engine_steps(&c, x, &frames[f]))
+            goto done;
+        if (f > 0 && (frames[f]->Xsize != frames[0]->Xsize || frames[f]->Ysize != frames[0]->Ysize)) {
+            pl_error_set(err, PL_E_ANIMATED, "The frames of the animation came out in different sizes");
+            goto done;
+        }
+    }
+    VipsImage *final = frames[0];
+    if (n > 1) {
+        VipsImage **t = (VipsImage **)vips_object_local_array(c.base, 2);
+        if (vips_arrayjoin(frames, &t[0], n, "across", 1, NULL) || vips_copy(t[0], &t[1], NULL)) {
+            pl_cancel_fail(&c, PL_E_OPERATION, "Cannot join the frames of the animation");
+            goto done;
+        }
+        vips_image_set_int(t[1], VIPS_META_PAGE_HEIGHT, frames[0]->Ysize);
+        vips_image_set_int(t[1], VIPS_META_N_PAGES, n);
+        final = t[1];
+    }
+    pl_engine_meta_policy(&c);
+    t2 = g_get_monotonic_time();
+    out->t.process_ms = pl_engine_ms(t1, t2);
+    if (pl_cancel_check(&c) || pl_encode_image(&c, final, out))
+        goto done;
+    out->t.encode_ms = pl_engine_ms(t2, g_get_monotonic_time());
+    out->vary_accept = c.vary_accept;
+    rc = 0;
+done:
+    if (rc != 0) {
+        pl_format f = out->in_format;
+        int w = out->in_width, h = out->in_height;
+        pl_result_clear(out);
+        /* the input facts stay: they help the log line */
+        out->in_format = f, out->in_width = w, out->in_height = h;
+        out->vary_accept = c.vary_accept;
+    }
+    g_free(frames);
+    g_object_unref(c.base);
+    return rc;
+}

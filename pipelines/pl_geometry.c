@@ -1,0 +1,400 @@
+/*
+ * pl_geometry: what one step does to the geometry, as a pure plan over sizes (pl_geo), then the
+ * libvips calls that carry it out on one frame.
+ *
+ * Imaginary's routes follow bimg's resizer order and size rules (imaginary-api.md §3, §4):
+ * auto-orient (unless norotation or rotate given) -> rotate/flip/flop -> zoom -> sizes
+ * (force, crop = cover, embed = fit inside then pad) -> crop/embed/area extract -> blur ->
+ * watermarks -> flatten onto background -> colourspace. imgpipe's `transform` uses the fixed
+ * pipeline order of design.md with fit=inside|outside|cover|contain|fill.
+ *
+ * Sizes are computed from the step's logical input size (the original's, upright) even when the
+ * loader already shrank the pixels (shrink-on-load), so results are exact whatever the loader
+ * did: the first resize goes straight from the shrunk pixels to the computed size.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "pl_internal.h"
+
+typedef enum { PL_FIN_NONE = 0, PL_FIN_CROP, PL_FIN_EMBED } pl_fin;
+
+typedef struct pl_geo {
+    bool autorot;
+    int angle; /* 0, 90, 180, 270 */
+    bool flip, flop;
+    int zoom;      /* multiplier, 1 = none */
+    bool trim;     /* transform only: size unknown before the pixels are read */
+    bool pre_area; /* transform: extract before resizing */
+    int rw, rh;    /* resize to; 0 = no resize */
+    pl_fin fin;
+    int fw, fh; /* crop/embed box */
+    pl_gravity gravity;
+    pl_extend extend;
+    pl_color background;
+    bool area; /* extract after resizing (imaginary's /extract, /zoom with top/left) */
+    int al, at, aw, ah;
+} pl_geo;
+
+static int pl_geo_round(double x)
+{
+    return (int)floor(x + 0.5); /* Go's math.Round for positive values */
+}
+
+/* Resize so that the side that decides the scale lands exactly on its target. */
+static void pl_geo_scale(int w, int h, int W, int H, bool by_width, pl_geo *g)
+{
+    if (by_width) {
+        g->rw = W;
+        g->rh = VIPS_MAX(1, pl_geo_round((double)h * W / w));
+    } else {
+        g->rh = H;
+        g->rw = VIPS_MAX(1, pl_geo_round((double)w * H / h));
+    }
+}
+
+static bool pl_geo_swaps(const pl_ctx *c, const pl_geo *g)
+{
+    bool s = g->autorot && c->orientation >= 5 && c->orientation <= 8;
+    if (g->angle == 90 || g->angle == 270)
+        s = !s;
+    return s;
+}
+
+/* bimg's Process for imaginary's routes. w, h: logical size before the step's rotations. */
+static void pl_geo_imaginary(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)
+{
+    const pl_params *p = &s->params;
+    memset(g, 0, sizeof(*g));
+    g->zoom = 1;
+    g->gravity = p->gravity;
+    g->extend = p->extend;
+    g->background = p->background;
+    g->angle = pl_ops_angle_floor(p->rotate);
+    g->autorot = !p->norotation && p->rotate == 0;
+    g->flip = p->flip || s->op == PL_OP_FLIP;
+    g->flop = p->flop || s->op == PL_OP_FLOP;
+    if (pl_geo_swaps(c, g)) {
+        int t = w;
+        w = h;
+        h = t;
+    }
+    int W = p->width, H = p->height;
+    if (p->aspect_w > 0 && p->aspect_h > 0 && ((W == 0) != (H == 0))) {
+        if (W != 0)
+            H = W / p->aspect_w * p->aspect_h;
+        else
+            W = H / p->aspect_h * p->aspect_w;
+    }
+    bool crop = false, embed = p->embed, enlarge = false, force = p->force;
+    switch (s->op) {
+    case PL_OP_RESIZE:
+        embed = true;
+        if (pl_params_has(p, PL_P_NOCROP))
+            crop = !p->nocrop;
+        break;
+    case PL_OP_FIT:
+        if (W > 0 && H > 0) {
+            if ((int64_t)w * H > (int64_t)W * h)
+                H = VIPS_MAX(1, pl_geo_round((double)W * h / w));
+            else
+                W = VIPS_MAX(1, pl_geo_round((double)H * w / h));
+        }
+        embed = true;
+        break;
+    case PL_OP_ENLARGE:
+        enlarge = true;
+        crop = !p->nocrop;
+        break;
+    case PL_OP_EXTRACT:
+        g->area = true;
+        break;
+    case PL_OP_CROP:
+        crop = true;
+        break;
+    case PL_OP_SMARTCROP:
+        crop = true;
+        g->gravity = PL_GRAVITY_SMART;
+        break;
+    case PL_OP_ZOOM:
+        g->zoom = p->factor + 1;
+        if (p->top > 0 || p->left > 0) {
+            g->area = true;
+            crop = !p->nocrop;
+        }
+        w *= g->zoom;
+        h *= g->zoom;
+        break;
+    default:
+        break;
+    }
+    if (g->area) {
+        g->al = p->left;
+        g->at = p->top;
+        g->aw = p->areawidth > 0 ? p->areawidth : w / g->zoom;
+        g->ah = p->areaheight > 0 ? p->areaheight : h / g->zoom;
+    }
+    if (!force && !crop && !embed && !enlarge && p->rotate == 0 && (W > 0 || H > 0))
+        force = true;
+    if (W <= 0 && H <= 0)
+        return;
+    if (W > 0 && H <= 0)
+        H = crop ? h : VIPS_MAX(1, pl_geo_round((double)h * W / w));
+    else if (H > 0 && W <= 0)
+        W = crop ? w : VIPS_MAX(1, pl_geo_round((double)w * H / h));
+    double fx = (double)w / W, fy = (double)h / H;
+    bool by_width = crop ? fx <= fy : fx >= fy;
+    if (!enlarge && !force && w < W && h < H) {
+        W = w;
+        H = h;
+        fx = fy = 1.0;
+    }
+    if (force) {
+        g->rw = W;
+        g->rh = H;
+        return;
+    }
+    pl_geo_scale(w, h, W, H, by_width, g);
+    if (g->rw == w && g->rh == h)
+        g->rw = g->rh = 0; /* already there: no resampling */
+    g->fw = W;
+    g->fh = H;
+    g->fin = crop ? PL_FIN_CROP : embed ? PL_FIN_EMBED : PL_FIN_NONE;
+}
+
+/* imgpipe's transform. w, h: logical size before the step. */
+static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)
+{
+    const pl_params *p = &s->params;
+    memset(g, 0, sizeof(*g));
+    g->zoom = 1;
+    g->gravity = p->gravity;
+    g->extend = PL_EXTEND_BACKGROUND;
+    g->background = p->background;
+    if (!pl_params_has(p, PL_P_BACKGROUND))
+        g->background = c->in_alpha ? (pl_color){0, 0, 0, 0} : (pl_color){255, 255, 255, 255};
+    g->autorot = !p->norotation;
+    g->angle = pl_ops_angle_floor(p->rotate);
+    g->flip = p->flip;
+    g->flop = p->flop;
+    g->trim = p->trim > 0;
+    g->pre_area = p->areawidth > 0 && p->areaheight > 0;
+    if (g->autorot && c->orientation >= 5 && c->orientation <= 8) {
+        int t = w;
+        w = h;
+        h = t;
+    }
+    if (g->pre_area) {
+        g->al = p->left;
+        g->at = p->top;
+        g->aw = p->areawidth;
+        g->ah = p->areaheight;
+        w = g->aw;
+        h = g->ah;
+    }
+    double dpr = p->dpr > 0 ? p->dpr : 1.0;
+    int W = p->width > 0 ? pl_geo_round(p->width * dpr) : 0;
+    int H = p->height > 0 ? pl_geo_round(p->height * dpr) : 0;
+    if (W <= 0 && H <= 0)
+        return;
+    pl_fit fit = p->fit == PL_FIT_NONE ? PL_FIT_INSIDE : p->fit;
+    if (W <= 0 || H <= 0) {
+        /* one side: every fit mode scales to that side */
+        if (W <= 0)
+            W = VIPS_MAX(1, pl_geo_round((double)w * H / h));
+        else
+            H = VIPS_MAX(1, pl_geo_round((double)h * W / w));
+        if (fit == PL_FIT_COVER || fit == PL_FIT_CONTAIN)
+            fit = PL_FIT_INSIDE;
+    }
+    double sx = (double)W / w, sy = (double)H / h;
+    switch (fit) {
+    case PL_FIT_FILL:
+        g->rw = W;
+        g->rh = H;
+        return;
+    case PL_FIT_OUTSIDE:
+    case PL_FIT_COVER: {
+        bool by_width = sx >= sy;
+        double sc = by_width ? sx : sy;
+        if (!p->enlarge && sc > 1.0) {
+            g->rw = w, g->rh = h;
+        } else {
+            pl_geo_scale(w, h, W, H, by_width, g);
+        }
+        if (fit == PL_FIT_COVER) {
+            g->fin = PL_FIN_CROP;
+            g->fw = VIPS_MIN(W, g->rw);
+            g->fh = VIPS_MIN(H, g->rh);
+        }
+        return;
+    }
+    default: { /* inside, contain */
+        bool by_width = sx <= sy;
+        double sc = by_width ? sx : sy;
+        if (!p->enlarge && sc > 1.0) {
+            g->rw = w, g->rh = h;
+        } else {
+            pl_geo_scale(w, h, W, H, by_width, g);
+        }
+        if (fit == PL_FIT_CONTAIN) {
+            g->fin = PL_FIN_EMBED;
+            g->fw = W;
+            g->fh = H;
+        }
+        return;
+    }
+    }
+}
+
+static void pl_geo_for(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)
+{
+    if (s->op == PL_OP_TRANSFORM)
+        pl_geo_transform(c, s, w, h, g);
+    else
+        pl_geo_imaginary(c, s, w, h, g);
+}
+
+void pl_geometry_target(const pl_ctx *c, const pl_step *s, int *tw, int *th)
+{
+    *tw = *th = 0;
+    if (s->op == PL_OP_AUTOROTATE || s->op == PL_OP_INFO)
+        return;
+    pl_geo g;
+    pl_geo_for(c, s, c->lw, c->lh, &g);
+    if (g.zoom > 1 || g.trim || g.pre_area || g.rw <= 0 || g.rh <= 0)
+        return;
+    /* in stored orientation, for the loader */
+    bool swap = s->op == PL_OP_TRANSFORM ? (g.autorot && c->orientation >= 5 && c->orientation <= 8) : pl_geo_swaps(c, &g);
+    *tw = swap ? g.rh : g.rw;
+    *th = swap ? g.rw : g.rh;
+}
+
+bool pl_geometry_needs_random(const pl_ctx *c, const pl_step *s)
+{
+    pl_geo g;
+    pl_geo_for(c, s, c->lw, c->lh, &g);
+    if (s->op == PL_OP_AUTOROTATE)
+        g.autorot = true;
+    const pl_params *p = &s->params;
+    bool smart = g.gravity == PL_GRAVITY_SMART || g.gravity == PL_GRAVITY_ENTROPY || g.gravity == PL_GRAVITY_ATTENTION;
+    return (g.autorot && c->orientation >= 3) || g.angle != 0 || g.flop || g.trim || (smart && g.fin == PL_FIN_CROP) ||
+           g.zoom > 1 || p->sigma > 0 || p->sharpen > 0;
+}
+
+int pl_geometry_check_animated(const pl_ctx *c, const pl_step *s)
+{
+    pl_geo g;
+    pl_geo_for(c, s, c->lw, c->lh, &g);
+    bool smart = g.gravity == PL_GRAVITY_SMART || g.gravity == PL_GRAVITY_ENTROPY || g.gravity == PL_GRAVITY_ATTENTION;
+    if (g.trim)
+        return pl_error_set(c->err, PL_E_ANIMATED,
+                            "trim cannot apply to an animated image (each frame would trim differently); "
+                            "send a still image or ask for frames=1");
+    if (smart && g.fin == PL_FIN_CROP)
+        return pl_error_set(c->err, PL_E_ANIMATED,
+                            "%s with gravity=smart/entropy/attention cannot apply to an animated image; use a compass gravity "
+                            "or frames=1",
+                            pl_op_name(s->op));
+    return 0;
+}
+
+/* The steps shared by both kinds after the size work: filters, watermarks. */
+static int pl_geometry_finish(pl_ctx *c, const pl_step *s, VipsImage *x, VipsImage **out)
+{
+    const pl_params *p = &s->params;
+    bool imaginary = s->op != PL_OP_TRANSFORM;
+    if (pl_ops_blur(c, x, p->sigma, p->minampl, &x))
+        return -1;
+    if (!imaginary && (pl_ops_sharpen(c, x, p->sharpen, &x) || (p->grayscale && pl_ops_grayscale(c, x, &x))))
+        return -1;
+    if ((s->op == PL_OP_WATERMARK || (!imaginary && p->text[0] != '\0')) && pl_watermark_text(c, p, imaginary, x, &x))
+        return -1;
+    if ((s->op == PL_OP_WATERMARKIMAGE || (!imaginary && c->in->overlay != NULL)) && pl_watermark_image(c, p, x, &x))
+        return -1;
+    /* imaginary flattens onto an explicit background (bimg: when it is not 0,0,0) */
+    if (imaginary && pl_params_has(p, PL_P_BACKGROUND) && (p->background.r || p->background.g || p->background.b) &&
+        pl_ops_flatten(c, x, p->background, &x))
+        return -1;
+    if (imaginary && p->colorspace == PL_SPACE_BW && pl_ops_grayscale(c, x, &x))
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x, VipsImage **out)
+{
+    if (g->autorot) {
+        if (pl_ops_autorot(c, x, &x))
+            return -1;
+    } else if (vips_image_get_typeof(x, VIPS_META_ORIENTATION)) {
+        /* orientation ignored (norotation, rotate given): the stored pixels are the picture now */
+        VipsImage **t = pl_ctx_slot(c);
+        if (vips_copy(x, t, NULL))
+            return pl_cancel_fail(c, PL_E_INTERNAL, "Cannot copy the image");
+        vips_image_remove(*t, VIPS_META_ORIENTATION);
+        vips_image_remove(*t, "exif-ifd0-Orientation");
+        x = *t;
+    }
+    if (s->op == PL_OP_TRANSFORM) {
+        if (g->trim && pl_ops_trim(c, x, s->params.trim, &x))
+            return -1;
+        if (g->pre_area && pl_ops_extract(c, x, g->al, g->at, g->aw, g->ah, &x))
+            return -1;
+    } else {
+        if (pl_ops_rotate(c, x, g->angle, &x))
+            return -1;
+        if (g->flip && pl_ops_flip(c, x, true, &x))
+            return -1;
+        if (g->flop && pl_ops_flip(c, x, false, &x))
+            return -1;
+        if (pl_ops_zoom(c, x, g->zoom, &x))
+            return -1;
+    }
+    if (g->rw > 0 && g->rh > 0 && pl_ops_resize(c, x, g->rw, g->rh, &x))
+        return -1;
+    if (g->fin == PL_FIN_CROP && pl_ops_crop(c, x, g->fw, g->fh, g->gravity, &x))
+        return -1;
+    if (g->fin == PL_FIN_EMBED) {
+        if (pl_ops_crop(c, x, g->fw, g->fh, PL_GRAVITY_CENTRE, &x) ||
+            pl_ops_embed(c, x, g->fw, g->fh, g->extend, g->background, &x))
+            return -1;
+    }
+    if (s->op != PL_OP_TRANSFORM && g->area && pl_ops_extract(c, x, g->al, g->at, g->aw, g->ah, &x))
+        return -1;
+    if (s->op == PL_OP_TRANSFORM) {
+        if (pl_ops_rotate(c, x, g->angle, &x))
+            return -1;
+        if (g->flip && pl_ops_flip(c, x, true, &x))
+            return -1;
+        if (g->flop && pl_ops_flip(c, x, false, &x))
+            return -1;
+    }
+    c->lw = x->Xsize;
+    c->lh = x->Ysize;
+    c->orientation = 1; /* applied or deliberately ignored: later steps see upright pixels */
+    return pl_geometry_finish(c, s, x, out);
+}
+
+int pl_geometry_imaginary(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage **out)
+{
+    if (s->op == PL_OP_AUTOROTATE) {
+        /* imaginary: vips_autorot only, every other parameter ignored */
+        if (pl_ops_autorot(c, in, out))
+            return -1;
+        c->lw = (*out)->Xsize;
+        c->lh = (*out)->Ysize;
+        c->orientation = 1;
+        return 0;
+    }
+    pl_geo g;
+    pl_geo_imaginary(c, s, c->lw, c->lh, &g);
+    return pl_geometry_apply(c, s, &g, in, out);
+}
+
+int pl_geometry_transform(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage **out)
+{
+    pl_geo g;
+    pl_geo_transform(c, s, c->lw, c->lh, &g);
+    return pl_geometry_apply(c, s, &g, in, out);
+}

@@ -1,0 +1,119 @@
+/*
+ * pl_internal: what the engine's files (pl_engine.c, pl_load.c, pl_geometry.c, pl_ops.c,
+ * pl_watermark.c, pl_encode.c, pl_info.c, pl_cancel.c, pl_sniff.c) share. Not part of the public
+ * contract (pl_engine.h): nothing outside pipelines/ includes this.
+ *
+ * DESIGN: one pl_ctx per pl_run() call, on the calling thread's stack. Every libvips image made
+ * during the run is owned by ctx->base through vips_object_local_array(), so a single
+ * g_object_unref(base) at the end frees everything, on success and failure alike. Image pointers
+ * returned by the helpers below are borrowed from base: never unref them.
+ */
+#ifndef PL_INTERNAL_H
+#define PL_INTERNAL_H
+
+#include <vips/vips.h>
+
+#include "pl_engine.h"
+
+#define PL_MAX_FRAMES_HARD 1024
+
+typedef struct pl_ctx {
+    VipsObject *base; /* owns every image of this run */
+    const pl_plan *plan;
+    const pl_input *in;
+    const pl_limits *lim;
+    pl_control *ctl;
+    pl_error *err;
+
+    /* input facts, from the header */
+    pl_format in_format;
+    int in_width, in_height; /* stored size of one frame */
+    int in_bands, in_pages, orientation;
+    bool in_alpha;
+    VipsImage *head;    /* first image of the pipeline: progress/kill hang off it */
+    VipsImage *overlay; /* watermarkimage's second image, loaded once per run */
+
+    /* current logical size of one upright frame (the original's, until a step resizes) */
+    int lw, lh;
+    int n_frames;  /* frames being processed (1 for still images) */
+    bool animated; /* n_frames > 1 */
+
+    /* output */
+    pl_format out_format;
+    bool vary_accept;
+    bool keep_meta;       /* false: strip metadata on save */
+    bool keep_profile;    /* false: drop the ICC profile */
+    atomic_int kill_code; /* set by the eval callback (any thread): PL_E_CANCELLED / PL_E_DEADLINE */
+} pl_ctx;
+
+/* A fresh slot owned by ctx->base, for one libvips output. */
+static inline VipsImage **pl_ctx_slot(pl_ctx *c)
+{
+    return (VipsImage **)vips_object_local_array(c->base, 1);
+}
+
+/* pl_cancel.c */
+void pl_cancel_attach(pl_ctx *c, VipsImage *img);
+int pl_cancel_check(pl_ctx *c);
+/* After a failed libvips call: fill err with the cancel/deadline code if the kill fired,
+ * else with code + message. Returns -1. */
+int pl_cancel_fail(pl_ctx *c, pl_code code, const char *what);
+
+/* pl_load.c */
+int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *info);
+/* Limits from the header before any decode; frames = frames that will be decoded. */
+int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames);
+/* Load the input for processing. tw/th: upright size the whole image will be resized to
+ * (0 = no downscale known): picks the shrink-on-load. random: the plan needs random access. */
+int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out);
+/* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */
+int pl_load_overlay(pl_ctx *c, VipsImage **out);
+
+/* pl_ops.c: small geometry and filter primitives over one frame. */
+int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out);
+int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out);
+int pl_ops_crop(pl_ctx *c, VipsImage *in, int w, int h, pl_gravity g, VipsImage **out);
+int pl_ops_embed(pl_ctx *c, VipsImage *in, int w, int h, pl_extend ext, pl_color bg, VipsImage **out);
+int pl_ops_extract(pl_ctx *c, VipsImage *in, int left, int top, int w, int h, VipsImage **out);
+int pl_ops_rotate(pl_ctx *c, VipsImage *in, int angle, VipsImage **out);
+int pl_ops_flip(pl_ctx *c, VipsImage *in, bool horizontal, VipsImage **out);
+int pl_ops_blur(pl_ctx *c, VipsImage *in, double sigma, double minampl, VipsImage **out);
+int pl_ops_sharpen(pl_ctx *c, VipsImage *in, double sigma, VipsImage **out);
+int pl_ops_grayscale(pl_ctx *c, VipsImage *in, VipsImage **out);
+int pl_ops_zoom(pl_ctx *c, VipsImage *in, int factor, VipsImage **out);
+int pl_ops_trim(pl_ctx *c, VipsImage *in, double threshold, VipsImage **out);
+int pl_ops_flatten(pl_ctx *c, VipsImage *in, pl_color bg, VipsImage **out);
+int pl_ops_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
+/* imaginary's rotate: floor to a multiple of 90, cap at 270, negative as absolute value. */
+int pl_ops_angle_floor(int rotate);
+/* Background pixel for in's bands/format from an RGBA colour. n = bands. */
+void pl_ops_background(const VipsImage *in, pl_color bg, double *px, int *n);
+
+/* pl_geometry.c: one step of an imaginary route (bimg's order) or of transform. */
+int pl_geometry_imaginary(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage **out);
+int pl_geometry_transform(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage **out);
+/* The upright size the input will be resized to by the first step, for shrink-on-load; 0,0 if
+ * unknown or not a downscale of the whole image. */
+void pl_geometry_target(const pl_ctx *c, const pl_step *s, int *tw, int *th);
+/* Whether the step needs random pixel access (rotations, flips, trim, smart crop …). */
+bool pl_geometry_needs_random(const pl_ctx *c, const pl_step *s);
+/* Whether the step can apply to each frame of an animation; else sets err (PL_E_ANIMATED). */
+int pl_geometry_check_animated(const pl_ctx *c, const pl_step *s);
+
+/* pl_watermark.c */
+int pl_watermark_text(pl_ctx *c, const pl_params *p, bool imaginary, VipsImage *in, VipsImage **out);
+int pl_watermark_image(pl_ctx *c, const pl_params *p, VipsImage *in, VipsImage **out);
+
+/* pl_encode.c */
+/* Decide ctx->out_format (and vary_accept) for the plan. */
+int pl_encode_choose(pl_ctx *c);
+bool pl_encode_animates(pl_format f);
+/* Colour to output, metadata, then encode img to out->data/len. */
+int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out);
+const char *pl_encode_mime(pl_format f);
+const char *pl_encode_name(pl_format f);
+
+/* pl_info.c */
+int pl_info_json(pl_ctx *c, const pl_probe_info *pi, VipsImage *head, pl_result *out);
+
+#endif

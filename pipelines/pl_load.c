@@ -1,0 +1,266 @@
+/*
+ * pl_load: from bytes in memory to the first libvips image of the pipeline.
+ *
+ * pl_load_header() reads only the header (no pixel decode) with the loader of the sniffed format,
+ * and checks pl_limits (pixels per frame, decode-memory estimate) before anything is decoded: a
+ * 65536x65536 PNG bomb is refused in milliseconds. pl_load_image() then opens the input for
+ * processing with shrink-on-load: for JPEG the largest DCT scale (1/2, 1/4, 1/8) whose result
+ * still covers the target size (sharp's fastShrinkOnLoad, Pillow's draft; libvips 8.14's
+ * thumbnail keeps at least 2x the target), WebP's `scale`, HEIF's embedded thumbnail when it is
+ * large enough. The remaining reduction is vips_resize's job (pl_ops_resize). Sequential access
+ * unless the plan needs random access. Colour is brought to sRGB here (embedded ICC profiles,
+ * CMYK with libvips' built-in profile when none is embedded), after the cheap shrink.
+ *
+ * Damaged files: fail_on=error. libvips' default (none) would serve a truncated JPEG/PNG with its
+ * missing part grey, and a CDN would cache that; sharp's fail-on=warning refuses many real phone
+ * JPEGs over harmless warnings ("extraneous bytes before marker"). At "error", truncated pixel
+ * data and CRC errors in it are PL_E_DECODE (the client can retry the upload), warnings pass.
+ * Headers that do not parse are PL_E_DECODE too.
+ */
+#include <string.h>
+
+#include "pl_internal.h"
+
+typedef struct pl_load_opts {
+    VipsAccess access;
+    int n;          /* pages/frames to load (GIF/WebP); 1 = first only */
+    int shrink;     /* JPEG DCT shrink 1,2,4,8 */
+    double scale;   /* WebP scale, 0 = none */
+    bool thumbnail; /* HEIF/AVIF embedded thumbnail */
+} pl_load_opts;
+
+static const char *pl_load_name(pl_format f)
+{
+    switch (f) {
+    case PL_FMT_JPEG:
+        return "jpegload_buffer";
+    case PL_FMT_PNG:
+        return "pngload_buffer";
+    case PL_FMT_WEBP:
+        return "webpload_buffer";
+    case PL_FMT_GIF:
+        return "gifload_buffer";
+    case PL_FMT_TIFF:
+        return "tiffload_buffer";
+    case PL_FMT_HEIF:
+    case PL_FMT_AVIF:
+        return "heifload_buffer";
+    case PL_FMT_SVG:
+        return "svgload_buffer";
+    case PL_FMT_PDF:
+        return "pdfload_buffer";
+    case PL_FMT_JP2K:
+        return "jp2kload_buffer";
+    default:
+        return NULL;
+    }
+}
+
+/* Run the format's own loader (never libvips' guess) with opts; *out owned by c->base. */
+static int pl_load_run(pl_ctx *c, pl_format f, const uint8_t *d, size_t len, const pl_load_opts *o, VipsImage **out)
+{
+    const char *name = pl_load_name(f);
+    VipsOperation *op = name != NULL ? vips_operation_new(name) : NULL;
+    if (op == NULL)
+        return -1;
+    VipsBlob *blob = vips_blob_new(NULL, d, len);
+    g_object_set(op, "buffer", blob, "access", o->access, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+    vips_area_unref(VIPS_AREA(blob));
+    if (o->n != 1 && (f == PL_FMT_GIF || f == PL_FMT_WEBP))
+        g_object_set(op, "n", o->n, NULL);
+    if (o->shrink > 1 && f == PL_FMT_JPEG)
+        g_object_set(op, "shrink", o->shrink, NULL);
+    if (o->scale > 0 && o->scale < 1 && f == PL_FMT_WEBP)
+        g_object_set(op, "scale", o->scale, NULL);
+    if (o->thumbnail && (f == PL_FMT_HEIF || f == PL_FMT_AVIF))
+        g_object_set(op, "thumbnail", TRUE, NULL);
+    if (vips_cache_operation_buildp(&op)) {
+        vips_object_unref_outputs(VIPS_OBJECT(op));
+        g_object_unref(op);
+        return -1;
+    }
+    VipsImage **slot = pl_ctx_slot(c);
+    g_object_get(op, "out", slot, NULL);
+    vips_object_unref_outputs(VIPS_OBJECT(op));
+    g_object_unref(op);
+    *out = *slot;
+    return 0;
+}
+
+static bool pl_load_animates(pl_format f)
+{
+    return f == PL_FMT_GIF || f == PL_FMT_WEBP;
+}
+
+int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi)
+{
+    memset(pi, 0, sizeof(*pi));
+    if (data == NULL || len == 0)
+        return pl_error_set(c->err, PL_E_EMPTY, "Empty or unreadable image");
+    pl_format f = pl_sniff(data, len);
+    if (f == PL_FMT_UNKNOWN)
+        return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT, "Unsupported media type: the body is not an image in a known format");
+    if (c->lim != NULL && !(c->lim->allowed_inputs & (1u << f)))
+        return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT, "Unsupported media type: %s input is not allowed on this server",
+                            pl_encode_name(f));
+    pl_load_opts o = {.access = VIPS_ACCESS_SEQUENTIAL, .n = 1, .shrink = 1};
+    VipsImage *img;
+    if (pl_load_run(c, f, data, len, &o, &img))
+        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot read the %s image header: the file is damaged or truncated",
+                                 pl_encode_name(f));
+    pi->format = f;
+    pi->width = img->Xsize;
+    pi->height = vips_image_get_page_height(img);
+    pi->bands = img->Bands;
+    pi->pages = vips_image_get_n_pages(img);
+    pi->orientation = vips_image_get_typeof(img, VIPS_META_ORIENTATION) ? vips_image_get_orientation(img) : 0;
+    uint64_t frames = pl_load_animates(f) ? (uint64_t)pi->pages : 1;
+    pi->decode_bytes =
+        (uint64_t)pi->width * (uint64_t)pi->height * (uint64_t)img->Bands * (uint64_t)vips_format_sizeof(img->BandFmt) * frames;
+    c->head = img;
+    c->in_format = f;
+    c->in_width = pi->width;
+    c->in_height = pi->height;
+    c->in_bands = pi->bands;
+    c->in_pages = pi->pages;
+    c->orientation = pi->orientation;
+    c->in_alpha = vips_image_hasalpha(img);
+    return 0;
+}
+
+/* Limits from the header, before any pixel is decoded. frames = frames that will be decoded. */
+int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames)
+{
+    const pl_limits *lim = c->lim;
+    if (lim == NULL)
+        return 0;
+    uint64_t px = (uint64_t)pi->width * (uint64_t)pi->height;
+    if (lim->max_input_pixels > 0 && px > lim->max_input_pixels)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                            "Image resolution is too big: %dx%d is %.1f megapixels, this server accepts up to %.1f", pi->width,
+                            pi->height, px / 1e6, lim->max_input_pixels / 1e6);
+    uint64_t per_frame = pi->decode_bytes / (uint64_t)(pl_load_animates(pi->format) && pi->pages > 0 ? pi->pages : 1);
+    uint64_t need = per_frame * (uint64_t)(frames > 0 ? frames : 1);
+    if (lim->max_decode_bytes > 0 && need > lim->max_decode_bytes)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                            "Image too large to decode: it needs about %llu MB, this server allows %llu MB; send fewer frames or "
+                            "pixels",
+                            (unsigned long long)(need >> 20), (unsigned long long)(lim->max_decode_bytes >> 20));
+    return 0;
+}
+
+/* ICC profile that says it is sRGB: converting it to sRGB would be wasted work. */
+static bool pl_load_profile_is_srgb(VipsImage *img)
+{
+    const void *data;
+    size_t len;
+    if (vips_image_get_blob(img, VIPS_META_ICC_NAME, &data, &len) || len < 132)
+        return false;
+    return memmem(data, len, "sRGB", 4) != NULL || memmem(data, len, "s\0R\0G\0B", 7) != NULL;
+}
+
+int pl_ops_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
+{
+    bool cmyk = in->Type == VIPS_INTERPRETATION_CMYK;
+    bool has_icc = vips_image_get_typeof(in, VIPS_META_ICC_NAME) != 0;
+    *out = in;
+    if (!cmyk && (!has_icc || in->Bands < 3 || pl_load_profile_is_srgb(in)))
+        return 0;
+    VipsImage **t = pl_ctx_slot(c);
+    int depth = in->BandFmt == VIPS_FORMAT_USHORT ? 16 : 8;
+    int r = cmyk ? vips_icc_transform(in, t, "srgb", "input_profile", "cmyk", "embedded", TRUE, "depth", depth, NULL)
+                 : vips_icc_transform(in, t, "srgb", "embedded", TRUE, "depth", depth, NULL);
+    if (r == 0) {
+        *out = *t;
+        return 0;
+    }
+    /* A broken embedded profile: decode as if untagged rather than refuse the image. */
+    vips_error_clear();
+    if (cmyk) {
+        if (vips_colourspace(in, t, VIPS_INTERPRETATION_sRGB, NULL))
+            return pl_cancel_fail(c, PL_E_DECODE, "Cannot convert the CMYK image to sRGB");
+    } else {
+        if (vips_copy(in, t, NULL))
+            return pl_cancel_fail(c, PL_E_INTERNAL, "Cannot copy the image");
+        vips_image_remove(*t, VIPS_META_ICC_NAME);
+    }
+    *out = *t;
+    return 0;
+}
+
+int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out)
+{
+    pl_load_opts o = {.access = random ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL, .n = n_frames, .shrink = 1};
+    int w = c->in_width, h = c->in_height;
+    /* the target is upright; the loader works on the stored orientation */
+    if (c->orientation >= 5 && c->lw == h && c->lh == w && w != h) {
+        int t = tw;
+        tw = th;
+        th = t;
+    }
+    if (tw > 0 && th > 0 && (tw < w || th < h)) {
+        if (c->in_format == PL_FMT_JPEG) {
+            for (int s = 8; s > 1; s /= 2)
+                if ((w + s - 1) / s >= tw && (h + s - 1) / s >= th) {
+                    o.shrink = s;
+                    break;
+                }
+        } else if (c->in_format == PL_FMT_WEBP) {
+            double sx = (double)tw / w, sy = (double)th / h;
+            double s = sx > sy ? sx : sy;
+            /* a little above the target so rounding in the loader never leaves it short */
+            s = s * 1.01 + 1.0 / (w < h ? w : h);
+            if (s < 0.999)
+                o.scale = s;
+        } else if (c->in_format == PL_FMT_HEIF || c->in_format == PL_FMT_AVIF) {
+            pl_load_opts th_o = o;
+            th_o.thumbnail = true;
+            VipsImage *thumb;
+            if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &th_o, &thumb) == 0 && thumb->Xsize < w &&
+                thumb->Xsize >= tw && thumb->Ysize >= th)
+                o.thumbnail = true;
+            vips_error_clear();
+        }
+    }
+    VipsImage *img;
+    if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &o, &img))
+        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the %s image: the file is damaged or truncated",
+                                 pl_encode_name(c->in_format));
+    c->head = img;
+    pl_cancel_attach(c, img);
+    return pl_ops_to_srgb(c, img, out);
+}
+
+int pl_load_overlay(pl_ctx *c, VipsImage **out)
+{
+    const pl_input *in = c->in;
+    if (in->overlay == NULL || in->overlay_len == 0)
+        return pl_error_set(c->err, PL_E_MISSING_PARAM, "Missing required param: image (the watermark image is empty)");
+    pl_format f = pl_sniff(in->overlay, in->overlay_len);
+    if (f == PL_FMT_UNKNOWN || (c->lim != NULL && !(c->lim->allowed_inputs & (1u << f))))
+        return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT,
+                            "Unsupported media type: the watermark image is not an allowed image type");
+    pl_load_opts o = {.access = VIPS_ACCESS_RANDOM, .n = 1, .shrink = 1};
+    VipsImage *img;
+    if (pl_load_run(c, f, in->overlay, in->overlay_len, &o, &img))
+        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the watermark image");
+    uint64_t px = (uint64_t)img->Xsize * (uint64_t)img->Ysize;
+    if (c->lim != NULL && c->lim->max_input_pixels > 0 && px > c->lim->max_input_pixels)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Watermark image resolution is too big: %dx%d", img->Xsize, img->Ysize);
+    VipsImage *t;
+    if (pl_ops_autorot(c, img, &t) || pl_ops_to_srgb(c, t, &t))
+        return -1;
+    VipsImage **s = (VipsImage **)vips_object_local_array(c->base, 3);
+    if (t->Type != VIPS_INTERPRETATION_sRGB || t->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_colourspace(t, &s[0], VIPS_INTERPRETATION_sRGB, NULL) || vips_cast_uchar(s[0], &s[1], NULL))
+            return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot convert the watermark image to sRGB");
+        t = s[1];
+    }
+    if (!vips_image_hasalpha(t)) {
+        if (vips_addalpha(t, &s[2], NULL))
+            return pl_error_set_vips(c->err, PL_E_INTERNAL, "Cannot add alpha to the watermark image");
+        t = s[2];
+    }
+    *out = t;
+    return 0;
+}

@@ -1,0 +1,353 @@
+/*
+ * pl_ops: the small libvips primitives every route is built from (resize to an exact size, crop
+ * at a gravity, embed with an extend mode, extract, rotate, flip, blur, sharpen, grayscale, zoom,
+ * trim, flatten, auto-orient). Each works on one frame, fills *out with an image owned by
+ * c->base, and on failure fills c->err (libvips' text to the detail, for the log).
+ */
+#include <math.h>
+
+#include "pl_internal.h"
+
+static double pl_ops_max_value(const VipsImage *in)
+{
+    switch (in->BandFmt) {
+    case VIPS_FORMAT_USHORT:
+    case VIPS_FORMAT_SHORT:
+        return 65535.0;
+    case VIPS_FORMAT_FLOAT:
+    case VIPS_FORMAT_DOUBLE:
+        return in->Type == VIPS_INTERPRETATION_scRGB ? 1.0 : 255.0;
+    default:
+        return 255.0;
+    }
+}
+
+void pl_ops_background(const VipsImage *in, pl_color bg, double *px, int *n)
+{
+    double scale = pl_ops_max_value(in) / 255.0;
+    int bands = in->Bands > 4 ? 4 : in->Bands;
+    if (bands <= 2) {
+        px[0] = (0.2126 * bg.r + 0.7152 * bg.g + 0.0722 * bg.b) * scale;
+        if (bands == 2)
+            px[1] = bg.a * scale;
+    } else {
+        px[0] = bg.r * scale;
+        px[1] = bg.g * scale;
+        px[2] = bg.b * scale;
+        if (bands == 4)
+            px[3] = bg.a * scale;
+    }
+    *n = bands;
+}
+
+int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out)
+{
+    *out = in;
+    if (!vips_image_get_typeof(in, VIPS_META_ORIENTATION) && !vips_image_get_typeof(in, "exif-ifd0-Orientation"))
+        return 0;
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    if (vips_autorot(in, &t[0], NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot auto-rotate the image");
+    /* The pixels are upright now: no orientation tag may survive into the output's EXIF, or
+     * viewers rotate a second time (imaginary's trap). */
+    if (vips_copy(t[0], &t[1], NULL))
+        return pl_cancel_fail(c, PL_E_INTERNAL, "Cannot copy the image");
+    vips_image_remove(t[1], VIPS_META_ORIENTATION);
+    vips_image_remove(t[1], "exif-ifd0-Orientation");
+    *out = t[1];
+    return 0;
+}
+
+int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
+{
+    if (w < 1)
+        w = 1;
+    if (h < 1)
+        h = 1;
+    *out = in;
+    if (in->Xsize == w && in->Ysize == h)
+        return 0;
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 6);
+    VipsImage *x = in;
+    bool alpha = vips_image_hasalpha(in);
+    if (alpha) {
+        if (vips_premultiply(x, &t[0], NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+        x = t[0];
+    }
+    double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
+    if (vips_resize(x, &t[1], hs, "vscale", vs, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+    x = t[1];
+    if (alpha) {
+        if (vips_unpremultiply(x, &t[2], NULL) || vips_cast(t[2], &t[3], in->BandFmt, NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+        x = t[3];
+    }
+    /* vips_resize rounds each side on its own: make the size exact */
+    if (x->Xsize > w || x->Ysize > h) {
+        if (vips_extract_area(x, &t[4], 0, 0, VIPS_MIN(w, x->Xsize), VIPS_MIN(h, x->Ysize), NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+        x = t[4];
+    }
+    if (x->Xsize < w || x->Ysize < h) {
+        if (vips_embed(x, &t[5], 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+        x = t[5];
+    }
+    *out = x;
+    return 0;
+}
+
+int pl_ops_crop(pl_ctx *c, VipsImage *in, int w, int h, pl_gravity g, VipsImage **out)
+{
+    int W = in->Xsize, H = in->Ysize;
+    w = VIPS_MIN(w, W);
+    h = VIPS_MIN(h, H);
+    *out = in;
+    if (w == W && h == H)
+        return 0;
+    VipsImage **t = pl_ctx_slot(c);
+    if (g == PL_GRAVITY_SMART || g == PL_GRAVITY_ATTENTION || g == PL_GRAVITY_ENTROPY) {
+        VipsInteresting i = g == PL_GRAVITY_ENTROPY ? VIPS_INTERESTING_ENTROPY : VIPS_INTERESTING_ATTENTION;
+        if (vips_smartcrop(in, t, w, h, "interesting", i, NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot smart-crop the image");
+        *out = *t;
+        return 0;
+    }
+    /* bimg's offsets: centre ((W-w+1)/2, (H-h+1)/2) */
+    int cx = (W - w + 1) / 2, cy = (H - h + 1) / 2, x = cx, y = cy;
+    switch (g) {
+    case PL_GRAVITY_NORTH:
+        y = 0;
+        break;
+    case PL_GRAVITY_SOUTH:
+        y = H - h;
+        break;
+    case PL_GRAVITY_EAST:
+        x = W - w;
+        break;
+    case PL_GRAVITY_WEST:
+        x = 0;
+        break;
+    case PL_GRAVITY_NORTHEAST:
+        x = W - w, y = 0;
+        break;
+    case PL_GRAVITY_SOUTHEAST:
+        x = W - w, y = H - h;
+        break;
+    case PL_GRAVITY_SOUTHWEST:
+        x = 0, y = H - h;
+        break;
+    case PL_GRAVITY_NORTHWEST:
+        x = 0, y = 0;
+        break;
+    default:
+        break;
+    }
+    if (x > W - w)
+        x = W - w;
+    if (y > H - h)
+        y = H - h;
+    if (vips_extract_area(in, t, x, y, w, h, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot crop the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_embed(pl_ctx *c, VipsImage *in, int w, int h, pl_extend ext, pl_color bg, VipsImage **out)
+{
+    *out = in;
+    if (in->Xsize == w && in->Ysize == h)
+        return 0;
+    VipsExtend e = VIPS_EXTEND_COPY;
+    switch (ext) {
+    case PL_EXTEND_BLACK:
+        e = VIPS_EXTEND_BLACK;
+        break;
+    case PL_EXTEND_WHITE:
+        e = VIPS_EXTEND_WHITE;
+        break;
+    case PL_EXTEND_MIRROR:
+        e = VIPS_EXTEND_MIRROR;
+        break;
+    case PL_EXTEND_BACKGROUND:
+        e = VIPS_EXTEND_BACKGROUND;
+        break;
+    default: /* copy, and lastpixel (the edge pixel repeated is what "last pixel" means) */
+        e = VIPS_EXTEND_COPY;
+        break;
+    }
+    double px[4];
+    int n;
+    pl_ops_background(in, bg, px, &n);
+    VipsArrayDouble *arr = vips_array_double_new(px, n);
+    VipsImage **t = pl_ctx_slot(c);
+    int x = (w - in->Xsize) / 2, y = (h - in->Ysize) / 2;
+    int r = vips_embed(in, t, x, y, w, h, "extend", e, "background", arr, NULL);
+    vips_area_unref(VIPS_AREA(arr));
+    if (r)
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot extend the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_extract(pl_ctx *c, VipsImage *in, int left, int top, int w, int h, VipsImage **out)
+{
+    if (left < 0 || top < 0 || w <= 0 || h <= 0 || (int64_t)left + w > in->Xsize || (int64_t)top + h > in->Ysize)
+        return pl_error_set(c->err, PL_E_OPERATION,
+                            "extract_area: bad extract area: %dx%d at left=%d, top=%d does not fit inside the %dx%d image", w, h,
+                            left, top, in->Xsize, in->Ysize);
+    VipsImage **t = pl_ctx_slot(c);
+    if (vips_extract_area(in, t, left, top, w, h, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot extract the area");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_angle_floor(int rotate)
+{
+    int a = rotate < 0 ? -rotate : rotate;
+    a = a / 90 * 90;
+    return a > 270 ? 270 : a;
+}
+
+int pl_ops_rotate(pl_ctx *c, VipsImage *in, int angle, VipsImage **out)
+{
+    *out = in;
+    VipsAngle a;
+    switch (angle) {
+    case 90:
+        a = VIPS_ANGLE_D90;
+        break;
+    case 180:
+        a = VIPS_ANGLE_D180;
+        break;
+    case 270:
+        a = VIPS_ANGLE_D270;
+        break;
+    default:
+        return 0;
+    }
+    VipsImage **t = pl_ctx_slot(c);
+    if (vips_rot(in, t, a, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot rotate the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_flip(pl_ctx *c, VipsImage *in, bool horizontal, VipsImage **out)
+{
+    VipsImage **t = pl_ctx_slot(c);
+    if (vips_flip(in, t, horizontal ? VIPS_DIRECTION_HORIZONTAL : VIPS_DIRECTION_VERTICAL, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot flip the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_blur(pl_ctx *c, VipsImage *in, double sigma, double minampl, VipsImage **out)
+{
+    *out = in;
+    if (sigma <= 0)
+        return 0;
+    VipsImage **t = pl_ctx_slot(c);
+    int r = minampl > 0 ? vips_gaussblur(in, t, sigma, "min_ampl", minampl, NULL) : vips_gaussblur(in, t, sigma, NULL);
+    if (r)
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot blur the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_sharpen(pl_ctx *c, VipsImage *in, double sigma, VipsImage **out)
+{
+    *out = in;
+    if (sigma <= 0)
+        return 0;
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    if (vips_sharpen(in, &t[0], "sigma", sigma, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot sharpen the image");
+    /* vips_sharpen answers in LabS/16-bit for some inputs: back to the input's space and depth */
+    if (t[0]->Type != in->Type || t[0]->BandFmt != in->BandFmt) {
+        if (vips_colourspace(t[0], &t[1], in->Type, NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot sharpen the image");
+        *out = t[1];
+    } else {
+        *out = t[0];
+    }
+    return 0;
+}
+
+int pl_ops_grayscale(pl_ctx *c, VipsImage *in, VipsImage **out)
+{
+    *out = in;
+    if (in->Type == VIPS_INTERPRETATION_B_W || in->Type == VIPS_INTERPRETATION_GREY16)
+        return 0;
+    VipsImage **t = pl_ctx_slot(c);
+    VipsInterpretation to = in->BandFmt == VIPS_FORMAT_USHORT ? VIPS_INTERPRETATION_GREY16 : VIPS_INTERPRETATION_B_W;
+    if (vips_colourspace(in, t, to, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot convert the image to greyscale");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_zoom(pl_ctx *c, VipsImage *in, int factor, VipsImage **out)
+{
+    *out = in;
+    if (factor <= 1)
+        return 0;
+    uint64_t px = (uint64_t)in->Xsize * factor * (uint64_t)in->Ysize * factor;
+    if (c->lim != NULL && c->lim->max_output_pixels > 0 && px > c->lim->max_output_pixels)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Zoomed image too large: %dx%d times %d exceeds the output limit",
+                            in->Xsize, in->Ysize, factor);
+    VipsImage **t = pl_ctx_slot(c);
+    if (vips_zoom(in, t, factor, factor, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot zoom the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_trim(pl_ctx *c, VipsImage *in, double threshold, VipsImage **out)
+{
+    *out = in;
+    if (threshold <= 0)
+        return 0;
+    double *px = NULL;
+    int n = 0;
+    /* the background is the top-left pixel's colour (as sharp does) */
+    if (vips_getpoint(in, &px, &n, 0, 0, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot trim the image");
+    VipsArrayDouble *bg = vips_array_double_new(px, n);
+    g_free(px);
+    int left, top, w, h;
+    int r = vips_find_trim(in, &left, &top, &w, &h, "threshold", threshold, "background", bg, NULL);
+    vips_area_unref(VIPS_AREA(bg));
+    if (r)
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot trim the image");
+    if (w <= 0 || h <= 0)
+        return 0; /* all background: keep the image rather than answer nothing */
+    VipsImage **t = pl_ctx_slot(c);
+    if (vips_extract_area(in, t, left, top, w, h, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot trim the image");
+    *out = *t;
+    return 0;
+}
+
+int pl_ops_flatten(pl_ctx *c, VipsImage *in, pl_color bg, VipsImage **out)
+{
+    *out = in;
+    if (!vips_image_hasalpha(in))
+        return 0;
+    double px[4];
+    int n;
+    pl_color opaque = bg;
+    opaque.a = 255;
+    pl_ops_background(in, opaque, px, &n);
+    VipsArrayDouble *arr = vips_array_double_new(px, n - 1);
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    int r = vips_flatten(in, &t[0], "background", arr, "max_alpha", pl_ops_max_value(in), NULL);
+    vips_area_unref(VIPS_AREA(arr));
+    if (r || vips_cast(t[0], &t[1], in->BandFmt, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot flatten the alpha channel");
+    *out = t[1];
+    return 0;
+}

@@ -1,0 +1,290 @@
+/*
+ * test_engine_input: what comes in. Format sniffing, all 8 EXIF orientations upright (pixels
+ * compared with orientation 1), CMYK / Adobe RGB / P3 to sRGB, alpha and 16-bit kept where the
+ * format carries them, animations keep their frames, every file of tests/fixtures/bad gives its
+ * documented error code (the table below) and never crashes, the bomb is refused fast, limits.
+ */
+#include "engine_util.h"
+
+static void test_sniff(void)
+{
+    static const struct {
+        const char *file;
+        pl_format f;
+    } cases[] = {
+        {"edge/looks-like-svg.webp", PL_FMT_WEBP},
+        {"edge/example.avif", PL_FMT_AVIF},
+        {"edge/avif-pitm-4096x800.avif", PL_FMT_AVIF},
+        {"edge/iphone-displayp3.heic", PL_FMT_HEIF},
+        {"edge/tiff-multipage.tif", PL_FMT_TIFF},
+        {"edge/jpeg2000-relax.jp2", PL_FMT_JP2K},
+        {"edge/animated-loop3.gif", PL_FMT_GIF},
+        {"bad/jpeg-with-png-extension.png", PL_FMT_JPEG},
+        {"bad/png-with-jpg-extension.jpg", PL_FMT_PNG},
+        {"bad/vector-check.svg", PL_FMT_SVG},
+        {"bad/not-an-image.pdf", PL_FMT_PDF},
+        {"bad/not-an-image-text.txt", PL_FMT_UNKNOWN},
+        {"bad/not-an-image-icc-profile.icm", PL_FMT_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        eu_file f = eu_read(cases[i].file);
+        is_int(pl_sniff(f.data, f.len), cases[i].f, "sniff %s", cases[i].file);
+        eu_free(&f);
+    }
+    is_int(pl_sniff(NULL, 0), PL_FMT_UNKNOWN, "sniff empty");
+}
+
+static void test_orientation(void)
+{
+    eu_file ref_f = eu_read("edge/exif-orientation-1.jpg");
+    pl_result ref;
+    pl_error e;
+    eu_run("transform?w=300&type=png", &ref_f, &ref, &e);
+    for (int o = 1; o <= 8; o++) {
+        char name[64];
+        snprintf(name, sizeof(name), "edge/exif-orientation-%d.jpg", o);
+        eu_file f = eu_read(name);
+        const char *specs[] = {"transform?w=300&type=png", "resize?width=300&type=png", "fit?width=300&height=300&type=png"};
+        for (int s = 0; s < 3; s++) {
+            pl_result r;
+            int rc = eu_run(specs[s], &f, &r, &e);
+            eu_img d = eu_decode(&r);
+            double diff = rc == 0 ? eu_diff(&r, &ref) : -1;
+            ok(rc == 0 && d.width == 300 && d.height == 225 && diff >= 0 && diff < 12, "orientation %d %s upright (diff %.1f)", o,
+               specs[s], diff);
+            pl_result_clear(&r);
+        }
+        /* the tag is gone after auto-orienting, also when metadata is kept (imaginary's trap) */
+        pl_result r;
+        int rc = eu_run("resize?width=300", &f, &r, &e);
+        eu_img d = eu_decode(&r);
+        ok(rc == 0 && d.width == 300 && d.height == 225 && d.orientation <= 1, "orientation %d: no stale tag after resize (%d)", o,
+           d.orientation);
+        pl_result_clear(&r);
+        eu_free(&f);
+    }
+    /* norotation keeps the stored pixels */
+    eu_file f6 = eu_read("edge/exif-orientation-6.jpg");
+    pl_result r;
+    eu_run("resize?width=225&norotation=true", &f6, &r, &e);
+    eu_img d = eu_decode(&r);
+    ok(d.width == 225 && d.height == 300, "norotation: stored orientation kept (%dx%d)", d.width, d.height);
+    pl_result_clear(&r);
+    eu_free(&f6);
+    pl_result_clear(&ref);
+    eu_free(&ref_f);
+}
+
+static void check_colour(const char *file, const char *spec, int bands, VipsInterpretation space, const char *what)
+{
+    eu_file f = eu_read(file);
+    pl_result r;
+    pl_error e;
+    int rc = eu_run(spec, &f, &r, &e);
+    eu_img d = eu_decode(&r);
+    ok(rc == 0 && d.ok && d.bands == bands && d.space == space, "%s: %s (bands %d, %s)", file, what, d.bands,
+       vips_enum_nick(VIPS_TYPE_INTERPRETATION, d.space));
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+static void test_colour(void)
+{
+    check_colour("edge/cmyk-no-profile.jpg", "resize?width=200", 3, VIPS_INTERPRETATION_sRGB, "CMYK without profile to sRGB");
+    check_colour("edge/cmyk-with-swop-profile.jpg", "resize?width=200", 3, VIPS_INTERPRETATION_sRGB, "CMYK (SWOP) to sRGB");
+    check_colour("edge/adobergb-a98-profile.jpg", "transform?w=200", 3, VIPS_INTERPRETATION_sRGB, "Adobe RGB to sRGB");
+    check_colour("edge/displayp3-profile.png", "transform?w=8&type=png", 4, VIPS_INTERPRETATION_sRGB, "P3 to sRGB, alpha kept");
+    check_colour("edge/webp-alpha.webp", "transform?w=100&type=png", 4, VIPS_INTERPRETATION_sRGB, "alpha survives png");
+    check_colour("edge/webp-alpha.webp", "transform?w=100&type=webp", 4, VIPS_INTERPRETATION_sRGB, "alpha survives webp");
+    check_colour("edge/webp-alpha.webp", "transform?w=100&type=avif", 4, VIPS_INTERPRETATION_sRGB, "alpha survives avif");
+    check_colour("edge/webp-alpha.webp", "transform?w=100&type=jpeg", 3, VIPS_INTERPRETATION_sRGB, "jpeg flattens alpha");
+    check_colour("edge/pngsuite-basn6a16-rgba16.png", "transform?w=16&type=png", 4, VIPS_INTERPRETATION_RGB16,
+                 "16-bit RGBA stays 16-bit in png");
+    check_colour("edge/pngsuite-basn0g16-grey16.png", "transform?w=16&type=png", 1, VIPS_INTERPRETATION_GREY16,
+                 "16-bit grey stays 16-bit in png");
+    check_colour("edge/pngsuite-basn6a16-rgba16.png", "transform?w=16&type=webp", 4, VIPS_INTERPRETATION_sRGB,
+                 "16-bit to 8-bit for webp");
+    check_colour("edge/grayscale-gray22-profile.jpg", "resize?width=100", 1, VIPS_INTERPRETATION_B_W, "grey stays grey");
+    check_colour("imaginary/imaginary.jpg", "resize?width=100&colorspace=bw", 1, VIPS_INTERPRETATION_B_W, "colorspace=bw");
+
+    /* noprofile drops the ICC profile; imaginary routes keep it otherwise; transform strips */
+    eu_file f = eu_read("imaginary/imaginary.jpg");
+    pl_result r;
+    pl_error e;
+    eu_run("resize?width=100", &f, &r, &e);
+    ok(eu_decode(&r).has_icc, "resize keeps the ICC profile (imaginary keeps metadata)");
+    pl_result_clear(&r);
+    eu_run("resize?width=100&noprofile=true", &f, &r, &e);
+    ok(!eu_decode(&r).has_icc, "noprofile drops it");
+    pl_result_clear(&r);
+    eu_run("transform?w=100", &f, &r, &e);
+    ok(!eu_decode(&r).has_icc, "transform strips by default");
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+static void check_anim(const char *file, const char *spec, int frames, int w, int h, pl_format fmt)
+{
+    eu_file f = eu_read(file);
+    pl_result r;
+    pl_error e;
+    int rc = eu_run(spec, &f, &r, &e);
+    eu_img d = eu_decode(&r);
+    ok(rc == 0 && r.format == fmt && d.pages == frames && d.width == w && d.page_height == h && d.height == h * frames,
+       "%s %s: %d frames of %dx%d (got %d of %dx%d)", file, spec, frames, w, h, d.pages, d.width, d.page_height);
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+static void test_animation(void)
+{
+    check_anim("edge/animated-rotating-squares.gif", "resize?width=40", 30, 40, 40, PL_FMT_GIF);
+    check_anim("edge/animated-loop3.gif", "transform?w=185&type=webp", 10, 185, 143, PL_FMT_WEBP);
+    check_anim("edge/animated-rotating-squares.gif", "transform?w=40&frames=5", 5, 40, 40, PL_FMT_GIF);
+    check_anim("edge/animated-rotating-squares.webp", "fit?width=50&height=50", 9, 50, 50, PL_FMT_WEBP);
+    check_anim("edge/animated-loop3.gif", "crop?width=100&height=100", 10, 100, 100, PL_FMT_GIF);
+    check_anim("edge/animated-loop3.gif", "rotate?rotate=90", 10, 285, 370, PL_FMT_GIF);
+    check_anim("edge/animated-loop3.gif", "convert?type=png", 1, 370, 285, PL_FMT_PNG); /* PNG: first frame */
+    eu_file f = eu_read("edge/animated-loop3.gif");
+    pl_result r;
+    pl_error e;
+    int rc = eu_run("smartcrop?width=100&height=100", &f, &r, &e);
+    ok(rc == -1 && e.code == PL_E_ANIMATED && strstr(e.message, "smartcrop") != NULL, "smartcrop on an animation: %s", e.message);
+    pl_limits lim;
+    pl_limits_default(&lim);
+    lim.max_frames = 3;
+    rc = eu_run_full("resize?width=50", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == 0 && eu_decode(&r).pages == 3, "max_frames caps the frames");
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+/* The bad-file table: file, expected code (docs/imaginary-compat.md "Damaged and hostile input"). */
+static void test_bad(void)
+{
+    static const struct {
+        const char *file;
+        int code;      /* resize / transform; PL_OK: decodes */
+        int info_code; /* info reads the header only */
+    } cases[] = {
+        {"bad/bomb-65536x65536.png", PL_E_TOO_MANY_PIXELS, PL_OK},
+        {"bad/corrupt-header.jpg", PL_E_DECODE, PL_E_DECODE},
+        {"bad/jpeg-with-png-extension.png", PL_OK, PL_OK},
+        {"bad/libpng-badadler.png", PL_OK, PL_OK},
+        {"bad/libpng-badcrc.png", PL_E_DECODE, PL_OK}, /* fail_on=error: a CRC error in the pixel data is an error */
+        {"bad/lossless-jpeg-sof3.jpg", PL_E_DECODE, PL_E_DECODE},
+        {"bad/not-an-image-icc-profile.icm", PL_E_UNSUPPORTED_INPUT, PL_E_UNSUPPORTED_INPUT},
+        {"bad/not-an-image-text.txt", PL_E_UNSUPPORTED_INPUT, PL_E_UNSUPPORTED_INPUT},
+        {"bad/not-an-image.pdf", PL_E_UNSUPPORTED_INPUT, PL_E_UNSUPPORTED_INPUT}, /* PDF not in the default allowed inputs */
+        {"bad/png-with-jpg-extension.jpg", PL_OK, PL_OK},
+        {"bad/pngsuite-xcrn0g04-crlf-mangled.png", PL_E_UNSUPPORTED_INPUT, PL_E_UNSUPPORTED_INPUT},
+        {"bad/pngsuite-xdtn0g01-no-idat.png", PL_E_DECODE, PL_E_DECODE},
+        {"bad/pngsuite-xhdn0g08-bad-ihdr-crc.png", PL_E_DECODE, PL_E_DECODE},
+        {"bad/pngsuite-xs1n0g01-bad-signature.png", PL_E_UNSUPPORTED_INPUT, PL_E_UNSUPPORTED_INPUT},
+        {"bad/truncated-10000B.jpg", PL_E_DECODE, PL_OK}, /* fail_on=error: truncation is refused, not served half grey */
+        {"bad/truncated-10000B.png", PL_E_DECODE, PL_OK},
+        {"bad/vector-check.svg", PL_E_UNSUPPORTED_INPUT, PL_E_UNSUPPORTED_INPUT}, /* SVG not in the default allowed inputs */
+        {"bad/zero-byte.jpg", PL_E_EMPTY, PL_E_EMPTY},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        eu_file f = eu_read(cases[i].file);
+        const char *specs[] = {"resize?width=100", "info", "transform?w=50&type=png"};
+        for (int s = 0; s < 3; s++) {
+            pl_result r;
+            pl_error e;
+            int64_t t0 = g_get_monotonic_time();
+            int rc = eu_run(specs[s], &f, &r, &e);
+            double ms = (g_get_monotonic_time() - t0) / 1000.0;
+            int want = s == 1 ? cases[i].info_code : cases[i].code;
+            if (want == PL_OK)
+                ok(rc == 0 && r.len > 0 && (s == 1 || eu_decode(&r).ok), "%s %s decodes (%.0f ms)", cases[i].file, specs[s], ms);
+            else
+                ok(rc == -1 && e.code == (pl_code)want && e.message[0] != '\0', "%s %s -> %s (%.0f ms)", cases[i].file, specs[s],
+                   pl_error_name((pl_code)want), ms);
+            if (rc == -1 && e.code != (pl_code)want)
+                diag("  got %s: %s", pl_error_name(e.code), e.message);
+            pl_result_clear(&r);
+        }
+        eu_free(&f);
+    }
+    /* the bomb is refused from its header, in milliseconds */
+    eu_file bomb = eu_read("bad/bomb-65536x65536.png");
+    pl_result r;
+    pl_error e;
+    int64_t t0 = g_get_monotonic_time();
+    int rc = eu_run("resize?width=100", &bomb, &r, &e);
+    double ms = (g_get_monotonic_time() - t0) / 1000.0;
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS && ms < 200, "bomb refused in %.1f ms: %s", ms, e.message);
+    pl_probe_info pi;
+    ok(pl_probe(bomb.data, bomb.len, &pi, &e) == 0 && pi.width == 65536 && pi.height == 65536 &&
+           pi.decode_bytes == 65536ull * 65536ull * 3ull,
+       "probe reads the bomb's header: 65536x65536, %llu bytes to decode", (unsigned long long)pi.decode_bytes);
+    eu_free(&bomb);
+
+    /* allowed_inputs and the pixel/decode limits */
+    eu_file f = eu_read("imaginary/imaginary.jpg");
+    pl_limits lim;
+    pl_limits_default(&lim);
+    lim.allowed_inputs = 1u << PL_FMT_PNG;
+    rc = eu_run_full("resize?width=10", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_UNSUPPORTED_INPUT, "JPEG refused when only PNG is allowed");
+    pl_limits_default(&lim);
+    lim.max_input_pixels = 100000;
+    rc = eu_run_full("resize?width=10", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "550x740 over a 0.1 MP input limit");
+    pl_limits_default(&lim);
+    lim.max_output_pixels = 100000;
+    rc = eu_run_full("thumbnail?width=1000", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "1000x1345 output over a 0.1 MP output limit");
+    pl_limits_default(&lim);
+    lim.max_decode_bytes = 1000000;
+    rc = eu_run_full("resize?width=10", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "1.2 MB decode over a 1 MB decode limit");
+    uint32_t mask = 0;
+    ok(pl_formats_parse_mask("jpeg, png,webp", &mask, &e) == 0 &&
+           mask == ((1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP)),
+       "pl_formats_parse_mask");
+    ok(pl_formats_parse_mask("jpeg,bmp", &mask, &e) == -1 && e.code == PL_E_PARAM && strstr(e.message, "bmp"),
+       "unknown type in the mask: %s", e.message);
+    eu_free(&f);
+}
+
+static void test_formats_in(void)
+{
+    static const struct {
+        const char *file;
+        pl_format out;
+    } cases[] = {
+        {"edge/example.avif", PL_FMT_AVIF},           {"edge/iphone-displayp3.heic", PL_FMT_HEIF},
+        {"edge/tiff-multipage.tif", PL_FMT_TIFF},     {"edge/palette-swiss.png", PL_FMT_PNG},
+        {"photos/webp-gallery-4.webp", PL_FMT_WEBP},  {"edge/progressive-GreenMeadow.jpg", PL_FMT_JPEG},
+        {"edge/tiny-2x1-grey-alpha.gif", PL_FMT_GIF}, {"edge/pngsuite-basi6a08-interlaced.png", PL_FMT_PNG},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        eu_file f = eu_read(cases[i].file);
+        pl_result r;
+        pl_error e;
+        int rc = eu_run("thumbnail?width=20", &f, &r, &e);
+        eu_img d = eu_decode(&r);
+        ok(rc == 0 && d.ok && d.width == 20 && r.format == cases[i].out && pl_sniff(r.data, r.len) == cases[i].out,
+           "%s -> width 20, %s out (%s)", cases[i].file, pl_format_name(cases[i].out), r.mime ? r.mime : "-");
+        pl_result_clear(&r);
+        eu_free(&f);
+    }
+}
+
+int main(void)
+{
+    pl_error err;
+    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
+        printf("Bail out! %s\n", err.message);
+        return 1;
+    }
+    test_sniff();
+    test_formats_in();
+    test_orientation();
+    test_colour();
+    test_animation();
+    test_bad();
+    return tap_done();
+}

@@ -1,0 +1,223 @@
+/*
+ * test_engine_ops: every operation's output size and type, decoded back with libvips, over the
+ * fixtures and a few synthetic sizes (imaginary-api.md §3/§4/§9 examples), plus output formats,
+ * type=auto negotiation and /info.
+ */
+#include <jansson.h>
+
+#include "engine_util.h"
+
+static void check_size(const char *spec, const eu_file *f, int w, int h, pl_format fmt)
+{
+    pl_result r;
+    pl_error e;
+    int rc = eu_run(spec, f, &r, &e);
+    eu_img d = eu_decode(&r);
+    ok(rc == 0 && d.ok && d.width == w && d.page_height == h && r.format == fmt && r.width == w && r.height == h, "%s -> %dx%d %s",
+       spec, w, h, pl_format_name(fmt));
+    if (rc == 0 && !(d.width == w && d.page_height == h))
+        diag("  got %dx%d (result says %dx%d)", d.width, d.page_height, r.width, r.height);
+    if (rc == 0 && r.format != fmt)
+        diag("  got format %s", pl_format_name(r.format));
+    pl_result_clear(&r);
+}
+
+static void check_error(const char *spec, const eu_file *f, pl_code code)
+{
+    pl_result r;
+    pl_error e;
+    int rc = eu_run(spec, f, &r, &e);
+    ok(rc == -1 && e.code == code && r.data == NULL, "%s fails with %s", spec, pl_error_name(code));
+    if (rc == -1 && e.code != code)
+        diag("  got %s: %s", pl_error_name(e.code), e.message);
+    pl_result_clear(&r);
+}
+
+static void test_imaginary_routes(void)
+{
+    eu_file big = eu_synth(2560, 1600, ".jpg");
+    ok(big.len > 0, "synthetic 2560x1600 JPEG");
+    /* §9: /fit 500x500 of 2560x1600 -> 500x313 */
+    check_size("fit?width=500&height=500", &big, 500, 313, PL_FMT_JPEG);
+    check_size("resize?width=500&height=500", &big, 500, 500, PL_FMT_JPEG);
+    check_size("resize?width=300", &big, 300, 188, PL_FMT_JPEG);
+    check_size("thumbnail?width=200&height=200", &big, 200, 200, PL_FMT_JPEG);
+    check_size("crop?width=400&height=400", &big, 400, 400, PL_FMT_JPEG);
+    check_size("smartcrop?width=300&height=200", &big, 300, 200, PL_FMT_JPEG);
+    eu_free(&big);
+
+    eu_file f = eu_read("imaginary/imaginary.jpg"); /* 550x740 */
+    check_size("resize?width=300", &f, 300, 404, PL_FMT_JPEG);
+    check_size("resize?height=300", &f, 223, 300, PL_FMT_JPEG);
+    check_size("resize?width=300&height=300", &f, 300, 300, PL_FMT_JPEG);
+    check_size("resize?width=1000", &f, 550, 740, PL_FMT_JPEG);             /* never upscales */
+    check_size("resize?width=300&nocrop=false", &f, 300, 740, PL_FMT_JPEG); /* centre strip, no scaling */
+    check_size("fit?width=300&height=300", &f, 223, 300, PL_FMT_JPEG);
+    check_size("fit?width=1000&height=1000", &f, 550, 740, PL_FMT_JPEG);
+    check_size("thumbnail?width=100", &f, 100, 135, PL_FMT_JPEG);
+    check_size("thumbnail?width=100&height=400", &f, 100, 400, PL_FMT_JPEG); /* stretched */
+    check_size("thumbnail?width=1100", &f, 1100, 1480, PL_FMT_JPEG);         /* upscales */
+    check_size("crop?width=200&height=100", &f, 200, 100, PL_FMT_JPEG);
+    check_size("crop?width=200", &f, 200, 740, PL_FMT_JPEG);
+    check_size("crop?height=100", &f, 550, 100, PL_FMT_JPEG);
+    check_size("crop?width=200&height=100&gravity=north", &f, 200, 100, PL_FMT_JPEG);
+    check_size("enlarge?width=1100&height=800", &f, 1100, 800, PL_FMT_JPEG);
+    check_size("enlarge?width=1100&height=800&nocrop=true", &f, 595, 800, PL_FMT_JPEG);
+    check_size("extract?areawidth=100&areaheight=50&top=10&left=20", &f, 100, 50, PL_FMT_JPEG);
+    check_size("extract?areawidth=100&areaheight=50&width=200&height=200", &f, 100, 50, PL_FMT_JPEG);
+    check_error("extract?areawidth=600&areaheight=50&top=10&left=10", &f, PL_E_OPERATION);
+    check_size("zoom?factor=1", &f, 1100, 1480, PL_FMT_JPEG);
+    check_size("zoom?factor=1&top=10&left=10&areawidth=100&areaheight=80", &f, 100, 80, PL_FMT_JPEG);
+    check_size("rotate?rotate=90", &f, 740, 550, PL_FMT_JPEG);
+    check_size("rotate?rotate=45", &f, 550, 740, PL_FMT_JPEG);  /* floors to 0: nothing */
+    check_size("rotate?rotate=360", &f, 740, 550, PL_FMT_JPEG); /* capped at 270 */
+    check_size("rotate?rotate=180&width=100", &f, 100, 135, PL_FMT_JPEG);
+    check_size("autorotate", &f, 550, 740, PL_FMT_JPEG);
+    check_size("flip", &f, 550, 740, PL_FMT_JPEG);
+    check_size("flop", &f, 550, 740, PL_FMT_JPEG);
+    check_size("blur?sigma=2", &f, 550, 740, PL_FMT_JPEG);
+    check_size("blur?sigma=2&width=300", &f, 300, 404, PL_FMT_JPEG); /* common params apply */
+    check_size("convert?type=png", &f, 550, 740, PL_FMT_PNG);
+    check_size("convert?type=webp", &f, 550, 740, PL_FMT_WEBP);
+    check_size("convert?type=tiff", &f, 550, 740, PL_FMT_TIFF);
+    check_size("convert?type=avif&width=100", &f, 100, 135, PL_FMT_AVIF);
+    check_error("convert?type=gif", &f, PL_E_UNSUPPORTED_OUTPUT);
+    check_size("watermark?text=imgpipe", &f, 550, 740, PL_FMT_JPEG);
+    check_size("watermark?text=imgpipe&noreplicate=true&width=200", &f, 200, 269, PL_FMT_JPEG);
+    check_size("pipeline?operations=%5B%7B%22operation%22%3A%22crop%22%2C%22params%22%3A%7B%22width%22%3A300%2C%22height%22%3A"
+               "260%7D%7D%2C%7B%22operation%22%3A%22convert%22%2C%22params%22%3A%7B%22type%22%3A%22webp%22%7D%7D%5D",
+               &f, 300, 260, PL_FMT_WEBP);
+    eu_free(&f);
+
+    /* flip is left<->right (bimg naming), flop top<->bottom: compare corners */
+    eu_file g = eu_synth(64, 32, ".png");
+    pl_result a, b;
+    pl_error e;
+    int ra = eu_run("flip", &g, &a, &e), rb = eu_run("transform?flip=true&strip=true", &g, &b, &e);
+    VipsImage *ia = ra == 0 ? vips_image_new_from_buffer(a.data, a.len, "", NULL) : NULL;
+    double *px = NULL;
+    int n = 0;
+    ok(ia != NULL && vips_getpoint(ia, &px, &n, 0, 0, NULL) == 0 && px[0] >= 62, "flip mirrors left<->right (x at left = %g)",
+       px ? px[0] : -1);
+    g_free(px);
+    if (ia)
+        g_object_unref(ia);
+    ok(rb == 0 && eu_diff(&a, &b) == 0, "transform flip means the same as /flip");
+    pl_result_clear(&a);
+    pl_result_clear(&b);
+    eu_free(&g);
+}
+
+static void test_transform(void)
+{
+    eu_file f = eu_read("imaginary/imaginary.jpg"); /* 550x740 */
+    check_size("transform?w=300", &f, 300, 404, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300", &f, 223, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300&fit=inside", &f, 223, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300&fit=outside", &f, 300, 404, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300&fit=cover", &f, 300, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300&fit=cover&gravity=entropy", &f, 300, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300&fit=cover&gravity=attention", &f, 300, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&h=300&fit=contain", &f, 300, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&h=100&fit=fill", &f, 300, 100, PL_FMT_JPEG);
+    check_size("transform?w=1000", &f, 550, 740, PL_FMT_JPEG);
+    check_size("transform?w=1100&enlarge=true", &f, 1100, 1480, PL_FMT_JPEG);
+    check_size("transform?w=150&dpr=2", &f, 300, 404, PL_FMT_JPEG);
+    check_size("transform?areawidth=100&areaheight=200&top=5&left=5&w=50", &f, 50, 100, PL_FMT_JPEG);
+    check_size("transform?w=300&rotate=90", &f, 404, 300, PL_FMT_JPEG);
+    check_size("transform?w=200&sigma=1&sharpen=1&grayscale=true&type=png", &f, 200, 269, PL_FMT_PNG);
+    check_size("transform?w=200&type=gif", &f, 200, 269, PL_FMT_GIF);
+    check_size("transform?w=200&type=heif", &f, 200, 269, PL_FMT_HEIF);
+    eu_free(&f);
+
+    eu_file t = eu_read("edge/tall-strip-6x1024.png");
+    check_size("transform?h=100", &t, 1, 100, PL_FMT_PNG);
+    check_size("resize?width=3&height=3", &t, 3, 3, PL_FMT_PNG);
+    eu_free(&t);
+    eu_file one = eu_read("edge/tiny-1x1-palette.png");
+    check_size("transform?w=10&h=10&fit=cover&enlarge=true", &one, 10, 10, PL_FMT_PNG);
+    check_size("watermark?text=x", &one, 1, 1, PL_FMT_PNG); /* imaginary: "embed: bad dimensions" */
+    eu_free(&one);
+}
+
+static void check_auto(const char *spec, const char *fixture, const char *accept, int want_rc, pl_format want)
+{
+    eu_file f = eu_read(fixture);
+    pl_result r;
+    pl_error e;
+    int rc = eu_run_full(spec, f.data, f.len, accept, NULL, NULL, &r, &e);
+    if (want_rc == 0)
+        ok(rc == 0 && r.format == want && r.vary_accept && eu_decode(&r).ok, "%s Accept \"%s\" -> %s, Vary", spec,
+           accept ? accept : "(none)", pl_format_name(want));
+    else
+        ok(rc == -1 && e.code == (pl_code)want_rc, "%s Accept \"%s\" -> %s", spec, accept ? accept : "(none)",
+           pl_error_name((pl_code)want_rc));
+    if (rc == 0 && r.format != want)
+        diag("  got %s", pl_format_name(r.format));
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+static void test_auto(void)
+{
+    const char *jpg = "imaginary/imaginary.jpg", *alpha = "edge/pngsuite-basn6a08-rgba.png";
+    /* imaginary: first of webp/png/jpeg in header order, q ignored */
+    check_auto("resize?width=50&type=auto", jpg, "image/png, image/webp", 0, PL_FMT_PNG);
+    check_auto("resize?width=50&type=auto", jpg, "image/webp;q=0, image/png", 0, PL_FMT_WEBP);
+    check_auto("resize?width=50&type=auto", jpg, "text/html, */*", 0, PL_FMT_JPEG); /* none: input format */
+    check_auto("convert?type=auto", jpg, "image/avif, */*", PL_E_MISSING_PARAM, PL_FMT_UNKNOWN);
+    /* transform: avif > webp > jpeg (png with alpha), q=0 honoured */
+    check_auto("transform?w=50&type=auto", jpg, "image/avif,image/webp,*/*", 0, PL_FMT_AVIF);
+    check_auto("transform?w=50&type=auto", jpg, "image/avif;q=0,image/webp,*/*", 0, PL_FMT_WEBP);
+    check_auto("transform?w=50&type=auto", jpg, "text/html,*/*;q=0.8", 0, PL_FMT_JPEG);
+    check_auto("transform?w=50&type=auto", jpg, NULL, 0, PL_FMT_JPEG);
+    check_auto("transform?w=20&type=auto", alpha, "*/*", 0, PL_FMT_PNG);
+    check_auto("transform?w=50&type=auto", jpg, "text/html", PL_E_NOT_ACCEPTABLE, PL_FMT_UNKNOWN);
+    check_auto("transform?w=50&type=auto", jpg, "image/jpeg;q=0, image/png", PL_E_NOT_ACCEPTABLE, PL_FMT_UNKNOWN);
+}
+
+static void test_info(void)
+{
+    eu_file f = eu_read("edge/exif-orientation-6.jpg");
+    pl_result r;
+    pl_error e;
+    int rc = eu_run("info", &f, &r, &e);
+    json_t *j = rc == 0 ? json_loadb(r.data, r.len, 0, NULL) : NULL;
+    ok(j != NULL && strcmp(r.mime, "application/json") == 0, "info is JSON");
+    ok(j && json_integer_value(json_object_get(j, "width")) == 450 && json_integer_value(json_object_get(j, "height")) == 600,
+       "info: stored (unrotated) size 450x600");
+    ok(j && json_integer_value(json_object_get(j, "orientation")) == 6, "info: orientation 6");
+    ok(j && strcmp(json_string_value(json_object_get(j, "type")), "jpeg") == 0 &&
+           strcmp(json_string_value(json_object_get(j, "space")), "srgb") == 0,
+       "info: type jpeg, space srgb");
+    ok(j && json_is_false(json_object_get(j, "hasAlpha")) && json_is_true(json_object_get(j, "hasProfile")) &&
+           json_integer_value(json_object_get(j, "channels")) == 3 && json_integer_value(json_object_get(j, "pages")) == 1 &&
+           json_integer_value(json_object_get(j, "size")) == (json_int_t)f.len,
+       "info: hasAlpha, hasProfile, channels, pages, size");
+    json_decref(j);
+    pl_result_clear(&r);
+    eu_free(&f);
+    f = eu_read("edge/animated-rotating-squares.gif");
+    rc = eu_run("info", &f, &r, &e);
+    j = rc == 0 ? json_loadb(r.data, r.len, 0, NULL) : NULL;
+    ok(j && json_integer_value(json_object_get(j, "pages")) == 30 && json_is_true(json_object_get(j, "hasAlpha")) &&
+           json_integer_value(json_object_get(j, "orientation")) == 0,
+       "info: GIF has 30 pages, alpha, orientation 0");
+    json_decref(j);
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+int main(void)
+{
+    pl_error err;
+    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
+        printf("Bail out! %s\n", err.message);
+        return 1;
+    }
+    test_imaginary_routes();
+    test_transform();
+    test_auto();
+    test_info();
+    return tap_done();
+}
