@@ -1,0 +1,131 @@
+/*
+ * test_engine_cancel: a deadline of 50 ms stops a heavy libvips operation (blur sigma 50 on a
+ * 2048x1536 RGBA image, seconds of work) well under a second, through the eval signal and
+ * vips_image_set_kill; a cancelled control stops before work starts; a control with a far
+ * deadline changes nothing. Also: pipeline ignore_failure, timings, watermarkimage, trim.
+ */
+#include "engine_util.h"
+
+static void test_deadline(void)
+{
+    eu_file f = eu_read("edge/alpha-blackbug.png");
+    pl_result r;
+    pl_error e;
+    pl_control ctl;
+    atomic_init(&ctl.cancelled, 0);
+    ctl.deadline_us = g_get_monotonic_time() + 50 * 1000;
+    int64_t t0 = g_get_monotonic_time();
+    int rc = eu_run_full("blur?sigma=50", f.data, f.len, NULL, NULL, &ctl, &r, &e);
+    double ms = (g_get_monotonic_time() - t0) / 1000.0;
+    ok(rc == -1 && e.code == PL_E_DEADLINE && ms < 600, "blur sigma=50 stopped by a 50 ms deadline after %.0f ms: %s", ms,
+       e.message);
+    pl_result_clear(&r);
+
+    atomic_init(&ctl.cancelled, 0);
+    ctl.deadline_us = g_get_monotonic_time() + 50 * 1000;
+    t0 = g_get_monotonic_time();
+    rc = eu_run_full("transform?sharpen=10&sigma=40&type=webp", f.data, f.len, NULL, NULL, &ctl, &r, &e);
+    ms = (g_get_monotonic_time() - t0) / 1000.0;
+    ok(rc == -1 && e.code == PL_E_DEADLINE && ms < 600, "transform blur+sharpen to webp stopped after %.0f ms", ms);
+    pl_result_clear(&r);
+
+    atomic_init(&ctl.cancelled, 1);
+    ctl.deadline_us = 0;
+    rc = eu_run_full("resize?width=100", f.data, f.len, NULL, NULL, &ctl, &r, &e);
+    ok(rc == -1 && e.code == PL_E_CANCELLED && r.data == NULL, "cancelled control: PL_E_CANCELLED, no output");
+
+    atomic_init(&ctl.cancelled, 0);
+    ctl.deadline_us = g_get_monotonic_time() + 60 * 1000 * 1000;
+    rc = eu_run_full("resize?width=100", f.data, f.len, NULL, NULL, &ctl, &r, &e);
+    ok(rc == 0 && eu_decode(&r).width == 100, "far deadline: runs to the end");
+    ok(r.t.decode_ms >= 0 && r.t.process_ms >= 0 && r.t.encode_ms > 0 && r.in_width == 2048 && r.in_height == 1536 &&
+           r.in_format == PL_FMT_PNG,
+       "timings (decode %.1f, process %.1f, encode %.1f ms) and input facts", r.t.decode_ms, r.t.process_ms, r.t.encode_ms);
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+static void test_pipeline_ignore_failure(void)
+{
+    eu_file f = eu_read("imaginary/imaginary.jpg");
+    pl_result r;
+    pl_error e;
+    /* [extract out of bounds (ignored), resize width 100, convert png] */
+    const char *ops = "pipeline?operations=%5B%7B%22operation%22%3A%22extract%22%2C%22ignore_failure%22%3Atrue%2C%22params%22%3A"
+                      "%7B%22areawidth%22%3A5000%2C%22areaheight%22%3A10%7D%7D%2C%7B%22operation%22%3A%22resize%22%2C%22params%22%"
+                      "3A%7B%22width%22%3A100%7D%7D%2C%7B%22operation%22%3A%22convert%22%2C%22params%22%3A%7B%22type%22%3A%22png%"
+                      "22%7D%7D%5D";
+    int rc = eu_run(ops, &f, &r, &e);
+    eu_img d = eu_decode(&r);
+    ok(rc == 0 && d.width == 100 && d.height == 135 && r.format == PL_FMT_PNG, "pipeline: failed step skipped with ignore_failure");
+    pl_result_clear(&r);
+    const char *ops2 = "pipeline?operations=%5B%7B%22operation%22%3A%22extract%22%2C%22params%22%3A%7B%22areawidth%22%3A5000%2C%"
+                       "22areaheight%22%3A10%7D%7D%2C%7B%22operation%22%3A%22resize%22%2C%22params%22%3A%7B%22width%22%3A100%7D%"
+                       "7D%5D";
+    rc = eu_run(ops2, &f, &r, &e);
+    ok(rc == -1 && e.code == PL_E_OPERATION, "pipeline: failed step without ignore_failure fails the request");
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
+static void test_watermark_image(void)
+{
+    eu_file f = eu_read("imaginary/imaginary.jpg");
+    eu_file ov = eu_read("edge/pngsuite-basn6a08-rgba.png");
+    pl_result r, plain;
+    pl_error e;
+    pl_plan plan;
+    pl_plan_parse_string("watermarkimage?left=10&top=20&opacity=1&type=png&image=http://x/y.png", &plan, &e);
+    pl_input in = {.data = f.data, .len = f.len, .overlay = ov.data, .overlay_len = ov.len};
+    pl_limits lim;
+    pl_limits_default(&lim);
+    int rc = pl_run(&plan, &in, &lim, NULL, &r, &e);
+    eu_img d = eu_decode(&r);
+    eu_run("convert?type=png", &f, &plain, &e);
+    double diff = eu_diff(&r, &plain);
+    ok(rc == 0 && d.width == 550 && d.height == 740 && d.bands == 3 && diff > 0, "watermarkimage: same size, pixels changed (%.3f)",
+       diff);
+    pl_result_clear(&r);
+    pl_result_clear(&plain);
+    in.overlay = NULL;
+    in.overlay_len = 0;
+    rc = pl_run(&plan, &in, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_MISSING_PARAM, "watermarkimage without a second image: %s", e.message);
+    eu_free(&ov);
+    eu_free(&f);
+}
+
+static void test_trim(void)
+{
+    /* a 100x80 white canvas with a 30x20 dark block at (40,25) */
+    VipsImage *t[4] = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    vips_black(&t[0], 30, 20, "bands", 3, NULL);
+    vips_embed(t[0], &t[1], 40, 25, 100, 80, "extend", VIPS_EXTEND_WHITE, NULL);
+    vips_pngsave_buffer(t[1], &buf, &len, NULL);
+    for (int i = 0; i < 4; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    pl_result r;
+    pl_error e;
+    int rc = eu_run_full("transform?trim=10&type=png", buf, len, NULL, NULL, NULL, &r, &e);
+    eu_img d = eu_decode(&r);
+    ok(rc == 0 && d.width == 30 && d.height == 20, "trim cuts to the 30x20 block (got %dx%d)", d.width, d.height);
+    pl_result_clear(&r);
+    g_free(buf);
+}
+
+int main(void)
+{
+    pl_error err;
+    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 2}, &err) != 0) {
+        printf("Bail out! %s\n", err.message);
+        return 1;
+    }
+    test_deadline();
+    test_pipeline_ignore_failure();
+    test_watermark_image();
+    test_trim();
+    return tap_done();
+}
