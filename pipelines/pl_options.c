@@ -785,6 +785,9 @@ static int pl_unescape(const char *s, size_t len, char *out, size_t *out_len, pl
     return 0;
 }
 
+/* Longest query accepted (a pipeline's JSON included); keeps the decode buffers bounded. */
+#define PL_QUERY_MAX (1 << 20)
+
 /* The names op accepts, for "unknown parameter" on transform. */
 static void pl_known_names(pl_op op, char *out, size_t size)
 {
@@ -827,6 +830,8 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
     pl_grammar_ctx ctx = {plan->op, -1};
     if (query == NULL)
         query_len = 0;
+    if (query_len > PL_QUERY_MAX)
+        return pl_error_set(err, PL_E_PARAM, "the query is %zu bytes long; at most %d bytes are allowed", query_len, PL_QUERY_MAX);
 
     name = malloc(query_len + 1);
     val = malloc(query_len + 1);

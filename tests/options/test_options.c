@@ -417,6 +417,14 @@ static void test_query(void)
     ok(pl_plan_parse("flip", NULL, 0, &plan, &err) == 0 && plan.n_steps == 1 && plan.steps[0].op == PL_OP_FLIP, "NULL query");
     ok(pl_plan_parse("resize", "width=12&height=3", 8, &plan, &err) == 0 && plan.params.width == 12 && plan.params.height == 0,
        "query_len bounds the query");
+    {
+        static char huge[(1 << 20) + 16];
+        memset(huge, 'a', sizeof(huge) - 1);
+        ok(pl_plan_parse("flip", huge, sizeof(huge) - 1, &plan, &err) == -1 && err.code == PL_E_PARAM &&
+               strstr(err.message, "at most 1048576 bytes"),
+           "query over 1 MiB rejected");
+        ok(pl_plan_parse("flip", huge, 1 << 20, &plan, &err) == 0, "query of exactly 1 MiB parsed (unknown name ignored)");
+    }
     /* op names */
     bad_spec("nope?width=1", PL_E_PARAM, "unknown operation \"nope\"");
     bad_spec("Resize?width=1", PL_E_PARAM, "unknown operation \"Resize\"");
