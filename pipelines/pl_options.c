@@ -739,6 +739,14 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
                                "aspectratio derives the missing side: give exactly one of \"width\" and \"height\"");
         if (p->force && pl_params_has(p, PL_P_FIT))
             return pl_conflict(err, "force", "fit", "force is fit=fill: give only one of them");
+        for (int k = 0; k < 2; k++) {
+            int side = k ? p->height : p->width;
+            if (side * p->dpr > PL_DIM_MAX + 0.5)
+                return pl_error_set(err, PL_E_PARAM,
+                                    "parameters \"%s\" and \"dpr\" conflict: %d x %g = %.0f pixels, over the limit of %d; "
+                                    "lower one of them",
+                                    k ? "height" : "width", side, p->dpr, side * p->dpr, PL_DIM_MAX);
+        }
         break;
     }
     default:
@@ -788,6 +796,47 @@ static int pl_unescape(const char *s, size_t len, char *out, size_t *out_len, pl
 /* Longest query accepted (a pipeline's JSON included); keeps the decode buffers bounded. */
 #define PL_QUERY_MAX (1 << 20)
 
+/* Edit distance of two short names (for "did you mean"); names are at most 31 bytes here. */
+static size_t pl_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t row[32];
+    if (la > 31 || lb > 31)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The closest name (or alias) op accepts to an unknown name, if close enough to be a typo. */
+static const char *pl_suggest(pl_op op, const char *name, size_t len)
+{
+    const char *best = NULL;
+    size_t best_d = len <= 3 ? 1 : 2;
+    for (int i = 0; i < PL_P__COUNT; i++) {
+        const pl_param_def *d = &pl_params_table[i];
+        if (pl_grammar_lookup(op, d->name, strlen(d->name)) == NULL)
+            continue;
+        size_t dn = pl_distance(name, len, d->name, strlen(d->name));
+        if (dn <= best_d && (best == NULL || dn < best_d))
+            best = d->name, best_d = dn;
+    }
+    return best;
+}
+
 /* The names op accepts, for "unknown parameter" on transform. */
 static void pl_known_names(pl_op op, char *out, size_t size)
 {
@@ -797,7 +846,9 @@ static void pl_known_names(pl_op op, char *out, size_t size)
         const pl_param_def *d = &pl_params_table[i];
         if (op == PL_OP_TRANSFORM && d->id == PL_P_OPERATIONS)
             continue;
-        int n = snprintf(out + o, size - o, "%s%s", o ? "," : "", d->name);
+        bool alias = op == PL_OP_TRANSFORM && d->alias != NULL;
+        int n = snprintf(out + o, size - o, "%s%s%s%s%s", o ? "," : "", d->name, alias ? "(" : "", alias ? d->alias : "",
+                         alias ? ")" : "");
         if (n < 0 || (size_t)n >= size - o) {
             out[o] = '\0';
             return;
@@ -865,10 +916,14 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
         if (def == NULL) {
             if (pl_op_is_imaginary(plan->op))
                 continue; /* imaginary ignores unknown names (cache busters …) */
-            char q[64], known[480];
+            char q[40], known[440];
             pl_grammar_quote(name, nlen, q, sizeof(q));
+            const char *near = pl_suggest(plan->op, name, nlen);
+            char hint[48] = "";
+            if (near != NULL)
+                snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", near);
             pl_known_names(plan->op, known, sizeof(known));
-            pl_error_set(err, PL_E_PARAM, "unknown parameter \"%s\"; known: %s", q, known);
+            pl_error_set(err, PL_E_PARAM, "unknown parameter \"%s\"%s; known: %s", q, hint, known);
             goto out;
         }
         if (seen & (1ull << def->id))

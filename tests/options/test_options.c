@@ -411,8 +411,11 @@ static void test_query(void)
     /* empty pairs, no value, unknown names */
     is_int(ok_spec("resize?&&width=7&&")->width, 7, "empty pairs skipped");
     is_int(ok_spec("resize?width=7&cachebuster=123&Width=9")->width, 7, "unknown names (and wrong case) ignored on imaginary");
-    bad_spec("transform?w=1&foo=2", PL_E_PARAM, "unknown parameter \"foo\"; known: width,height,");
+    bad_spec("transform?w=1&foo=2", PL_E_PARAM, "unknown parameter \"foo\"; known: width(w),height(h),");
     bad_spec("transform?Width=1", PL_E_PARAM, "unknown parameter \"Width\"");
+    bad_spec("transform?widht=1", PL_E_PARAM, "unknown parameter \"widht\" (did you mean \"width\"?); known: width(w),height(h)");
+    bad_spec("transform?qualty=1", PL_E_PARAM, "(did you mean \"quality\"?)");
+    bad_spec("transform?zzzzzzzz=1", PL_E_PARAM, "unknown parameter \"zzzzzzzz\"; known:");
     bad_spec("transform?operations=%5B%5D", PL_E_PARAM, "belongs to /pipeline");
     ok(pl_plan_parse("flip", NULL, 0, &plan, &err) == 0 && plan.n_steps == 1 && plan.steps[0].op == PL_OP_FLIP, "NULL query");
     ok(pl_plan_parse("resize", "width=12&height=3", 8, &plan, &err) == 0 && plan.params.width == 12 && plan.params.height == 0,
@@ -516,6 +519,9 @@ static void test_conflicts(void)
     bad_spec("transform?aspectratio=1:1", PL_E_PARAM, "exactly one of");
     ok(ok_spec("transform?h=10&aspectratio=4:3")->aspect_w == 4, "transform aspectratio with one side");
     bad_spec("transform?w=10&h=10&fit=fill&force=true", PL_E_PARAM, "parameters \"force\" and \"fit\" conflict");
+    bad_spec("transform?w=10000&dpr=2", PL_E_PARAM, "parameters \"width\" and \"dpr\" conflict: 10000 x 2 = 20000 pixels");
+    bad_spec("transform?h=9000&dpr=1.9", PL_E_PARAM, "parameters \"height\" and \"dpr\" conflict");
+    ok(ok_spec("transform?w=8000&h=100&dpr=2")->dpr == 2.0, "w x dpr within the limit");
 }
 
 static void pipeline_spec(char *out, size_t size, const char *json)
