@@ -40,8 +40,10 @@ int pl_grammar_type_error(const pl_grammar_ctx *ctx, const pl_param_def *def, co
 /* Required parameters, conflicts and normalisation (quality 0 -> 75 …) of one step. */
 int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err);
 
-/* Parse the pipeline's `operations` JSON (decoded, len bytes) into plan->steps / n_steps. */
-int pl_pipeline_json_parse(const char *json, size_t len, pl_plan *plan, pl_error *err);
+/* Parse the pipeline's `operations` JSON (decoded, len bytes) into plan->steps / n_steps. With
+ * shape_only, stop after the JSON and item shape checks (imaginary decodes `operations` on every
+ * route but only /pipeline looks at the steps); plan is then left untouched. */
+int pl_pipeline_json_parse(const char *json, size_t len, bool shape_only, pl_plan *plan, pl_error *err);
 
 /* Quote a value for a message: printable ASCII kept, the rest escaped, cut to max bytes with "…". */
 void pl_grammar_quote(const char *s, size_t len, char *out, size_t out_size);

@@ -949,12 +949,11 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
         if (plan->op == PL_OP_PIPELINE) {
             if (pl_grammar_check_step(&ctx, &(pl_step){.op = PL_OP_PIPELINE, .params = plan->params}, err) != 0)
                 goto out;
-            if (pl_pipeline_json_parse(ops_json ? val : "", ops_json ? jlen : 0, plan, err) != 0)
+            if (pl_pipeline_json_parse(ops_json ? val : "", ops_json ? jlen : 0, false, plan, err) != 0)
                 goto out;
         } else {
-            /* other imaginary routes validate `operations` (imaginary parses it everywhere) */
-            pl_plan scratch;
-            if (pl_pipeline_json_parse(val, jlen, &scratch, err) != 0)
+            /* other imaginary routes check the JSON of `operations` (imaginary decodes it everywhere) */
+            if (pl_pipeline_json_parse(val, jlen, true, plan, err) != 0)
                 goto out;
         }
     }

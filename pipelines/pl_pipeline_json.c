@@ -131,13 +131,16 @@ static int pl_json_build_step(size_t idx, json_t *item, pl_step *step, pl_error 
     return pl_grammar_check_step(&ctx, step, err);
 }
 
-int pl_pipeline_json_parse(const char *json, size_t len, pl_plan *plan, pl_error *err)
+int pl_pipeline_json_parse(const char *json, size_t len, bool shape_only, pl_plan *plan, pl_error *err)
 {
     int ret = -1;
     json_t *root = NULL;
     json_error_t jerr;
 
-    plan->n_steps = 0;
+    if (!shape_only)
+        plan->n_steps = 0;
+    if (len < 2 && shape_only)
+        return 0;
     if (len < 2) /* imaginary: fewer than 2 bytes = no operations */
         return pl_error_set(err, PL_E_MISSING_PARAM,
                             "Error while processing the image: Missing or invalid pipeline operations "
@@ -159,6 +162,10 @@ int pl_pipeline_json_parse(const char *json, size_t len, pl_plan *plan, pl_error
     for (size_t i = 0; i < n; i++)
         if (pl_json_check_item(json, len, i, json_array_get(root, i), err) != 0)
             goto out;
+    if (shape_only) {
+        ret = 0;
+        goto out;
+    }
     if (n == 0) {
         pl_error_set(err, PL_E_MISSING_PARAM,
                      "Error while processing the image: Missing or invalid pipeline operations JSON: "

@@ -630,6 +630,10 @@ static void test_pipeline(void)
     ok(r == -1 && err.code == PL_E_PARAM && strstr(err.message, "\"width\""), "top-level query validated");
     /* imaginary validates `operations` on every route */
     bad_spec("resize?width=1&operations=%5Bx", PL_E_PARAM, "invalid JSON");
+    bad_spec("resize?width=1&operations=%5B%7B%22x%22%3A1%7D%5D", PL_E_PARAM, "unknown field \"x\"");
+    ok(ok_spec("resize?width=1&operations=%5B%7B%22operation%22%3A%22fit%22%7D%5D")->width == 1 && plan.n_steps == 1 &&
+           plan.steps[0].op == PL_OP_RESIZE,
+       "other routes check only the JSON of operations, never its steps");
 }
 
 /* ---- thread safety: the same specs in 4 threads give the same plans ---- */
