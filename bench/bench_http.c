@@ -136,7 +136,7 @@ static int http_send(http_state *hs, http_slot *s, int64_t intended_us, bench_er
     return 0;
 }
 
-static void http_count(http_state *hs, http_slot *s, int status, int64_t done_us)
+static void http_count(http_state *hs, http_slot *s, int status, CURLcode result, int64_t done_us)
 {
     bench_stats *st = &hs->run->st;
     bool ok = status >= 200 && status < 300;
@@ -168,8 +168,8 @@ static void http_count(http_state *hs, http_slot *s, int status, int64_t done_us
                 snprintf(st->first_error, sizeof(st->first_error), "%.200s: HTTP %d: %.159s", hs->w->ops[s->op].spec, status,
                          s->head);
             else
-                snprintf(st->first_error, sizeof(st->first_error), "%.200s: %.250s", hs->w->ops[s->op].spec,
-                         s->errbuf[0] ? s->errbuf : "no response");
+                snprintf(st->first_error, sizeof(st->first_error), "%.200s: %.120s (%.150s)", hs->w->ops[s->op].spec,
+                         curl_easy_strerror(result), s->errbuf[0] ? s->errbuf : "no response");
         }
     }
 }
@@ -191,7 +191,7 @@ static void http_collect(http_state *hs)
         curl_multi_remove_handle(hs->multi, e);
         s->busy = false;
         hs->busy--;
-        http_count(hs, s, (int)status, done);
+        http_count(hs, s, (int)status, msg->data.result, done);
     }
 }
 

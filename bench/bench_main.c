@@ -42,7 +42,9 @@ static void main_usage(FILE *out)
                  "  --http2              HTTP/2 (prior knowledge on http://, ALPN on https://); default HTTP/1.1 keep-alive\n"
                  "  --server-pid PID     sample the server's RSS and CPU from /proc/PID during the run\n"
                  "  --json FILE          write the results as JSON\n"
-                 "  --label TEXT         free text copied into the JSON\n"
+                 "  --label TEXT         free text copied into the JSON and the TSV line\n"
+                 "  --tsv FILE           append one tab-separated summary line (header when the file is new)\n"
+                 "  --samples FILE       write the RSS/CPU samples as 't_s rss_kb cpu_s' lines (for plots)\n"
                  "  --inprocess          no HTTP: run the engine directly on --threads T (1..256; default: cores)\n"
                  "  --vips-threads N     in-process: libvips threads per image (default: max(1, cores / T))\n"
                  "  --timeout S          per-request timeout (default 30)\n"
@@ -104,7 +106,9 @@ enum {
     OPT_REMOTE,
     OPT_QUIET,
     OPT_LABEL,
-    OPT_FREEPORT
+    OPT_FREEPORT,
+    OPT_TSV,
+    OPT_SAMPLES
 };
 
 static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err)
@@ -131,6 +135,8 @@ static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err
                                          {"quiet", no_argument, NULL, OPT_QUIET},
                                          {"label", required_argument, NULL, OPT_LABEL},
                                          {"free-port", no_argument, NULL, OPT_FREEPORT},
+                                         {"tsv", required_argument, NULL, OPT_TSV},
+                                         {"samples", required_argument, NULL, OPT_SAMPLES},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -210,6 +216,12 @@ static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err
         case OPT_QUIET:
             cfg->quiet = true;
             break;
+        case OPT_TSV:
+            cfg->tsv_path = optarg;
+            break;
+        case OPT_SAMPLES:
+            cfg->samples_path = optarg;
+            break;
         case OPT_LABEL:
             cfg->label = optarg;
             break;
@@ -276,7 +288,8 @@ int main(int argc, char **argv)
         goto fail;
     if (!cfg.quiet)
         bench_report_print(run, stdout);
-    if (bench_report_write_json(run, cfg.json_path, &err) != 0)
+    if (bench_report_write_json(run, cfg.json_path, &err) != 0 || bench_report_append_tsv(run, cfg.tsv_path, &err) != 0 ||
+        bench_report_write_samples(run, cfg.samples_path, &err) != 0)
         goto fail;
     status = 0;
     goto out;

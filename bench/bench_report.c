@@ -161,3 +161,40 @@ int bench_report_write_json(const bench_run *run, const char *path, bench_error 
     json_decref(root);
     return rc;
 }
+
+int bench_report_append_tsv(const bench_run *run, const char *path, bench_error *err)
+{
+    if (!path)
+        return 0;
+    report_numbers n;
+    report_compute(run, &n);
+    const bench_config *cfg = run->cfg;
+    FILE *f = fopen(path, "a+");
+    if (!f)
+        return bench_error_set(err, "cannot open --tsv %s for appending", path);
+    fseek(f, 0, SEEK_END);
+    if (ftell(f) == 0)
+        fprintf(f, "label\tmode\ttransport\tload\trps\timages_per_s\tp50_ms\tp90_ms\tp99_ms\tp99_9_ms\tmax_ms\trequests\terrors\t"
+                   "rss_peak_kb\tcpu_cores\tcpu_ms_per_image\n");
+    double load = strcmp(run->mode, "inprocess") == 0 ? cfg->threads : cfg->rate > 0 ? cfg->rate : cfg->concurrency;
+    fprintf(f, "%s\t%s\t%s\t%g\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%llu\t%llu\t%llu\t%.3f\t%.2f\n",
+            cfg->label ? cfg->label : "-", run->mode, run->transport, load, n.rps, n.ips, n.p50, n.p90, n.p99, n.p999, n.max,
+            (unsigned long long)run->st.requests, (unsigned long long)run->st.errors, (unsigned long long)n.proc.rss_peak_kb,
+            n.proc.cpu_cores, n.cpu_ms_per_image);
+    int rc = fclose(f) == 0 ? 0 : bench_error_set(err, "cannot write --tsv %s", path);
+    return rc;
+}
+
+int bench_report_write_samples(const bench_run *run, const char *path, bench_error *err)
+{
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return bench_error_set(err, "cannot write --samples %s", path);
+    fprintf(f, "# t_s\trss_kb\tcpu_s (pid %d; t from the start of the warm-up)\n", run->proc.pid);
+    for (size_t i = 0; i < run->proc.n; i++)
+        fprintf(f, "%.3f\t%llu\t%.3f\n", run->proc.samples[i].t_s, (unsigned long long)run->proc.samples[i].rss_kb,
+                run->proc.samples[i].cpu_s);
+    return fclose(f) == 0 ? 0 : bench_error_set(err, "cannot write --samples %s", path);
+}

@@ -37,9 +37,11 @@ typedef struct bench_config {
     const char *corpus;
     const char *do_arg;
     const char *json_path;
-    const char *label; /* free text copied to the JSON */
-    int concurrency;   /* closed loop; 0 when --rate */
-    double rate;       /* open loop requests/s; 0 when --concurrency */
+    const char *tsv_path;     /* --tsv: append one summary line */
+    const char *samples_path; /* --samples: write the RSS/CPU samples */
+    const char *label;        /* free text copied to the JSON */
+    int concurrency;          /* closed loop; 0 when --rate */
+    double rate;              /* open loop requests/s; 0 when --concurrency */
     double duration_s, warmup_s, drain_s, timeout_s, sample_s;
     uint64_t max_requests; /* bound on every request sent, warm-up included */
     int max_inflight;      /* open loop: connections/streams in flight at most */
@@ -85,5 +87,9 @@ int bench_url_check(const char *url, bool allow_remote, bench_error *err);
 /* The report: a table on out, and the JSON document to path (NULL: no file). */
 void bench_report_print(const bench_run *run, FILE *out);
 int bench_report_write_json(const bench_run *run, const char *path, bench_error *err);
+/* One line of results appended to a TSV file (header written when the file is new), for scripts. */
+int bench_report_append_tsv(const bench_run *run, const char *path, bench_error *err);
+/* The /proc samples as "t_s rss_kb cpu_s" lines, for gnuplot. */
+int bench_report_write_samples(const bench_run *run, const char *path, bench_error *err);
 
 #endif

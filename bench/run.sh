@@ -1,0 +1,209 @@
+#!/bin/bash
+# run.sh: the benchmark in one command. Builds imgpipe and imgpipe-bench (meson), picks the inputs
+# of the workload from a corpus folder, measures the in-process ceiling, starts `imgpipe serve` on a
+# free loopback port, loads it at a sweep of concurrencies (1, cores, 2 x cores, 4 x cores) and of
+# open-loop rates (fractions of the ceiling), optionally does the same against the sharp server
+# (--with-sharp) and a soak run (--soak S), then prints service/ceiling (and imgpipe/sharp) per point
+# and draws the plots (gnuplot, SVG). Everything lands in bench/results/<time>-<workload>/ (gitignored).
+#
+# usage: bench/run.sh [--workload thumbnail|web|png|imgproxy|mixed|FILE] [--corpus DIR] [--duration S]
+#                     [--warmup S] [--concurrency "1 2 4 8"] [--rates "0.5 0.8 1.0 1.2"] [--no-rates]
+#                     [--http2] [--with-sharp] [--soak S] [--workers N] [--build DIR] [--no-select]
+# Keep --duration short on a shared machine: every point runs --warmup + --duration seconds.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cores=$(nproc)
+workload=thumbnail
+corpus=${IMGPIPE_CORPUS:-$root/../shared/corpus/photos}
+duration=10
+warmup=2
+concurrencies="1 $cores $((2 * cores)) $((4 * cores))"
+rates="0.5 0.8 1.0 1.2"
+http2=""
+with_sharp=0
+soak=0
+workers=0
+build=${BUILD:-$root/build}
+select=1
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --workload) workload=$2; shift 2 ;;
+    --corpus) corpus=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --concurrency) concurrencies=$2; shift 2 ;;
+    --rates) rates=$2; shift 2 ;;
+    --no-rates) rates=""; shift ;;
+    --http2) http2=--http2; shift ;;
+    --with-sharp) with_sharp=1; shift ;;
+    --soak) soak=$2; shift 2 ;;
+    --workers) workers=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --no-select) select=0; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+
+case "$workload" in
+*/*|*.txt) wfile=$workload; wname=$(basename "$workload" .txt) ;;
+*) wfile=$here/workloads/$workload.txt; wname=$workload ;;
+esac
+[ -f "$wfile" ] || die "no workload file $wfile (standard: thumbnail web png imgproxy mixed)"
+[ -d "$corpus" ] || die "--corpus $corpus is not a folder of images"
+
+# ---- build
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" >/dev/null || die "meson setup $build failed (scripts/install-deps.sh installs what it needs)"
+fi
+meson compile -C "$build" >/dev/null || die "the build failed: run 'meson compile -C $build' to see why"
+imgpipe=$build/service/imgpipe
+bench=$build/bench/imgpipe-bench
+[ -x "$imgpipe" ] && [ -x "$bench" ] || die "built binaries not found under $build"
+
+out=$here/results/$(date -u +%Y%m%d-%H%M%S)-$wname
+mkdir -p "$out"
+summary=$out/summary.tsv
+echo "results in $out"
+
+# ---- inputs: the images of the corpus that fit the workload (symlinks), made when there are none
+select_inputs() { # $1 = dest, $2 = loader (jpegload/pngload), $3 = min MP, $4 = max MP, $5 = min bands
+    local dest=$1 n=0 f w h b loader
+    mkdir -p "$dest"
+    for f in "$corpus"/*; do
+        [ -f "$f" ] || continue
+        loader=$(vipsheader -f vips-loader "$f" 2>/dev/null) || continue
+        [ "$loader" = "$2" ] || continue
+        w=$(vipsheader -f width "$f") h=$(vipsheader -f height "$f") b=$(vipsheader -f bands "$f")
+        if awk -v p=$((w * h)) -v lo="$3" -v hi="$4" 'BEGIN { exit !(p >= lo * 1e6 && p <= hi * 1e6) }' && [ "$b" -ge "$5" ]; then
+            ln -sf "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$dest/"
+            n=$((n + 1))
+        fi
+    done
+    echo $n
+}
+inputs=$out/corpus
+if [ "$select" = 0 ]; then
+    inputs=$corpus
+else
+    case "$wname" in
+    thumbnail) n=$(select_inputs "$inputs" jpegload 7.9 100 3) ;;
+    web|imgproxy) n=$(select_inputs "$inputs" jpegload 1.5 4.5 3) ;;
+    png) n=$(select_inputs "$inputs" pngload 1 100 4)
+        if [ "$n" = 0 ]; then # issue 8's shape: 2400x1600 RGBA, alpha a horizontal ramp, from the corpus' JPEGs
+            for f in $(ls -S "$corpus"/*.jpg 2>/dev/null | head -3); do
+                b=$(basename "$f" .jpg)
+                vips thumbnail "$f" "$out/$b-rgb.v" 2400 --height 1600 --size force
+                vips grey "$out/ramp.v" 2400 1600
+                vips linear "$out/ramp.v" "$out/alpha.v" 200 55 --uchar
+                vips bandjoin "$out/$b-rgb.v $out/alpha.v" "$inputs/$b-2400x1600-rgba.png"
+                rm -f "$out/$b-rgb.v" "$out/ramp.v" "$out/alpha.v"
+                n=$((n + 1))
+            done
+        fi ;;
+    *) inputs=$corpus; n=1 ;;
+    esac
+    [ "$n" -gt 0 ] || die "no image in $corpus fits the $wname workload (see bench/README.md), or pass --no-select"
+fi
+echo "workload $wname: $(grep -v '^#' "$wfile" | grep -v '^$' | tr '\n' ';') inputs: $(ls "$inputs" | wc -l) files"
+
+# ---- the ceiling: the same workload through the engine, no HTTP
+"$bench" --inprocess --threads "$cores" --corpus "$inputs" --do "$wfile" --duration "$duration" --warmup "$warmup" \
+    --label ceiling --json "$out/ceiling.json" --tsv "$summary" | tee "$out/ceiling.txt"
+ceiling=$(awk -F'\t' '$1 == "ceiling" { print $6 }' "$summary")
+
+# ---- servers
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+wait_ready() { # $1 = url, $2 = pid
+    for _ in $(seq 150); do
+        kill -0 "$2" 2>/dev/null || return 1
+        curl -fs -o /dev/null "$1/health" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+sweep() { # $1 = label prefix, $2 = url, $3 = pid
+    local c r
+    for c in $concurrencies; do
+        "$bench" --url "$2" --corpus "$inputs" --do "$wfile" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
+            $http2 --server-pid "$3" --label "$1" --json "$out/$1-c$c.json" --tsv "$summary" | tee "$out/$1-c$c.txt"
+    done
+    for r in $rates; do
+        rate=$(awk -v f="$r" -v c="$ceiling" 'BEGIN { x = f * c; if (x < 0.5) x = 0.5; printf "%.1f", x }')
+        "$bench" --url "$2" --corpus "$inputs" --do "$wfile" --rate "$rate" --duration "$duration" --warmup "$warmup" \
+            $http2 --server-pid "$3" --label "$1" --json "$out/$1-r$r.json" --tsv "$summary" | tee "$out/$1-r$r.txt"
+    done
+}
+
+port=$("$bench" --free-port)
+"$imgpipe" serve --listen "127.0.0.1:$port" --workers "$workers" >"$out/imgpipe.log" 2>&1 &
+ipid=$!
+pids+=("$ipid")
+wait_ready "http://127.0.0.1:$port" "$ipid" || die "imgpipe serve did not become ready: see $out/imgpipe.log"
+sweep imgpipe "http://127.0.0.1:$port" "$ipid"
+if [ "$soak" != 0 ]; then
+    "$bench" --url "http://127.0.0.1:$port" --corpus "$inputs" --do "$wfile" --concurrency $((2 * cores)) \
+        --duration "$soak" --warmup 0 $http2 --server-pid "$ipid" --sample-interval 1 --label imgpipe-soak \
+        --json "$out/imgpipe-soak.json" --samples "$out/imgpipe-soak.samples" --tsv "$out/soak.tsv" | tee "$out/imgpipe-soak.txt"
+fi
+kill "$ipid"; wait "$ipid" 2>/dev/null || true
+
+if [ "$with_sharp" = 1 ]; then
+    "$here/sharp/setup.sh" || die "sharp is not installed (bench/sharp/setup.sh failed)"
+    sport=$("$bench" --free-port)
+    node "$here/sharp/server.js" --listen "127.0.0.1:$sport" >"$out/sharp.log" 2>&1 &
+    spid=$!
+    pids+=("$spid")
+    wait_ready "http://127.0.0.1:$sport" "$spid" || die "the sharp server did not start: see $out/sharp.log"
+    http2="" # node's http module: HTTP/1.1 only
+    sweep sharp "http://127.0.0.1:$sport" "$spid"
+    if [ "$soak" != 0 ]; then
+        "$bench" --url "http://127.0.0.1:$sport" --corpus "$inputs" --do "$wfile" --concurrency $((2 * cores)) \
+            --duration "$soak" --warmup 0 --server-pid "$spid" --sample-interval 1 --label sharp-soak \
+            --json "$out/sharp-soak.json" --samples "$out/sharp-soak.samples" --tsv "$out/soak.tsv" | tee "$out/sharp-soak.txt"
+    fi
+    kill "$spid"; wait "$spid" 2>/dev/null || true
+fi
+
+# ---- the table: service / ceiling per point, imgpipe / sharp when measured
+echo
+echo "== $wname on $(nproc) cores: ceiling $ceiling images/s (in-process, $cores threads) =="
+awk -F'\t' -v ceil="$ceiling" '
+NR > 1 && $1 != "ceiling" {
+    key = $2 " " $4; if (!(key in seen)) { order[n++] = key; seen[key] = 1 }
+    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13
+}
+END {
+    printf "%-14s %10s %9s %10s %8s %9s %10s %10s %9s %11s\n", "point", "imgpipe/s", "p99 ms", "svc/ceil", "errors",
+           "rss MB", "sharp/s", "sharp p99", "imgp/shp", "rss i/s";
+    for (i = 0; i < n; i++) {
+        k = order[i]; split(k, a, " ");
+        name = (a[1] == "closed" ? "c=" : "rate=") a[2];
+        line = sprintf("%-14s %10.2f %9.1f %10.3f %8d %9.1f", name, ips["imgpipe", k], p99["imgpipe", k],
+                       ceil > 0 ? ips["imgpipe", k] / ceil : 0, err["imgpipe", k], rss["imgpipe", k] / 1024);
+        if (("sharp", k) in ips)
+            line = line sprintf(" %10.2f %10.1f %9.3f %11.3f", ips["sharp", k], p99["sharp", k],
+                                ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
+                                rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0);
+        print line
+    }
+}' "$summary" | tee "$out/table.txt"
+
+# ---- plots
+if command -v gnuplot >/dev/null 2>&1; then
+    for s in imgpipe sharp; do
+        awk -F'\t' -v s="$s" '$1 == s && $2 == "closed" { print $4, $6, $9 }' "$summary" >"$out/$s-closed.dat"
+        awk -F'\t' -v s="$s" '$1 == s && $2 == "open" { print $4, $6, $9 }' "$summary" >"$out/$s-open.dat"
+    done
+    for ext in svg png; do
+        gnuplot -e "dir='$out'; ceiling=$ceiling; title='$wname, $(nproc) cores'; ext='$ext'" "$here/plot.gp" 2>>"$out/gnuplot.log" \
+            || echo "gnuplot ($ext) failed: see $out/gnuplot.log"
+    done
+    echo "plots: $(ls "$out"/*.svg "$out"/*.png 2>/dev/null | tr '\n' ' ')"
+fi
