@@ -12,8 +12,9 @@
  * alpha), honouring q=0; AVIF and WebP only when named explicitly, JPEG/PNG also through the
  * image and any wildcards; no Accept at all means JPEG/PNG.
  *
- * JPEG: no Huffman-table optimisation unless interlace (progressive) is asked: it costs ~10% of
- * the encode for ~3-5% smaller files; chroma 4:2:0 below quality 90 (libvips' auto mode).
+ * JPEG: no Huffman-table optimisation unless interlace (progressive) is asked: on an 800x600 q80
+ * encode it doubles the encoder's CPU (1.6 -> 3.1 ms) for files 1.7-1.9% smaller; chroma 4:2:0
+ * below quality 90 (libvips' auto mode).
  */
 #include <ctype.h>
 #include <string.h>

@@ -200,6 +200,20 @@ static void pl_engine_meta_policy(pl_ctx *c)
     }
 }
 
+/* imaginary answers operation errors as "Error while processing the image: <msg>": same text on
+ * its routes so clients that match on it keep working. */
+static void pl_engine_imaginary_message(const pl_plan *plan, pl_error *err)
+{
+    static const char prefix[] = "Error while processing the image: ";
+    pl_code c = err->code;
+    if (!pl_op_is_imaginary(plan->op) || strncmp(err->message, prefix, sizeof(prefix) - 1) == 0 ||
+        !(c == PL_E_OPERATION || c == PL_E_DECODE || c == PL_E_UNSUPPORTED_OUTPUT || c == PL_E_MISSING_PARAM || c == PL_E_ANIMATED))
+        return;
+    char msg[PL_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg), "%s%.*s", prefix, (int)(sizeof(msg) - sizeof(prefix)), err->message);
+    memcpy(err->message, msg, sizeof(msg));
+}
+
 int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
 {
     pl_error local;
@@ -297,6 +311,8 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
     out->vary_accept = c.vary_accept;
     rc = 0;
 done:
+    if (rc != 0)
+        pl_engine_imaginary_message(plan, err);
     if (rc != 0) {
         pl_format f = out->in_format;
         int w = out->in_width, h = out->in_height;

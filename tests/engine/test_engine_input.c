@@ -63,6 +63,17 @@ static void test_orientation(void)
         pl_result_clear(&r);
         eu_free(&f);
     }
+    /* /fit uses the upright size (imaginary's EXIF 5-8 bug gives 150x200 here) */
+    {
+        eu_file f5 = eu_read("edge/exif-orientation-6.jpg");
+        pl_result r;
+        eu_run("fit?width=300&height=200", &f5, &r, &e);
+        eu_img d = eu_decode(&r);
+        ok(d.width == 267 && d.height == 200, "fit 300x200 of an upright 600x450 (EXIF 6) -> 267x200 (got %dx%d)", d.width,
+           d.height);
+        pl_result_clear(&r);
+        eu_free(&f5);
+    }
     /* norotation keeps the stored pixels */
     eu_file f6 = eu_read("edge/exif-orientation-6.jpg");
     pl_result r;

@@ -66,6 +66,16 @@ static void test_imaginary_routes(void)
     check_size("extract?areawidth=100&areaheight=50&top=10&left=20", &f, 100, 50, PL_FMT_JPEG);
     check_size("extract?areawidth=100&areaheight=50&width=200&height=200", &f, 100, 50, PL_FMT_JPEG);
     check_error("extract?areawidth=600&areaheight=50&top=10&left=10", &f, PL_E_OPERATION);
+    {
+        pl_result r;
+        pl_error e;
+        eu_run("extract?areawidth=600&areaheight=50", &f, &r, &e);
+        ok(strncmp(e.message, "Error while processing the image: extract_area: bad extract area", 64) == 0,
+           "imaginary's wire text for a bad area: %s", e.message);
+        eu_run("transform?areawidth=600&areaheight=50", &f, &r, &e);
+        ok(e.code == PL_E_OPERATION && strncmp(e.message, "extract_area: bad extract area", 30) == 0,
+           "transform's message is plain: %s", e.message);
+    }
     check_size("zoom?factor=1", &f, 1100, 1480, PL_FMT_JPEG);
     check_size("zoom?factor=1&top=10&left=10&areawidth=100&areaheight=80", &f, 100, 80, PL_FMT_JPEG);
     check_size("rotate?rotate=90", &f, 740, 550, PL_FMT_JPEG);
