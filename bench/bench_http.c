@@ -30,6 +30,7 @@ typedef struct http_slot {
     size_t op, image;
     int64_t intended_us, sent_us;
     uint64_t bytes_received;
+    long version;   /* CURL_HTTP_VERSION_* of the finished transfer */
     char head[160]; /* the first bytes of the answer, for the first error's message */
     char errbuf[CURL_ERROR_SIZE];
 } http_slot;
@@ -47,6 +48,7 @@ typedef struct http_state {
     int64_t t0_us, warm_end_us, end_us;
     uint64_t next_req; /* number of the next request to send */
     int64_t last_window_done_us;
+    long h2_version; /* CURL_HTTP_VERSION_* used for --http2 */
 } http_state;
 
 static size_t http_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -97,8 +99,7 @@ static int http_slot_init(http_state *hs, http_slot *s, bench_error *err)
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, hs->cfg);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     if (hs->cfg->http2) {
-        bool tls = strncmp(hs->cfg->url, "https:", 6) == 0;
-        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, tls ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, hs->h2_version);
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* wait for the shared connection rather than open another */
     } else {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -153,6 +154,10 @@ static void http_count(http_state *hs, http_slot *s, int status, CURLcode result
         return;
     st->requests++;
     st->op_requests[s->op]++;
+    if (s->version == CURL_HTTP_VERSION_2_0)
+        st->http2++;
+    else if (s->version == CURL_HTTP_VERSION_1_1 || s->version == CURL_HTTP_VERSION_1_0)
+        st->http1++;
     st->status[status >= 0 && status < BENCH_STATUS_SLOTS ? status : 0]++;
     if (ok) {
         st->ok++;
@@ -188,6 +193,9 @@ static void http_collect(http_state *hs)
         if (msg->data.result == CURLE_OK)
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         int64_t done = bench_now_us();
+        long version = 0;
+        curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+        s->version = version;
         curl_multi_remove_handle(hs->multi, e);
         s->busy = false;
         hs->busy--;
@@ -221,6 +229,17 @@ static int http_prepare(http_state *hs, bench_error *err)
     hs->multi = curl_multi_init();
     if (!hs->slots || !hs->urls || !hs->headers || !hs->multi)
         return bench_error_set(err, "out of memory");
+    /* h2c: prior knowledge, except on libcurl 7.88.x, which fails every request that reuses a
+     * prior-knowledge connection ("Error in the HTTP2 framing layer", curl/curl#10634, fixed in 8.0.0;
+     * Debian 12 ships 7.88.1). There the first request upgrades (Upgrade: h2c) and the rest reuse it. */
+    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    bool tls = strncmp(cfg->url, "https:", 6) == 0;
+    bool pk_broken = cv->version_num >= 0x075800 && cv->version_num < 0x080000;
+    hs->h2_version = tls         ? (long)CURL_HTTP_VERSION_2TLS
+                     : pk_broken ? (long)CURL_HTTP_VERSION_2_0
+                                 : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    if (cfg->http2)
+        hs->run->transport = tls ? "HTTP/2 (TLS)" : pk_broken ? "HTTP/2 (h2c upgrade)" : "HTTP/2 (h2c prior knowledge)";
     size_t base_len = strlen(cfg->url);
     while (base_len > 0 && cfg->url[base_len - 1] == '/')
         base_len--;

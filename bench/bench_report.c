@@ -80,7 +80,9 @@ void bench_report_print(const bench_run *run, FILE *out)
                 strcmp(run->mode, "inprocess") == 0 ? "process" : "server", run->proc.pid, n.proc.cpu_cores, n.cpu_ms_per_image,
                 (double)n.proc.rss_peak_kb / 1024.0, (double)n.proc.rss_mean_kb / 1024.0, (double)run->proc.hwm_kb / 1024.0);
     if (strcmp(run->mode, "inprocess") != 0)
-        fprintf(out, "  client       cpu %.2f cores\n", run->window_s > 0 ? run->client_cpu_s / run->window_s : 0);
+        fprintf(out, "  client       cpu %.2f cores; answers over HTTP/1.1 %llu, HTTP/2 %llu\n",
+                run->window_s > 0 ? run->client_cpu_s / run->window_s : 0, (unsigned long long)st->http1,
+                (unsigned long long)st->http2);
     if (run->w->n > 1)
         for (size_t i = 0; i < run->w->n; i++)
             fprintf(out, "  op %-40s requests %llu ok %llu\n", run->w->ops[i].spec, (unsigned long long)st->op_requests[i],
@@ -140,8 +142,11 @@ int bench_report_write_json(const bench_run *run, const char *path, bench_error 
         json_object_set_new(root, "schedule",
                             json_pack("{s:I, s:f}", "late_sends", (json_int_t)run->late_sends, "max_lag_ms",
                                       (double)run->max_send_lag_us / 1000.0));
-    if (strcmp(run->mode, "inprocess") != 0)
+    if (strcmp(run->mode, "inprocess") != 0) {
         json_object_set_new(root, "client", json_pack("{s:f}", "cpu_s", run->client_cpu_s));
+        json_object_set_new(root, "http_versions",
+                            json_pack("{s:I, s:I}", "1.1", (json_int_t)st->http1, "2", (json_int_t)st->http2));
+    }
     if (run->proc.n) {
         json_t *samples = json_array();
         for (size_t i = 0; i < run->proc.n; i++)

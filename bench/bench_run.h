@@ -57,7 +57,8 @@ typedef struct bench_stats {
     uint64_t window_done, window_ok; /* completions inside the window: the throughput numerator */
     uint64_t window_bytes_sent, window_bytes_received;
     uint64_t op_requests[BENCH_WORKLOAD_MAX_OPS], op_ok[BENCH_WORKLOAD_MAX_OPS];
-    bench_hist hist; /* latency of counted 2xx responses, microseconds */
+    uint64_t http1, http2; /* counted responses by the HTTP version they really used */
+    bench_hist hist;       /* latency of counted 2xx responses, microseconds */
     char first_error[512];
 } bench_stats;
 

@@ -1,7 +1,7 @@
 /*
  * test_bench_smoke: imgpipe-bench against the real server (suite http). Starts `$IMGPIPE_BIN serve`
  * on a free 127.0.0.1 port (skips if it does not come up), runs a 2-second closed-loop load and a
- * 1-second open-loop load with the bench binary given as argv[1], and checks the JSON: fields
+ * 1-second open-loop load and a 1-second HTTP/2 load with the bench binary given as argv[1], and checks the JSON: fields
  * present, requests > 0, no errors, p50 <= p99 <= max, rps > 0, the server sampled. Every wait is
  * bounded; the server is stopped at the end whatever happened.
  */
@@ -123,8 +123,8 @@ int main(int argc, char **argv)
         tap_skip(1, "needs the imgpipe-bench path (argv[1]) and IMGPIPE_BIN");
         return tap_done();
     }
-    char corpus[4096], tmpdir[] = "/tmp/imgpipe-bench-smoke-XXXXXX", json1[4200], json2[4200], url[64], port_s[32], listen[64],
-                       pid_s[32];
+    char corpus[4096], tmpdir[] = "/tmp/imgpipe-bench-smoke-XXXXXX", json1[4200], json2[4200], json3[4200], url[64], port_s[32],
+                       listen[64], pid_s[32];
     snprintf(corpus, sizeof(corpus), "%s", tap_fixture("photos"));
     if (!mkdtemp(tmpdir)) {
         ok(0, "mkdtemp: %s", strerror(errno));
@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     }
     snprintf(json1, sizeof(json1), "%s/closed.json", tmpdir);
     snprintf(json2, sizeof(json2), "%s/open.json", tmpdir);
+    snprintf(json3, sizeof(json3), "%s/h2.json", tmpdir);
 
     /* refused before any traffic: a non-loopback target without --allow-remote */
     char *refuse[] = {(char *)bench,   "--url", "http://192.0.2.1:9", "--corpus", corpus, "--do", "fit?width=10&height=10",
@@ -222,10 +223,41 @@ int main(int argc, char **argv)
     is_int(smoke_run(open_loop, 30000), 0, "open loop, 10 req/s, 1 s: exit 0");
     smoke_check("open", json2, 10);
 
+    /* HTTP/2 (h2c): every answer must really come over HTTP/2 */
+    char *h2[] = {(char *)bench,
+                  "--url",
+                  url,
+                  "--corpus",
+                  corpus,
+                  "--do",
+                  "fit?width=200&height=200&type=jpeg&quality=80",
+                  "--concurrency",
+                  "3",
+                  "--duration",
+                  "1",
+                  "--http2",
+                  "--server-pid",
+                  pid_s,
+                  "--json",
+                  json3,
+                  "--sample-interval",
+                  "0.1",
+                  "--quiet",
+                  NULL};
+    is_int(smoke_run(h2, 30000), 0, "HTTP/2, concurrency 3, 1 s: exit 0");
+    smoke_check("http2", json3, 0);
+    json_t *root = json_load_file(json3, 0, NULL);
+    json_t *versions = json_object_get(root, "http_versions");
+    ok(root && smoke_num(versions, "2") > 0 && smoke_num(versions, "2") == smoke_num(root, "requests") &&
+           smoke_num(versions, "1.1") == 0,
+       "http2: every answer came over HTTP/2 (%.0f of %.0f)", smoke_num(versions, "2"), smoke_num(root, "requests"));
+    json_decref(root);
+
     kill(server, SIGTERM);
     ok(smoke_wait(server, 10000) >= 0, "server stops on SIGTERM within 10 s");
     unlink(json1);
     unlink(json2);
+    unlink(json3);
     unlink(log_path);
     rmdir(tmpdir);
     return tap_done();
