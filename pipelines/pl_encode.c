@@ -12,6 +12,9 @@
  * alpha), honouring q=0; AVIF and WebP only when named explicitly, JPEG/PNG also through the
  * image and any wildcards; no Accept at all means JPEG/PNG.
  *
+ * Metadata: stripped on transform by default and with stripmeta on imaginary's routes, except
+ * the EXIF copyright, which is kept.
+ *
  * JPEG: no Huffman-table optimisation unless interlace (progressive) is asked: on an 800x600 q80
  * encode it doubles the encoder's CPU (1.6 -> 3.1 ms) for files 1.7-1.9% smaller; chroma 4:2:0
  * below quality 90 (libvips' auto mode).
@@ -211,6 +214,44 @@ static int pl_encode_effort(const pl_params *p, int lo, int hi, int dflt)
     return p->effort < lo ? lo : p->effort > hi ? hi : p->effort;
 }
 
+/* Metadata fields that a strip removes (frame timing, page-height … stay). */
+static void *pl_encode_meta_collect(VipsImage *im, const char *name, GValue *value, void *user)
+{
+    GSList **names = user;
+    (void)im;
+    (void)value;
+    if (strcmp(name, "exif-ifd0-Copyright") == 0)
+        return NULL;
+    if (g_str_has_prefix(name, "exif-") || g_str_has_prefix(name, "png-comment-") || g_str_has_prefix(name, "heif-") ||
+        strcmp(name, VIPS_META_XMP_NAME) == 0 || strcmp(name, VIPS_META_IPTC_NAME) == 0 || strcmp(name, VIPS_META_ICC_NAME) == 0 ||
+        strcmp(name, VIPS_META_ORIENTATION) == 0 || strcmp(name, VIPS_META_IMAGEDESCRIPTION) == 0 ||
+        strcmp(name, "jpeg-thumbnail-data") == 0 || strcmp(name, "gif-comment") == 0)
+        *names = g_slist_prepend(*names, g_strdup(name));
+    return NULL;
+}
+
+/* Strip but keep the copyright: libvips 8.14's strip has no "keep", so remove every metadata field
+ * but exif-ifd0-Copyright and let the saver write a minimal EXIF block from it. *manual tells
+ * the caller to save without libvips' strip. */
+static int pl_encode_strip_keep_copyright(pl_ctx *c, VipsImage *x, VipsImage **out, bool *manual)
+{
+    *out = x;
+    *manual = false;
+    if (!vips_image_get_typeof(x, "exif-ifd0-Copyright"))
+        return 0;
+    VipsImage **t = pl_ctx_slot(c);
+    if (vips_copy(x, t, NULL))
+        return pl_cancel_fail(c, PL_E_INTERNAL, "Cannot copy the image");
+    GSList *names = NULL;
+    vips_image_map(*t, pl_encode_meta_collect, &names);
+    for (GSList *p = names; p != NULL; p = p->next)
+        vips_image_remove(*t, p->data);
+    g_slist_free_full(names, g_free);
+    *out = *t;
+    *manual = true;
+    return 0;
+}
+
 /* What the format can carry: alpha flattened for JPEG, 8-bit except PNG/TIFF. */
 static int pl_encode_prepare(pl_ctx *c, const pl_params *p, VipsImage *x, VipsImage **out)
 {
@@ -253,6 +294,11 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
                             x->Xsize, ph, c->lim->max_output_pixels / 1e6);
     int q = p->quality > 0 ? p->quality : 75;
     gboolean strip = !c->keep_meta;
+    bool manual = false;
+    if (strip && c->out_format != PL_FMT_GIF && pl_encode_strip_keep_copyright(c, x, &x, &manual))
+        return -1;
+    if (manual)
+        strip = FALSE;
     void *buf = NULL;
     size_t len = 0;
     int r = -1;

@@ -17,6 +17,9 @@
  * data and CRC errors in it are PL_E_DECODE (the client can retry the upload), warnings pass.
  * Headers that do not parse are PL_E_DECODE too.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <string.h>
 
 #include "pl_internal.h"

@@ -132,6 +132,22 @@ static void test_colour(void)
     ok(!eu_decode(&r).has_icc, "transform strips by default");
     pl_result_clear(&r);
     eu_free(&f);
+    /* stripping keeps the copyright */
+    f = eu_read("edge/grayscale-gray22-profile.jpg");
+    const char *strips[] = {"transform?w=100", "resize?width=100&stripmeta=true", "transform?w=100&type=webp"};
+    for (int i = 0; i < 3; i++) {
+        eu_run(strips[i], &f, &r, &e);
+        VipsImage *im = vips_image_new_from_buffer(r.data, r.len, "", NULL);
+        const char *cr = NULL;
+        bool kept = im != NULL && vips_image_get_string(im, "exif-ifd0-Copyright", &cr) == 0 && strstr(cr, "Marsel Minga") != NULL;
+        ok(kept && !vips_image_get_typeof(im, VIPS_META_ICC_NAME) && !vips_image_get_typeof(im, VIPS_META_IPTC_NAME),
+           "%s: metadata stripped, copyright kept", strips[i]);
+        vips_error_clear();
+        if (im)
+            g_object_unref(im);
+        pl_result_clear(&r);
+    }
+    eu_free(&f);
 }
 
 static void check_anim(const char *file, const char *spec, int frames, int w, int h, pl_format fmt)
