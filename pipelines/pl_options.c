@@ -860,9 +860,8 @@ static void pl_known_names(pl_op op, char *out, size_t size)
 int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_plan *plan, pl_error *err)
 {
     int ret = -1;
-    char *name = NULL, *val = NULL;
+    char *name = NULL, *val = NULL, *ops = NULL; /* ops: the decoded `operations`, once seen */
     uint64_t seen = 0;
-    const char *ops_json = NULL;
     size_t ops_len = 0;
 
     memset(plan, 0, sizeof(*plan));
@@ -936,28 +935,27 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
         if (pl_grammar_set_string(&ctx, def, val, vlen, &plan->params, err) != 0)
             goto out;
         if (def->id == PL_P_OPERATIONS && vlen > 0) {
-            /* keep the raw (still encoded) position: decode again below into `val` */
-            ops_json = eq ? eq + 1 : NULL;
-            ops_len = eq ? plen - klen_raw - 1 : 0;
+            /* keep this decoded value: it becomes `ops`, and later pairs get a fresh buffer */
+            ops = val;
+            ops_len = vlen;
+            if ((val = malloc(query_len + 1)) == NULL) {
+                pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
+                goto out;
+            }
         }
     }
 
-    if (plan->op == PL_OP_PIPELINE || ops_json != NULL) {
-        size_t jlen = 0;
-        if (ops_json != NULL && pl_unescape(ops_json, ops_len, val, &jlen, err) != 0)
+    if (plan->op == PL_OP_PIPELINE) {
+        pl_step top = {.op = PL_OP_PIPELINE, .params = plan->params};
+        if (pl_grammar_check_step(&ctx, &top, err) != 0)
             goto out;
-        if (plan->op == PL_OP_PIPELINE) {
-            if (pl_grammar_check_step(&ctx, &(pl_step){.op = PL_OP_PIPELINE, .params = plan->params}, err) != 0)
-                goto out;
-            if (pl_pipeline_json_parse(ops_json ? val : "", ops_json ? jlen : 0, false, plan, err) != 0)
-                goto out;
-        } else {
-            /* other imaginary routes check the JSON of `operations` (imaginary decodes it everywhere) */
-            if (pl_pipeline_json_parse(val, jlen, true, plan, err) != 0)
-                goto out;
-        }
-    }
-    if (plan->op != PL_OP_PIPELINE) {
+        plan->params = top.params; /* validated, not applied (imaginary) */
+        if (pl_pipeline_json_parse(ops ? ops : "", ops_len, false, plan, err) != 0)
+            goto out;
+    } else {
+        /* other imaginary routes check the JSON of `operations` (imaginary decodes it everywhere) */
+        if (ops != NULL && pl_pipeline_json_parse(ops, ops_len, true, plan, err) != 0)
+            goto out;
         plan->n_steps = 1;
         plan->steps[0].op = plan->op;
         plan->steps[0].params = plan->params;
@@ -969,6 +967,7 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
 out:
     free(name);
     free(val);
+    free(ops);
     return ret;
 }
 

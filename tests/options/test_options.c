@@ -229,8 +229,8 @@ static void test_numbers(void)
     static const struct {
         const char *v;
         int want;
-    } ints[] = {{"1e2", 100},  {"0100", 100}, {"%2B5", 5}, {"99.9", 100}, {"99.02", 99},
-                {"99.5", 100}, {".5", 1},     {"5.", 5},   {"1E1", 10},   {"2.5e1", 25}};
+    } ints[] = {{"1e2", 100}, {"0100", 100}, {"%2B5", 5}, {"99.9", 100}, {"99.02", 99},  {"99.5", 100},
+                {".5", 1},    {"5.", 5},     {"1E1", 10}, {"5e-1", 1},   {"5E%2B1", 50}, {"2.5e1", 25}};
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         char spec[64];
         snprintf(spec, sizeof(spec), "resize?width=%s", ints[i].v);
@@ -400,6 +400,8 @@ static void test_query(void)
 {
     /* percent-decoding, names too */
     is_int(ok_spec("resize?wid%74h=5")->width, 5, "encoded name");
+    is_int(ok_spec("resize?wid%74h=5%2e%34")->width, 5, "lower-case hex escapes");
+    bad_spec("resize?wid%7th=5", PL_E_PARAM, "invalid URL escape \"%7t\"");
     is_str(ok_spec("watermark?text=a%2Bb+c%25")->text, "a+b c%", "%%2B, + and %%25");
     bad_spec("resize?width=1%zz", PL_E_PARAM, "invalid URL escape \"%zz\"");
     bad_spec("resize?width=1%4", PL_E_PARAM, "invalid URL escape \"%4\"");
@@ -578,6 +580,10 @@ static void test_pipeline(void)
     ok(plan.params.type == PL_FMT_PNG && plan.params.width == 5 && plan.steps[0].params.type == PL_FMT_UNKNOWN,
        "top-level query kept in plan.params, not applied to steps");
     ok(plan.steps[2].params.quality == 75 && plan.steps[2].params.type == PL_FMT_UNKNOWN, "each step from fresh defaults");
+    ok(parse_pipeline("[{\"operation\":\"flip\"}]", "&quality=0") == 0 && plan.params.quality == 75,
+       "top-level quality=0 normalised like a route's");
+    ok(ok_spec("flip?operations=")->flip == false && plan.n_steps == 1, "empty operations on another route: nothing to check");
+    ok(ok_spec("flip?operations=%5B")->flip == false, "one-byte operations on another route: nothing to check (as imaginary)");
 
     /* counts */
     bad_pipeline("[]", PL_E_MISSING_PARAM, "Error while processing the image: Missing or invalid pipeline operations JSON");
@@ -606,6 +612,7 @@ static void test_pipeline(void)
     bad_pipeline("[{\"operation\":\"convert\",\"params\":{\"type\":1}}]", PL_E_PARAM, "wrong JSON type");
     bad_pipeline("[{\"operation\":\"crop\",\"params\":{\"width\":1,\"gravity\":2}}]", PL_E_PARAM, "parameter \"gravity\"");
     bad_pipeline("[{\"operation\":\"flip\",\"params\":{\"background\":[1,2,3]}}]", PL_E_PARAM, "wrong JSON type");
+    bad_pipeline("[{\"operation\":\"flip\",\"params\":{\"color\":{\"r\":1}}}]", PL_E_PARAM, "wrong JSON type");
     bad_pipeline("[{\"operation\":\"flip\",\"params\":{\"nocrop\":1}}]", PL_E_PARAM, "parameter \"nocrop\"");
     bad_pipeline("[{\"operation\":\"resize\",\"params\":{\"width\":null}}]", PL_E_PARAM, "with value \"null\"");
     bad_pipeline("[{\"operation\":\"resize\",\"params\":{\"width\":true}}]", PL_E_PARAM, "parameter \"width\"");
