@@ -209,6 +209,9 @@ static const pl_params *pl_encode_params(const pl_ctx *c)
 
 static int pl_encode_effort(const pl_params *p, int lo, int hi, int dflt)
 {
+    /* imaginary's speed (0 slowest .. 9 fastest, AVIF/HEIF) is the opposite of effort */
+    if (p->effort < 0 && hi == 9 && pl_params_has(p, PL_P_SPEED))
+        return 9 - (p->speed < 0 ? 0 : p->speed > 9 ? 9 : p->speed);
     if (p->effort < 0)
         return dflt;
     return p->effort < lo ? lo : p->effort > hi ? hi : p->effort;

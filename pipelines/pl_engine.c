@@ -300,6 +300,12 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
         }
         vips_image_set_int(t[1], VIPS_META_PAGE_HEIGHT, frames[0]->Ysize);
         vips_image_set_int(t[1], VIPS_META_N_PAGES, n);
+        int *delay = NULL, n_delay = 0;
+        if (vips_image_get_typeof(t[1], "delay") && vips_image_get_array_int(t[1], "delay", &delay, &n_delay) == 0 && n_delay > n) {
+            int *copy = g_memdup2(delay, sizeof(int) * n); /* frames were capped: as many delays as frames */
+            vips_image_set_array_int(t[1], "delay", copy, n);
+            g_free(copy);
+        }
         final = t[1];
     }
     pl_engine_meta_policy(&c);

@@ -4,6 +4,7 @@
  * type=auto negotiation and /info.
  */
 #include <jansson.h>
+#include <math.h>
 
 #include "engine_util.h"
 
@@ -218,6 +219,37 @@ static void test_info(void)
     eu_free(&f);
 }
 
+/* Shrink-on-load (JPEG DCT scaling 1/8 here) stays close to the exact path (full decode + one resize). */
+static void test_shrink_quality(void)
+{
+    eu_file f = eu_read("edge/progressive-GreenMeadow.jpg"); /* 1280x1024 */
+    pl_result r;
+    pl_error e;
+    int rc = eu_run("transform?w=150&type=png", &f, &r, &e);
+    VipsImage *mine = rc == 0 ? vips_image_new_from_buffer(r.data, r.len, "", NULL) : NULL;
+    VipsImage *full = vips_image_new_from_buffer(f.data, f.len, "", NULL), *exact = NULL, *t[3] = {0};
+    double mse = -1;
+    if (mine != NULL && full != NULL && !vips_resize(full, &exact, 150.0 / 1280, "vscale", (double)mine->Ysize / 1024, NULL) &&
+        exact->Xsize == mine->Xsize && exact->Ysize == mine->Ysize && !vips_subtract(mine, exact, &t[0], NULL) &&
+        !vips_multiply(t[0], t[0], &t[1], NULL))
+        vips_avg(t[1], &mse, NULL);
+    double psnr = mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : (mse == 0 ? 99 : -1);
+    ok(mine != NULL && mine->Xsize == 150 && mine->Ysize == 120 && psnr > 35,
+       "shrink-on-load 1280x1024 -> 150x120: PSNR %.1f dB vs exact", psnr);
+    for (int i = 0; i < 3; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    if (exact)
+        g_object_unref(exact);
+    if (mine)
+        g_object_unref(mine);
+    if (full)
+        g_object_unref(full);
+    vips_error_clear();
+    pl_result_clear(&r);
+    eu_free(&f);
+}
+
 int main(void)
 {
     pl_error err;
@@ -229,5 +261,6 @@ int main(void)
     test_transform();
     test_auto();
     test_info();
+    test_shrink_quality();
     return tap_done();
 }
