@@ -10,6 +10,7 @@
 
 #include <glib.h>
 #include <stdio.h>
+#include <string.h>
 
 static double svc_batch_elapsed_s(const svc_batch_run *run)
 {
@@ -27,6 +28,16 @@ static void svc_batch_fmt_duration(double s, char *buf, size_t len)
         snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
     else
         snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void svc_batch_fmt_bytes(uint64_t b, char *buf, size_t len)
+{
+    if (b < 1000 * 1000)
+        snprintf(buf, len, "%.1f kB", (double)b / 1e3);
+    else if (b < UINT64_C(1000) * 1000 * 1000)
+        snprintf(buf, len, "%.1f MB", (double)b / 1e6);
+    else
+        snprintf(buf, len, "%.2f GB", (double)b / 1e9);
 }
 
 void svc_batch_progress_show(svc_batch_run *run)
@@ -72,16 +83,22 @@ void svc_batch_progress_summary(svc_batch_run *run, bool interrupted)
     size_t not_started = st->total - atomic_load(&st->done);
     double secs = svc_batch_elapsed_s(run);
     double rate = secs > 0 ? (double)(ok + failed) / secs : 0;
-    char wall[32];
-    svc_batch_fmt_duration(secs, wall, sizeof(wall));
+    char wall[48] = "", in[32], out[32];
+    if (secs >= 60) {
+        wall[0] = ' ';
+        wall[1] = '(';
+        svc_batch_fmt_duration(secs, wall + 2, sizeof(wall) - 3);
+        strcat(wall, ")");
+    }
+    svc_batch_fmt_bytes(atomic_load(&st->bytes_in), in, sizeof(in));
+    svc_batch_fmt_bytes(atomic_load(&st->bytes_out), out, sizeof(out));
 
     pthread_mutex_lock(&run->err_lock);
     if (run->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr, "imgpipe batch: %s%zu images: %zu ok, %zu failed, %zu skipped, %zu not started\n",
             interrupted ? "interrupted: " : "", st->total, ok, failed, skipped, not_started);
-    fprintf(stderr, "imgpipe batch: in %.1f MB, out %.1f MB, wall %.2f s (%s), %.1f images/s\n",
-            (double)atomic_load(&st->bytes_in) / 1e6, (double)atomic_load(&st->bytes_out) / 1e6, secs, wall, rate);
+    fprintf(stderr, "imgpipe batch: in %s, out %s, wall %.2f s%s, %.1f images/s\n", in, out, secs, wall, rate);
     fflush(stderr);
     pthread_mutex_unlock(&run->err_lock);
 }
