@@ -195,6 +195,12 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
     double dpr = p->dpr > 0 ? p->dpr : 1.0;
     int W = p->width > 0 ? pl_geo_round(p->width * dpr) : 0;
     int H = p->height > 0 ? pl_geo_round(p->height * dpr) : 0;
+    if (g->angle == 90 || g->angle == 270) {
+        /* w/h describe the output: the rotation comes after the resize */
+        int t = W;
+        W = H;
+        H = t;
+    }
     if (W <= 0 && H <= 0)
         return;
     pl_fit fit = p->fit == PL_FIT_NONE ? PL_FIT_INSIDE : p->fit;
@@ -396,5 +402,18 @@ int pl_geometry_transform(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage 
 {
     pl_geo g;
     pl_geo_transform(c, s, c->lw, c->lh, &g);
+    if (g.trim) {
+        /* the sizes depend on what trim leaves: orient and trim first, then plan the rest */
+        if (g.autorot && pl_ops_autorot(c, in, &in))
+            return -1;
+        if (pl_ops_trim(c, in, s->params.trim, &in))
+            return -1;
+        c->lw = in->Xsize;
+        c->lh = in->Ysize;
+        c->orientation = 1;
+        pl_geo_transform(c, s, c->lw, c->lh, &g);
+        g.trim = false;
+        g.autorot = false;
+    }
     return pl_geometry_apply(c, s, &g, in, out);
 }

@@ -113,6 +113,14 @@ static void test_trim(void)
     eu_img d = eu_decode(&r);
     ok(rc == 0 && d.width == 30 && d.height == 20, "trim cuts to the 30x20 block (got %dx%d)", d.width, d.height);
     pl_result_clear(&r);
+    rc = eu_run_full("transform?trim=10&w=60&type=png", buf, len, NULL, NULL, NULL, &r, &e);
+    d = eu_decode(&r);
+    ok(rc == 0 && d.width == 30 && d.height == 20, "trim then w=60 without enlarge keeps 30x20 (got %dx%d)", d.width, d.height);
+    pl_result_clear(&r);
+    rc = eu_run_full("transform?trim=10&w=15&type=png", buf, len, NULL, NULL, NULL, &r, &e);
+    d = eu_decode(&r);
+    ok(rc == 0 && d.width == 15 && d.height == 10, "trim then w=15: sizes from the trimmed image (got %dx%d)", d.width, d.height);
+    pl_result_clear(&r);
     g_free(buf);
 }
 

@@ -135,7 +135,8 @@ static void test_transform(void)
     check_size("transform?w=1100&enlarge=true", &f, 1100, 1480, PL_FMT_JPEG);
     check_size("transform?w=150&dpr=2", &f, 300, 404, PL_FMT_JPEG);
     check_size("transform?areawidth=100&areaheight=200&top=5&left=5&w=50", &f, 50, 100, PL_FMT_JPEG);
-    check_size("transform?w=300&rotate=90", &f, 404, 300, PL_FMT_JPEG);
+    check_size("transform?w=300&rotate=90", &f, 300, 223, PL_FMT_JPEG); /* w/h describe the rotated output */
+    check_size("transform?w=300&h=100&fit=cover&rotate=270", &f, 300, 100, PL_FMT_JPEG);
     check_size("transform?w=200&sigma=1&sharpen=1&grayscale=true&type=png", &f, 200, 269, PL_FMT_PNG);
     check_size("transform?w=200&type=gif", &f, 200, 269, PL_FMT_GIF);
     check_size("transform?w=200&type=heif", &f, 200, 269, PL_FMT_HEIF);
