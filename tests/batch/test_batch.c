@@ -395,6 +395,41 @@ static void test_stdin_and_skip(void)
     ok(strstr(err_text, "2 skipped") != NULL, "rerun: the summary says 2 skipped");
 }
 
+/* The error name in the report line of the input ending with suffix ("" if none). */
+static const char *report_error(const char *report, const char *suffix)
+{
+    static char buf[64];
+    int a, b, c, d;
+    json_t *lines = NULL;
+    buf[0] = '\0';
+    if (read_report(report, &a, &b, &c, &d, &lines) >= 0) {
+        json_t *o = report_entry(lines, suffix);
+        const char *e = o ? json_string_value(json_object_get(o, "error")) : NULL;
+        snprintf(buf, sizeof(buf), "%s", e ? e : "");
+    }
+    json_decref(lines);
+    return buf;
+}
+
+static void test_limits(void)
+{
+    diag("the server's limits: --allowed-types, --max-pixels");
+    char list[8192];
+    snprintf(list, sizeof(list), "%s\n%s\n", P("in/coffee.png"), P("in/sub/flower.jpg"));
+    const char *types[] = {
+        "--do", "resize?width=60&type=png", "--allowed-types", "png", "--report", P("types.jsonl"), "-o", P("out3"), "-", NULL};
+    is_int(run_batch(types, list), 1, "--allowed-types png with a JPEG input: exit 1");
+    is_str(report_error(P("types.jsonl"), "/flower.jpg"), "unsupported_media_type", "the JPEG is refused");
+    ok(exists(P("out3/coffee.png")) && !exists(P("out3/flower.png")), "the PNG is processed, the JPEG is not");
+    const char *pixels[] = {
+        "--do", "resize?width=60&type=png", "--max-pixels", "300000", "--report", P("px.jsonl"), "-o", P("out4"), "-", NULL};
+    is_int(run_batch(pixels, list), 1, "--max-pixels 300000 with a 1.9 MP input: exit 1");
+    is_str(report_error(P("px.jsonl"), "/flower.jpg"), "image_too_large", "the large input is refused");
+    ok(exists(P("out4/coffee.png")) && !exists(P("out4/flower.png")), "the 0.24 MP input is processed");
+    const char *bad_types[] = {"--do", "resize?width=60", "--allowed-types", "jpeg,bogus", "-o", P("x"), "-", NULL};
+    is_int(run_batch(bad_types, list), 2, "an unknown type in --allowed-types: exit 2");
+}
+
 static void test_shards(void)
 {
     diag("--shard K/3 slices are disjoint and cover everything");
@@ -548,6 +583,7 @@ int main(int argc, char **argv)
     diag("working in %s", root);
     test_tree();
     test_stdin_and_skip();
+    test_limits();
     test_shards();
     test_usage_errors();
     make_big_set(40);
