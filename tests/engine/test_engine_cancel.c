@@ -124,6 +124,49 @@ static void test_trim(void)
     g_free(buf);
 }
 
+/* pl_run from several threads at once: every answer correct, each thread says goodbye to libvips. */
+typedef struct {
+    const eu_file *f;
+    const char *spec;
+    int want_w, want_h, good;
+} worker;
+
+static gpointer worker_run(gpointer data)
+{
+    worker *w = data;
+    for (int i = 0; i < 4; i++) {
+        pl_result r;
+        pl_error e;
+        int rc = eu_run(w->spec, w->f, &r, &e);
+        eu_img d = eu_decode(&r);
+        if (rc == 0 && d.width == w->want_w && d.page_height == w->want_h)
+            w->good++;
+        pl_result_clear(&r);
+    }
+    pl_engine_thread_done();
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    eu_file jpg = eu_read("imaginary/imaginary.jpg"), gif = eu_read("edge/animated-loop3.gif");
+    worker ws[4] = {{&jpg, "resize?width=200", 200, 269, 0},
+                    {&jpg, "transform?w=100&h=100&fit=cover&type=webp", 100, 100, 0},
+                    {&gif, "resize?width=100", 100, 77, 0},
+                    {&jpg, "watermark?text=hello&width=300", 300, 404, 0}};
+    GThread *th[4];
+    for (int i = 0; i < 4; i++)
+        th[i] = g_thread_new("w", worker_run, &ws[i]);
+    int good = 0;
+    for (int i = 0; i < 4; i++) {
+        g_thread_join(th[i]);
+        good += ws[i].good;
+    }
+    is_int(good, 16, "4 threads x 4 runs at once, all correct");
+    eu_free(&jpg);
+    eu_free(&gif);
+}
+
 int main(void)
 {
     pl_error err;
@@ -135,5 +178,6 @@ int main(void)
     test_pipeline_ignore_failure();
     test_watermark_image();
     test_trim();
+    test_threads();
     return tap_done();
 }
