@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-fuzz.sh TARGET SECONDS: build a libFuzzer target of the option grammar with clang
 # (-fsanitize=fuzzer,address,undefined, outside meson) and run it for SECONDS on one core.
-# TARGET: options | pipeline_json | all. Seeds: tests/fuzz/corpus_TARGET (read-only); new inputs
+# TARGET: options | pipeline_json | all. Seeds: tests/fuzz/corpus_TARGET (read-only) and the
+# dictionary tests/fuzz/TARGET.dict (parameter and operation names); new inputs
 # go to a scratch corpus under build-fuzz/; crashes to build-fuzz/TARGET-crash-* (keep each as a
 # regression case in tests/options/test_options.c).
 set -eu
@@ -24,7 +25,7 @@ clang -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-s
 
 mkdir -p "$out/corpus_$target"
 cd "$out"
-# -dict would help the JSON target; the seeds carry the keywords instead.
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "./fuzz_$target" -max_total_time="$seconds" -max_len=4096 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+    -dict="$root/tests/fuzz/$target.dict" \
     -artifact_prefix="$out/$target-crash-" "$out/corpus_$target" "$root/tests/fuzz/corpus_$target"
