@@ -171,28 +171,31 @@ if [ "$with_sharp" = 1 ]; then
     kill "$spid"; wait "$spid" 2>/dev/null || true
 fi
 
-# ---- the table: service / ceiling per point, imgpipe / sharp when measured
+# ---- the table: service / ceiling per point, imgpipe / sharp when measured. images/s depends on how
+# much CPU the other processes of the machine leave; cpu-ms per image (server CPU / images) much less.
+ceiling_cpu=$(awk -F'\t' '$1 == "ceiling" { print $16 }' "$summary")
 echo
-echo "== $wname on $(nproc) cores: ceiling $ceiling images/s (in-process, $cores threads) =="
-awk -F'\t' -v ceil="$ceiling" '
+echo "== $wname on $cores cores: ceiling $ceiling images/s, $ceiling_cpu cpu-ms/image (in-process, $cores threads) =="
+awk -F'\t' -v ceil="$ceiling" -v ceilcpu="$ceiling_cpu" '
 NR > 1 && $1 != "ceiling" {
     key = $2 " " $4; if (!(key in seen)) { order[n++] = key; seen[key] = 1 }
-    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13
+    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13; cpu[$1, key] = $16
 }
 END {
-    printf "%-14s %10s %9s %10s %8s %9s %10s %10s %9s %11s\n", "point", "imgpipe/s", "p99 ms", "svc/ceil", "errors",
-           "rss MB", "sharp/s", "sharp p99", "imgp/shp", "rss i/s";
+    printf "%-11s %9s %8s %8s %8s %7s %7s | %8s %8s %8s %7s | %8s %8s\n", "point", "imgpipe/s", "p99 ms", "cpu-ms/i",
+           "svc/ceil", "errors", "rss MB", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "imgp/shp", "rss i/s";
     for (i = 0; i < n; i++) {
         k = order[i]; split(k, a, " ");
         name = (a[1] == "closed" ? "c=" : "rate=") a[2];
-        line = sprintf("%-14s %10.2f %9.1f %10.3f %8d %9.1f", name, ips["imgpipe", k], p99["imgpipe", k],
+        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %7d %7.1f", name, ips["imgpipe", k], p99["imgpipe", k], cpu["imgpipe", k],
                        ceil > 0 ? ips["imgpipe", k] / ceil : 0, err["imgpipe", k], rss["imgpipe", k] / 1024);
         if (("sharp", k) in ips)
-            line = line sprintf(" %10.2f %10.1f %9.3f %11.3f", ips["sharp", k], p99["sharp", k],
-                                ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
+            line = line sprintf(" | %8.2f %8.1f %8.1f %7.1f | %8.3f %8.3f", ips["sharp", k], p99["sharp", k], cpu["sharp", k],
+                                rss["sharp", k] / 1024, ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
                                 rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0);
         print line
     }
+    print "svc/ceil = imgpipe images/s / ceiling; imgp/shp = imgpipe / sharp images/s; rss i/s = peak RSS imgpipe / sharp"
 }' "$summary" | tee "$out/table.txt"
 
 # ---- plots
