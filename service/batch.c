@@ -1,8 +1,153 @@
-/* batch: stub, to be written. */
-#include <stdio.h>
+/*
+ * batch: `imgpipe batch`, the engine over files and folders from the command line, with the
+ * same grammar as the HTTP service (--do 'resize?width=800&type=webp').
+ *
+ * The steps, each in its own file: options (batch_opts.c) -> the input list, its output names
+ * and its checks, all before any work (batch_list.c) -> worker threads calling pl_run in this
+ * process (batch_run.c) -> progress and summary on stderr (batch_progress.c). See docs/batch.md.
+ *
+ * Threads: this file runs on the main thread only. It owns the options, the list and the run;
+ * it handles SIGINT/SIGTERM (blocked in the workers): the first one stops new work and lets
+ * running images finish, the second cancels them. Exit status: 0 all ok or skipped, 1 some
+ * failed, 2 usage error (nothing processed), 130 interrupted.
+ */
 #include "batch.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch_job.h"
+#include "batch_list.h"
+#include "batch_opts.h"
+#include "batch_progress.h"
+#include "batch_run.h"
+
+#define SVC_BATCH_TICK_US (100 * 1000)
+#define SVC_BATCH_TTY_PERIOD_US (250 * 1000)
+#define SVC_BATCH_LOG_PERIOD_US (5 * 1000 * 1000)
+
+static volatile sig_atomic_t svc_batch_interrupts;
+
+static void svc_batch_on_signal(int sig)
+{
+    (void)sig;
+    svc_batch_interrupts++;
+}
+
+static void svc_batch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = svc_batch_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int svc_batch_engine_init(const svc_batch_opts *opts)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    pl_engine_config cfg = {0};
+    /* workers x libvips threads ~ cores: images in parallel scale better than threads per image */
+    cfg.vips_concurrency = cores > opts->jobs ? (int)(cores / opts->jobs) : 1;
+    pl_error err;
+    pl_error_clear(&err);
+    if (pl_engine_init(&cfg, &err) != 0) {
+        fprintf(stderr, "imgpipe batch: cannot start the image engine: %s %s\n", err.message, err.detail);
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait for the workers, showing progress and turning signals into stop / cancel. */
+static bool svc_batch_supervise(svc_batch_run *run, bool quiet)
+{
+    int seen = 0;
+    int64_t period = run->tty ? SVC_BATCH_TTY_PERIOD_US : SVC_BATCH_LOG_PERIOD_US;
+    int64_t next_show = g_get_monotonic_time() + period;
+    while (!svc_batch_run_wait(run, SVC_BATCH_TICK_US)) {
+        int n = svc_batch_interrupts;
+        if (n != seen) {
+            seen = n;
+            svc_batch_run_stop(run, n >= 2);
+            if (n == 1)
+                svc_batch_run_say(run, "interrupted: no new images; waiting for the running ones (interrupt again to cancel "
+                                       "them)");
+            else
+                svc_batch_run_say(run, "interrupted again: cancelling the running images");
+        }
+        if (!quiet && g_get_monotonic_time() >= next_show) {
+            svc_batch_progress_show(run);
+            next_show = g_get_monotonic_time() + period;
+        }
+    }
+    return svc_batch_interrupts > 0;
+}
+
 int svc_batch_main(int argc, char **argv)
 {
-    fprintf(stderr, "imgpipe batch: not built yet\n");
-    return 2;
+    svc_batch_opts opts;
+    svc_batch_list list = {0};
+    svc_batch_run run;
+    FILE *report = NULL;
+    bool engine = false;
+    char msg[1024] = "";
+    int status = 2;
+
+    int prc = svc_batch_opts_parse(argc, argv, &opts, msg, sizeof(msg));
+    if (prc == 1)
+        return 0;
+    if (prc != 0)
+        goto usage;
+    if (svc_batch_list_collect(&opts, &list, msg, sizeof(msg)) != 0 || svc_batch_list_plan(&opts, &list, msg, sizeof(msg)) != 0)
+        goto usage;
+    if (g_mkdir_with_parents(opts.out_dir, 0777) != 0) {
+        snprintf(msg, sizeof(msg), "cannot create the output directory '%s': %s", opts.out_dir, strerror(errno));
+        goto usage;
+    }
+    if (opts.report != NULL && (report = fopen(opts.report, "w")) == NULL) {
+        snprintf(msg, sizeof(msg), "--report '%s': cannot write it: %s", opts.report, strerror(errno));
+        goto usage;
+    }
+    if (svc_batch_engine_init(&opts) != 0) {
+        status = 1;
+        goto out;
+    }
+    engine = true;
+
+    svc_batch_signals();
+    svc_batch_run_init(&run, &opts, &list, report);
+    run.tty = !opts.quiet && isatty(STDERR_FILENO);
+    if (svc_batch_run_start(&run) != 0) {
+        fprintf(stderr, "imgpipe batch: cannot start worker threads: %s\n", strerror(errno));
+        svc_batch_run_finish(&run);
+        status = 1;
+        goto out;
+    }
+    bool interrupted = svc_batch_supervise(&run, opts.quiet);
+    svc_batch_progress_clear(&run);
+    if (!opts.quiet)
+        svc_batch_progress_summary(&run, interrupted);
+    size_t failed = atomic_load(&run.stats.failed);
+    svc_batch_run_finish(&run);
+    status = interrupted ? 130 : failed > 0 ? 1 : 0;
+    goto out;
+
+usage:
+    fprintf(stderr, "imgpipe batch: %s\n", msg);
+    status = 2;
+out:
+    if (report != NULL && fclose(report) != 0) {
+        fprintf(stderr, "imgpipe batch: --report '%s': write failed: %s\n", opts.report, strerror(errno));
+        if (status == 0)
+            status = 1;
+    }
+    if (engine)
+        pl_engine_shutdown();
+    svc_batch_list_free(&list);
+    return status;
 }

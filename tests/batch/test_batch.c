@@ -165,8 +165,14 @@ static int run_batch(const char *const *args, const char *stdin_text)
     if (pid < 0)
         return -1;
     int rc = wait_batch(pid, RUN_TIMEOUT_MS);
-    if (rc != 0)
-        diag("stderr: %.2000s", err_text);
+    if (rc != 0) { /* stderr, each line as a TAP comment */
+        for (const char *p = err_text; *p;) {
+            const char *e = strchr(p, '\n');
+            int len = e ? (int)(e - p) : (int)strlen(p);
+            diag("stderr: %.*s", len, p);
+            p += len + (e ? 1 : 0);
+        }
+    }
     return rc;
 }
 
