@@ -220,6 +220,41 @@ static void test_info(void)
     eu_free(&f);
 }
 
+/* Transparent pixels must not bleed their colour into opaque ones when resizing (premultiplied). */
+static void test_alpha_bleed(void)
+{
+    /* 100x100: left half transparent red, right half opaque blue */
+    double red[4] = {255, 0, 0, 0}, blue[4] = {0, 0, 255, 255};
+    VipsImage *t[5] = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    vips_black(&t[0], 50, 100, "bands", 4, NULL);
+    vips_linear(t[0], &t[1], (double[]){1, 1, 1, 1}, red, 4, NULL);
+    vips_linear(t[0], &t[2], (double[]){1, 1, 1, 1}, blue, 4, NULL);
+    vips_join(t[1], t[2], &t[3], VIPS_DIRECTION_HORIZONTAL, NULL);
+    vips_cast_uchar(t[3], &t[4], NULL);
+    vips_image_set_int(t[4], "interpretation", VIPS_INTERPRETATION_sRGB);
+    t[4]->Type = VIPS_INTERPRETATION_sRGB;
+    vips_pngsave_buffer(t[4], &buf, &len, NULL);
+    for (int i = 0; i < 5; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    pl_result r;
+    pl_error e;
+    int rc = eu_run_full("thumbnail?width=10&height=10&type=png", buf, len, NULL, NULL, NULL, &r, &e);
+    VipsImage *im = rc == 0 ? vips_image_new_from_buffer(r.data, r.len, "", NULL) : NULL;
+    double *px = NULL;
+    int n = 0;
+    bool got = im != NULL && im->Bands == 4 && vips_getpoint(im, &px, &n, 5, 5, NULL) == 0;
+    ok(got && px[0] < 4 && px[3] > 100, "no red bleeding into the opaque edge pixel (r=%g a=%g)", got ? px[0] : -1,
+       got ? px[3] : -1);
+    g_free(px);
+    if (im)
+        g_object_unref(im);
+    pl_result_clear(&r);
+    g_free(buf);
+}
+
 /* Shrink-on-load (JPEG DCT scaling 1/8 here) stays close to the exact path (full decode + one resize). */
 static void test_shrink_quality(void)
 {
@@ -263,5 +298,6 @@ int main(void)
     test_auto();
     test_info();
     test_shrink_quality();
+    test_alpha_bleed();
     return tap_done();
 }
