@@ -53,6 +53,7 @@ static void test_imaginary_routes(void)
     check_size("resize?width=300&height=300", &f, 300, 300, PL_FMT_JPEG);
     check_size("resize?width=1000", &f, 550, 740, PL_FMT_JPEG);             /* never upscales */
     check_size("resize?width=300&nocrop=false", &f, 300, 740, PL_FMT_JPEG); /* centre strip, no scaling */
+    check_size("resize?width=300&nocrop=true", &f, 300, 404, PL_FMT_JPEG);
     check_size("fit?width=300&height=300", &f, 223, 300, PL_FMT_JPEG);
     check_size("fit?width=1000&height=1000", &f, 550, 740, PL_FMT_JPEG);
     check_size("thumbnail?width=100", &f, 100, 135, PL_FMT_JPEG);
@@ -117,6 +118,21 @@ static void test_imaginary_routes(void)
     pl_result_clear(&a);
     pl_result_clear(&b);
     eu_free(&g);
+}
+
+/* imaginary's TestCalculateDestinationFitDimension cases, end to end */
+static void test_fit_rounding(void)
+{
+    static const int cases[][6] = {{1280, 1000, 710, 9999, 710, 555}, {1279, 1000, 710, 9999, 710, 555},
+                                   {900, 500, 312, 312, 312, 173},    {900, 500, 313, 313, 313, 174},
+                                   {1299, 2000, 710, 999, 649, 999},  {1500, 2000, 710, 999, 710, 947}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        eu_file f = eu_synth(cases[i][0], cases[i][1], ".png");
+        char spec[96];
+        snprintf(spec, sizeof(spec), "fit?width=%d&height=%d&type=jpeg", cases[i][2], cases[i][3]);
+        check_size(spec, &f, cases[i][4], cases[i][5], PL_FMT_JPEG);
+        eu_free(&f);
+    }
 }
 
 static void test_transform(void)
@@ -294,6 +310,7 @@ int main(void)
         return 1;
     }
     test_imaginary_routes();
+    test_fit_rounding();
     test_transform();
     test_auto();
     test_info();
