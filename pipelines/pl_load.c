@@ -20,6 +20,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
+#include <stdio.h>
 #include <string.h>
 
 #include "pl_internal.h"
@@ -108,9 +109,18 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
                             pl_encode_name(f));
     pl_load_opts o = {.access = VIPS_ACCESS_SEQUENTIAL, .n = 1, .shrink = 1};
     VipsImage *img;
-    if (pl_load_run(c, f, data, len, &o, &img))
-        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot read the %s image header: the file is damaged or truncated",
-                                 pl_encode_name(f));
+    if (pl_load_run(c, f, data, len, &o, &img)) {
+        pl_error_set_vips(c->err, PL_E_DECODE, "Cannot read the %s image header: the file is damaged or truncated",
+                          pl_encode_name(f));
+        if (c->err != NULL && strstr(c->err->detail, "blocked") != NULL) {
+            /* SVG, PDF, JPEG 2000: libvips' untrusted loaders, off unless allow_untrusted */
+            c->err->code = PL_E_UNSUPPORTED_INPUT;
+            snprintf(c->err->message, sizeof(c->err->message),
+                     "Unsupported media type: %s input needs libvips' untrusted loaders, which this server disables",
+                     pl_encode_name(f));
+        }
+        return -1;
+    }
     pi->format = f;
     pi->width = img->Xsize;
     pi->height = vips_image_get_page_height(img);

@@ -267,6 +267,13 @@ static void test_bad(void)
     lim.max_decode_bytes = 1000000;
     rc = eu_run_full("resize?width=10", f.data, f.len, NULL, &lim, NULL, &r, &e);
     ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "1.2 MB decode over a 1 MB decode limit");
+    eu_file svg = eu_read("bad/vector-check.svg");
+    pl_limits_default(&lim);
+    lim.allowed_inputs |= 1u << PL_FMT_SVG;
+    rc = eu_run_full("resize?width=10", svg.data, svg.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_UNSUPPORTED_INPUT && strstr(e.message, "untrusted") != NULL,
+       "SVG allowed but libvips' untrusted loaders blocked: %s", e.message);
+    eu_free(&svg);
     uint32_t mask = 0;
     ok(pl_formats_parse_mask("jpeg, png,webp", &mask, &e) == 0 &&
            mask == ((1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP)),
