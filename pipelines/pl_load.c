@@ -235,10 +235,14 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
             vips_error_clear();
         }
     }
-    VipsImage *img;
-    if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &o, &img))
-        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the %s image: the file is damaged or truncated",
-                                 pl_encode_name(c->in_format));
+    VipsImage *img = c->head;
+    bool same = o.shrink == 1 && o.scale == 0 && !o.thumbnail && !random && n_frames == 1;
+    /* the header's image was opened exactly like this: reuse it (GIF headers scan every frame) */
+    if (!same || img == NULL) {
+        if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &o, &img))
+            return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the %s image: the file is damaged or truncated",
+                                     pl_encode_name(c->in_format));
+    }
     c->head = img;
     pl_cancel_attach(c, img);
     return pl_ops_to_srgb(c, img, out);
