@@ -5,6 +5,9 @@
  * "--B--". Bare LF line ends are accepted in the header block (some clients send them).
  * Pure functions, no allocation.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include "svc_multipart.h"
 
 #include <string.h>

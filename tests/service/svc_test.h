@@ -1,0 +1,344 @@
+/*
+ * svc_test.h: helpers for the `http` suite: start the built imgpipe ($IMGPIPE_BIN) on a free
+ * loopback port, wait for /health, drive it with libcurl, decode answers with libvips, read the
+ * server's RSS, stop it with SIGTERM. Header-only; the test's main thread only.
+ * Every wait is bounded in time; traffic goes to 127.0.0.1 only.
+ */
+#ifndef SVC_TEST_H
+#define SVC_TEST_H
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "tap.h"
+
+typedef struct tsrv {
+    pid_t pid;
+    int port;
+    char base[64];      /* http://127.0.0.1:PORT */
+    char out_path[256]; /* server stdout (access log) */
+    char err_path[256]; /* server stderr */
+} tsrv;
+
+typedef struct tresp {
+    long status;
+    char *body;
+    size_t len;
+    char headers[8192];
+    size_t hlen;
+    long http_version; /* CURL_HTTP_VERSION_1_1 / _2_0 */
+    CURLcode code;
+} tresp;
+
+static inline double t_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline int t_free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t l = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static size_t t_write_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    tresp *r = ud;
+    size_t add = sz * n;
+    char *nb = realloc(r->body, r->len + add + 1);
+    if (nb == NULL)
+        return 0;
+    r->body = nb;
+    memcpy(r->body + r->len, p, add);
+    r->len += add;
+    r->body[r->len] = '\0';
+    return add;
+}
+
+static size_t t_header_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    tresp *r = ud;
+    size_t add = sz * n;
+    if (r->hlen + add < sizeof(r->headers) - 1) {
+        memcpy(r->headers + r->hlen, p, add);
+        r->hlen += add;
+        r->headers[r->hlen] = '\0';
+    }
+    return add;
+}
+
+static inline void tresp_free(tresp *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Value of a response header (case-insensitive name), copied into out; NULL when absent. */
+static inline const char *t_header(const tresp *r, const char *name, char *out, size_t outlen)
+{
+    const char *p = r->headers;
+    size_t nl = strlen(name);
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            size_t l;
+            while (*v == ' ')
+                v++;
+            l = eol ? (size_t)(eol - v) : strlen(v);
+            if (l >= outlen)
+                l = outlen - 1;
+            memcpy(out, v, l);
+            out[l] = '\0';
+            return out;
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+    return NULL;
+}
+
+/* Read a whole file (fixture). */
+static inline char *t_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+        *len = (size_t)n;
+    fclose(f);
+    return buf;
+}
+
+/* Options of one request. */
+typedef struct treq {
+    const char *method; /* NULL = GET, or POST when a body is given */
+    const char *body;   /* raw body */
+    size_t body_len;
+    const char *content_type; /* for the raw body */
+    const char *mp_file;      /* multipart: bytes of part "file" (or mp_name) */
+    size_t mp_file_len;
+    const char *mp_name;  /* default "file" */
+    const char *mp_image; /* multipart: a second part "image" */
+    size_t mp_image_len;
+    const char *headers[8]; /* extra "Name: value" */
+    int http2;              /* h2c prior knowledge */
+    long timeout_ms;        /* default 30000 */
+} treq;
+
+static inline int t_do(CURL *c, const tsrv *s, const char *path, const treq *q, tresp *r)
+{
+    char url[2048];
+    struct curl_slist *hl = NULL;
+    curl_mime *mime = NULL;
+    memset(r, 0, sizeof(*r));
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, t_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, t_header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q && q->timeout_ms ? q->timeout_ms : 30000L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    if (q && q->http2)
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    hl = curl_slist_append(hl, "Expect:");
+    for (int i = 0; q && i < 8 && q->headers[i]; i++)
+        hl = curl_slist_append(hl, q->headers[i]);
+    if (q && q->mp_file) {
+        curl_mimepart *part;
+        mime = curl_mime_init(c);
+        part = curl_mime_addpart(mime);
+        curl_mime_name(part, q->mp_name ? q->mp_name : "file");
+        curl_mime_filename(part, "upload.bin");
+        curl_mime_data(part, q->mp_file, q->mp_file_len);
+        if (q->mp_image) {
+            part = curl_mime_addpart(mime);
+            curl_mime_name(part, "image");
+            curl_mime_filename(part, "overlay.bin");
+            curl_mime_data(part, q->mp_image, q->mp_image_len);
+        }
+        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    } else if (q && q->body) {
+        char ct[256];
+        snprintf(ct, sizeof(ct), "Content-Type: %s", q->content_type ? q->content_type : "application/octet-stream");
+        hl = curl_slist_append(hl, ct);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+    }
+    if (q && q->method)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    r->code = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &r->http_version);
+    curl_slist_free_all(hl);
+    if (mime)
+        curl_mime_free(mime);
+    return r->code == CURLE_OK ? 0 : -1;
+}
+
+/* GET path; returns status or -1. */
+static inline long t_get(const tsrv *s, const char *path, tresp *r)
+{
+    CURL *c = curl_easy_init();
+    int rc = t_do(c, s, path, NULL, r);
+    curl_easy_cleanup(c);
+    return rc == 0 ? r->status : -1;
+}
+
+/* Start imgpipe serve with extra args (NULL-terminated), env "K=V" strings (NULL-terminated or
+ * NULL). Waits (<= 15 s) for /health. Returns 0 or -1. */
+static inline int tsrv_start(tsrv *s, const char *const *args, const char *const *env)
+{
+    const char *bin = getenv("IMGPIPE_BIN");
+    char port_s[32], listen[64];
+    const char *argv[64];
+    int n = 0;
+    static int seq;
+    memset(s, 0, sizeof(*s));
+    if (bin == NULL) {
+        diag("IMGPIPE_BIN is not set");
+        return -1;
+    }
+    s->port = t_free_port();
+    snprintf(port_s, sizeof(port_s), "%d", s->port);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+    snprintf(s->out_path, sizeof(s->out_path), "/tmp/imgpipe-test-%d-%d.out", (int)getpid(), seq);
+    snprintf(s->err_path, sizeof(s->err_path), "/tmp/imgpipe-test-%d-%d.err", (int)getpid(), seq++);
+    argv[n++] = bin;
+    argv[n++] = "serve";
+    argv[n++] = "--listen";
+    argv[n++] = listen;
+    for (int i = 0; args && args[i] && n < 62; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(stdout);
+    s->pid = fork();
+    if (s->pid == 0) {
+        int o = open(s->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    for (double end = t_now() + 15; t_now() < end;) {
+        tresp r;
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            diag("server exited during startup (status %d); stderr in %s", st, s->err_path);
+            s->pid = 0;
+            return -1;
+        }
+        long code = t_get(s, "/health", &r);
+        tresp_free(&r);
+        if (code == 200)
+            return 0;
+        usleep(50000);
+    }
+    diag("server did not answer /health within 15 s");
+    return -1;
+}
+
+/* SIGTERM, wait <= timeout_s; returns the exit status (or 128+signal, or -1 on timeout: killed). */
+static inline int tsrv_stop(tsrv *s, double timeout_s)
+{
+    int st = 0;
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    for (double end = t_now() + timeout_s; t_now() < end;) {
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(20000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+    return -1;
+}
+
+static inline void tsrv_cleanup(tsrv *s)
+{
+    if (s->pid > 0)
+        tsrv_stop(s, 5);
+    unlink(s->out_path);
+    unlink(s->err_path);
+}
+
+/* VmRSS of the server in KiB, or -1. */
+static inline long tsrv_rss_kb(const tsrv *s)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* Decode a response body with libvips: loader nick ("jpeg", "png", "webp" …), width, height. */
+static inline int t_decode(const tresp *r, char *fmt, size_t fmtlen, int *w, int *h)
+{
+    VipsImage *im;
+    const char *loader;
+    *w = *h = 0;
+    fmt[0] = '\0';
+    if (r->body == NULL || r->len == 0 || (loader = vips_foreign_find_load_buffer(r->body, r->len)) == NULL)
+        return -1;
+    if ((im = vips_image_new_from_buffer(r->body, r->len, "", NULL)) == NULL)
+        return -1;
+    *w = im->Xsize;
+    *h = im->Ysize;
+    /* "VipsForeignLoadJpegBuffer" -> "jpeg" */
+    {
+        const char *p = loader + strlen("VipsForeignLoad");
+        size_t i = 0;
+        for (; p[i] && i + 1 < fmtlen && strncmp(p + i, "Buffer", 6) != 0; i++)
+            fmt[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+        fmt[i] = '\0';
+    }
+    g_object_unref(im);
+    return 0;
+}
+
+#endif

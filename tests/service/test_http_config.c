@@ -1,0 +1,158 @@
+/*
+ * test_http_config: `imgpipe serve` settings: --help lists every setting with its env var,
+ * --print-env prints a loadable env file, bad values exit 2 naming the setting and what is
+ * allowed, an env var is applied and a flag wins over it (seen in the startup line).
+ */
+#include "svc_test.h"
+
+/* Run imgpipe with args and env; capture stdout+stderr into out. Returns the exit status. */
+static int run(const char *const *args, const char *const *env, char *out, size_t outlen)
+{
+    int pipefd[2], st = 0;
+    size_t len = 0;
+    pid_t pid;
+    if (pipe(pipefd) != 0)
+        return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        const char *argv[32];
+        int n = 0;
+        argv[n++] = getenv("IMGPIPE_BIN");
+        for (int i = 0; args[i] && n < 31; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    for (double end = t_now() + 20;;) {
+        ssize_t r;
+        if (t_now() > end) { /* bounded: a server that started by mistake is killed */
+            diag("imgpipe did not exit within 20 s; killed");
+            kill(pid, SIGKILL);
+            break;
+        }
+        r = read(pipefd[0], out + len, outlen - 1 - len);
+        if (r < 0 && errno == EAGAIN) {
+            usleep(10000);
+            continue;
+        }
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len >= outlen - 1)
+            break;
+    }
+    out[len] = '\0';
+    close(pipefd[0]);
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int main(void)
+{
+    static char out[65536];
+    static const char *const names[] = {"listen",
+                                        "workers",
+                                        "queue",
+                                        "max-body-bytes",
+                                        "max-pixels",
+                                        "max-output-pixels",
+                                        "max-frames",
+                                        "deadline",
+                                        "allowed-types",
+                                        "tls-cert",
+                                        "tls-key",
+                                        "log-level",
+                                        "access-log",
+                                        "vips-concurrency",
+                                        "api-keys",
+                                        "url-signature-key",
+                                        "cors-origins",
+                                        "metrics-listen",
+                                        "max-connections",
+                                        "idle-timeout",
+                                        "handshake-timeout",
+                                        "drain-timeout"};
+    char want[128];
+
+    is_int(run((const char *const[]){"serve", "--help", NULL}, NULL, out, sizeof(out)), 0, "serve --help exits 0");
+    int missing = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(want, sizeof(want), "--%s ", names[i]);
+        if (strstr(out, want) == NULL) {
+            diag("--help lacks %s", names[i]);
+            missing++;
+        }
+    }
+    is_int(missing, 0, "--help lists every setting");
+    ok(strstr(out, "IMGPIPE_MAX_BODY_BYTES") != NULL, "--help shows the env var names");
+
+    is_int(run((const char *const[]){"serve", "--print-env", NULL}, NULL, out, sizeof(out)), 0, "serve --print-env exits 0");
+    ok(strstr(out, "\nIMGPIPE_LISTEN=127.0.0.1:8080\n") != NULL, "--print-env: listen default");
+    ok(strstr(out, "\nIMGPIPE_DEADLINE=10s\n") != NULL, "--print-env: deadline default");
+    ok(strstr(out, "\nIMGPIPE_MAX_BODY_BYTES=32MiB\n") != NULL, "--print-env: max body default");
+    int bad_lines = 0, settings = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#')
+            continue;
+        if (strncmp(line, "IMGPIPE_", 8) != 0 || strchr(line, '=') == NULL)
+            bad_lines++;
+        else
+            settings++;
+    }
+    is_int(bad_lines, 0, "--print-env: every line is a comment or IMGPIPE_X=value");
+    is_int(settings, (int)(sizeof(names) / sizeof(names[0])), "--print-env: one line per setting");
+
+    struct {
+        const char *const *args;
+        const char *const *env;
+        const char *needle;
+    } bad[] = {
+        {(const char *const[]){"serve", "--workers", "abc", NULL}, NULL, "--workers: 'abc'"},
+        {(const char *const[]){"serve", "--workers", "100000", NULL}, NULL, "integer 0..256"},
+        {(const char *const[]){"serve", NULL}, (const char *const[]){"IMGPIPE_QUEUE=-1", NULL}, "IMGPIPE_QUEUE"},
+        {(const char *const[]){"serve", "--deadline", "forever", NULL}, NULL, "--deadline"},
+        {(const char *const[]){"serve", "--max-body-bytes", "12XB", NULL}, NULL, "KiB/MiB/GiB"},
+        {(const char *const[]){"serve", "--log-level", "loud", NULL}, NULL, "error,warn,info,debug"},
+        {(const char *const[]){"serve", "--listen", "nowhere", NULL}, NULL, "HOST:PORT"},
+        {(const char *const[]){"serve", "--tls-cert", "/x.pem", NULL}, NULL, "tls-key"},
+        {(const char *const[]){"serve", "--no-such-setting", "1", NULL}, NULL, "unknown setting"},
+        {(const char *const[]){"serve", "--workers", NULL}, NULL, "needs a value"},
+        {(const char *const[]){"serve", "--access-log", "maybe", NULL}, NULL, "on or off"},
+        {(const char *const[]){"serve", "--allowed-types", "jpeg,bmp", NULL}, NULL, "allowed-types"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int st = run(bad[i].args, bad[i].env, out, sizeof(out));
+        is_int(st, 2, "bad setting %zu exits 2", i);
+        if (!ok(strstr(out, bad[i].needle) != NULL, "message names it: %s", bad[i].needle))
+            diag("output: %s", out);
+    }
+
+    /* env applies, a flag wins over env; the startup line shows the result */
+    {
+        tsrv s;
+        static const char *const env[] = {"IMGPIPE_WORKERS=1", "IMGPIPE_QUEUE=3", "IMGPIPE_DEADLINE=7s", NULL};
+        static const char *const args[] = {"--queue", "5", NULL};
+        if (tsrv_start(&s, args, env) == 0) {
+            size_t len;
+            char *err = t_slurp(s.err_path, &len);
+            ok(err && strstr(err, "\"workers\":1,") != NULL, "env IMGPIPE_WORKERS applied");
+            ok(err && strstr(err, "\"queue\":5,") != NULL, "flag --queue wins over IMGPIPE_QUEUE");
+            ok(err && strstr(err, "\"deadline_ms\":7000") != NULL, "duration 7s parsed");
+            free(err);
+            is_int(tsrv_stop(&s, 10), 0, "server exits 0 on SIGTERM");
+        } else {
+            ok(0, "server started with env settings");
+        }
+        tsrv_cleanup(&s);
+    }
+    return tap_done();
+}
