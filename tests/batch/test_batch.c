@@ -432,6 +432,15 @@ static void test_limits(void)
     is_int(run_batch(pixels, list), 1, "--max-pixels 300000 with a 1.9 MP input: exit 1");
     is_str(report_error(P("px.jsonl"), "/flower.jpg"), "image_too_large", "the large input is refused");
     ok(exists(P("out4/coffee.png")) && !exists(P("out4/flower.png")), "the 0.24 MP input is processed");
+    const char *deadline[] = {
+        "--do", "blur?sigma=40&type=png", "--deadline", "0.02", "--report", P("dl.jsonl"), "-o", P("out5"), "-", NULL};
+    double t0 = now_ms();
+    is_int(run_batch(deadline, list), 1, "--deadline 0.02 with a heavy blur: exit 1");
+    ok(now_ms() - t0 < 10000, "the deadline stops the work (%.0f ms for the run)", now_ms() - t0);
+    is_str(report_error(P("dl.jsonl"), "/flower.jpg"), "deadline_exceeded", "the slow image fails with deadline_exceeded");
+    int hidden = -1;
+    count_files(P("out5"), &hidden);
+    ok(hidden <= 0, "no temporary file left after a deadline");
     const char *bad_types[] = {"--do", "resize?width=60", "--allowed-types", "jpeg,bogus", "-o", P("x"), "-", NULL};
     is_int(run_batch(bad_types, list), 2, "an unknown type in --allowed-types: exit 2");
 }
