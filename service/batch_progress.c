@@ -96,8 +96,8 @@ void svc_batch_progress_summary(svc_batch_run *run, bool interrupted)
     pthread_mutex_lock(&run->err_lock);
     if (run->tty)
         fputs("\r\033[K", stderr);
-    fprintf(stderr, "imgpipe batch: %s%zu images: %zu ok, %zu failed, %zu skipped, %zu not started\n",
-            interrupted ? "interrupted: " : "", st->total, ok, failed, skipped, not_started);
+    fprintf(stderr, "imgpipe batch: %s%zu image%s: %zu ok, %zu failed, %zu skipped, %zu not started\n",
+            interrupted ? "interrupted: " : "", st->total, st->total == 1 ? "" : "s", ok, failed, skipped, not_started);
     fprintf(stderr, "imgpipe batch: in %s, out %s, wall %.2f s%s, %.1f images/s\n", in, out, secs, wall, rate);
     fflush(stderr);
     pthread_mutex_unlock(&run->err_lock);
