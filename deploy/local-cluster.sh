@@ -163,11 +163,12 @@ for ((i = 0; i < 600; i++)); do
     (($(done_count) >= total / 3)) && break
     sleep 0.1
 done
-declare -A before after
-for s in imgpipe1 imgpipe2 imgpipe3; do before[$s]=$(stats hrsp_2xx $s); done
 kill -KILL "${pids[1]}" 2>/dev/null
 wait "${pids[1]}" 2>/dev/null
 pids[1]=""
+# Counted once the victim is dead, so its figure is final and nothing it sent lands "after".
+declare -A before after
+for s in imgpipe1 imgpipe2 imgpipe3; do before[$s]=$(stats hrsp_2xx $s); done
 killed_at=$(done_count)
 echo "killed $victim (SIGKILL) after $killed_at of $total responses"
 

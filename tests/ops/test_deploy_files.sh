@@ -35,7 +35,7 @@ seconds() {
 envout=$("$bin" serve --print-env 2>&1)
 rc=$?
 ok $rc "imgpipe serve --print-env runs"
-if diff -u "$deploy/systemd/imgpipe.env" <(echo "$envout") >/tmp/imgpipe-env.diff.$$ 2>&1; then
+if "$bin" serve --print-env 2>&1 | diff -u "$deploy/systemd/imgpipe.env" - >/tmp/imgpipe-env.diff.$$ 2>&1; then
     ok 0 "deploy/systemd/imgpipe.env equals imgpipe serve --print-env"
 else
     ok 1 "deploy/systemd/imgpipe.env equals imgpipe serve --print-env (regenerate it; diff below)"
@@ -58,8 +58,8 @@ ok $? "every IMGPIPE_* variable in Dockerfile, k8s and systemd files is a settin
 
 # --- stop timeouts ---
 dep=$deploy/k8s/deployment.yaml
-deadline=$(seconds "$(grep -A1 'name: IMGPIPE_DEADLINE' "$dep" | grep -oE 'value: "[^"]+"' | cut -d'"' -f2)")
-drain=$(seconds "$(grep -A1 'name: IMGPIPE_DRAIN_TIMEOUT' "$dep" | grep -oE 'value: "[^"]+"' | cut -d'"' -f2)")
+deadline=$(seconds "$(grep -A1 'name: IMGPIPE_DEADLINE' "$dep" | grep -oE 'value: "[^"]+"' | head -1 | cut -d'"' -f2)")
+drain=$(seconds "$(grep -A1 'name: IMGPIPE_DRAIN_TIMEOUT' "$dep" | grep -oE 'value: "[^"]+"' | head -1 | cut -d'"' -f2)")
 grace=$(grep -oE 'terminationGracePeriodSeconds: [0-9]+' "$dep" | grep -oE '[0-9]+$')
 prestop=$(grep -oE '"sleep", "[0-9]+"' "$dep" | grep -oE '[0-9]+')
 if [ -n "$deadline" ] && [ -n "$drain" ] && [ -n "$grace" ] && [ -n "$prestop" ]; then
