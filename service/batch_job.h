@@ -31,6 +31,7 @@ typedef struct svc_batch_opts {
     bool recursive;       /* -r */
     bool skip_existing;   /* --skip-existing */
     bool quiet;           /* --quiet */
+    bool null_sep;        /* -0: paths on stdin end with NUL, not newline */
     int shard_k, shard_n; /* --shard K/N; shard_n == 0: no sharding */
     pl_limits limits;     /* --max-pixels, --max-output-pixels, --max-frames, --allowed-types */
     int64_t deadline_us;  /* --deadline, per image; 0 = none */
@@ -54,6 +55,7 @@ typedef struct svc_batch_job {
     dev_t dev;
     ino_t ino;
     pl_format expect; /* output format the name was made for (PL_FMT_UNKNOWN for info's JSON) */
+    bool drop;        /* the same file listed twice under the same output name: run it once */
     /* results, written by the worker that ran the job */
     svc_batch_status status;
     pl_code code;  /* PL_OK or the failure's code */

@@ -232,8 +232,10 @@ int svc_batch_list_collect(const svc_batch_opts *opts, svc_batch_list *list, cha
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
-        while ((n = getline(&line, &cap, stdin)) > 0) {
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        while ((n = getdelim(&line, &cap, opts->null_sep ? '\0' : '\n', stdin)) > 0) {
+            if (opts->null_sep && line[n - 1] == '\0')
+                n--;
+            while (!opts->null_sep && n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
                 line[--n] = '\0';
             if (n > 0)
                 svc_batch_add_input(&w, line, cwd);
@@ -392,7 +394,7 @@ static gboolean svc_batch_inode_equal(gconstpointer a, gconstpointer b)
 }
 
 /* Outputs of jobs that collide; prints each collision. Returns the number found. */
-static size_t svc_batch_find_collisions(const svc_batch_list *list)
+static size_t svc_batch_find_collisions(svc_batch_list *list)
 {
     GHashTable *by_out = g_hash_table_new(g_str_hash, g_str_equal);
     size_t found = 0;
@@ -401,6 +403,10 @@ static size_t svc_batch_find_collisions(const svc_batch_list *list)
         svc_batch_job *other = g_hash_table_lookup(by_out, j->out);
         if (other == NULL) {
             g_hash_table_insert(by_out, j->out, j);
+            continue;
+        }
+        if (other->pre_error == NULL && j->pre_error == NULL && other->dev == j->dev && other->ino == j->ino) {
+            j->drop = true; /* one file named twice (a directory and a file in it …): one job */
             continue;
         }
         if (found++ < SVC_BATCH_MAX_COLLISIONS_SHOWN)
@@ -448,23 +454,21 @@ int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *
         return -1;
     }
 
-    /* 3. this shard only */
-    if (opts->shard_n > 0) {
-        size_t k = 0;
-        for (size_t i = 0; i < list->n; i++) {
-            svc_batch_job *j = &list->v[i];
-            if (svc_batch_shard_of(j->rel, opts->shard_n) == opts->shard_k) {
-                list->v[k++] = *j;
-            } else {
-                free(j->path);
-                free(j->rel);
-                free(j->out);
-                free(j->pre_error);
-                free(j->message);
-            }
+    /* 3. this shard only, without duplicates */
+    size_t k = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        svc_batch_job *j = &list->v[i];
+        if (!j->drop && (opts->shard_n == 0 || svc_batch_shard_of(j->rel, opts->shard_n) == opts->shard_k)) {
+            list->v[k++] = *j;
+        } else {
+            free(j->path);
+            free(j->rel);
+            free(j->out);
+            free(j->pre_error);
+            free(j->message);
         }
-        list->n = k;
     }
+    list->n = k;
 
     /* 4. outputs that are inputs; existing outputs for --skip-existing */
     GHashTable *inodes = g_hash_table_new(svc_batch_inode_hash, svc_batch_inode_equal);

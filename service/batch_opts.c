@@ -24,7 +24,7 @@ void svc_batch_opts_usage(FILE *out)
             "and folders, in one process with -j worker threads.\n"
             "\n"
             "INPUT is a file, a directory (its files; with -r its whole tree), or '-' to read one path per\n"
-            "line from stdin (find photos -name '*.jpg' | imgpipe batch ... -).\n"
+            "line from stdin (find photos -name '*.jpg' | imgpipe batch ... -; with -0, NUL-separated).\n"
             "\n"
             "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
             "  -o, --output DIR     output directory (created if missing)\n"
@@ -32,6 +32,7 @@ void svc_batch_opts_usage(FILE *out)
             "                       directory of the input (mirrors trees), {stem} file name without extension,\n"
             "                       {name} file name, {ext} extension of the output type\n"
             "  -r, --recursive      walk directories recursively\n"
+            "  -0, --null           paths on stdin are NUL-separated (find -print0)\n"
             "  -j, --jobs N         worker threads (default: number of cores)\n"
             "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
             "  --shard K/N          process only the inputs whose relative path hashes to K (0..N-1) of N\n"
@@ -68,6 +69,7 @@ static const struct option svc_batch_longopts[] = {
     {"output", required_argument, NULL, 'o'},
     {"name", required_argument, NULL, 'n'},
     {"recursive", no_argument, NULL, 'r'},
+    {"null", no_argument, NULL, '0'},
     {"jobs", required_argument, NULL, 'j'},
     {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
     {"shard", required_argument, NULL, OPT_SHARD},
@@ -186,7 +188,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
     int c;
     uint64_t u;
     pl_error err;
-    while ((c = getopt_long(argc, argv, ":o:n:rj:qh", svc_batch_longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:n:rj:qh0", svc_batch_longopts, NULL)) != -1) {
         switch (c) {
         case OPT_DO:
             opts->spec = optarg;
@@ -199,6 +201,9 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
             break;
         case 'r':
             opts->recursive = true;
+            break;
+        case '0':
+            opts->null_sep = true;
             break;
         case 'j':
             if (svc_batch_parse_u64(optarg, 1, 256, &u) != 0) {

@@ -445,6 +445,31 @@ static void test_limits(void)
     is_int(run_batch(bad_types, list), 2, "an unknown type in --allowed-types: exit 2");
 }
 
+static void test_null_and_duplicates(void)
+{
+    diag("-0 (NUL-separated stdin) and one file named twice");
+    char list[8192];
+    int n = snprintf(list, sizeof(list), "%s", P("in/coffee.png"));
+    n += 1 + snprintf(list + n + 1, sizeof(list) - (size_t)n - 1, "%s", P("in/sub/flower.jpg"));
+    /* list holds "a\0b"; feed it through a file since spawn_batch takes a C string */
+    FILE *f = fopen(P("nul.txt"), "wb");
+    fwrite(list, 1, (size_t)n, f);
+    fclose(f);
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "timeout 60 '%s' batch --do 'resize?width=30&type=png' -0 -q -o '%s' - < '%s' 2>'%s'",
+             getenv("IMGPIPE_BIN") ? getenv("IMGPIPE_BIN") : "imgpipe", P("out6"), P("nul.txt"), P("stderr.txt"));
+    int st = system(cmd);
+    is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0, "-0: exit 0");
+    ok(exists(P("out6/coffee.png")) && exists(P("out6/flower.png")), "-0: both NUL-separated paths processed");
+
+    const char *twice[] = {
+        "--do", "resize?width=30&type=png", "--report", P("dup.jsonl"), "-o", P("out7"), P("in/coffee.png"), P("in/coffee.png"),
+        NULL};
+    is_int(run_batch(twice, NULL), 0, "the same file named twice: exit 0, not a collision");
+    int a, b, c, d;
+    is_int(read_report(P("dup.jsonl"), &a, &b, &c, &d, NULL), 1, "... processed once");
+}
+
 static void test_shards(void)
 {
     diag("--shard K/3 slices are disjoint and cover everything");
@@ -599,6 +624,7 @@ int main(int argc, char **argv)
     test_tree();
     test_stdin_and_skip();
     test_limits();
+    test_null_and_duplicates();
     test_shards();
     test_usage_errors();
     make_big_set(40);
