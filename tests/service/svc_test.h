@@ -134,6 +134,8 @@ static inline char *t_slurp(const char *path, size_t *len)
     buf = malloc((size_t)n + 1);
     if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
         *len = (size_t)n;
+    if (buf)
+        buf[*len] = '\0';
     fclose(f);
     return buf;
 }
@@ -169,8 +171,11 @@ static inline int t_do(CURL *c, const tsrv *s, const char *path, const treq *q, 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q && q->timeout_ms ? q->timeout_ms : 30000L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (q && q->http2)
+    if (q && q->http2) {
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        /* curl 7.88 does not send a second request on a reused prior-knowledge connection */
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    }
     hl = curl_slist_append(hl, "Expect:");
     for (int i = 0; q && i < 8 && q->headers[i]; i++)
         hl = curl_slist_append(hl, q->headers[i]);
@@ -296,8 +301,10 @@ static inline void tsrv_cleanup(tsrv *s)
 {
     if (s->pid > 0)
         tsrv_stop(s, 5);
-    unlink(s->out_path);
-    unlink(s->err_path);
+    if (getenv("IMGPIPE_TEST_KEEP_LOGS") == NULL) {
+        unlink(s->out_path);
+        unlink(s->err_path);
+    }
 }
 
 /* VmRSS of the server in KiB, or -1. */
