@@ -255,6 +255,24 @@ static int pl_encode_strip_keep_copyright(pl_ctx *c, VipsImage *x, VipsImage **o
     return 0;
 }
 
+/* Largest side each encoder accepts (libwebp 16383; JPEG and GIF 65535; HEIF/AVIF: libheif's
+ * default security limit; PNG/TIFF: the output-pixel limit decides). */
+static int pl_encode_max_side(pl_format f)
+{
+    switch (f) {
+    case PL_FMT_WEBP:
+        return 16383;
+    case PL_FMT_JPEG:
+    case PL_FMT_GIF:
+        return 65535;
+    case PL_FMT_HEIF:
+    case PL_FMT_AVIF:
+        return 16384;
+    default:
+        return INT32_MAX;
+    }
+}
+
 /* What the format can carry: alpha flattened for JPEG, 8-bit except PNG/TIFF. */
 static int pl_encode_prepare(pl_ctx *c, const pl_params *p, VipsImage *x, VipsImage **out)
 {
@@ -295,6 +313,11 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
     if (c->lim != NULL && c->lim->max_output_pixels > 0 && px > c->lim->max_output_pixels)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Output image too large: %dx%d is over the limit of %.1f megapixels",
                             x->Xsize, ph, c->lim->max_output_pixels / 1e6);
+    int max_side = pl_encode_max_side(c->out_format);
+    if (x->Xsize > max_side || ph > max_side)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                            "Output image too large for %s: %dx%d, the format allows up to %d pixels per side",
+                            pl_encode_name(c->out_format), x->Xsize, ph, max_side);
     int q = p->quality > 0 ? p->quality : 75;
     gboolean strip = !c->keep_meta;
     bool manual = false;

@@ -312,13 +312,17 @@ int pl_ops_zoom(pl_ctx *c, VipsImage *in, int factor, VipsImage **out)
 int pl_ops_trim(pl_ctx *c, VipsImage *in, double threshold, VipsImage **out)
 {
     *out = in;
-    if (threshold <= 0)
+    /* find_trim's 3x3 median needs at least 3x3 pixels: smaller images have nothing to trim */
+    if (threshold <= 0 || in->Xsize < 3 || in->Ysize < 3)
         return 0;
     double *px = NULL;
     int n = 0;
-    /* the background is the top-left pixel's colour (as sharp does) */
+    /* the background is the top-left pixel's colour (as sharp does); find_trim flattens alpha
+     * itself and wants the colour bands only */
     if (vips_getpoint(in, &px, &n, 0, 0, NULL))
         return pl_cancel_fail(c, PL_E_OPERATION, "Cannot trim the image");
+    if (vips_image_hasalpha(in) && n > 1)
+        n--;
     VipsArrayDouble *bg = vips_array_double_new(px, n);
     g_free(px);
     int left, top, w, h;
