@@ -1,16 +1,18 @@
 #!/bin/bash
 # local-cluster.sh: scale-out rehearsal on one machine. Starts 3 `imgpipe serve` instances on free
 # 127.0.0.1 ports behind HAProxy (deploy/haproxy/haproxy.cfg, Debian's haproxy package), sends a
-# bounded load of image requests through it from a few parallel curl clients, SIGKILLs one
-# instance mid-run, and checks that
-#   - every request got a 200 (in-flight failures on the killed instance were retried elsewhere),
-#   - the killed instance had been serving before, and served nothing after the kill,
+# bounded load of image requests through it from a few parallel curl clients, kills one
+# instance mid-run (SIGKILL: a crash; or SIGTERM: a rolling restart, which must drain and exit 0),
+# and checks that
+#   - every request got a 200 (in-flight failures on the stopped instance were retried elsewhere),
+#   - the stopped instance had been serving before, and served nothing after it stopped,
 #   - the other instances took the rest of the load, and HAProxy marked the victim DOWN.
 # Prints one "PASS: …" / "FAIL: …" line per check and a per-instance table; exit 0 when all pass,
 # 1 when one fails, 77 when haproxy or curl is missing (meson's skip code).
 #
-# Usage: deploy/local-cluster.sh [-n REQUESTS] [-c CLIENTS] [-b IMGPIPE_BIN] [-i IMAGE] [-k]
+# Usage: deploy/local-cluster.sh [-n REQUESTS] [-c CLIENTS] [-s KILL|TERM] [-b IMGPIPE_BIN] [-i IMAGE] [-k]
 #   -n requests in all (default 150)   -c parallel clients (default 4)
+#   -s the signal sent to the victim (default KILL)
 #   -b the imgpipe binary (default $IMGPIPE_BIN, else build/service/imgpipe)
 #   -i the image to POST (default tests/fixtures/photos/FreshFlower-1600x1203.jpg; keep it under
 #      HAProxy's tune.bufsize, 256 KiB, or in-flight retries cannot happen)
@@ -29,16 +31,22 @@ keep=0
 op='resize?width=200&type=jpeg'
 load_budget=60
 
-while getopts "n:c:b:i:kh" o; do
+signal=KILL
+while getopts "n:c:s:b:i:kh" o; do
     case $o in
     n) requests=$OPTARG ;;
     c) clients=$OPTARG ;;
+    s) signal=$OPTARG ;;
     b) bin=$OPTARG ;;
     i) image=$OPTARG ;;
     k) keep=1 ;;
-    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     esac
 done
+case $signal in
+KILL | TERM) ;;
+*) echo "-s $signal: use KILL (a crash) or TERM (a graceful stop)"; exit 2 ;;
+esac
 
 for tool in haproxy curl python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -163,14 +171,24 @@ for ((i = 0; i < 600; i++)); do
     (($(done_count) >= total / 3)) && break
     sleep 0.1
 done
-kill -KILL "${pids[1]}" 2>/dev/null
+kill "-$signal" "${pids[1]}" 2>/dev/null
+# SIGTERM: in-flight requests finish, then exit 0, within the drain timeout (15 s); wait 20 s.
+for ((i = 0; i < 200; i++)); do
+    kill -0 "${pids[1]}" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "${pids[1]}" 2>/dev/null; then
+    fail "$victim still running 20 s after SIG$signal"
+    kill -KILL "${pids[1]}" 2>/dev/null
+fi
 wait "${pids[1]}" 2>/dev/null
+victim_exit=$?
 pids[1]=""
 # Counted once the victim is dead, so its figure is final and nothing it sent lands "after".
 declare -A before after
 for s in imgpipe1 imgpipe2 imgpipe3; do before[$s]=$(stats hrsp_2xx $s); done
 killed_at=$(done_count)
-echo "killed $victim (SIGKILL) after $killed_at of $total responses"
+echo "stopped $victim (SIG$signal, exit status $victim_exit) after $killed_at of $total responses"
 
 for p in "${client_pids[@]}"; do wait "$p"; done
 elapsed=$(($(date +%s) - start))
@@ -181,7 +199,7 @@ retries=$(curl -s -m 2 "http://127.0.0.1:$pstats/stats;csv" | awk -F, '
     NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
     $1 == "imgpipe" && $2 == "BACKEND" { print $col["wretr"] " retries, " $col["wredis"] " redispatches" }')
 
-echo "instance  2xx before kill  2xx after kill"
+echo "instance  2xx before stop  2xx after stop"
 for s in imgpipe1 imgpipe2 imgpipe3; do
     printf '%-9s %15s %15s\n' "$s" "${before[$s]:-?}" "$(((${after[$s]:-0}) - (${before[$s]:-0})))"
 done
@@ -190,28 +208,35 @@ echo "haproxy backend: $retries; load took ${elapsed}s"
 answered=$(done_count)
 ok200=$(cat "$tmp"/codes.* | grep -c '^200$')
 if [ "$answered" -eq "$total" ] && [ "$ok200" -eq "$total" ]; then
-    pass "all $total requests through HAProxy answered 200 although $victim was killed mid-run"
+    pass "all $total requests through HAProxy answered 200 although $victim was stopped (SIG$signal) mid-run"
 else
     fail "$ok200 of $total requests answered 200 (responses: $(cat "$tmp"/codes.* | sort | uniq -c | tr -s ' \n' ' '))"
 fi
 if [ "${before[$victim]:-0}" -gt 0 ]; then
-    pass "$victim served ${before[$victim]} requests before it was killed"
+    pass "$victim served ${before[$victim]} requests before it was stopped"
 else
-    fail "$victim served nothing before the kill: the load was not balanced"
+    fail "$victim served nothing before it was stopped: the load was not balanced"
 fi
 if [ "$((${after[$victim]:-0} - ${before[$victim]:-0}))" -eq 0 ]; then
-    pass "$victim served nothing after it was killed"
+    pass "$victim served nothing after it stopped"
 else
-    fail "$victim answered after the kill?"
+    fail "$victim answered after it stopped?"
 fi
 # Responses in flight around the kill may be counted on either side: allow one per client.
 moved=$(((${after[imgpipe1]:-0} - ${before[imgpipe1]:-0}) + (${after[imgpipe3]:-0} - ${before[imgpipe3]:-0})))
 want=$((total - killed_at - clients))
 if [ "$moved" -ge "$want" ] && [ "$((${after[imgpipe1]:-0} - ${before[imgpipe1]:-0}))" -gt 0 ] &&
     [ "$((${after[imgpipe3]:-0} - ${before[imgpipe3]:-0}))" -gt 0 ]; then
-    pass "the load moved to imgpipe1 and imgpipe3 ($moved requests after the kill)"
+    pass "the load moved to imgpipe1 and imgpipe3 ($moved requests after the stop)"
 else
-    fail "imgpipe1 and imgpipe3 served $moved requests after the kill, expected at least $want, both > 0"
+    fail "imgpipe1 and imgpipe3 served $moved requests after the stop, expected at least $want, both > 0"
+fi
+if [ "$signal" = TERM ]; then
+    if [ "$victim_exit" -eq 0 ]; then
+        pass "$victim drained and exited 0 after SIGTERM"
+    else
+        fail "$victim exited $victim_exit after SIGTERM, expected 0"
+    fi
 fi
 if [ "$victim_status" = DOWN ]; then
     pass "HAProxy marked $victim DOWN"
