@@ -11,6 +11,9 @@
  * DESIGN: the callback may run on a libvips thread; it only reads the atomics of pl_control and
  * writes ctx->kill_code (atomic) and the image's kill flag (libvips' own, thread-safe).
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "pl_internal.h"
 
 static pl_code pl_cancel_state(const pl_control *ctl)
@@ -67,5 +70,17 @@ int pl_cancel_fail(pl_ctx *c, pl_code code, const char *what)
         vips_error_clear();
         return pl_cancel_report(c, killed != 0 ? (pl_code)killed : pl_cancel_state(c->ctl));
     }
-    return pl_error_set_vips(c->err, code, "%s", what);
+    pl_error_set_vips(c->err, code, "%s", what);
+    /* Pixels are decoded lazily, inside whatever operation first reads them (smartcrop, trim,
+     * the encoder): a loader's error there is the input's fault, not the operation's. */
+    static const char *decode_marks[] = {"load", "VipsJpeg", "vipspng", "libpng", "Premature end", "not enough data", "truncated"};
+    if (c->err != NULL && code != PL_E_DECODE)
+        for (size_t i = 0; i < sizeof(decode_marks) / sizeof(decode_marks[0]); i++)
+            if (strstr(c->err->detail, decode_marks[i]) != NULL) {
+                c->err->code = PL_E_DECODE;
+                snprintf(c->err->message, sizeof(c->err->message),
+                         "Cannot decode the image: its pixel data is damaged or truncated");
+                break;
+            }
+    return -1;
 }
