@@ -25,31 +25,17 @@
 
 #include "pl_internal.h"
 
-static const struct {
-    const char *name, *mime;
-} pl_encode_formats[PL_FMT__COUNT] = {
-    [PL_FMT_UNKNOWN] = {"unknown", "application/octet-stream"},
-    [PL_FMT_JPEG] = {"jpeg", "image/jpeg"},
-    [PL_FMT_PNG] = {"png", "image/png"},
-    [PL_FMT_WEBP] = {"webp", "image/webp"},
-    [PL_FMT_GIF] = {"gif", "image/gif"},
-    [PL_FMT_TIFF] = {"tiff", "image/tiff"},
-    [PL_FMT_HEIF] = {"heif", "image/heif"},
-    [PL_FMT_AVIF] = {"avif", "image/avif"},
-    [PL_FMT_SVG] = {"svg", "image/svg+xml"},
-    [PL_FMT_PDF] = {"pdf", "application/pdf"},
-    [PL_FMT_JP2K] = {"jp2k", "image/jp2"},
-    [PL_FMT_AUTO] = {"auto", "application/octet-stream"},
-};
-
+/* The grammar's format table (pl_options.c) with safe fallbacks for log lines and headers. */
 const char *pl_encode_name(pl_format f)
 {
-    return (unsigned)f < PL_FMT__COUNT ? pl_encode_formats[f].name : "unknown";
+    const char *n = pl_format_name(f);
+    return n != NULL ? n : "unknown";
 }
 
 const char *pl_encode_mime(pl_format f)
 {
-    return (unsigned)f < PL_FMT__COUNT ? pl_encode_formats[f].mime : "application/octet-stream";
+    const char *m = pl_format_mime(f);
+    return m != NULL ? m : "application/octet-stream";
 }
 
 bool pl_encode_animates(pl_format f)

@@ -66,6 +66,8 @@ int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames);
 /* Load the input for processing. tw/th: upright size the whole image will be resized to
  * (0 = no downscale known): picks the shrink-on-load. random: the plan needs random access. */
 int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out);
+/* Embedded ICC profiles and CMYK to sRGB (sRGB-tagged and untagged RGB/grey left alone). */
+int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
 /* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */
 int pl_load_overlay(pl_ctx *c, VipsImage **out);
 
@@ -83,7 +85,6 @@ int pl_ops_grayscale(pl_ctx *c, VipsImage *in, VipsImage **out);
 int pl_ops_zoom(pl_ctx *c, VipsImage *in, int factor, VipsImage **out);
 int pl_ops_trim(pl_ctx *c, VipsImage *in, double threshold, VipsImage **out);
 int pl_ops_flatten(pl_ctx *c, VipsImage *in, pl_color bg, VipsImage **out);
-int pl_ops_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
 /* imaginary's rotate: floor to a multiple of 90, cap at 270, negative as absolute value. */
 int pl_ops_angle_floor(int rotate);
 /* Background pixel for in's bands/format from an RGBA colour. n = bands. */

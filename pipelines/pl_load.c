@@ -172,7 +172,7 @@ static bool pl_load_profile_is_srgb(VipsImage *img)
     return memmem(data, len, "sRGB", 4) != NULL || memmem(data, len, "s\0R\0G\0B", 7) != NULL;
 }
 
-int pl_ops_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
+int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
 {
     bool cmyk = in->Type == VIPS_INTERPRETATION_CMYK;
     bool has_icc = vips_image_get_typeof(in, VIPS_META_ICC_NAME) != 0;
@@ -245,7 +245,7 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
     }
     c->head = img;
     pl_cancel_attach(c, img);
-    return pl_ops_to_srgb(c, img, out);
+    return pl_load_to_srgb(c, img, out);
 }
 
 int pl_load_overlay(pl_ctx *c, VipsImage **out)
@@ -265,7 +265,7 @@ int pl_load_overlay(pl_ctx *c, VipsImage **out)
     if (c->lim != NULL && c->lim->max_input_pixels > 0 && px > c->lim->max_input_pixels)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Watermark image resolution is too big: %dx%d", img->Xsize, img->Ysize);
     VipsImage *t;
-    if (pl_ops_autorot(c, img, &t) || pl_ops_to_srgb(c, t, &t))
+    if (pl_ops_autorot(c, img, &t) || pl_load_to_srgb(c, t, &t))
         return -1;
     VipsImage **s = (VipsImage **)vips_object_local_array(c->base, 3);
     if (t->Type != VIPS_INTERPRETATION_sRGB || t->BandFmt != VIPS_FORMAT_UCHAR) {
