@@ -35,7 +35,8 @@ int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
     g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG, pl_engine_log,
                       NULL);
     vips_cache_set_max(0);
-    vips_cache_set_max_mem(0);
+    if (cfg != NULL && cfg->vips_max_mem > 0)
+        vips_cache_set_max_mem(cfg->vips_max_mem);
     vips_leak_set(FALSE);
     if (cfg != NULL && cfg->vips_concurrency > 0)
         vips_concurrency_set(cfg->vips_concurrency);
