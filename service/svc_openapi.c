@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,33 +169,157 @@ static const char *openapi_kind_type(pl_kind k)
     }
 }
 
-/* components.parameters from the grammar's parameter table; fills refs with a $ref per parameter. */
-static void openapi_add_params(json_t *components_params, json_t *refs)
+/* "one of a, b, c" (the grammar's wording for enums) -> ["a", "b", "c"]; NULL otherwise. */
+static json_t *openapi_enum_values(const char *allowed)
+{
+    static const char prefix[] = "one of ";
+    if (!allowed || strncmp(allowed, prefix, sizeof(prefix) - 1) != 0)
+        return NULL;
+    json_t *values = json_array();
+    const char *p = allowed + sizeof(prefix) - 1;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(values, json_stringn(p, n));
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return values;
+}
+
+/* A valid query value for parameter d, percent-encoded. */
+static void openapi_sample(const pl_param_def *d, char *out, size_t outlen)
+{
+    json_t *e;
+    switch (d->kind) {
+    case PL_K_INT:
+    case PL_K_FLOAT:
+        snprintf(out, outlen, "1");
+        break;
+    case PL_K_BOOL:
+        snprintf(out, outlen, "true");
+        break;
+    case PL_K_COLOR:
+        snprintf(out, outlen, "1%%2C2%%2C3");
+        break;
+    case PL_K_RATIO:
+        snprintf(out, outlen, "1%%3A1");
+        break;
+    case PL_K_JSON: /* [{"operation":"resize","params":{"width":10}}] */
+        snprintf(out, outlen,
+                 "%%5B%%7B%%22operation%%22%%3A%%22resize%%22%%2C%%22params%%22%%3A%%7B%%22width%%22%%3A10%%7D%%7D%%5D");
+        break;
+    case PL_K_ENUM:
+        e = openapi_enum_values(d->allowed);
+        snprintf(out, outlen, "%s", e && json_array_size(e) ? json_string_value(json_array_get(e, 0)) : "x");
+        json_decref(e);
+        break;
+    default:
+        snprintf(out, outlen, "x");
+        break;
+    }
+}
+
+/* Values for the parameters operations insist on, so that a probe of another parameter parses. */
+static const struct {
+    const char *name, *value;
+    int variant; /* 0 = in both fillers, 1 = only in the first (the second gives one side only) */
+} openapi_fillers[] = {
+    {"width", "10", 0},
+    {"height", "10", 1},
+    {"areawidth", "1", 0},
+    {"areaheight", "1", 0},
+    {"factor", "1", 0},
+    {"rotate", "90", 0},
+    {"type", "jpeg", 0},
+    {"sigma", "1", 0},
+    {"text", "x", 0},
+    {"image", "x", 0},
+    {"operations", "%5B%7B%22operation%22%3A%22resize%22%2C%22params%22%3A%7B%22width%22%3A10%7D%7D%5D", 0},
+};
+
+/* Does operation op accept parameter d under this name (its name or alias)? Asked of the grammar
+ * itself, so the document follows it: parse "name=<valid value>" alone, then with values for the
+ * parameters operations require or pair with it (two variants: both sides, one side), and look
+ * at the plan's `set` bit of d. imaginary's routes silently ignore names they do not know;
+ * transform refuses them. */
+static bool openapi_op_accepts(pl_op op, const pl_param_def *d, const char *name, pl_plan *plan)
+{
+    char value[256], query[1024];
+    pl_error err;
+    openapi_sample(d, value, sizeof(value));
+    for (int variant = -1; variant <= 1; variant++) {
+        size_t n = (size_t)snprintf(query, sizeof(query), "%s=%s", name, value);
+        for (size_t i = 0; variant >= 0 && i < sizeof(openapi_fillers) / sizeof(openapi_fillers[0]); i++) {
+            if (strcmp(openapi_fillers[i].name, d->name) == 0 || (variant == 1 && openapi_fillers[i].variant == 1))
+                continue;
+            if (strcmp(openapi_fillers[i].name, "operations") == 0 && op != PL_OP_PIPELINE)
+                continue;
+            n += (size_t)snprintf(query + n, sizeof(query) - n, "&%s=%s", openapi_fillers[i].name, openapi_fillers[i].value);
+        }
+        if (n >= sizeof(query))
+            return false;
+        if (pl_plan_parse(pl_op_name(op), query, n, plan, &err) != 0)
+            continue;
+        /* pipeline: the query's parameters are in plan->params, the steps come from `operations` */
+        if (op == PL_OP_PIPELINE)
+            return pl_params_has(&plan->params, d->id);
+        return pl_params_has(&plan->params, d->id) || (plan->n_steps > 0 && pl_params_has(&plan->steps[0].params, d->id));
+    }
+    return false;
+}
+
+static json_t *openapi_param(const char *name, const char *desc, const pl_param_def *d)
+{
+    json_t *schema = openapi_schema(openapi_kind_type(d->kind));
+    json_t *values = d->kind == PL_K_ENUM ? openapi_enum_values(d->allowed) : NULL;
+    if (values)
+        json_object_set_new(schema, "enum", values);
+    else if (d->kind == PL_K_COLOR)
+        json_object_set_new(schema, "example", json_string("255,255,255"));
+    else if (d->kind == PL_K_RATIO)
+        json_object_set_new(schema, "pattern", json_string("^[0-9]+:[0-9]+$"));
+    else if (d->kind == PL_K_JSON)
+        json_object_set_new(schema, "format", json_string("json"));
+    json_t *p =
+        json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name, "in", "query", "required", 0, "description", desc, "schema", schema);
+    if (d->allowed)
+        json_object_set_new(p, "x-allowed", json_string(d->allowed));
+    return p;
+}
+
+/* components.parameters from the grammar's parameter table (aliases as their own entries), and
+ * for every operation the list of $refs to the parameters it accepts: refs[op]. */
+static void openapi_add_params(json_t *components_params, json_t *refs[PL_OP__COUNT])
 {
     size_t n = 0;
     const pl_param_def *defs = pl_param_table(&n);
-    for (size_t i = 0; defs && i < n; i++) {
+    pl_plan *plan = malloc(sizeof(*plan));
+    for (int op = 0; op < PL_OP__COUNT; op++)
+        refs[op] = json_array();
+    for (size_t i = 0; plan && defs && i < n; i++) {
         const pl_param_def *d = &defs[i];
         char desc[1024], ref[256];
-        snprintf(desc, sizeof(desc), "%s%s%s%s%s%s", d->help ? d->help : "", d->allowed && *d->allowed ? ". Allowed: " : "",
-                 d->allowed ? d->allowed : "", d->alias ? " (alias: " : "", d->alias ? d->alias : "", d->alias ? ")" : "");
-        json_t *schema = openapi_schema(openapi_kind_type(d->kind));
-        if (d->kind == PL_K_COLOR)
-            json_object_set_new(schema, "example", json_string("255,255,255"));
-        else if (d->kind == PL_K_RATIO)
-            json_object_set_new(schema, "pattern", json_string("^[0-9]+:[0-9]+$"));
-        else if (d->kind == PL_K_JSON)
-            json_object_set_new(schema, "format", json_string("json"));
-        json_t *p = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", d->name, "in", "query", "required", 0, "description", desc,
-                              "schema", schema);
-        if (d->allowed)
-            json_object_set_new(p, "x-allowed", json_string(d->allowed));
-        if (d->alias)
-            json_object_set_new(p, "x-alias", json_string(d->alias));
-        json_object_set_new(components_params, d->name, p);
-        snprintf(ref, sizeof(ref), "#/components/parameters/%s", d->name);
-        json_array_append_new(refs, openapi_ref(ref));
+        snprintf(desc, sizeof(desc), "%s%s%s", d->help ? d->help : "", d->allowed && *d->allowed ? ". Allowed: " : "",
+                 d->allowed ? d->allowed : "");
+        json_object_set_new(components_params, d->name, openapi_param(d->name, desc, d));
+        if (d->alias) {
+            char adesc[1200];
+            snprintf(adesc, sizeof(adesc), "Short alias of `%s`: %s", d->name, desc);
+            json_object_set_new(components_params, d->alias, openapi_param(d->alias, adesc, d));
+        }
+        for (int op = 0; op < PL_OP__COUNT; op++) {
+            if (openapi_op_accepts((pl_op)op, d, d->name, plan)) {
+                snprintf(ref, sizeof(ref), "#/components/parameters/%s", d->name);
+                json_array_append_new(refs[op], openapi_ref(ref));
+            }
+            if (d->alias && openapi_op_accepts((pl_op)op, d, d->alias, plan)) {
+                snprintf(ref, sizeof(ref), "#/components/parameters/%s", d->alias);
+                json_array_append_new(refs[op], openapi_ref(ref));
+            }
+        }
     }
+    free(plan);
 }
 
 static json_t *openapi_image_operation(const char *name, int imaginary, json_t *param_refs)
@@ -241,11 +366,11 @@ static json_t *openapi_fixed_operation(const svc_route_info *r)
 
 static json_t *openapi_build(const char *version)
 {
-    json_t *paths = json_object(), *comp_params = json_object(), *param_refs = json_array();
+    json_t *paths = json_object(), *comp_params = json_object(), *param_refs[PL_OP__COUNT];
     openapi_add_params(comp_params, param_refs);
 
 #define PL_X(id, name, imag, pipe)                                                                                                 \
-    json_object_set_new(paths, "/" name, json_pack("{s:o}", "post", openapi_image_operation(name, imag, param_refs)));
+    json_object_set_new(paths, "/" name, json_pack("{s:o}", "post", openapi_image_operation(name, imag, param_refs[id])));
     PL_OPS(PL_X)
 #undef PL_X
 
@@ -266,7 +391,8 @@ static json_t *openapi_build(const char *version)
         }
         json_object_set_new(paths, fixed[i].path, item);
     }
-    json_decref(param_refs);
+    for (int op = 0; op < PL_OP__COUNT; op++)
+        json_decref(param_refs[op]);
 
     json_t *components =
         json_pack("{s:{s:o}, s:o, s:o, s:o, s:{s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas", "Error",
