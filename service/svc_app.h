@@ -36,7 +36,8 @@ typedef struct svc_app {
     /* any: atomics */
     atomic_int draining;
     atomic_int connections;
-    atomic_int inflight; /* image jobs submitted and not yet answered (written on the loop) */
+    atomic_int inflight;      /* image jobs submitted and not yet answered (written on the loop) */
+    atomic_int open_requests; /* h2o requests not yet disposed, i.e. answers not fully written */
     /* loop */
     h2o_globalconf_t h2o;
     h2o_context_t ctx;

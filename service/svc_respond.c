@@ -61,10 +61,18 @@ static int id_char_ok(char c)
            c == ':';
 }
 
+static void open_request_dispose(void *p)
+{
+    atomic_fetch_sub(&(*(svc_app **)p)->open_requests, 1);
+}
+
 svc_reqctx *svc_reqctx_new(svc_app *app, h2o_req_t *req)
 {
     svc_reqctx *rc = h2o_mem_alloc_pool(&req->pool, sizeof(*rc));
+    svc_app **tracker = h2o_mem_alloc_shared(&req->pool, sizeof(*tracker), open_request_dispose);
     ssize_t i;
+    *tracker = app; /* the drain waits until every request has been written and disposed */
+    atomic_fetch_add(&app->open_requests, 1);
     memset(rc, 0, sizeof(*rc));
     rc->app = app;
     rc->req = req;

@@ -9,8 +9,8 @@
  *   SIGTERM/SIGINT only set a flag (the handler is async-signal-safe); the loop wakes at least
  *   every 100 ms and then: marks the app draining (/ready answers 503), closes the listening
  *   sockets, asks h2o to shut connections down (GOAWAY on HTTP/2, "Connection: close" on
- *   HTTP/1), keeps running until every in-flight image request has been answered (bounded by
- *   drain-timeout) and the answers have left (connections closed, bounded to 2 s more), then
+ *   HTTP/1), keeps running until every in-flight image request has been answered and every
+ *   answer has been written out (h2o disposed the request), bounded by drain-timeout, then
  *   stops the pool (workers finish what they hold and call pl_engine_thread_done) and exits 0.
  *   A second signal during the drain exits at once with status 1.
  */
@@ -105,7 +105,7 @@ static void log_startup(const svc_app *app)
 /* Run the loop until the stop signal and the drain are over. */
 static void run_loop(svc_app *app)
 {
-    int64_t drain_deadline = 0, flush_deadline = 0;
+    int64_t drain_deadline = 0;
     while (1) {
         h2o_evloop_run(app->ctx.loop, 100);
         svc_routes_scan_disconnects(app);
@@ -120,14 +120,11 @@ static void run_loop(svc_app *app)
         if (!atomic_load(&app->draining))
             continue;
         int64_t now = g_get_monotonic_time();
-        if (atomic_load(&app->inflight) > 0 && now < drain_deadline)
+        if ((atomic_load(&app->inflight) > 0 || atomic_load(&app->open_requests) > 0) && now < drain_deadline)
             continue;
-        if (flush_deadline == 0)
-            flush_deadline = now + 2000000;
-        if (atomic_load(&app->connections) > 0 && now < flush_deadline)
-            continue;
-        if (atomic_load(&app->inflight) > 0)
-            svc_log_printf(SVC_LOG_WARN, "drain-timeout reached with %d requests still in flight", atomic_load(&app->inflight));
+        if (atomic_load(&app->inflight) > 0 || atomic_load(&app->open_requests) > 0)
+            svc_log_printf(SVC_LOG_WARN, "drain-timeout reached with %d jobs and %d responses unfinished",
+                           atomic_load(&app->inflight), atomic_load(&app->open_requests));
         break;
     }
 }

@@ -277,6 +277,20 @@ static inline int tsrv_start(tsrv *s, const char *const *args, const char *const
     return -1;
 }
 
+/* Wait <= timeout_s for the server to exit by itself; returns as tsrv_stop. */
+static inline int tsrv_wait(tsrv *s, double timeout_s)
+{
+    int st = 0;
+    for (double end = t_now() + timeout_s; s->pid > 0 && t_now() < end;) {
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
 /* SIGTERM, wait <= timeout_s; returns the exit status (or 128+signal, or -1 on timeout: killed). */
 static inline int tsrv_stop(tsrv *s, double timeout_s)
 {
