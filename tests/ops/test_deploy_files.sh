@@ -6,7 +6,8 @@
 #  - stop timeouts (k8s terminationGracePeriodSeconds, systemd TimeoutStopSec) exceed preStop +
 #    drain timeout + deadline;
 #  - HAProxy accepts deploy/haproxy/haproxy.cfg (when haproxy is installed);
-#  - the Dockerfile is multi-stage bookworm, non-root, with a HEALTHCHECK on /health;
+#  - the Dockerfile is multi-stage bookworm, non-root, with a HEALTHCHECK on /health whose command
+#    (run as Docker would) passes against a live imgpipe and fails against a stopped one;
 #  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready.
 # Env: IMGPIPE_BIN, from tests/meson.build.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -120,6 +121,33 @@ grep -q '^EXPOSE 8080' "$df" && grep -q 'IMGPIPE_LISTEN=0.0.0.0:8080' "$df" && g
 ok $? "Dockerfile exposes 8080, listens on 0.0.0.0:8080, sets MALLOC_ARENA_MAX"
 ! sed -n '/^FROM .* AS runtime/,$p' "$df" | grep -qE -- '-dev\b|meson|gcc'
 ok $? "the runtime stage installs no -dev packages or compilers"
+# The HEALTHCHECK command itself (exec form, as Docker runs it) against a live imgpipe, then a dead one.
+out=$(python3 - "$df" "$bin" <<'PY'
+import json, re, signal, socket, subprocess, sys, time, urllib.request
+src = open(sys.argv[1]).read().replace("\\\n", "")
+cmd = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[.*\])", src).group(1))
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+port = s.getsockname()[1]
+s.close()
+cmd = [c.replace("8080", str(port)) for c in cmd]
+srv = subprocess.Popen([sys.argv[2], "serve", "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--access-log", "off"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(100):
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/ready" % port, timeout=1)
+        break
+    except Exception:
+        time.sleep(0.1)
+up = subprocess.call(cmd, timeout=10)
+srv.send_signal(signal.SIGTERM)
+srv.wait(timeout=20)
+down = subprocess.call(cmd, timeout=10, stderr=subprocess.DEVNULL)
+print("up=%d down=%d" % (up, down))
+PY
+)
+[ "$out" = "up=0 down=1" ]
+ok $? "the HEALTHCHECK command passes against a running imgpipe and fails once it stopped ($out)"
 
 # --- Kubernetes ---
 if python3 -c 'import yaml' 2>/dev/null; then
