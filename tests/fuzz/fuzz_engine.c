@@ -1,0 +1,114 @@
+/*
+ * fuzz_engine: libFuzzer target for the decoder path: pl_probe() and pl_run() on arbitrary bytes,
+ * with small limits (1 MP in and out, 4 frames, 16 MiB decode estimate) and a 2 s deadline, as the
+ * service runs them. Input: one selector byte (which of a few plans to run), then the image bytes.
+ * Contract checked (abort on violation): success gives a non-empty result within the output
+ * limit; failure gives a non-empty, printable public message and never PL_E_INTERNAL (a 500 on
+ * hostile input is a bug); pl_probe() and pl_run() never disagree about an input being too
+ * large; nothing leaks (ASan).
+ * Build and run with tests/fuzz/run-fuzz.sh engine SECONDS; replayed by tests/fuzz (unit).
+ */
+#include <glib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_engine.h"
+
+static const char *const plans[] = {
+    "resize?width=32",
+    "transform?w=24&h=24&fit=cover&type=png",
+    "info",
+    "extract?areawidth=8&areaheight=8&top=1&left=1",
+    "rotate?rotate=90&type=jpeg",
+    "transform?w=16&trim=10&sharpen=1&grayscale=true&type=webp",
+    "thumbnail?width=20&height=10&type=gif",
+    "smartcrop?width=16&height=16",
+};
+#define N_PLANS (sizeof(plans) / sizeof(plans[0]))
+
+static void check_message(const pl_error *err)
+{
+    if (err->code == PL_OK || err->message[0] == '\0')
+        abort();
+    for (const char *c = err->message; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int inited;
+    static pl_plan parsed[N_PLANS];
+    pl_limits lim;
+    pl_control ctl;
+    pl_result res;
+    pl_error err;
+    pl_probe_info info;
+    if (!inited) {
+        pl_engine_config cfg = {.vips_concurrency = 1, .vips_max_mem = 0, .allow_untrusted = false};
+        pl_error e;
+        if (pl_engine_init(&cfg, &e) != 0) {
+            fprintf(stderr, "pl_engine_init: %s\n", e.message);
+            abort();
+        }
+        for (size_t i = 0; i < N_PLANS; i++)
+            if (pl_plan_parse_string(plans[i], &parsed[i], &e) != 0) {
+                fprintf(stderr, "plan %s: %s\n", plans[i], e.message);
+                abort();
+            }
+        inited = 1;
+    }
+    if (size < 1)
+        return 0;
+    pl_limits_default(&lim);
+    lim.max_input_pixels = 1u << 20;
+    lim.max_output_pixels = 1u << 20;
+    lim.max_frames = 4;
+    lim.max_decode_bytes = 16u << 20;
+
+    /* the service copies the body: so do we, exactly sized, so ASan sees reads past its end */
+    size_t len = size - 1;
+    uint8_t *img = malloc(len ? len : 1);
+    if (img == NULL)
+        abort();
+    memcpy(img, data + 1, len);
+
+    pl_error_clear(&err);
+    int probe_rc = pl_probe(img, len, &info, &err);
+    if (probe_rc != 0)
+        check_message(&err);
+
+    memset(&res, 0, sizeof(res));
+    pl_error_clear(&err);
+    atomic_init(&ctl.cancelled, 0);
+    ctl.deadline_us = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    pl_input in = {.data = img, .len = len, .overlay = NULL, .overlay_len = 0, .accept = NULL};
+    const pl_plan *plan = &parsed[data[0] % N_PLANS];
+    int rc = pl_run(plan, &in, &lim, &ctl, &res, &err);
+    if (probe_rc == 0 && plan->op != PL_OP_INFO && (uint64_t)info.width * (uint64_t)info.height > lim.max_input_pixels &&
+        (rc == 0 || err.code != PL_E_TOO_MANY_PIXELS)) {
+        fprintf(stderr, "probe says %dx%d (over the limit) but pl_run gave rc %d code %s\n", info.width, info.height, rc,
+                pl_error_name(err.code));
+        abort();
+    }
+    if (rc == 0) {
+        if (res.data == NULL || res.len == 0)
+            abort();
+        if (plan->op != PL_OP_INFO &&
+            (res.width <= 0 || res.height <= 0 || (uint64_t)res.width * (uint64_t)res.height > lim.max_output_pixels))
+            abort();
+        pl_result_clear(&res);
+    } else {
+        check_message(&err);
+        if (err.code == PL_E_INTERNAL) {
+            fprintf(stderr, "internal error on input: %s | %s\n", err.message, err.detail);
+            abort();
+        }
+        if (res.data != NULL)
+            abort(); /* out must be left empty on failure */
+    }
+    free(img);
+    return 0;
+}
