@@ -288,6 +288,16 @@ static int pl_encode_prepare(pl_ctx *c, const pl_params *p, VipsImage *x, VipsIm
     return 0;
 }
 
+static int pl_encode_materialise(pl_ctx *c, VipsImage **x)
+{
+    VipsImage **t = pl_ctx_slot(c);
+    *t = vips_image_copy_memory(*x);
+    if (*t == NULL)
+        return pl_cancel_fail(c, PL_E_DECODE, "Cannot decode the image: its pixel data is damaged or truncated");
+    *x = *t;
+    return 0;
+}
+
 int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
 {
     const pl_params *p = pl_encode_params(c);
@@ -324,6 +334,11 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
                                 q, "effort", pl_encode_effort(p, 1, 10, 7), "strip", strip, NULL);
         break;
     case PL_FMT_WEBP:
+        /* libvips 8.14 leaks libwebp's animation encoder (~1.2 MB) when the pixels fail to
+         * decode in the middle of webpsave (found by tests/engine/fuzz_engine.c): decode first,
+         * into memory the encoder would need anyway, and encode only pixels that exist. */
+        if (pl_encode_materialise(c, &x))
+            return -1;
         r = vips_webpsave_buffer(x, &buf, &len, "Q", q, "lossless", p->lossless, "effort", pl_encode_effort(p, 0, 6, 4), "strip",
                                  strip, NULL);
         break;
