@@ -27,7 +27,8 @@ typedef struct op_case {
     int is_info;
 } op_case;
 
-#define PIPE_OPS "%5B%7B%22operation%22%3A%22resize%22%2C%22params%22%3A%7B%22width%22%3A64%7D%7D%2C%7B%22operation%22%3A%22flip%22%7D%5D"
+#define PIPE_OPS                                                                                                                   \
+    "%5B%7B%22operation%22%3A%22resize%22%2C%22params%22%3A%7B%22width%22%3A64%7D%7D%2C%7B%22operation%22%3A%22flip%22%7D%5D"
 
 static const op_case ops[] = {
     {"resize", "/resize?width=64", 1, 0},
@@ -364,8 +365,7 @@ static void test_slow_clients(CURL *c, const tsrv *s)
     char *img = t_slurp(tap_fixture("edge/exif-orientation-1.jpg"), &len);
     static const char head[] = "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n";
     char body_head[256];
-    snprintf(body_head, sizeof(body_head),
-             "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", len);
+    snprintf(body_head, sizeof(body_head), "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", len);
     for (int i = 0; i < 2 * N; i++) {
         fds[i] = raw_connect(s->port);
         if (fds[i] < 0)
@@ -430,8 +430,9 @@ int main(void)
     int full = getenv("IMGPIPE_HOSTILE_FULL") != NULL;
     long base_kb, end_kb, peak_kb = 0;
     double t0 = t_now();
-    static const char *const args[] = {"--workers", "2", "--queue", "64", "--max-body-bytes", "4MiB", "--idle-timeout", "1s",
-                                       "--deadline", "20s", "--access-log", "off", NULL};
+    static const char *const args[] = {
+        "--workers",    "2",   "--queue", "64", "--max-body-bytes", "4MiB", "--idle-timeout", "1s", "--deadline", "20s",
+        "--access-log", "off", NULL};
 
     if (VIPS_INIT("test_hostile"))
         return 1;
