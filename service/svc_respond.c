@@ -20,6 +20,8 @@ const char *svc_respond_reason(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -113,6 +115,9 @@ static void common_headers(svc_reqctx *rc)
                        strlen(rc->cors_origin));
         if (strcmp(rc->cors_origin, "*") != 0)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+        if (req->res.status != 204)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
+                                  H2O_STRLIT("Image-Width, Image-Height, Server-Timing, X-Request-Id, Retry-After"));
     }
 }
 
@@ -198,6 +203,21 @@ void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const
     req->res.content_length = pos;
     finish(rc, error_name);
     send_copy(req, body, pos);
+}
+
+void svc_respond_preflight(svc_reqctx *rc)
+{
+    h2o_req_t *req = rc->req;
+    req->res.status = 204;
+    req->res.reason = "No Content";
+    add_header(req, H2O_STRLIT("access-control-allow-methods"), H2O_STRLIT("GET, POST"));
+    add_header(req, H2O_STRLIT("access-control-allow-headers"), H2O_STRLIT("API-Key, Authorization, Content-Type, X-Request-Id"));
+    add_header(req, H2O_STRLIT("access-control-max-age"), H2O_STRLIT("600"));
+    common_headers(rc);
+    req->res.content_length = 0;
+    finish(rc, NULL);
+    h2o_start_response(req, &static_generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 }
 
 typedef struct result_hold {

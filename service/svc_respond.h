@@ -38,6 +38,9 @@ void svc_respond_body(svc_reqctx *rc, int status, const char *content_type, cons
  * request), *res is cleared. queue_ms: time spent waiting for a worker. */
 void svc_respond_result(svc_reqctx *rc, pl_result *res, double queue_ms);
 
+/* 204 answer to a CORS preflight (OPTIONS) from an allowed origin. */
+void svc_respond_preflight(svc_reqctx *rc);
+
 /* Access log + metrics for a request whose h2o_req_t is already gone (client went away). */
 void svc_respond_log_dropped(svc_app *app, const char *request_id, const char *route, uint64_t bytes_in, double total_ms);
 

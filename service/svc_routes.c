@@ -453,13 +453,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (origin.base != NULL)
             rc->cors_origin = svc_auth_cors_origin(h->app->auth, origin.base, origin.len);
     }
+    if (rc->cors_origin != NULL && is_method(req, "OPTIONS")) { /* CORS preflight from an allowed origin */
+        rc->route = "preflight";
+        svc_respond_preflight(rc);
+        return 0;
+    }
     if ((fh = find_fixed(path, path_len, &methods)) != NULL && (!h->metrics_only || fh->on_metrics)) {
         rc->route = fh->route;
         if (!method_listed(req, methods)) {
             svc_respond_error(rc, 405, "method_not_allowed", "HTTP method not allowed on this route", 0);
             return 0;
         }
-        if (fh->needs_key && check_key(rc, query, qlen) != 0)
+        if (fh->needs_key && !h->metrics_only && check_key(rc, query, qlen) != 0) /* metrics-listen: internal probes */
             return 0;
         fh->fn(rc);
         return 0;
