@@ -213,8 +213,10 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
     }
     if (tw > 0 && th > 0 && (tw < w || th < h)) {
         if (c->in_format == PL_FMT_JPEG) {
+            /* floor, not libjpeg's ceil: libvips 8.14 sizes the shrunk image w / s and aborts
+             * (assertion, whole process) when a side comes out 0, e.g. a 1x118 JPEG at 1/4 */
             for (int s = 8; s > 1; s /= 2)
-                if ((w + s - 1) / s >= tw && (h + s - 1) / s >= th) {
+                if (w / s >= tw && h / s >= th && w / s >= 1 && h / s >= 1) {
                     o.shrink = s;
                     break;
                 }

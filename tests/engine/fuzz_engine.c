@@ -8,7 +8,8 @@
 
 #include "pl_engine.h"
 
-static pl_plan fz_plans[4];
+#define FZ_PLANS 8
+static pl_plan fz_plans[FZ_PLANS];
 static pl_limits fz_lim;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -16,8 +17,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     pl_error err;
     if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0)
         abort();
-    const char *specs[4] = {"resize?width=64", "info", "transform?w=32&h=32&fit=cover&type=png", "rotate?rotate=90&type=webp"};
-    for (int i = 0; i < 4; i++)
+    const char *specs[FZ_PLANS] = {"resize?width=64",
+                                   "info",
+                                   "transform?w=32&h=32&fit=cover&type=png",
+                                   "rotate?rotate=90&type=webp",
+                                   "smartcrop?width=20&height=20&type=jpeg",
+                                   "transform?w=40&trim=10&sharpen=1&type=gif",
+                                   "watermark?text=x&width=50&type=png",
+                                   "fit?width=30&height=30&type=avif"};
+    for (int i = 0; i < FZ_PLANS; i++)
         if (pl_plan_parse_string(specs[i], &fz_plans[i], &err) != 0)
             abort();
     pl_limits_default(&fz_lim);
@@ -32,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pl_input in = {.data = data, .len = size};
     pl_control ctl;
     atomic_init(&ctl.cancelled, 0);
-    const pl_plan *plan = &fz_plans[size % 4];
+    const pl_plan *plan = &fz_plans[size % FZ_PLANS];
     ctl.deadline_us = 0;
     pl_result r;
     pl_error e;
