@@ -5,10 +5,24 @@
 #include "svc_job.h"
 
 #include <glib.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "svc_metrics.h"
+
+static atomic_ullong inflight_bytes;
+
+void svc_job_hold_bytes(svc_job *job, size_t n)
+{
+    job->held_bytes += n;
+    atomic_fetch_add(&inflight_bytes, n);
+}
+
+uint64_t svc_job_inflight_bytes(void)
+{
+    return atomic_load(&inflight_bytes);
+}
 
 svc_job *svc_job_new(void)
 {
@@ -19,6 +33,7 @@ void svc_job_free(svc_job *job)
 {
     if (job == NULL)
         return;
+    atomic_fetch_sub(&inflight_bytes, job->held_bytes);
     free(job->data);
     free(job->overlay);
     free(job->accept);
@@ -42,6 +57,7 @@ void svc_job_run(svc_job *job)
                        .accept = job->accept};
         job->rc = pl_run(&job->plan, &in, &job->limits, &job->ctl, &job->result, &job->err);
         if (job->rc == 0) {
+            svc_job_hold_bytes(job, job->result.len);
             svc_metrics_stage("decode", job->result.t.decode_ms / 1000.0);
             svc_metrics_stage("process", job->result.t.process_ms / 1000.0);
             svc_metrics_stage("encode", job->result.t.encode_ms / 1000.0);

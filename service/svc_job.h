@@ -47,10 +47,15 @@ typedef struct svc_job {
     struct svc_req_link *link;
     uint64_t bytes_in;
     int64_t received_us;
+    size_t held_bytes; /* counted in svc_job_inflight_bytes() until freed */
 } svc_job;
 
 svc_job *svc_job_new(void);
 void svc_job_free(svc_job *job); /* frees inputs and any result still held */
+
+/* Account bytes a job holds (inputs copied, result produced); read by /metrics. Any thread. */
+void svc_job_hold_bytes(svc_job *job, size_t n);
+uint64_t svc_job_inflight_bytes(void);
 
 /* Worker side: run the plan (or fail with deadline/cancelled), then send the job back. */
 void svc_job_run(svc_job *job);

@@ -337,6 +337,7 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
     }
     job->data_len = data_len;
     job->overlay_len = overlay_len;
+    svc_job_hold_bytes(job, data_len + overlay_len);
     h2o_iovec_t acc = header(req, H2O_TOKEN_ACCEPT);
     if (acc.base != NULL)
         job->accept = strndup(acc.base, acc.len);

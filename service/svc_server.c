@@ -27,6 +27,7 @@
 #include "svc_app.h"
 #include "svc_config.h"
 #include "svc_crash.h"
+#include "svc_job.h"
 #include "svc_http.h"
 #include "svc_log.h"
 #include "svc_metrics.h"
@@ -66,7 +67,7 @@ static void gauges(svc_metrics_gauges *out, void *arg)
     out->busy_workers = svc_pool_busy(app->pool);
     out->queue_capacity = svc_pool_capacity(app->pool);
     out->queue_depth = svc_pool_depth(app->pool);
-    out->inflight_bytes = 0;
+    out->inflight_bytes = svc_job_inflight_bytes();
     out->draining = atomic_load(&app->draining);
     out->connections = atomic_load(&app->connections);
 }

@@ -3,6 +3,8 @@
  * --print-env prints a loadable env file, bad values exit 2 naming the setting and what is
  * allowed, an env var is applied and a flag wins over it (seen in the startup line).
  */
+#include <netinet/in.h>
+
 #include "svc_test.h"
 
 /* Run imgpipe with args and env; capture stdout+stderr into out. Returns the exit status. */
@@ -151,6 +153,44 @@ int main(void)
             is_int(tsrv_stop(&s, 10), 0, "server exits 0 on SIGTERM");
         } else {
             ok(0, "server started with env settings");
+        }
+        tsrv_cleanup(&s);
+    }
+    /* max-connections: at the limit new connections wait in the backlog until one closes */
+    {
+        tsrv s;
+        static const char *const args[] = {"--max-connections", "2", NULL};
+        if (tsrv_start(&s, args, NULL) == 0) {
+            struct sockaddr_in a;
+            int fds[2];
+            tresp r;
+            CURL *c = curl_easy_init();
+            treq q = {.timeout_ms = 800};
+            usleep(200000); /* the startup probe's connection is closed */
+            memset(&a, 0, sizeof(a));
+            a.sin_family = AF_INET;
+            a.sin_port = htons((uint16_t)s.port);
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            for (int i = 0; i < 2; i++) {
+                fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+                /* a partial request: the server accepts (TCP_DEFER_ACCEPT waits for data) and waits */
+                if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0 || write(fds[i], "GET /ready HTTP/1.1\r\n", 21) != 21)
+                    diag("connection %d failed", i);
+            }
+            usleep(200000);
+            t_do(c, &s, "/ready", &q, &r);
+            ok(r.code == CURLE_OPERATION_TIMEDOUT, "third connection waits while 2 are open (%s)", curl_easy_strerror(r.code));
+            tresp_free(&r);
+            close(fds[0]);
+            q.timeout_ms = 5000;
+            t_do(c, &s, "/ready", &q, &r);
+            is_int(r.status, 200, "served once one of them closed");
+            tresp_free(&r);
+            close(fds[1]);
+            curl_easy_cleanup(c);
+            is_int(tsrv_stop(&s, 10), 0, "exit 0");
+        } else {
+            ok(0, "server with --max-connections 2 starts");
         }
         tsrv_cleanup(&s);
     }
