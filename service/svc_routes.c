@@ -145,20 +145,21 @@ static const fixed_handler fixed_handlers[] = {
     {"/openapi.json", "openapi", route_openapi, 0, 0},
 };
 
+/* The paths and methods come from the one list of fixed routes (svc_openapi_fixed_routes, also
+ * used for the OpenAPI document); this file only supplies the handler of each. */
 static const fixed_handler *find_fixed(const char *path, size_t len, const char **methods)
 {
     size_t n = 0;
     const svc_route_info *ri = svc_openapi_fixed_routes(&n);
-    for (size_t i = 0; i < sizeof(fixed_handlers) / sizeof(fixed_handlers[0]); i++) {
-        const fixed_handler *h = &fixed_handlers[i];
-        if (strlen(h->path) != len || memcmp(h->path, path, len) != 0)
+    for (size_t k = 0; ri != NULL && k < n; k++) {
+        if (strlen(ri[k].path) != len || memcmp(ri[k].path, path, len) != 0)
             continue;
-        *methods = "GET";
-        /* the methods come from the one list of fixed routes (svc_openapi) when it has the path */
-        for (size_t k = 0; ri != NULL && k < n; k++)
-            if (strcmp(ri[k].path, h->path) == 0)
-                *methods = ri[k].methods;
-        return h;
+        *methods = ri[k].methods;
+        for (size_t i = 0; i < sizeof(fixed_handlers) / sizeof(fixed_handlers[0]); i++)
+            if (strcmp(fixed_handlers[i].path, ri[k].path) == 0)
+                return &fixed_handlers[i];
+        svc_log_printf(SVC_LOG_ERROR, "route %s is listed in svc_openapi_fixed_routes but has no handler", ri[k].path);
+        return NULL;
     }
     return NULL;
 }
