@@ -181,11 +181,17 @@ int pl_ops_embed(pl_ctx *c, VipsImage *in, int w, int h, pl_extend ext, pl_color
         e = VIPS_EXTEND_COPY;
         break;
     }
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    if (e == VIPS_EXTEND_BACKGROUND && bg.a < 255 && !vips_image_hasalpha(in) && in->Bands != 2 && in->Bands < 4) {
+        /* a see-through background needs an alpha band to be see-through in */
+        if (vips_addalpha(in, &t[1], NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot extend the image");
+        in = t[1];
+    }
     double px[4];
     int n;
     pl_ops_background(in, bg, px, &n);
     VipsArrayDouble *arr = vips_array_double_new(px, n);
-    VipsImage **t = pl_ctx_slot(c);
     int x = (w - in->Xsize) / 2, y = (h - in->Ysize) / 2;
     int r = vips_embed(in, t, x, y, w, h, "extend", e, "background", arr, NULL);
     vips_area_unref(VIPS_AREA(arr));

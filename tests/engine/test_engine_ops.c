@@ -146,6 +146,15 @@ static void test_transform(void)
     check_size("transform?w=300&h=300&fit=cover&gravity=entropy", &f, 300, 300, PL_FMT_JPEG);
     check_size("transform?w=300&h=300&fit=cover&gravity=attention", &f, 300, 300, PL_FMT_JPEG);
     check_size("transform?w=300&h=300&fit=contain", &f, 300, 300, PL_FMT_JPEG);
+    {
+        pl_result r;
+        pl_error e;
+        int rc = eu_run("transform?w=300&h=300&fit=contain&bg=0,0,0,0&type=png", &f, &r, &e);
+        eu_img d = eu_decode(&r);
+        ok(rc == 0 && d.width == 300 && d.height == 300 && d.bands == 4,
+           "contain with a transparent bg pads see-through (%d bands)", d.bands);
+        pl_result_clear(&r);
+    }
     check_size("transform?w=300&h=100&fit=fill", &f, 300, 100, PL_FMT_JPEG);
     check_size("transform?w=1000", &f, 550, 740, PL_FMT_JPEG);
     check_size("transform?w=1100&enlarge=true", &f, 1100, 1480, PL_FMT_JPEG);
