@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     if (!g_file_get_contents(argv[1], &data, &len, NULL))
         return 2;
     char spec[128], spec_png[128];
-    snprintf(spec, sizeof(spec), "transform?w=%d&h=%d&q=80", W, H);
+    snprintf(spec, sizeof(spec), "transform?w=%d&h=%d&q=80&type=jpeg", W, H);
     snprintf(spec_png, sizeof(spec_png), "transform?w=%d&h=%d&type=png", W, H);
     pl_result r;
     /* warm up */

@@ -280,23 +280,27 @@ static void test_alpha_bleed(void)
     g_free(buf);
 }
 
-/* Shrink-on-load (JPEG DCT scaling 1/8 here) stays close to the exact path (full decode + one resize). */
-static void test_shrink_quality(void)
+/* Shrink-on-load (JPEG DCT scaling, WebP's decoder scaling) stays close to the exact path (full
+ * decode + one resize to the same size). */
+static void check_shrink_quality(const char *fixture, int w, double min_psnr)
 {
-    eu_file f = eu_read("edge/progressive-GreenMeadow.jpg"); /* 1280x1024 */
+    eu_file f = eu_read(fixture);
     pl_result r;
     pl_error e;
-    int rc = eu_run("transform?w=150&type=png", &f, &r, &e);
+    char spec[64];
+    snprintf(spec, sizeof(spec), "transform?w=%d&type=png", w);
+    int rc = eu_run(spec, &f, &r, &e);
     VipsImage *mine = rc == 0 ? vips_image_new_from_buffer(r.data, r.len, "", NULL) : NULL;
     VipsImage *full = vips_image_new_from_buffer(f.data, f.len, "", NULL), *exact = NULL, *t[3] = {0};
     double mse = -1;
-    if (mine != NULL && full != NULL && !vips_resize(full, &exact, 150.0 / 1280, "vscale", (double)mine->Ysize / 1024, NULL) &&
+    if (mine != NULL && full != NULL &&
+        !vips_resize(full, &exact, (double)w / full->Xsize, "vscale", (double)mine->Ysize / full->Ysize, NULL) &&
         exact->Xsize == mine->Xsize && exact->Ysize == mine->Ysize && !vips_subtract(mine, exact, &t[0], NULL) &&
         !vips_multiply(t[0], t[0], &t[1], NULL))
         vips_avg(t[1], &mse, NULL);
     double psnr = mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : (mse == 0 ? 99 : -1);
-    ok(mine != NULL && mine->Xsize == 150 && mine->Ysize == 120 && psnr > 35,
-       "shrink-on-load 1280x1024 -> 150x120: PSNR %.1f dB vs exact", psnr);
+    ok(mine != NULL && mine->Xsize == w && psnr > min_psnr, "shrink-on-load %s -> width %d: PSNR %.1f dB vs exact (> %.0f)",
+       fixture, w, psnr, min_psnr);
     for (int i = 0; i < 3; i++)
         if (t[i])
             g_object_unref(t[i]);
@@ -309,6 +313,13 @@ static void test_shrink_quality(void)
     vips_error_clear();
     pl_result_clear(&r);
     eu_free(&f);
+}
+
+static void test_shrink_quality(void)
+{
+    check_shrink_quality("edge/progressive-GreenMeadow.jpg", 150, 38); /* 1280x1024: DCT 1/8 */
+    check_shrink_quality("photos/FreshFlower-1600x1203.jpg", 400, 38); /* DCT 1/4 */
+    check_shrink_quality("photos/webp-gallery-4.webp", 300, 38);       /* libwebp scaling to 2x, then lanczos */
 }
 
 int main(void)
