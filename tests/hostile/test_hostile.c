@@ -401,6 +401,98 @@ static void test_slow_clients(CURL *c, const tsrv *s)
     free(img);
 }
 
+/* Send raw bytes on a new connection; return the status of the answer's first line, or -1. */
+static int raw_status(int port, const char *req, size_t len)
+{
+    int fd = raw_connect(port), status = -1;
+    char buf[256];
+    size_t off = 0;
+    if (fd < 0)
+        return -1;
+    while (off < len) {
+        ssize_t w = write(fd, req + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    for (double end = t_now() + 10; t_now() < end;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) {
+            ssize_t n = read(fd, buf, sizeof(buf) - 1);
+            if (n > 0) {
+                buf[n] = '\0';
+                sscanf(buf, "HTTP/1.%*d %d", &status);
+            }
+            break;
+        }
+    }
+    close(fd);
+    return status;
+}
+
+/* Malformed requests: bad multipart bodies, a query over the 1 MiB cap, many headers. */
+static void test_malformed(CURL *c, const tsrv *s)
+{
+    size_t len;
+    char *img = t_slurp(tap_fixture("edge/tall-1x118.jpg"), &len);
+    tresp r;
+    {
+        treq q = {.body = img, .body_len = len, .content_type = "multipart/form-data"};
+        t_do(c, s, "/resize?width=10", &q, &r);
+        ok(r.status == 400 && r.body && strstr(r.body, "bad_multipart"), "multipart without boundary: 400 bad_multipart");
+        tresp_free(&r);
+    }
+    {
+        treq q = {.body = img, .body_len = len, .content_type = "multipart/form-data; boundary=zzz"};
+        t_do(c, s, "/resize?width=10", &q, &r);
+        ok(r.status == 400 && r.body && strstr(r.body, "bad_multipart"), "multipart body without its boundary: 400 bad_multipart");
+        tresp_free(&r);
+    }
+    {
+        treq q = {.mp_file = img, .mp_file_len = len, .mp_name = "other"};
+        t_do(c, s, "/resize?width=10", &q, &r);
+        ok(r.status == 400 && r.body && strstr(r.body, "no such file"),
+           "multipart without a file part: 400 \"http: no such file\"");
+        tresp_free(&r);
+    }
+    {
+        char *body = malloc(64 * 1024), *p = body;
+        for (int i = 0; i < 40; i++)
+            p += sprintf(p, "--b\r\nContent-Disposition: form-data; name=\"p%d\"\r\n\r\nx\r\n", i);
+        p += sprintf(p, "--b--\r\n");
+        treq q = {.body = body, .body_len = (size_t)(p - body), .content_type = "multipart/form-data; boundary=b"};
+        t_do(c, s, "/resize?width=10", &q, &r);
+        ok(r.status == 400 && r.body && strstr(r.body, "too many"), "multipart with 40 parts: 400 too many parts");
+        tresp_free(&r);
+        free(body);
+    }
+    {
+        size_t qlen = 1100000, n;
+        char *req = malloc(qlen + 256);
+        n = (size_t)sprintf(req, "POST /resize?width=10&x=");
+        memset(req + n, 'a', qlen);
+        n += qlen;
+        n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+        is_int(raw_status(s->port, req, n), 400, "1.1 MB query: 400 (h2o's request-line limit / the grammar's 1 MiB cap)");
+        free(req);
+    }
+    for (int k = 0; k < 2; k++) { /* h2o parses at most 100 header fields */
+        int nh = k == 0 ? 90 : 200;
+        char *req = malloc(256 * 1024), *p = req;
+        p += sprintf(p, "POST /resize?width=10 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n", len);
+        for (int i = 0; i < nh; i++)
+            p += sprintf(p, "X-Filler-%d: %0100d\r\n", i, 0);
+        p += sprintf(p, "\r\n");
+        memcpy(p, img, len);
+        p += len;
+        is_int(raw_status(s->port, req, (size_t)(p - req)), k == 0 ? 200 : 400, "%d header fields of 100 bytes: %d", nh,
+               k == 0 ? 200 : 400);
+        free(req);
+    }
+    ok(health_ok(s), "/health answers after the malformed requests");
+    free(img);
+}
+
 /* Warm up on a couple of photos so that the baseline includes libvips' and the allocator's
  * steady state. */
 static void warm_up(CURL *c, const tsrv *s)
@@ -454,6 +546,7 @@ int main(void)
     if (tsrv_rss_kb(&s) > peak_kb)
         peak_kb = tsrv_rss_kb(&s);
     test_body_limit(c, &s);
+    test_malformed(c, &s);
     test_slow_clients(c, &s);
 
     /* RSS back near the baseline: within 32 MiB + 25 % of the warmed-up value (glibc keeps
