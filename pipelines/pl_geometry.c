@@ -357,8 +357,18 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
         if (pl_ops_zoom(c, x, g->zoom, &x))
             return -1;
     }
-    if (g->rw > 0 && g->rh > 0 && pl_ops_resize(c, x, g->rw, g->rh, &x))
-        return -1;
+    if (g->rw > 0 && g->rh > 0) {
+        /* an enlargement past the output limit would be computed (smart crop analyses it) before
+         * the check at encode time: refuse it here */
+        uint64_t px = (uint64_t)g->rw * (uint64_t)g->rh;
+        if (c->lim != NULL && c->lim->max_output_pixels > 0 && px > c->lim->max_output_pixels &&
+            px > (uint64_t)x->Xsize * (uint64_t)x->Ysize)
+            return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                                "Image too large: enlarging to %dx%d is over the limit of %.1f megapixels", g->rw, g->rh,
+                                c->lim->max_output_pixels / 1e6);
+        if (pl_ops_resize(c, x, g->rw, g->rh, &x))
+            return -1;
+    }
     if (g->fin == PL_FIN_CROP && pl_ops_crop(c, x, g->fw, g->fh, g->gravity, &x))
         return -1;
     if (g->fin == PL_FIN_EMBED) {

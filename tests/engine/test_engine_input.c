@@ -264,6 +264,12 @@ static void test_bad(void)
     rc = eu_run_full("thumbnail?width=1000", f.data, f.len, NULL, &lim, NULL, &r, &e);
     ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "1000x1345 output over a 0.1 MP output limit");
     pl_limits_default(&lim);
+    lim.max_output_pixels = 1000000;
+    int64_t t0e = g_get_monotonic_time();
+    rc = eu_run_full("enlarge?width=2000&height=2000&gravity=smart", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS && g_get_monotonic_time() - t0e < 500000,
+       "an enlargement over the output limit is refused before any smart-crop analysis");
+    pl_limits_default(&lim);
     lim.max_decode_bytes = 1000000;
     rc = eu_run_full("resize?width=10", f.data, f.len, NULL, &lim, NULL, &r, &e);
     ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "1.2 MB decode over a 1 MB decode limit");
