@@ -165,9 +165,9 @@ int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames)
 /* ICC profile that says it is sRGB: converting it to sRGB would be wasted work. */
 static bool pl_load_profile_is_srgb(VipsImage *img)
 {
-    const void *data;
-    size_t len;
-    if (vips_image_get_blob(img, VIPS_META_ICC_NAME, &data, &len) || len < 132)
+    const void *data = NULL;
+    size_t len = 0;
+    if (vips_image_get_blob(img, VIPS_META_ICC_NAME, &data, &len) || data == NULL || len < 132)
         return false;
     return memmem(data, len, "sRGB", 4) != NULL || memmem(data, len, "s\0R\0G\0B", 7) != NULL;
 }
