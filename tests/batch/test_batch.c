@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <pty.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -562,6 +564,49 @@ static void make_big_set(int n)
     }
 }
 
+/* On a terminal: a progress line redrawn in place ("\r" + erase line), with rate and ETA. */
+static void test_tty_progress(void)
+{
+    diag("progress on a terminal (a pseudo-terminal)");
+    const char *bin = getenv("IMGPIPE_BIN") ? getenv("IMGPIPE_BIN") : "imgpipe";
+    char outdir[4096], indir[4096];
+    snprintf(outdir, sizeof(outdir), "%s", P("ttyout"));
+    snprintf(indir, sizeof(indir), "%s", P("big"));
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    if (pid == 0) {
+        execl(bin, bin, "batch", "--do", "resize?width=1000&type=png", "-j", "2", "-o", outdir, indir, (char *)NULL);
+        _exit(127);
+    }
+    ok(pid > 0, "started on a pseudo-terminal");
+    if (pid < 0)
+        return;
+    static char text[1 << 16];
+    size_t len = 0;
+    double end = now_ms() + 60000;
+    while (now_ms() < end && len < sizeof(text) - 1) {
+        struct pollfd pfd = {.fd = master, .events = POLLIN};
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        ssize_t n = read(master, text + len, sizeof(text) - 1 - len);
+        if (n <= 0)
+            break; /* EIO: the child closed the terminal */
+        len += (size_t)n;
+    }
+    text[len] = '\0';
+    close(master);
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0, "exit 0");
+    ok(strstr(text, "\r\033[K") != NULL, "the line is redrawn in place");
+    ok(strstr(text, "/40 ") && strstr(text, "images/s |") && strstr(text, "MB/s") && strstr(text, "ETA"),
+       "the progress line has done/total, images/s, MB/s and ETA");
+    ok(strstr(text, "40 images: 40 ok") != NULL, "then the summary");
+}
+
 /* twice: a second SIGINT right after the first cancels the running image instead of waiting. */
 static void test_interrupt(bool twice)
 {
@@ -629,6 +674,7 @@ int main(int argc, char **argv)
     test_shards();
     test_usage_errors();
     make_big_set(40);
+    test_tty_progress();
     test_interrupt(false);
     test_interrupt(true);
     int rc = tap_done();
