@@ -105,6 +105,12 @@ int svc_batch_main(int argc, char **argv)
         goto usage;
     if (svc_batch_list_collect(&opts, &list, msg, sizeof(msg)) != 0 || svc_batch_list_plan(&opts, &list, msg, sizeof(msg)) != 0)
         goto usage;
+    if (opts.dry_run) {
+        for (size_t i = 0; i < list.n; i++)
+            printf("%s -> %s%s\n", list.v[i].path, list.v[i].out, list.v[i].status == SVC_BATCH_SKIPPED ? " (exists: skip)" : "");
+        status = 0;
+        goto out;
+    }
     if (g_mkdir_with_parents(opts.out_dir, 0777) != 0) {
         snprintf(msg, sizeof(msg), "cannot create the output directory '%s': %s", opts.out_dir, strerror(errno));
         goto usage;

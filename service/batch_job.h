@@ -31,6 +31,7 @@ typedef struct svc_batch_opts {
     bool recursive;       /* -r */
     bool skip_existing;   /* --skip-existing */
     bool quiet;           /* --quiet */
+    bool dry_run;         /* --dry-run: print the plan (input -> output), process nothing */
     bool null_sep;        /* -0: paths on stdin end with NUL, not newline */
     int shard_k, shard_n; /* --shard K/N; shard_n == 0: no sharding */
     pl_limits limits;     /* --max-pixels, --max-output-pixels, --max-frames, --allowed-types */

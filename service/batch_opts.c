@@ -37,6 +37,7 @@ void svc_batch_opts_usage(FILE *out)
             "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
             "  --shard K/N          process only the inputs whose relative path hashes to K (0..N-1) of N\n"
             "  --report FILE        one JSON line per input: path, output, status, error, sizes, ms\n"
+            "  --dry-run            print 'INPUT -> OUTPUT' for this run (after every check), process nothing\n"
             "  -q, --quiet          no progress and no summary (errors are still printed)\n"
             "  --max-pixels N       largest input frame, width*height (default: %llu)\n"
             "  --max-output-pixels N  largest output, width*height (default: %llu)\n"
@@ -55,6 +56,7 @@ void svc_batch_opts_usage(FILE *out)
 enum {
     OPT_DO = 256,
     OPT_SKIP_EXISTING,
+    OPT_DRY_RUN,
     OPT_SHARD,
     OPT_REPORT,
     OPT_MAX_PIXELS,
@@ -70,6 +72,7 @@ static const struct option svc_batch_longopts[] = {
     {"name", required_argument, NULL, 'n'},
     {"recursive", no_argument, NULL, 'r'},
     {"null", no_argument, NULL, '0'},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"jobs", required_argument, NULL, 'j'},
     {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
     {"shard", required_argument, NULL, OPT_SHARD},
@@ -211,6 +214,9 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
                 return -1;
             }
             opts->jobs = (int)u;
+            break;
+        case OPT_DRY_RUN:
+            opts->dry_run = true;
             break;
         case OPT_SKIP_EXISTING:
             opts->skip_existing = true;

@@ -375,6 +375,22 @@ static void test_tree(void)
     json_decref(lines);
 }
 
+static void test_dry_run(void)
+{
+    diag("--dry-run prints the plan and writes nothing");
+    const char *args[] = {
+        "--do", "resize?width=120&type=webp", "-r", "-n", "{dir}/{stem}.{ext}", "--dry-run", "-o", P("dry"), P("in"), NULL};
+    is_int(run_batch(args, NULL), 0, "--dry-run: exit 0");
+    int lines = 0;
+    for (const char *p = out_text; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    is_int(lines, 5, "one line per input");
+    char want[8192];
+    snprintf(want, sizeof(want), "%s -> %s\n", P("in/sub/deep/gallery.webp"), P("dry/sub/deep/gallery.webp"));
+    ok(strstr(out_text, want) != NULL, "input -> output, tree mirrored");
+    ok(!exists(P("dry")), "nothing created");
+}
+
 static void test_stdin_and_skip(void)
 {
     diag("paths on stdin; the output keeps the input type without type=; --skip-existing");
@@ -668,6 +684,7 @@ int main(int argc, char **argv)
     }
     diag("working in %s", root);
     test_tree();
+    test_dry_run();
     test_stdin_and_skip();
     test_limits();
     test_null_and_duplicates();
