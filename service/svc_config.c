@@ -149,9 +149,10 @@ static int apply(const svc_setting *s, svc_config *cfg, const char *v, const cha
             if (*tok == '\0')
                 continue;
             if (svc_config_split_addr(tok, host, sizeof(host), &port) != 0) {
-                free(copy);
-                return fail(errbuf, errlen,
-                            "%s: '%s' is not HOST:PORT with a port 1..65535 (e.g. 127.0.0.1:8080, [::1]:8080, :8080)", source, tok);
+                fail(errbuf, errlen, "%s: '%s' is not HOST:PORT with a port 1..65535 (e.g. 127.0.0.1:8080, [::1]:8080, :8080)",
+                     source, tok);
+                free(copy); /* tok points into copy: free after formatting */
+                return -1;
             }
             if (cfg->n_listen >= SVC_MAX_LISTEN) {
                 free(copy);

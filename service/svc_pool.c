@@ -16,7 +16,8 @@ struct svc_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     svc_job **ring;
-    int cap, head, count;
+    int cap, ring_size, head, count; /* ring_size = cap + workers */
+    int waiting;                     /* workers blocked in cond_wait (a woken one counts until it holds the lock) */
     int stopping;
     int n_threads;
     pthread_t *threads;
@@ -29,14 +30,17 @@ static void *worker_main(void *arg)
     for (;;) {
         svc_job *job;
         pthread_mutex_lock(&p->mu);
-        while (p->count == 0 && !p->stopping)
+        while (p->count == 0 && !p->stopping) {
+            p->waiting++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->waiting--;
+        }
         if (p->count == 0) { /* stopping and empty */
             pthread_mutex_unlock(&p->mu);
             break;
         }
         job = p->ring[p->head];
-        p->head = (p->head + 1) % p->cap;
+        p->head = (p->head + 1) % p->ring_size;
         p->count--;
         atomic_store(&p->depth, p->count);
         atomic_fetch_add(&p->busy, 1);
@@ -57,7 +61,8 @@ svc_pool *svc_pool_new(int workers, int capacity)
     if (p == NULL)
         return NULL;
     p->cap = capacity;
-    p->ring = calloc((size_t)capacity, sizeof(*p->ring));
+    p->ring_size = capacity + workers;
+    p->ring = calloc((size_t)p->ring_size, sizeof(*p->ring)); /* queue + jobs idle workers are taking */
     p->threads = calloc((size_t)workers, sizeof(*p->threads));
     if (p->ring == NULL || p->threads == NULL)
         goto fail;
@@ -90,8 +95,10 @@ int svc_pool_submit(svc_pool *p, svc_job *job)
 {
     int rc = -1;
     pthread_mutex_lock(&p->mu);
-    if (!p->stopping && p->count < p->cap) {
-        p->ring[(p->head + p->count) % p->cap] = job;
+    /* capacity = jobs that must wait: a job an idle worker is about to take does not count, so
+     * a burst on an idle pool is not refused before the workers wake up */
+    if (!p->stopping && p->count - p->waiting < p->cap && p->count < p->ring_size) {
+        p->ring[(p->head + p->count) % p->ring_size] = job;
         p->count++;
         atomic_store(&p->depth, p->count);
         pthread_cond_signal(&p->cv);

@@ -265,6 +265,11 @@ static inline int tsrv_start(tsrv *s, const char *const *args, const char *const
         dup2(e, 2);
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
+        if (getenv("LSAN_OPTIONS") == NULL && getenv("IMGPIPE_FIXTURES") != NULL) { /* make test-asan */
+            char supp[600];
+            snprintf(supp, sizeof(supp), "suppressions=%s/../service/lsan.supp:print_suppressions=0", getenv("IMGPIPE_FIXTURES"));
+            setenv("LSAN_OPTIONS", supp, 1);
+        }
         execv(bin, (char *const *)argv);
         _exit(127);
     }

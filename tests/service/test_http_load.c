@@ -30,7 +30,11 @@ static void run_concurrent(job *jobs, int n, const char *body, size_t len)
 {
     CURLM *m = curl_multi_init();
     int running = 0;
-    curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    int any_h2 = 0;
+    for (int i = 0; i < n; i++)
+        any_h2 |= jobs[i].http2;
+    /* HTTP/1 only: open every connection at once instead of waiting to see if one can multiplex */
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, any_h2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
     for (int i = 0; i < n; i++) {
         job *j = &jobs[i];
         memset(&j->r, 0, sizeof(j->r));
@@ -148,6 +152,8 @@ static void test_overflow_and_deadline(void)
         /* fill: one running, one queued, in the background via a second process-free approach: multi */
         CURLM *m = curl_multi_init();
         int running = 0;
+        /* two connections at once: do not let curl wait to see whether the first can multiplex */
+        curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
         for (int i = 0; i < 2; i++) {
             memset(&slow[i].r, 0, sizeof(slow[i].r));
             slow[i].c = curl_easy_init();
