@@ -182,6 +182,7 @@ static inline int t_do(CURL *c, const tsrv *s, const char *path, const treq *q, 
         curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
         /* curl 7.88 does not send a second request on a reused prior-knowledge connection */
         curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L); /* and a transfer that gives up closes its connection */
     }
     hl = curl_slist_append(hl, "Expect:");
     for (int i = 0; q && i < 8 && q->headers[i]; i++)

@@ -286,6 +286,21 @@ static void test_disconnects(void)
             worst = idle < 0 ? 999 : idle;
     }
     is_int(sent, 320, "320 requests sent and dropped");
+    {
+        /* HTTP/2: the client gives up (curl timeout closes the connection); h2o disposes the
+         * streams and the dispose callback cancels the jobs */
+        int timed_out = 0;
+        for (int i = 0; i < 4; i++) {
+            treq q = {.method = "POST", .body = big, .body_len = big_len, .http2 = 1, .timeout_ms = 300};
+            tresp r;
+            t_do(c, &s, SLOW, &q, &r);
+            timed_out += r.code == CURLE_OPERATION_TIMEDOUT;
+            tresp_free(&r);
+        }
+        is_int(timed_out, 4, "4 HTTP/2 clients gave up after 300 ms");
+        double idle = wait_idle(&s, 30);
+        ok(idle >= 0 && idle < 5, "HTTP/2 streams reset: jobs cancelled, idle within %.1f s", idle);
+    }
     /* 320 x ~4 s of work on 2 workers would take ~10 minutes: cancellation must cut it short */
     ok(worst < 10, "after each round of 20 drops the server is idle within %.1f s", worst);
     {
