@@ -62,6 +62,7 @@ void pl_limits_default(pl_limits *lim)
     lim->max_decode_bytes = 1ull << 30;
     lim->allowed_inputs = (1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP) | (1u << PL_FMT_GIF) |
                           (1u << PL_FMT_TIFF) | (1u << PL_FMT_HEIF) | (1u << PL_FMT_AVIF);
+    lim->max_heif_encode_ms = 3000; /* HEVC: a 4 MP output; AVIF at effort 2: ~12 MP */
 }
 
 int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err)

@@ -37,9 +37,14 @@ typedef struct pl_limits {
     int max_frames;             /* animated/multi-page inputs */
     uint64_t max_decode_bytes;  /* estimate width*height*bands*bytes_per_band*frames */
     uint32_t allowed_inputs;    /* bitmask of (1u << pl_format) */
+    /* HEIF/AVIF encoders (x265, libaom) cannot be stopped by the deadline once started: estimated
+     * CPU milliseconds one such encode may cost (pixels x measured cost of the format at its
+     * effort, pl_encode.c); 0 = no limit. Over it, an output format that was not asked for becomes
+     * JPEG (PNG with alpha); an asked one is refused (PL_E_TOO_MANY_PIXELS). */
+    uint32_t max_heif_encode_ms;
 } pl_limits;
 
-void pl_limits_default(pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB, jpeg png webp gif tiff heif avif */
+void pl_limits_default(pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB, jpeg png webp gif tiff heif avif, HEIF/AVIF encode 3000 ms */
 
 /* Parse a comma-separated type list ("jpeg,png,webp") into a pl_limits.allowed_inputs mask. */
 int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err);

@@ -40,6 +40,7 @@ typedef struct pl_ctx {
 
     /* output */
     pl_format out_format;
+    bool out_format_asked; /* type= named it (or Accept chose it): no silent fallback */
     bool vary_accept;
     bool keep_meta;       /* false: strip metadata on save */
     bool keep_profile;    /* false: drop the ICC profile */

@@ -2,7 +2,9 @@
  * test_engine_cancel: a deadline of 50 ms stops a heavy libvips operation (blur sigma 50 on a
  * 2048x1536 RGBA image, seconds of work) well under a second, through the eval signal and
  * vips_image_set_kill; a cancelled control stops before work starts; a control with a far
- * deadline changes nothing. Also: pipeline ignore_failure, timings, watermarkimage, trim.
+ * deadline changes nothing. Also: pipeline ignore_failure, timings, watermarkimage, trim; the
+ * HEIF/AVIF encode budget (x265/libaom cannot be stopped once started) and the deadline checked
+ * before such an encode; imaginary's message prefix on the engine's own errors.
  */
 #include "engine_util.h"
 
@@ -167,6 +169,94 @@ static void test_threads(void)
     eu_free(&gif);
 }
 
+/* An 8.5 MP HEIC kept as HEIF would cost ~6 s of x265 that no deadline can stop. */
+static void test_heif_budget(void)
+{
+    eu_file f = eu_read("edge/iphone-displayp3.heic");
+    pl_result r;
+    pl_error e;
+    int64_t t0 = g_get_monotonic_time();
+    int rc = eu_run("autorotate", &f, &r, &e);
+    double ms = (g_get_monotonic_time() - t0) / 1000.0;
+    eu_img d = eu_decode(&r);
+    ok(rc == 0 && r.format == PL_FMT_JPEG && d.width == 2566 && d.height == 3313 && ms < 15000,
+       "autorotate of a 2566x3313 HEIC (no type): JPEG instead of an unstoppable x265 encode (%.0f ms)", ms);
+    pl_result_clear(&r);
+
+    rc = eu_run("transform?type=heif", &f, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS && strstr(e.message, "max-heif-encode-ms") != NULL && r.data == NULL,
+       "type=heif at 8.5 MP asked explicitly: refused, naming the setting: %s", e.message);
+    rc = eu_run("transform?w=400&type=avif&effort=9", &f, &r, &e);
+    ok(rc == 0 && r.format == PL_FMT_AVIF && eu_decode(&r).width == 400, "AVIF effort 9 at 400 px wide: within the budget");
+    pl_result_clear(&r);
+    rc = eu_run("transform?w=1200&type=avif&effort=9", &f, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS && strstr(e.message, "lower effort") != NULL,
+       "AVIF effort 9 at 1200x1549: over the budget: %s", e.message);
+    rc = eu_run("resize?width=800", &f, &r, &e);
+    ok(rc == 0 && r.format == PL_FMT_HEIF && eu_decode(&r).width == 800, "resize of a HEIC to 800 wide: stays HEIF");
+    pl_result_clear(&r);
+
+    pl_limits lim;
+    pl_limits_default(&lim);
+    lim.max_heif_encode_ms = 10;
+    rc = eu_run_full("resize?width=800", f.data, f.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == 0 && r.format == PL_FMT_JPEG && eu_decode(&r).width == 800, "budget of 10 ms: the HEIC comes out as JPEG");
+    pl_result_clear(&r);
+    eu_free(&f);
+
+    /* the PNG with alpha falls back to PNG, not JPEG */
+    eu_file a = eu_read("edge/alpha-blackbug.png");
+    eu_file av = eu_read("edge/example.avif");
+    rc = eu_run_full("transform?type=avif", a.data, a.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS, "type=avif asked, over a 10 ms budget: refused");
+    rc = eu_run_full("flip", av.data, av.len, NULL, &lim, NULL, &r, &e);
+    ok(rc == 0 && (r.format == PL_FMT_JPEG || r.format == PL_FMT_PNG), "AVIF input kept as AVIF over the budget: %s out",
+       pl_format_name(r.format));
+    pl_result_clear(&r);
+
+    /* the deadline fires while the pixels are computed: x265/libaom never start */
+    pl_control ctl;
+    atomic_init(&ctl.cancelled, 0);
+    ctl.deadline_us = g_get_monotonic_time() + 100 * 1000;
+    t0 = g_get_monotonic_time();
+    rc = eu_run_full("transform?sharpen=10&sigma=40&type=avif&effort=0", a.data, a.len, NULL, NULL, &ctl, &r, &e);
+    ms = (g_get_monotonic_time() - t0) / 1000.0;
+    ok(rc == -1 && e.code == PL_E_DEADLINE && ms < 1500,
+       "AVIF encode behind a 100 ms deadline: stopped before the encoder, %.0f ms", ms);
+    eu_free(&a);
+    eu_free(&av);
+}
+
+/* The engine's own errors on imaginary's routes carry imaginary's prefix, as the grammar's do. */
+static void test_imaginary_messages(void)
+{
+    eu_file f = eu_read("imaginary/imaginary.jpg");
+    static const char prefix[] = "Error while processing the image: ";
+    static const struct {
+        const char *spec, *accept, *want;
+    } cases[] = {
+        {"convert?type=auto", "text/html", "Missing required param: type"},
+        {"watermarkimage", NULL, "Missing required param: image"},
+        {"pipeline?operations=%5B%7B%22operation%22%3A%22convert%22%2C%22params%22%3A%7B%22type%22%3A%22auto%22%7D%7D%5D",
+         "text/html", "Missing required param: type"},
+        {"extract?top=10&left=10&areawidth=5000&areaheight=10", NULL, "extract_area"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pl_result r;
+        pl_error e;
+        int rc = eu_run_full(cases[i].spec, f.data, f.len, cases[i].accept, NULL, NULL, &r, &e);
+        ok(rc == -1 && e.code != PL_E_INTERNAL && strncmp(e.message, prefix, sizeof(prefix) - 1) == 0 &&
+               strstr(e.message, cases[i].want) != NULL,
+           "%.40s: \"%s\"", cases[i].spec, e.message);
+    }
+    pl_result r;
+    pl_error e;
+    int rc = eu_run_full("transform?type=auto", f.data, f.len, "text/html", NULL, NULL, &r, &e);
+    ok(rc == -1 && e.code == PL_E_NOT_ACCEPTABLE && strncmp(e.message, prefix, sizeof(prefix) - 1) != 0,
+       "transform (not imaginary's): no prefix: %s", e.message);
+    eu_free(&f);
+}
+
 int main(void)
 {
     pl_error err;
@@ -179,5 +269,7 @@ int main(void)
     test_watermark_image();
     test_trim();
     test_threads();
+    test_heif_budget();
+    test_imaginary_messages();
     return tap_done();
 }
