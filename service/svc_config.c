@@ -65,6 +65,8 @@ static const svc_setting settings[] = {
     {"idle-timeout", T_DURATION, 100, 3600000, "10s", NULL, false, OFF(idle_timeout_ms),
      "h2o: HTTP/1 request/keep-alive timeout and HTTP/2 idle timeout"},
     {"handshake-timeout", T_DURATION, 100, 3600000, "10s", NULL, false, OFF(handshake_timeout_ms), "h2o: TLS handshake timeout"},
+    {"memory-budget", T_BYTES, 0, 1024 * GIB, "1GiB", NULL, false, OFF(memory_budget),
+     "decode memory (header estimate) all running jobs may hold; jobs over it wait in the queue; 0 = off"},
     {"drain-timeout", T_DURATION, 0, 3600000, "15s", NULL, false, OFF(drain_timeout_ms),
      "on SIGTERM/SIGINT: longest wait for in-flight requests before exiting"},
 };

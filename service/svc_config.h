@@ -42,7 +42,8 @@ typedef struct svc_config {
     long long idle_timeout_ms;
     long long handshake_timeout_ms;
     long long drain_timeout_ms;
-    int cores; /* detected, for the startup line */
+    long long memory_budget; /* bytes of decode memory for all jobs in flight; 0 = off (svc_admission) */
+    int cores;               /* detected, for the startup line */
 } svc_config;
 
 /* Parse argv (argv[0] is "serve") over the environment and the defaults. Returns 0 (run),

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <vips/vips.h>
 
+#include "svc_admission.h"
 #include "svc_pool.h"
 
 #define MB(x) ((double)(x) / (1024.0 * 1024.0))
@@ -54,11 +55,13 @@ size_t svc_health_json(const svc_app *app, char *buf, size_t cap)
                      "\"OSMemoryObtained\":%.2f,"
                      "\"imgpipe\":{\"status\":\"%s\",\"workers\":%d,\"busyWorkers\":%d,\"queueDepth\":%d,\"queueCapacity\":%d,"
                      "\"inflight\":%d,\"connections\":%d,\"rssBytes\":%llu,\"peakRssBytes\":%llu,\"vipsMemoryBytes\":%zu,"
-                     "\"vipsPeakMemoryBytes\":%zu}}",
+                     "\"vipsPeakMemoryBytes\":%zu,\"memoryBudgetBytes\":%llu,\"memoryReservedBytes\":%llu,"
+                     "\"memoryWaiting\":%d}}",
                      (long long)up_s, MB(mem), MB(peak), workers + 1, app->cfg->cores, MB(peak), MB(rss), allocs, MB(hwm),
                      atomic_load(&((svc_app *)app)->draining) ? "draining" : "ok", workers, svc_pool_busy(app->pool),
                      svc_pool_depth(app->pool), svc_pool_capacity(app->pool), atomic_load(&((svc_app *)app)->inflight),
-                     atomic_load(&((svc_app *)app)->connections), rss, hwm, mem, peak);
+                     atomic_load(&((svc_app *)app)->connections), rss, hwm, mem, peak, (unsigned long long)svc_admission_budget(),
+                     (unsigned long long)svc_admission_in_use(), svc_admission_waiting());
     return clamp(n, cap);
 }
 

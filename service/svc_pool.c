@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "svc_admission.h"
 #include "svc_crash.h"
 
 struct svc_pool {
@@ -46,7 +47,9 @@ static void *worker_main(void *arg)
         atomic_fetch_add(&p->busy, 1);
         pthread_mutex_unlock(&p->mu);
         svc_crash_set_request(job->request_id);
-        svc_job_run(job); /* sends the job back: do not touch it after this */
+        uint64_t held = svc_admission_enter(job); /* waits while the memory budget is spent */
+        svc_job_run(job);                         /* sends the job back: do not touch it after this */
+        svc_admission_leave(held);
         svc_crash_set_request("");
         atomic_fetch_sub(&p->busy, 1);
     }

@@ -4,8 +4,9 @@
  * DESIGN (threads)
  *   - svc_pool_submit() is called from the loop thread and never blocks: a full queue (or a
  *     stopping pool) returns -1 at once, and the caller answers 503 without touching libvips.
- *   - Each worker runs svc_job_run(job), which sends the job back to its loop; the pool never
- *     frees jobs. A worker calls pl_engine_thread_done() before it exits.
+ *   - Each worker reserves the job's decode memory (svc_admission, may wait), runs
+ *     svc_job_run(job), which sends the job back to its loop, and releases the memory; the pool
+ *     never frees jobs. A worker calls pl_engine_thread_done() before it exits.
  *   - svc_pool_stop() stops accepting, lets workers finish everything already queued, and joins
  *     them. Counters are atomics: readable from any thread (metrics, /ready, /health).
  */

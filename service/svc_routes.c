@@ -91,7 +91,7 @@ static void route_root(svc_reqctx *rc)
 
 static void route_health(svc_reqctx *rc)
 {
-    char buf[1024];
+    char buf[2048];
     size_t n = svc_health_json(rc->app, buf, sizeof(buf));
     svc_respond_body(rc, 200, "application/json", buf, n);
 }

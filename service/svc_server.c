@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "svc_admission.h"
 #include "svc_app.h"
 #include "svc_config.h"
 #include "svc_crash.h"
@@ -167,6 +168,7 @@ int svc_serve_main(int argc, char **argv)
         }
     }
     svc_metrics_init(IMGPIPE_VERSION);
+    svc_admission_init((uint64_t)cfg.memory_budget); /* before the workers start */
     if ((app.pool = svc_pool_new((int)cfg.workers, (int)cfg.queue)) == NULL) {
         fprintf(stderr, "imgpipe serve: cannot start %lld worker threads\n", cfg.workers);
         goto out_auth;

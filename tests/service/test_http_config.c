@@ -82,6 +82,7 @@ int main(void)
                                         "max-connections",
                                         "idle-timeout",
                                         "handshake-timeout",
+                                        "memory-budget",
                                         "drain-timeout"};
     char want[128];
 
