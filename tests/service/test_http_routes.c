@@ -343,6 +343,27 @@ static void test_access_log(void)
     is_int(good, lines, "every access-log line is JSON with request_id, status, route, bytes");
     ok(saw_resize > 0, "image lines carry output size and stage timings");
     free(log);
+
+    /* stderr: the startup line and every other log line are JSON too */
+    log = t_slurp(srv.err_path, &len);
+    lines = good = 0;
+    int startup = 0;
+    for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        json_error_t je;
+        json_t *j = json_loads(line, 0, &je);
+        lines++;
+        if (j && json_string_value(json_object_get(j, "level")) && json_string_value(json_object_get(j, "msg")))
+            good++;
+        else
+            diag("stderr line not JSON with level and msg: %.200s", line);
+        if (j && json_object_get(j, "settings") && json_object_get(json_object_get(j, "settings"), "max-body-bytes"))
+            startup++;
+        json_decref(j);
+    }
+    ok(lines >= 3, "stderr has the startup and shutdown lines (%d)", lines);
+    is_int(good, lines, "every stderr line is JSON with level and msg");
+    is_int(startup, 1, "one startup line with every setting");
+    free(log);
 }
 
 int main(void)
