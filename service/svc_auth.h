@@ -15,7 +15,7 @@ typedef enum {
     SVC_AUTH_OK = 0,
     SVC_AUTH_KEY_MISSING,    /* 401 */
     SVC_AUTH_KEY_INVALID,    /* 401 */
-    SVC_AUTH_SIGN_MALFORMED, /* 400 "Invalid URL signature" (padded, not base64url, missing) */
+    SVC_AUTH_SIGN_MALFORMED, /* 400 "Invalid URL signature" (padded, not base64url); a missing sign= is a mismatch (403), as imaginary */
     SVC_AUTH_SIGN_MISMATCH,  /* 403 */
     SVC_AUTH_SIGN_EXPIRED,   /* 403 (expires= in the past) */
 } svc_auth_result;

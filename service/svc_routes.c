@@ -259,7 +259,7 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         }
         if (r != SVC_AUTH_OK) {
             svc_respond_error(rc, 403, "signature_mismatch",
-                              r == SVC_AUTH_SIGN_EXPIRED ? "URL signature expired" : "Invalid URL signature: it does not match", 0);
+                              r == SVC_AUTH_SIGN_EXPIRED ? "URL signature expired" : "URL signature mismatch", 0);
             return 0;
         }
     }
