@@ -757,25 +757,14 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
 
 /* ---- the query ---- */
 
-static int pl_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Go's url.QueryUnescape: %XX, '+' = space. out has room for len bytes. */
 static int pl_unescape(const char *s, size_t len, char *out, size_t *out_len, pl_error *err)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%') {
-            int hi = i + 1 < len ? pl_hexval(s[i + 1]) : -1;
-            int lo = i + 2 < len ? pl_hexval(s[i + 2]) : -1;
+            int hi = i + 1 < len ? g_ascii_xdigit_value(s[i + 1]) : -1;
+            int lo = i + 2 < len ? g_ascii_xdigit_value(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 char q[16];
                 pl_grammar_quote(s + i, len - i < 3 ? len - i : 3, q, sizeof(q));

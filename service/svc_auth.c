@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -47,17 +48,6 @@ struct svc_auth {
 
 /* ---- small string helpers ---- */
 
-static int auth_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..len) into out (at least len+1 bytes). plus_is_space: query mode ('+' = ' ').
  * Returns the decoded length, or -1 on a bad escape (Go's unescape rejects those). */
 static long auth_unescape(const char *s, size_t len, bool plus_is_space, char *out)
@@ -68,8 +58,8 @@ static long auth_unescape(const char *s, size_t len, bool plus_is_space, char *o
             int hi, lo;
             if (i + 2 >= len)
                 return -1;
-            hi = auth_hexval((unsigned char)s[i + 1]);
-            lo = auth_hexval((unsigned char)s[i + 2]);
+            hi = g_ascii_xdigit_value(s[i + 1]);
+            lo = g_ascii_xdigit_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (char)(hi * 16 + lo);
