@@ -72,6 +72,10 @@ int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
 /* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */
 int pl_load_overlay(pl_ctx *c, VipsImage **out);
 
+/* pl_png.c: 8-bit grey/RGB(A) non-interlaced PNG through libdeflate into a memory image, with
+ * head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled: use libvips' pngload. */
+int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, VipsImage **out);
+
 /* pl_ops.c: small geometry and filter primitives over one frame. */
 int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out);
 int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out);

@@ -21,6 +21,7 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pl_internal.h"
@@ -243,6 +244,13 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
         }
     }
     VipsImage *img = c->head;
+    /* IMGPIPE_NO_FAST_PNG=1: libvips' pngload only (A/B measurements and tests) */
+    if (c->in_format == PL_FMT_PNG && getenv("IMGPIPE_NO_FAST_PNG") == NULL && pl_png_decode(c, c->in->data, c->in->len, c->head, &img) == 0) {
+        c->head = img;
+        pl_cancel_attach(c, img);
+        return pl_load_to_srgb(c, img, out);
+    }
+    img = c->head;
     bool same = o.shrink == 1 && o.scale == 0 && !o.thumbnail && !random && n_frames == 1;
     /* the header's image was opened exactly like this: reuse it (GIF headers scan every frame) */
     if (!same || img == NULL) {

@@ -4,7 +4,7 @@
 # Usage: scripts/install-deps.sh [extra-package ...]
 set -eu
 
-PKGS="meson ninja-build pkg-config gcc libc6-dev libvips-dev libh2o-evloop-dev libssl-dev libjansson-dev
+PKGS="meson ninja-build pkg-config gcc libc6-dev libvips-dev libh2o-evloop-dev libssl-dev libjansson-dev libdeflate-dev
 libcurl4-openssl-dev curl openssl"
 
 missing=""
