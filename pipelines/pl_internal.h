@@ -92,6 +92,8 @@ int pl_ops_trim(pl_ctx *c, VipsImage *in, double threshold, VipsImage **out);
 int pl_ops_flatten(pl_ctx *c, VipsImage *in, pl_color bg, VipsImage **out);
 /* imaginary's rotate: floor to a multiple of 90, cap at 270, negative as absolute value. */
 int pl_ops_angle_floor(int rotate);
+/* Copy metadata fields (ICC, EXIF …), Type and resolution from one image to another. */
+void pl_ops_copy_meta(VipsImage *from, VipsImage *to);
 /* Background pixel for in's bands/format from an RGBA colour. n = bands. */
 void pl_ops_background(const VipsImage *in, pl_color bg, double *px, int *n);
 

@@ -5,6 +5,7 @@
  * c->base, and on failure fills c->err (libvips' text to the detail, for the log).
  */
 #include <math.h>
+#include <stdint.h>
 
 #include "pl_internal.h"
 
@@ -58,6 +59,63 @@ int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out)
     return 0;
 }
 
+static void *pl_ops_copy_field(VipsImage *from, const char *name, GValue *value, void *to)
+{
+    (void)from;
+    if (vips_image_get_typeof(to, name) == 0) /* metadata only: width, bands, xres … are the caller's */
+        vips_image_set(to, name, value);
+    return NULL;
+}
+
+void pl_ops_copy_meta(VipsImage *from, VipsImage *to)
+{
+    vips_image_map(from, pl_ops_copy_field, to);
+    to->Type = from->Type;
+    to->Xres = from->Xres;
+    to->Yres = from->Yres;
+}
+
+static void pl_ops_free_buf(VipsImage *im, void *buf)
+{
+    (void)im;
+    g_free(buf);
+}
+
+/* Premultiplied 8-bit RGBA/grey-alpha straight from an image already in memory (the PNG fast
+ * path's): one integer pass, round(c * a / 255), instead of libvips' float premultiply and cast
+ * back (2400x1600: ~28 -> ~6 CPU-ms). 1 = not applicable (not 8-bit, not in memory). */
+static int pl_ops_premultiply_mem(pl_ctx *c, VipsImage *in, VipsImage **out)
+{
+    if (in->BandFmt != VIPS_FORMAT_UCHAR || (in->Bands != 2 && in->Bands != 4) || in->Coding != VIPS_CODING_NONE ||
+        (in->dtype != VIPS_IMAGE_SETBUF && in->dtype != VIPS_IMAGE_SETBUF_FOREIGN) || in->data == NULL)
+        return 1;
+    size_t n = (size_t)in->Xsize * (size_t)in->Ysize;
+    int nb = in->Bands, ab = nb - 1;
+    uint8_t *buf = g_try_malloc(n * (size_t)nb);
+    if (buf == NULL)
+        return 1;
+    const uint8_t *src = in->data;
+    for (size_t i = 0; i < n; i++, src += nb) {
+        unsigned a = src[ab];
+        uint8_t *d = buf + i * (size_t)nb;
+        for (int b = 0; b < ab; b++) {
+            unsigned v = src[b] * a + 128;
+            d[b] = (uint8_t)((v + (v >> 8)) >> 8); /* exact round(x / 255) for x <= 255 * 255 */
+        }
+        d[ab] = (uint8_t)a;
+    }
+    VipsImage **slot = pl_ctx_slot(c);
+    *slot = vips_image_new_from_memory(buf, n * (size_t)nb, in->Xsize, in->Ysize, nb, VIPS_FORMAT_UCHAR);
+    if (*slot == NULL) {
+        g_free(buf);
+        return 1;
+    }
+    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_ops_free_buf), buf);
+    pl_ops_copy_meta(in, *slot);
+    *out = *slot;
+    return 0;
+}
+
 int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
 {
     if (w < 1)
@@ -74,9 +132,11 @@ int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
         /* Premultiplied, so transparent pixels do not bleed their colour; back to the input's
          * integer format before resampling: libvips' integer resize paths are much faster than
          * float (2400x1600 RGBA -> 768x512: 187 -> 154 CPU-ms, 50 dB PSNR against float). */
-        if (vips_premultiply(x, &t[0], NULL) || vips_cast(t[0], &t[6], in->BandFmt, NULL))
-            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-        x = t[6];
+        if (pl_ops_premultiply_mem(c, x, &x) != 0) {
+            if (vips_premultiply(x, &t[0], NULL) || vips_cast(t[0], &t[6], in->BandFmt, NULL))
+                return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+            x = t[6];
+        }
     }
     double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
     if (vips_resize(x, &t[1], hs, "vscale", vs, NULL))

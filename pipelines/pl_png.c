@@ -76,14 +76,6 @@ static void pl_png_free(VipsImage *im, void *buf)
     g_free(buf);
 }
 
-static void *pl_png_copy_field(VipsImage *from, const char *name, GValue *value, void *to)
-{
-    (void)from;
-    if (vips_image_get_typeof(to, name) == 0) /* metadata only: width, bands, xres … are set below */
-        vips_image_set(to, name, value);
-    return NULL;
-}
-
 int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, VipsImage **out)
 {
     if (len < 8 + 25 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0 || head == NULL)
@@ -166,10 +158,8 @@ int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, Vips
         goto done;
     g_signal_connect(*slot, "postclose", G_CALLBACK(pl_png_free), buf);
     buf = NULL;
-    vips_image_map(head, pl_png_copy_field, *slot);
+    pl_ops_copy_meta(head, *slot);
     (*slot)->Type = bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
-    (*slot)->Xres = head->Xres;
-    (*slot)->Yres = head->Yres;
     *out = *slot;
     rc = 0;
 done:
