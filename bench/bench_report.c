@@ -180,12 +180,13 @@ int bench_report_append_tsv(const bench_run *run, const char *path, bench_error 
     fseek(f, 0, SEEK_END);
     if (ftell(f) == 0)
         fprintf(f, "label\tmode\ttransport\tload\trps\timages_per_s\tp50_ms\tp90_ms\tp99_ms\tp99_9_ms\tmax_ms\trequests\terrors\t"
-                   "rss_peak_kb\tcpu_cores\tcpu_ms_per_image\n");
+                   "rss_peak_kb\tcpu_cores\tcpu_ms_per_image\tbytes_per_image\n");
     double load = strcmp(run->mode, "inprocess") == 0 ? cfg->threads : cfg->rate > 0 ? cfg->rate : cfg->concurrency;
-    fprintf(f, "%s\t%s\t%s\t%g\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%llu\t%llu\t%llu\t%.3f\t%.2f\n",
+    double bytes_per_image = run->st.window_ok ? (double)run->st.window_bytes_received / (double)run->st.window_ok : 0;
+    fprintf(f, "%s\t%s\t%s\t%g\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%llu\t%llu\t%llu\t%.3f\t%.2f\t%.0f\n",
             cfg->label ? cfg->label : "-", run->mode, run->transport, load, n.rps, n.ips, n.p50, n.p90, n.p99, n.p999, n.max,
             (unsigned long long)run->st.requests, (unsigned long long)run->st.errors, (unsigned long long)n.proc.rss_peak_kb,
-            n.proc.cpu_cores, n.cpu_ms_per_image);
+            n.proc.cpu_cores, n.cpu_ms_per_image, bytes_per_image);
     int rc = fclose(f) == 0 ? 0 : bench_error_set(err, "cannot write --tsv %s", path);
     return rc;
 }

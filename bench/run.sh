@@ -187,25 +187,27 @@ echo "== $wname on $cores cores: ceiling $ceiling images/s (before $ceiling_firs
 awk -F'\t' -v ceil="$ceiling" -v ceilcpu="$ceiling_cpu" '
 NR > 1 && $1 !~ /^ceiling/ {
     key = $2 " " $4; if (!(key in seen)) { order[n++] = key; seen[key] = 1 }
-    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13; cpu[$1, key] = $16
+    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13; cpu[$1, key] = $16; kb[$1, key] = $17 / 1024
 }
 END {
-    printf "%-11s %9s %8s %8s %8s %8s %7s %7s | %8s %8s %8s %7s | %8s %8s\n", "point", "imgpipe/s", "p99 ms", "cpu-ms/i",
-           "svc/ceil", "cpu eff", "errors", "rss MB", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "imgp/shp", "rss i/s";
+    printf "%-11s %9s %8s %8s %8s %8s %7s %7s %6s | %8s %8s %8s %7s %6s | %8s %8s\n", "point", "imgpipe/s", "p99 ms",
+           "cpu-ms/i", "svc/ceil", "cpu eff", "errors", "rss MB", "KB/img", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "KB/img",
+           "imgp/shp", "rss i/s";
     for (i = 0; i < n; i++) {
         k = order[i]; split(k, a, " ");
         name = (a[1] == "closed" ? "c=" : "rate=") a[2];
-        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %8.3f %7d %7.1f", name, ips["imgpipe", k], p99["imgpipe", k], cpu["imgpipe", k],
-                       ceil > 0 ? ips["imgpipe", k] / ceil : 0, cpu["imgpipe", k] > 0 ? ceilcpu / cpu["imgpipe", k] : 0,
-                       err["imgpipe", k], rss["imgpipe", k] / 1024);
+        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %8.3f %7d %7.1f %6.0f", name, ips["imgpipe", k], p99["imgpipe", k],
+                       cpu["imgpipe", k], ceil > 0 ? ips["imgpipe", k] / ceil : 0,
+                       cpu["imgpipe", k] > 0 ? ceilcpu / cpu["imgpipe", k] : 0, err["imgpipe", k], rss["imgpipe", k] / 1024,
+                       kb["imgpipe", k]);
         if (("sharp", k) in ips)
-            line = line sprintf(" | %8.2f %8.1f %8.1f %7.1f | %8.3f %8.3f", ips["sharp", k], p99["sharp", k], cpu["sharp", k],
-                                rss["sharp", k] / 1024, ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
+            line = line sprintf(" | %8.2f %8.1f %8.1f %7.1f %6.0f | %8.3f %8.3f", ips["sharp", k], p99["sharp", k], cpu["sharp", k],
+                                rss["sharp", k] / 1024, kb["sharp", k], ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
                                 rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0);
         print line
     }
     print "svc/ceil = imgpipe images/s / ceiling; cpu eff = ceiling cpu-ms per image / service cpu-ms per image;"
-    print "imgp/shp = imgpipe / sharp images/s; rss i/s = peak RSS imgpipe / sharp"
+    print "imgp/shp = imgpipe / sharp images/s; rss i/s = peak RSS imgpipe / sharp; KB/img = mean output size"
 }' "$summary" | tee "$out/table.txt"
 
 # ---- plots
