@@ -48,8 +48,13 @@ typedef struct http_state {
     int64_t t0_us, warm_end_us, end_us;
     uint64_t next_req; /* number of the next request to send */
     int64_t last_window_done_us;
-    long h2_version; /* CURL_HTTP_VERSION_* used for --http2 */
+    long h2_version;             /* CURL_HTTP_VERSION_* used for --http2 */
+    uint64_t no_response_streak; /* answers in a row that never came (refused, reset, timeout) */
 } http_state;
+
+/* A server that stopped answering at all makes every slot fail at once and retry at once: stop the
+ * run after this many in a row instead of spinning until --duration. */
+#define HTTP_MAX_NO_RESPONSE_STREAK 1000
 
 static size_t http_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -199,6 +204,7 @@ static void http_collect(http_state *hs)
         curl_multi_remove_handle(hs->multi, e);
         s->busy = false;
         hs->busy--;
+        hs->no_response_streak = status ? 0 : hs->no_response_streak + 1;
         http_count(hs, s, (int)status, msg->data.result, done);
     }
 }
@@ -336,6 +342,11 @@ int bench_http_run(const bench_config *cfg, const bench_workload *w, const bench
             next_sample += sample_us;
             if (next_sample < now)
                 next_sample = now + sample_us;
+        }
+        if (hs.no_response_streak >= HTTP_MAX_NO_RESPONSE_STREAK) {
+            snprintf(run->aborted, sizeof(run->aborted), "%d requests in a row got no answer: stopped early (is the server up?)",
+                     HTTP_MAX_NO_RESPONSE_STREAK);
+            break;
         }
         bool cap = cfg->max_requests && run->sent_total >= cfg->max_requests;
         if (cap && !stopped_by_cap) {

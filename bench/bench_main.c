@@ -20,39 +20,43 @@
 
 static void main_usage(FILE *out)
 {
-    fprintf(out, "usage: imgpipe-bench --url URL --corpus DIR --do OP|FILE (--concurrency C | --rate R) --duration S\n"
-                 "                     [--warmup S] [--max-requests N] [--http2] [--server-pid PID] [--json FILE]\n"
-                 "       imgpipe-bench --inprocess --threads T --corpus DIR --do OP|FILE --duration S [--json FILE]\n"
-                 "       imgpipe-bench --free-port     print a free TCP port on 127.0.0.1 (for scripts)\n"
-                 "\n"
-                 "Load an imgpipe (or imaginary-compatible) server with POST URL/op?query requests whose bodies cycle\n"
-                 "through the images of --corpus, and report throughput, latency percentiles, errors by status and\n"
-                 "the server's RSS/CPU. --inprocess runs the same workload through the engine with no HTTP: the ceiling.\n"
-                 "\n"
-                 "  --url URL            server base URL, e.g. http://127.0.0.1:8080 (loopback only unless --allow-remote)\n"
-                 "  --corpus PATH        folder of images (regular files, sorted, read into memory once) or one image\n"
-                 "  --do OP|FILE         one operation 'fit?width=800&height=800&type=jpeg&quality=80', or a workload file\n"
-                 "                       (lines 'weight op?query [input type]', see bench/workloads/)\n"
-                 "  --concurrency C      closed loop: C requests in flight, each sent when the previous answers (1..4096)\n"
-                 "  --rate R             open loop: R requests/s at constant intervals; latency from the intended send\n"
-                 "                       time (coordinated omission) (0.1..100000)\n"
-                 "  --duration S         measured window in seconds (0.1..86400; default 10)\n"
-                 "  --warmup S           seconds sent first and not counted (0..3600; default 0)\n"
-                 "  --max-requests N     stop after N requests sent in all, warm-up included (default: no bound)\n"
-                 "  --http2              HTTP/2 (prior knowledge on http://, ALPN on https://); default HTTP/1.1 keep-alive\n"
-                 "  --server-pid PID     sample the server's RSS and CPU from /proc/PID during the run\n"
-                 "  --json FILE          write the results as JSON\n"
-                 "  --label TEXT         free text copied into the JSON and the TSV line\n"
-                 "  --tsv FILE           append one tab-separated summary line (header when the file is new)\n"
-                 "  --samples FILE       write the RSS/CPU samples as 't_s rss_kb cpu_s' lines (for plots)\n"
-                 "  --inprocess          no HTTP: run the engine directly on --threads T (1..256; default: cores)\n"
-                 "  --vips-threads N     in-process: libvips threads per image (default: max(1, cores / T))\n"
-                 "  --timeout S          per-request timeout (default 30)\n"
-                 "  --drain S            open loop: wait this long after the window for answers (default 10)\n"
-                 "  --max-inflight N     open loop: requests in flight at most (default 512)\n"
-                 "  --sample-interval S  /proc sampling period (default 0.2)\n"
-                 "  --allow-remote       allow a non-loopback --url (only for a server you run)\n"
-                 "  --quiet              no table on stdout\n");
+    fprintf(
+        out,
+        "usage: imgpipe-bench --url URL --corpus DIR --do OP|FILE (--concurrency C | --rate R) --duration S\n"
+        "                     [--warmup S] [--max-requests N] [--http2] [--server-pid PID] [--json FILE]\n"
+        "       imgpipe-bench --inprocess --threads T --corpus DIR --do OP|FILE --duration S [--json FILE]\n"
+        "       imgpipe-bench --free-port     print a free TCP port on 127.0.0.1 (for scripts)\n"
+        "\n"
+        "Load an imgpipe (or imaginary-compatible) server with POST URL/op?query requests whose bodies cycle\n"
+        "through the images of --corpus, and report throughput, latency percentiles, errors by status and\n"
+        "the server's RSS/CPU. --inprocess runs the same workload through the engine with no HTTP: the ceiling.\n"
+        "\n"
+        "  --url URL            server base URL, e.g. http://127.0.0.1:8080 (loopback only unless --allow-remote)\n"
+        "  --corpus PATH        folder of images (regular files, sorted, read into memory once) or one image\n"
+        "  --do OP|FILE         one operation 'fit?width=800&height=800&type=jpeg&quality=80', or a workload file\n"
+        "                       (lines 'weight op?query [input type]', see bench/workloads/)\n"
+        "  --concurrency C      closed loop: C requests in flight, each sent when the previous answers (1..4096)\n"
+        "  --rate R             open loop: R requests/s at constant intervals; latency from the intended send\n"
+        "                       time (coordinated omission) (0.1..100000)\n"
+        "  --duration S         measured window in seconds (0.1..86400; default 10)\n"
+        "  --warmup S           seconds sent first and not counted (0..3600; default 0)\n"
+        "  --max-requests N     stop after N requests sent in all, warm-up included (default: no bound)\n"
+        "  --http2              HTTP/2 (prior knowledge on http://, ALPN on https://); default HTTP/1.1 keep-alive\n"
+        "  --server-pid PID     sample the server's RSS and CPU from /proc/PID during the run\n"
+        "  --json FILE          write the results as JSON\n"
+        "  --label TEXT         free text copied into the JSON and the TSV line\n"
+        "  --tsv FILE           append one tab-separated summary line (header when the file is new)\n"
+        "  --samples FILE       write the RSS/CPU samples as 't_s rss_kb cpu_s' lines (for plots)\n"
+        "  --inprocess          no HTTP: run the engine directly on --threads T (1..256; default: cores)\n"
+        "  --vips-threads N     in-process: libvips threads per image (default: max(1, cores / T))\n"
+        "  --timeout S          per-request timeout (default 30)\n"
+        "  --drain S            open loop: wait this long after the window for answers (default 10)\n"
+        "  --max-inflight N     open loop: requests in flight at most (default 512)\n"
+        "  --sample-interval S  /proc sampling period (default 0.2)\n"
+        "  --allow-remote       allow a non-loopback --url (only for a server you run)\n"
+        "  --quiet              no table on stdout\n"
+        "\n"
+        "Exit status: 0 measured, 1 failed to run, 2 bad usage, 3 ran but nothing succeeded or the server stopped answering.\n");
 }
 
 static int main_number(const char *name, const char *s, double lo, double hi, double *out, bench_error *err)
@@ -291,7 +295,13 @@ int main(int argc, char **argv)
     if (bench_report_write_json(run, cfg.json_path, &err) != 0 || bench_report_append_tsv(run, cfg.tsv_path, &err) != 0 ||
         bench_report_write_samples(run, cfg.samples_path, &err) != 0)
         goto fail;
+    /* the run completed; say so in the status when it measured nothing useful */
     status = 0;
+    if (run->aborted[0] || (run->st.requests > 0 && run->st.ok == 0)) {
+        fprintf(stderr, "imgpipe-bench: %s\n",
+                run->aborted[0] ? run->aborted : "no request succeeded: see 'first error' (wrong --url, operation or corpus?)");
+        status = 3;
+    }
     goto out;
 fail:
     fprintf(stderr, "imgpipe-bench: %s\n", err.message);

@@ -72,6 +72,8 @@ void bench_report_print(const bench_run *run, FILE *out)
                 fprintf(out, " %s%d: %llu", s ? "" : "no-response/", s, (unsigned long long)st->status[s]);
         fprintf(out, "\n  first error  %s\n", st->first_error);
     }
+    if (run->aborted[0])
+        fprintf(out, "  ABORTED      %s\n", run->aborted);
     if (cfg->rate > 0)
         fprintf(out, "  schedule     %llu sends > 1 ms late, worst %.2f ms (the generator's own lag)\n",
                 (unsigned long long)run->late_sends, (double)run->max_send_lag_us / 1000.0);
@@ -138,6 +140,8 @@ int bench_report_write_json(const bench_run *run, const char *path, bench_error 
     json_object_set_new(root, "status", by_status);
     if (st->first_error[0])
         json_object_set_new(root, "first_error", json_string(st->first_error));
+    if (run->aborted[0])
+        json_object_set_new(root, "aborted", json_string(run->aborted));
     if (cfg->rate > 0)
         json_object_set_new(root, "schedule",
                             json_pack("{s:I, s:f}", "late_sends", (json_int_t)run->late_sends, "max_lag_ms",

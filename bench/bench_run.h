@@ -75,6 +75,7 @@ typedef struct bench_run {
     uint64_t late_sends;     /* open loop: sends more than 1 ms behind schedule */
     bench_proc proc;         /* the server's (or in-process: our own) samples */
     double client_cpu_s;     /* the bench process's CPU inside the window (HTTP modes) */
+    char aborted[160];       /* why the run stopped early, or "" */
 } bench_run;
 
 /* Drivers: fill run (caller-owned, zeroed by the driver) or fail with err. */

@@ -133,12 +133,14 @@ sweep() { # $1 = label prefix, $2 = url, $3 = pid
     local c r
     for c in $concurrencies; do
         "$bench" --url "$2" --corpus "$inputs" --do "$wfile" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
-            $http2 --server-pid "$3" --label "$1" --json "$out/$1-c$c.json" --tsv "$summary" | tee "$out/$1-c$c.txt"
+            $http2 --server-pid "$3" --label "$1" --json "$out/$1-c$c.json" --tsv "$summary" | tee "$out/$1-c$c.txt" ||
+            echo "run.sh: $1 at concurrency $c measured nothing (see above)" >&2
     done
     for r in $rates; do
         rate=$(awk -v f="$r" -v c="$ceiling" 'BEGIN { x = f * c; if (x < 0.5) x = 0.5; printf "%.1f", x }')
         "$bench" --url "$2" --corpus "$inputs" --do "$wfile" --rate "$rate" --duration "$duration" --warmup "$warmup" \
-            $http2 --server-pid "$3" --label "$1" --json "$out/$1-r$r.json" --tsv "$summary" | tee "$out/$1-r$r.txt"
+            $http2 --server-pid "$3" --label "$1" --json "$out/$1-r$r.json" --tsv "$summary" | tee "$out/$1-r$r.txt" ||
+            echo "run.sh: $1 at $rate req/s measured nothing (see above)" >&2
     done
 }
 

@@ -139,6 +139,13 @@ int main(int argc, char **argv)
                       "--concurrency", "1",     "--duration",         "1",        NULL};
     is_int(smoke_run(refuse, 10000), 1, "non-loopback --url is refused (exit 1)");
 
+    /* a loopback port nobody listens on: the run stops early and says so with exit status 3 */
+    char dead_url[64];
+    snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%d", smoke_free_port());
+    char *dead[] = {(char *)bench,   "--url", dead_url,     "--corpus", corpus,    "--do", "fit?width=10&height=10",
+                    "--concurrency", "2",     "--duration", "20",       "--quiet", NULL};
+    is_int(smoke_run(dead, 15000), 3, "no server: stops early with exit 3, well before --duration");
+
     int port = smoke_free_port();
     snprintf(port_s, sizeof(port_s), "%d", port);
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
