@@ -13,7 +13,9 @@
  * libvips object hangs off ctx.base, unreferenced once at the end. The cancel flag and deadline
  * are checked between steps and inside libvips through the eval signal (pl_cancel.c).
  */
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,6 +32,13 @@ static void pl_engine_log(const gchar *domain, GLogLevelFlags level, const gchar
 
 int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
 {
+#ifdef __GLIBC__
+    /* Two malloc arenas unless MALLOC_ARENA_MAX says otherwise: glibc's default (8 per core, one
+     * per worker thread here) keeps each worker's freed image buffers: thumbnail workload at
+     * concurrency 4, peak RSS 476 -> 231 MB (bench/README.md). Before any worker thread exists. */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 2);
+#endif
     if (VIPS_INIT("imgpipe"))
         return pl_error_set_vips(err, PL_E_INTERNAL, "Cannot start libvips");
     g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG, pl_engine_log,
