@@ -345,13 +345,14 @@ static int pl_encode_materialise(pl_ctx *c, VipsImage **x)
     return 0;
 }
 
-/* PNG: adaptive row filters (libpng picks one per row) at zlib level 2 unless a level is asked:
- * on a 512x512 RGBA photo 20.8 CPU-ms and 530 KB, against libvips' default (level 6, no filter)
- * 27 ms and 892 KB. Flat graphics compress better unfiltered: when the result is under a quarter
- * of the raw size, or the image is under 256 KB raw, the unfiltered file (level 6 unless asked)
- * is made too and the smaller kept, so the output is never larger than libvips' default. Only
- * above 16 MB raw (not kept in memory for a second pass) is this left to the adaptive filters.
- * Palette output (palette=true) keeps libvips' settings (no filter, as libpng advises). */
+/* PNG: the Paeth row filter at zlib level 1 unless a level is asked (then adaptive filters, libpng
+ * choosing per row, at that level). On the 512x512 RGBA photo of the png workload: Paeth level 1
+ * 16.4 CPU-ms, 543 KB; adaptive level 2 21.3 ms, 535 KB; libvips' default (level 6, no filter)
+ * 27 ms, 892 KB (docs/performance.md). Flat graphics compress better unfiltered: when the result
+ * is under a quarter of the raw size, or the image is under 256 KB raw, the unfiltered file
+ * (level 6 unless asked) is made too and the smaller kept, so the output is never larger than
+ * libvips' default. Only above 16 MB raw (not kept in memory for a second pass) is this left to
+ * the filter. Palette output (palette=true) keeps libvips' settings (no filter, as libpng advises). */
 static int pl_encode_png(pl_ctx *c, const pl_params *p, VipsImage **x, int q, gboolean strip, void **buf, size_t *len)
 {
     int effort = pl_encode_effort(p, 1, 10, 7);
@@ -359,13 +360,13 @@ static int pl_encode_png(pl_ctx *c, const pl_params *p, VipsImage **x, int q, gb
         return vips_pngsave_buffer(*x, buf, len, "compression", p->compression, "interlace", p->interlace, "palette", TRUE, "Q", q,
                                    "effort", effort, "strip", strip, NULL);
     bool asked = pl_params_has(p, PL_P_COMPRESSION);
-    int level = asked ? p->compression : 2;
+    int level = asked ? p->compression : 1;
+    VipsForeignPngFilter filter = asked ? VIPS_FOREIGN_PNG_FILTER_ALL : VIPS_FOREIGN_PNG_FILTER_PAETH;
     uint64_t raw = (uint64_t)VIPS_IMAGE_SIZEOF_LINE(*x) * (uint64_t)(*x)->Ysize;
     bool retry = raw <= (16u << 20);
     if (retry && pl_encode_materialise(c, x))
         return -1;
-    if (vips_pngsave_buffer(*x, buf, len, "compression", level, "filter", VIPS_FOREIGN_PNG_FILTER_ALL, "interlace", p->interlace,
-                            "strip", strip, NULL))
+    if (vips_pngsave_buffer(*x, buf, len, "compression", level, "filter", filter, "interlace", p->interlace, "strip", strip, NULL))
         return -1;
     if (!retry || (*len >= raw / 4 && raw > (256u << 10)))
         return 0;
