@@ -298,8 +298,11 @@ int main(int argc, char **argv)
     /* the run completed; say so in the status when it measured nothing useful */
     status = 0;
     if (run->aborted[0] || (run->st.requests > 0 && run->st.ok == 0)) {
-        fprintf(stderr, "imgpipe-bench: %s\n",
-                run->aborted[0] ? run->aborted : "no request succeeded: see 'first error' (wrong --url, operation or corpus?)");
+        fprintf(
+            stderr, "imgpipe-bench: %s\n",
+            run->aborted[0]
+                ? run->aborted
+                : "no request succeeded: see 'first error' (server down or overloaded, or a wrong --url, operation or corpus?)");
         status = 3;
     }
     goto out;

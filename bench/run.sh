@@ -129,50 +129,62 @@ wait_ready() { # $1 = url, $2 = pid
     done
     return 1
 }
-sweep() { # $1 = label prefix, $2 = url, $3 = pid
-    local c r
-    for c in $concurrencies; do
-        "$bench" --url "$2" --corpus "$inputs" --do "$wfile" --concurrency "$c" --duration "$duration" --warmup "$warmup" \
-            $http2 --server-pid "$3" --label "$1" --json "$out/$1-c$c.json" --tsv "$summary" | tee "$out/$1-c$c.txt" ||
-            echo "run.sh: $1 at concurrency $c measured nothing (see above)" >&2
+# Wait until the server has finished its backlog (an overloaded open-loop point leaves one): its CPU
+# over one second below 5 %, for at most 60 s.
+settle() { # $1 = pid
+    local t0 t1 hz
+    hz=$(getconf CLK_TCK)
+    for _ in $(seq 60); do
+        t0=$(awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null) || return 0
+        sleep 1
+        t1=$(awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null) || return 0
+        [ $((t1 - t0)) -le $((hz / 20)) ] && return 0
     done
-    for r in $rates; do
-        rate=$(awk -v f="$r" -v c="$ceiling" 'BEGIN { x = f * c; if (x < 0.5) x = 0.5; printf "%.1f", x }')
-        "$bench" --url "$2" --corpus "$inputs" --do "$wfile" --rate "$rate" --duration "$duration" --warmup "$warmup" \
-            $http2 --server-pid "$3" --label "$1" --json "$out/$1-r$r.json" --tsv "$summary" | tee "$out/$1-r$r.txt" ||
-            echo "run.sh: $1 at $rate req/s measured nothing (see above)" >&2
-    done
+    echo "run.sh: pid $1 still busy after 60 s" >&2
+}
+point() { # $1 = name, $2 = url, $3 = pid, $4 = file suffix, then the load flags
+    local name=$1 url=$2 pid=$3 suffix=$4 h2=$http2
+    shift 4
+    [ "$name" = sharp ] && h2="" # node's http module: HTTP/1.1 only
+    "$bench" --url "$url" --corpus "$inputs" --do "$wfile" "$@" --duration "$duration" --warmup "$warmup" \
+        $h2 --server-pid "$pid" --label "$name" --json "$out/$name-$suffix.json" --tsv "$summary" | tee "$out/$name-$suffix.txt" ||
+        echo "run.sh: $name $* measured nothing (see above)" >&2
+    settle "$pid"
 }
 
+names=(imgpipe) urls=() spids=()
 port=$("$bench" --free-port)
 "$imgpipe" serve --listen "127.0.0.1:$port" --workers "$workers" >"$out/imgpipe.log" 2>&1 &
-ipid=$!
-pids+=("$ipid")
-wait_ready "http://127.0.0.1:$port" "$ipid" || die "imgpipe serve did not become ready: see $out/imgpipe.log"
-sweep imgpipe "http://127.0.0.1:$port" "$ipid"
-if [ "$soak" != 0 ]; then
-    "$bench" --url "http://127.0.0.1:$port" --corpus "$inputs" --do "$wfile" --concurrency $((2 * cores)) \
-        --duration "$soak" --warmup 0 $http2 --server-pid "$ipid" --sample-interval 1 --label imgpipe-soak \
-        --json "$out/imgpipe-soak.json" --samples "$out/imgpipe-soak.samples" --tsv "$out/soak.tsv" | tee "$out/imgpipe-soak.txt"
-fi
-kill "$ipid"; wait "$ipid" 2>/dev/null || true
-
+pids+=($!) spids+=($!) urls+=("http://127.0.0.1:$port")
+wait_ready "${urls[0]}" "${spids[0]}" || die "imgpipe serve did not become ready: see $out/imgpipe.log"
 if [ "$with_sharp" = 1 ]; then
     "$here/sharp/setup.sh" || die "sharp is not installed (bench/sharp/setup.sh failed)"
     sport=$("$bench" --free-port)
     node "$here/sharp/server.js" --listen "127.0.0.1:$sport" >"$out/sharp.log" 2>&1 &
-    spid=$!
-    pids+=("$spid")
-    wait_ready "http://127.0.0.1:$sport" "$spid" || die "the sharp server did not start: see $out/sharp.log"
-    http2="" # node's http module: HTTP/1.1 only
-    sweep sharp "http://127.0.0.1:$sport" "$spid"
-    if [ "$soak" != 0 ]; then
-        "$bench" --url "http://127.0.0.1:$sport" --corpus "$inputs" --do "$wfile" --concurrency $((2 * cores)) \
-            --duration "$soak" --warmup 0 --server-pid "$spid" --sample-interval 1 --label sharp-soak \
-            --json "$out/sharp-soak.json" --samples "$out/sharp-soak.samples" --tsv "$out/soak.tsv" | tee "$out/sharp-soak.txt"
-    fi
-    kill "$spid"; wait "$spid" 2>/dev/null || true
+    pids+=($!) spids+=($!) urls+=("http://127.0.0.1:$sport") names+=(sharp)
+    wait_ready "${urls[1]}" "${spids[1]}" || die "the sharp server did not start: see $out/sharp.log"
 fi
+
+# Both servers stay up; each point runs against one then the other, back to back, so that the two
+# figures of a point share the machine's load of that minute (the other one is idle meanwhile).
+for c in $concurrencies; do
+    for i in "${!names[@]}"; do point "${names[$i]}" "${urls[$i]}" "${spids[$i]}" "c$c" --concurrency "$c"; done
+done
+for r in $rates; do
+    rate=$(awk -v f="$r" -v c="$ceiling" 'BEGIN { x = f * c; if (x < 0.5) x = 0.5; printf "%.1f", x }')
+    for i in "${!names[@]}"; do point "${names[$i]}" "${urls[$i]}" "${spids[$i]}" "r$r" --rate "$rate"; done
+done
+if [ "$soak" != 0 ]; then
+    for i in "${!names[@]}"; do
+        n=${names[$i]} h2=$http2
+        [ "$n" = sharp ] && h2=""
+        "$bench" --url "${urls[$i]}" --corpus "$inputs" --do "$wfile" --concurrency $((2 * cores)) --duration "$soak" \
+            --warmup 0 $h2 --server-pid "${spids[$i]}" --sample-interval 1 --label "$n-soak" --json "$out/$n-soak.json" \
+            --samples "$out/$n-soak.samples" --tsv "$out/soak.tsv" | tee "$out/$n-soak.txt" || true
+        settle "${spids[$i]}"
+    done
+fi
+for p in "${spids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 
 # ---- the ceiling again, after the HTTP runs: on a shared machine the two differ by the noise; the
 # table divides by their mean
