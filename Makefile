@@ -31,5 +31,9 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/engine/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(MESON) test -C build-asan --print-errorlogs --timeout-multiplier 4 $(ARGS)
 
+# The benchmark sweep (bench/README.md): make bench ARGS='--workload png --with-sharp'
+bench: build
+	BUILD=$(BUILD) bench/run.sh $(ARGS)
+
 clean:
 	rm -rf $(BUILD) build-asan
