@@ -439,7 +439,7 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
                                  c->out_format == PL_FMT_AVIF ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
                                                               : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
                                  "effort", pl_encode_heif_effort(c, p), "strip", strip, NULL);
-        malloc_trim(0);
+        malloc_trim(0); /* the encoders' buffers; pl_run trims again after HEIF/AVIF inputs */
         break;
     case PL_FMT_GIF:
         r = vips_gifsave_buffer(x, &buf, &len, "effort", pl_encode_effort(p, 1, 10, 7), "strip", strip, NULL);

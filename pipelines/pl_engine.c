@@ -330,6 +330,12 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
 done:
     if (rc != 0)
         pl_engine_imaginary_message(plan, err);
+#ifdef __GLIBC__
+    /* libheif/libde265/x265/libaom allocate a full-size frame's worth of buffers per image; glibc
+     * keeps them after they are freed (RSS +80-250 MB after one 8 MP HEIC): hand them back. */
+    if (c.in_format == PL_FMT_HEIF || c.in_format == PL_FMT_AVIF)
+        malloc_trim(0);
+#endif
     if (rc != 0) {
         pl_format f = out->in_format;
         int w = out->in_width, h = out->in_height;
