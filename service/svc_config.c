@@ -43,6 +43,8 @@ static const svc_setting settings[] = {
     {"max-output-pixels", T_INT, 1, 10000000000LL, "100000000", NULL, false, OFF(max_output_pixels),
      "largest output image, width x height"},
     {"max-frames", T_INT, 1, 10000, "256", NULL, false, OFF(max_frames), "most frames/pages read from an animated input"},
+    {"max-heif-encode-ms", T_INT, 0, 3600000, "3000", NULL, false, OFF(max_heif_encode_ms),
+     "estimated CPU-ms an HEIF/AVIF encode may take (libheif cannot be stopped mid-encode); over it, kept HEIF input is written as JPEG/PNG and an asked type=heif|avif is refused; 0 = no limit"},
     {"deadline", T_DURATION, 1, 3600000, "10s", NULL, false, OFF(deadline_ms),
      "processing deadline per request (queue wait included), e.g. 10s, 500ms; 504 when it fires"},
     {"allowed-types", T_STR, 0, 0, "jpeg,png,webp,gif,tiff,heif,avif", NULL, false, OFF(allowed_types),

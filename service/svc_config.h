@@ -30,6 +30,7 @@ typedef struct svc_config {
     long long max_pixels;
     long long max_output_pixels;
     long long max_frames;
+    long long max_heif_encode_ms;
     long long deadline_ms;
     char *allowed_types;
     char *tls_cert, *tls_key; /* NULL = no TLS */

@@ -86,6 +86,7 @@ static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_
     app->limits.max_input_pixels = (uint64_t)cfg->max_pixels;
     app->limits.max_output_pixels = (uint64_t)cfg->max_output_pixels;
     app->limits.max_frames = (int)cfg->max_frames;
+    app->limits.max_heif_encode_ms = (uint32_t)cfg->max_heif_encode_ms;
     if (pl_formats_parse_mask(cfg->allowed_types ? cfg->allowed_types : "", &app->limits.allowed_inputs, &err) != 0) {
         snprintf(errbuf, errlen, "allowed-types: %s", err.message);
         return -2;
