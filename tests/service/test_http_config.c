@@ -68,6 +68,7 @@ int main(void)
                                         "max-pixels",
                                         "max-output-pixels",
                                         "max-frames",
+                                        "max-heif-encode-ms",
                                         "deadline",
                                         "allowed-types",
                                         "tls-cert",
