@@ -402,7 +402,7 @@ static void test_slow_clients(CURL *c, const tsrv *s)
         double t0 = t_now();
         t_do(c, s, "/resize?width=64", &q, &r);
         is_int(r.status, 200, "an image request succeeds while slow clients hold connections");
-        ok(t_now() - t0 < 2.0, "... in %.0f ms (not queued behind them)", (t_now() - t0) * 1000);
+        ok(t_now() - t0 < 3.0, "... in %.0f ms (< 3 s: not queued behind them)", (t_now() - t0) * 1000);
         tresp_free(&r);
     }
     for (int i = 0; i < 2 * N; i++) {
