@@ -321,7 +321,15 @@ static void test_disconnects(void)
     wait_idle(&s, 10);
     rss1 = tsrv_rss_kb(&s);
     diag("RSS after 160 dropped clients %ld KiB, after 160 more %ld KiB", rss0, rss1);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan's quarantine holds back up to 256 MiB of freed memory by design: RSS says nothing here;
+     * LeakSanitizer at the server's exit checks for leaks instead. */
+    (void)rss0;
+    (void)rss1;
+    tap_skip(1, "RSS growth is meaningless under ASan (quarantine); LSan checks leaks at exit");
+#else
     ok(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 32 * 1024, "RSS grew by less than 32 MiB (%ld KiB)", rss1 - rss0);
+#endif
     {
         size_t len;
         char *log = t_slurp(s.out_path, &len);
