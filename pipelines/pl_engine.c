@@ -35,7 +35,7 @@ int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
 #ifdef __GLIBC__
     /* Two malloc arenas unless MALLOC_ARENA_MAX says otherwise: glibc's default (8 per core, one
      * per worker thread here) keeps each worker's freed image buffers: thumbnail workload at
-     * concurrency 4, peak RSS 476 -> 231 MB (bench/README.md). Before any worker thread exists. */
+     * concurrency 4, peak RSS 476 -> 231 MB (docs/performance.md). Before any worker thread exists. */
     if (getenv("MALLOC_ARENA_MAX") == NULL)
         mallopt(M_ARENA_MAX, 2);
 #endif
@@ -72,6 +72,11 @@ void pl_limits_default(pl_limits *lim)
     lim->allowed_inputs = (1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP) | (1u << PL_FMT_GIF) |
                           (1u << PL_FMT_TIFF) | (1u << PL_FMT_HEIF) | (1u << PL_FMT_AVIF);
     lim->max_heif_encode_ms = 3000; /* HEVC: a 4 MP output; AVIF at effort 2: ~12 MP */
+}
+
+bool pl_formats_need_untrusted(uint32_t mask)
+{
+    return (mask & ((1u << PL_FMT_SVG) | (1u << PL_FMT_PDF) | (1u << PL_FMT_JP2K))) != 0;
 }
 
 int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err)

@@ -1,11 +1,11 @@
 /*
  * pl_engine: runs a validated pl_plan over one image held in memory and returns encoded bytes.
  *
- * Pipeline order (design.md): load header -> limits check (bytes, pixels, frames) -> shrink-on-load
- * -> auto-orient -> trim -> crop/extract -> resize -> extend/background -> rotate/flip -> filters
- * -> watermark -> colour to output space -> strip metadata -> encode. The cancel flag and the
- * deadline are checked between steps, and libvips is stopped mid-step from its eval signal with
- * vips_image_set_kill().
+ * Order (docs/design.md, "The pipeline as pl_run runs it"): sniff -> output format -> header and
+ * limits (pixels, frames, decode memory) -> load with shrink-on-load, converted to sRGB -> the
+ * operation's steps (imaginary's order on its routes; transform's fixed order) -> metadata ->
+ * encode. The cancel flag and the deadline are checked between steps, and libvips is stopped
+ * mid-step from its eval signal with vips_image_set_kill().
  *
  * Threads: pl_engine_init() once, from the main thread, before any other call. pl_run() may be
  * called from any number of threads at once; each call owns its own libvips objects. A thread
@@ -48,6 +48,11 @@ void pl_limits_default(pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB,
 
 /* Parse a comma-separated type list ("jpeg,png,webp") into a pl_limits.allowed_inputs mask. */
 int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err);
+
+/* True when the mask allows a format whose libvips loader is "untrusted" (svg, pdf, jp2k): the
+ * caller then sets pl_engine_config.allow_untrusted. Safe because the engine never lets libvips
+ * pick a loader: it sniffs the bytes, checks the allow-list, then calls that format's loader. */
+bool pl_formats_need_untrusted(uint32_t mask);
 
 typedef struct pl_control {
     atomic_int cancelled;   /* set to 1 by anyone: stop as soon as possible, result unwanted */

@@ -54,6 +54,7 @@ static int svc_batch_engine_init(const svc_batch_opts *opts)
     pl_engine_config cfg = {0};
     /* workers x libvips threads ~ cores: images in parallel scale better than threads per image */
     cfg.vips_concurrency = cores > opts->jobs ? (int)(cores / opts->jobs) : 1;
+    cfg.allow_untrusted = pl_formats_need_untrusted(opts->limits.allowed_inputs); /* svg, pdf, jp2k when listed */
     pl_error err;
     pl_error_clear(&err);
     if (pl_engine_init(&cfg, &err) != 0) {

@@ -246,8 +246,8 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
                 opts->limits.max_output_pixels = u;
             break;
         case OPT_MAX_FRAMES:
-            if (svc_batch_parse_u64(optarg, 1, 100000, &u) != 0) {
-                snprintf(msg, msg_len, "--max-frames '%s': give a number of frames from 1 to 100000", optarg);
+            if (svc_batch_parse_u64(optarg, 1, 1024, &u) != 0) {
+                snprintf(msg, msg_len, "--max-frames '%s': give a number of frames from 1 to 1024", optarg);
                 return -1;
             }
             opts->limits.max_frames = (int)u;

@@ -78,10 +78,6 @@ static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_
     pl_engine_config ecfg = {.vips_concurrency = (int)cfg->vips_concurrency, .vips_max_mem = 0, .allow_untrusted = false};
     pl_error err;
     pl_error_clear(&err);
-    if (pl_engine_init(&ecfg, &err) != 0) {
-        snprintf(errbuf, errlen, "engine: %.300s %.300s", err.message, err.detail);
-        return -1;
-    }
     pl_limits_default(&app->limits);
     app->limits.max_input_pixels = (uint64_t)cfg->max_pixels;
     app->limits.max_output_pixels = (uint64_t)cfg->max_output_pixels;
@@ -90,6 +86,12 @@ static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_
     if (pl_formats_parse_mask(cfg->allowed_types ? cfg->allowed_types : "", &app->limits.allowed_inputs, &err) != 0) {
         snprintf(errbuf, errlen, "allowed-types: %s", err.message);
         return -2;
+    }
+    /* svg, pdf, jp2k: libvips' untrusted loaders, unblocked only when the operator lists them */
+    ecfg.allow_untrusted = pl_formats_need_untrusted(app->limits.allowed_inputs);
+    if (pl_engine_init(&ecfg, &err) != 0) {
+        snprintf(errbuf, errlen, "engine: %.300s %.300s", err.message, err.detail);
+        return -1;
     }
     return 0;
 }

@@ -196,5 +196,36 @@ int main(void)
         }
         tsrv_cleanup(&s);
     }
+
+    /* allowed-types: svg is refused by default (406 on imaginary's routes) and decoded once
+     * listed (it unblocks libvips' untrusted SVG loader; the engine still picks the loader) */
+    for (int listed = 0; listed < 2; listed++) {
+        tsrv s;
+        static const char *const dflt[] = {NULL};
+        static const char *const svg[] = {"--allowed-types", "jpeg,png,svg", NULL};
+        size_t len = 0;
+        char *body = t_slurp(tap_fixture("bad/vector-check.svg"), &len);
+        if (tsrv_start(&s, listed ? svg : dflt, NULL) == 0 && body != NULL) {
+            CURL *c = curl_easy_init();
+            treq q = {.body = body, .body_len = len, .content_type = "image/svg+xml"};
+            tresp r;
+            char iw[16] = "";
+            t_do(c, &s, "/resize?width=50&type=png", &q, &r);
+            if (listed) {
+                is_int(r.status, 200, "svg listed in allowed-types: decoded");
+                ok(r.len > 8 && memcmp(r.body, "\x89PNG\r\n\x1a\n", 8) == 0, "as a PNG");
+                ok(t_header(&r, "image-width", iw, sizeof(iw)) != NULL && atoi(iw) == 50, "50 px wide (Image-Width %s)", iw);
+            } else {
+                is_int(r.status, 406, "svg not listed: 406 Unsupported media type");
+            }
+            tresp_free(&r);
+            curl_easy_cleanup(c);
+            is_int(tsrv_stop(&s, 10), 0, "exit 0");
+        } else {
+            ok(0, "server starts (allowed-types case %d)", listed);
+        }
+        free(body);
+        tsrv_cleanup(&s);
+    }
     return tap_done();
 }
