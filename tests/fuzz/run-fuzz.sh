@@ -8,7 +8,7 @@
 # Seeds: tests/fuzz/corpus_TARGET (read-only) and, when present, the dictionary
 # tests/fuzz/TARGET.dict; new inputs go to a scratch corpus under build-fuzz/; crashes to
 # build-fuzz/TARGET-crash-*: copy each into tests/fuzz/corpus_TARGET/crash-NAME so the unit
-# suite replays it (tests/fuzz/meson.build, tests/options/meson.build).
+# suite replays it (tests/fuzz/meson.build).
 # Bounded: -max_total_time=SECONDS, -timeout=10 per input, -rss_limit_mb=2048.
 set -eu
 target=${1:?usage: run-fuzz.sh options|pipeline_json|multipart|engine|all SECONDS}
