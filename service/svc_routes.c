@@ -237,6 +237,15 @@ static void image_error(svc_reqctx *rc, pl_op op, const pl_error *err)
     svc_respond_error(rc, status, pl_error_name(err->code), err->message, 0);
 }
 
+/* 503 + Retry-After from the loop thread, without touching libvips. */
+static void overloaded(svc_reqctx *rc, svc_app *app)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "server busy: %d workers busy and %d requests queued; retry later", svc_pool_workers(app->pool),
+             svc_pool_capacity(app->pool));
+    svc_respond_error(rc, 503, "overloaded", msg, 1);
+}
+
 static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_len, const char *query, size_t qlen)
 {
     svc_app *app = rc->app;
@@ -328,7 +337,12 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         return 0;
     }
 
-    /* queue */
+    /* queue: refuse before copying the body when it is already full (only this loop thread
+     * submits, so a queue seen with room still has room at svc_pool_submit) */
+    if (svc_pool_depth(app->pool) >= svc_pool_capacity(app->pool)) {
+        overloaded(rc, app);
+        return 0;
+    }
     svc_job *job = svc_job_new();
     if (job == NULL || (job->data = dup_bytes(data, data_len)) == NULL ||
         (overlay != NULL && (job->overlay = dup_bytes(overlay, overlay_len)) == NULL)) {
@@ -352,12 +366,9 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
     job->enqueued_us = g_get_monotonic_time();
     job->ctl.deadline_us = rc->received_us + app->cfg->deadline_ms * 1000;
     atomic_init(&job->ctl.cancelled, 0);
-    if (svc_pool_submit(app->pool, job) != 0) {
-        char msg[256];
+    if (svc_pool_submit(app->pool, job) != 0) { /* stopping */
         svc_job_free(job);
-        snprintf(msg, sizeof(msg), "server busy: %d workers busy and %d requests queued; retry later", svc_pool_workers(app->pool),
-                 svc_pool_capacity(app->pool));
-        svc_respond_error(rc, 503, "overloaded", msg, 1);
+        overloaded(rc, app);
         return 0;
     }
     svc_req_link *link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), link_dispose);
