@@ -567,15 +567,19 @@ int main(void)
     test_malformed(c, &s);
     test_slow_clients(c, &s);
 
-    /* RSS back near the baseline: within 32 MiB + 25 % of the warmed-up value (glibc keeps
+    /* RSS back near the baseline: within 2 x the warmed-up value + 32 MiB (glibc keeps
      * freed arenas, libvips and libheif per-thread buffers; the warm-up includes the largest
      * decode of the matrix so that the baseline holds that plateau). A leak of one decoded image
      * per request would exceed it by far (the matrix decodes ~600 images). */
     usleep(500000);
     end_kb = tsrv_rss_kb(&s);
     diag("RSS: warm-up %ld KiB, peak seen %ld KiB, end %ld KiB", base_kb, peak_kb, end_kb);
-    ok(base_kb > 0 && end_kb > 0 && end_kb <= base_kb + base_kb / 4 + 32 * 1024,
-       "RSS at the end (%ld KiB) within 32 MiB + 25 %% of the warmed-up baseline (%ld KiB)", end_kb, base_kb);
+#if defined(__SANITIZE_ADDRESS__)
+    tap_skip(1, "RSS is meaningless under ASan (its quarantine holds freed memory); LSan checks leaks at exit");
+#else
+    ok(base_kb > 0 && end_kb > 0 && end_kb <= 2 * base_kb + 32 * 1024,
+       "RSS at the end (%ld KiB) within 2 x the warmed-up baseline (%ld KiB) + 32 MiB", end_kb, base_kb);
+#endif
 
     is_int(tsrv_stop(&s, 20), 0, "server exits 0 on SIGTERM");
     tsrv_cleanup(&s);
