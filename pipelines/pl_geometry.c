@@ -219,9 +219,10 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
         g->rw = W;
         g->rh = H;
         return;
-    case PL_FIT_OUTSIDE:
-    case PL_FIT_COVER: {
-        bool by_width = sx >= sy;
+    default: {
+        /* cover/outside fill the box (the larger scale), inside/contain fit in it (the smaller) */
+        bool covers = fit == PL_FIT_COVER || fit == PL_FIT_OUTSIDE;
+        bool by_width = covers ? sx >= sy : sx <= sy;
         double sc = by_width ? sx : sy;
         if (!p->enlarge && sc > 1.0) {
             g->rw = w, g->rh = h;
@@ -232,18 +233,7 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
             g->fin = PL_FIN_CROP;
             g->fw = VIPS_MIN(W, g->rw);
             g->fh = VIPS_MIN(H, g->rh);
-        }
-        return;
-    }
-    default: { /* inside, contain */
-        bool by_width = sx <= sy;
-        double sc = by_width ? sx : sy;
-        if (!p->enlarge && sc > 1.0) {
-            g->rw = w, g->rh = h;
-        } else {
-            pl_geo_scale(w, h, W, H, by_width, g);
-        }
-        if (fit == PL_FIT_CONTAIN) {
+        } else if (fit == PL_FIT_CONTAIN) {
             g->fin = PL_FIN_EMBED;
             g->fw = W;
             g->fh = H;
