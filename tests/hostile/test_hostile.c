@@ -341,21 +341,6 @@ static void test_body_limit(CURL *c, const tsrv *s)
     ok(health_ok(s), "/health answers after the 413");
 }
 
-static int raw_connect(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Wait until the server closes fd (read returns 0 or an error); returns seconds or -1. */
 static double wait_closed(int fd, double limit_s)
 {
@@ -384,7 +369,7 @@ static void test_slow_clients(CURL *c, const tsrv *s)
     char body_head[256];
     snprintf(body_head, sizeof(body_head), "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", len);
     for (int i = 0; i < 2 * N; i++) {
-        fds[i] = raw_connect(s->port);
+        fds[i] = t_connect(s->port);
         if (fds[i] < 0)
             continue;
         opened++;
@@ -421,7 +406,7 @@ static void test_slow_clients(CURL *c, const tsrv *s)
 /* Send raw bytes on a new connection; return the status of the answer's first line, or -1. */
 static int raw_status(int port, const char *req, size_t len)
 {
-    int fd = raw_connect(port), status = -1;
+    int fd = t_connect(port), status = -1;
     char buf[256];
     size_t off = 0;
     if (fd < 0)

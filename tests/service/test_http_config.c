@@ -163,20 +163,15 @@ int main(void)
         tsrv s;
         static const char *const args[] = {"--max-connections", "2", NULL};
         if (tsrv_start(&s, args, NULL) == 0) {
-            struct sockaddr_in a;
             int fds[2];
             tresp r;
             CURL *c = curl_easy_init();
             treq q = {.timeout_ms = 800};
             usleep(200000); /* the startup probe's connection is closed */
-            memset(&a, 0, sizeof(a));
-            a.sin_family = AF_INET;
-            a.sin_port = htons((uint16_t)s.port);
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             for (int i = 0; i < 2; i++) {
-                fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+                fds[i] = t_connect(s.port);
                 /* a partial request: the server accepts (TCP_DEFER_ACCEPT waits for data) and waits */
-                if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0 || write(fds[i], "GET /ready HTTP/1.1\r\n", 21) != 21)
+                if (fds[i] < 0 || write(fds[i], "GET /ready HTTP/1.1\r\n", 21) != 21)
                     diag("connection %d failed", i);
             }
             usleep(200000);

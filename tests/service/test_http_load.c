@@ -200,17 +200,10 @@ static void test_overflow_and_deadline(void)
 /* Send a full POST of the slow operation on a raw socket, then close it after ms. */
 static int send_and_drop(int port, const char *path, const char *body, size_t len)
 {
-    struct sockaddr_in a;
     char head[512];
-    int fd = socket(AF_INET, SOCK_STREAM, 0), n;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
+    int fd = t_connect(port), n;
+    if (fd < 0)
         return -1;
-    }
     n = snprintf(head, sizeof(head),
                  "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: %zu\r\n\r\n", path, len);
     if (write(fd, head, (size_t)n) != n || write(fd, body, len) != (ssize_t)len) {

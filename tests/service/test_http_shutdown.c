@@ -14,21 +14,6 @@
 static char *big;
 static size_t big_len;
 
-static int connect_port(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Send a GET on an open socket and read one response (headers + Content-Length body). */
 static int raw_get(int fd, const char *path, char *out, size_t outlen)
 {
@@ -65,7 +50,7 @@ static void test_sigterm_inflight(void)
     char url[128], buf[4096];
     if (!ok(tsrv_start(&s, args, NULL) == 0, "server starts"))
         return;
-    keep = connect_port(s.port);
+    keep = t_connect(s.port);
     ok(keep >= 0 && raw_get(keep, "/ready", buf, sizeof(buf)) == 0 && strstr(buf, " 200 "), "keep-alive connection: /ready 200");
 
     memset(&r, 0, sizeof(r));
@@ -98,7 +83,7 @@ static void test_sigterm_inflight(void)
     else
         ok(1, "# the idle keep-alive connection was closed by the shutdown instead");
     close(keep);
-    ok(connect_port(s.port) < 0, "new connections are refused while draining");
+    ok(t_connect(s.port) < 0, "new connections are refused while draining");
     for (double end = t_now() + 30; running && t_now() < end;) {
         curl_multi_perform(m, &running);
         curl_multi_poll(m, NULL, 0, 50, NULL);
