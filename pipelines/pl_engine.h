@@ -93,6 +93,9 @@ typedef struct pl_probe_info {
 int pl_engine_init(const pl_engine_config *cfg, pl_error *err);
 void pl_engine_shutdown(void);
 void pl_engine_thread_done(void);
+/* Hands freed image buffers kept by malloc back to the system (malloc_trim). Any thread, any
+ * time; meant for when no pl_run() has work (the service calls it after 1 s idle). */
+void pl_engine_release_memory(void);
 
 /* Sniff the format from the bytes (never from a name). */
 pl_format pl_sniff(const uint8_t *data, size_t len);

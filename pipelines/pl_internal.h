@@ -45,6 +45,12 @@ typedef struct pl_ctx {
     bool keep_meta;       /* false: strip metadata on save */
     bool keep_profile;    /* false: drop the ICC profile */
     atomic_int kill_code; /* set by the eval callback (any thread): PL_E_CANCELLED / PL_E_DEADLINE */
+
+    /* Pixels this run decoded itself into memory (pl_png's buffer) that nothing but the decoded
+     * image reads: the step that replaces that image may rewrite them in place (pl_ops_resize's
+     * premultiply) and then clears this. A step that derives a second image from the decoded one
+     * while keeping the first in use must clear it first. */
+    const void *owned_pixels;
 } pl_ctx;
 
 /* A fresh slot owned by ctx->base, for one libvips output. */

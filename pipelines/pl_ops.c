@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pl_internal.h"
 
@@ -81,28 +82,61 @@ static void pl_ops_free_buf(VipsImage *im, void *buf)
     g_free(buf);
 }
 
+/* round(c * a / 255) for the three colour bytes of little-endian RGBA pixels, two lanes of 16 bits
+ * per multiply (R and B, then G): exact for every c, a <= 255. 2400x1600: ~5 ms against ~10 for the
+ * byte loop. src == dst is allowed. */
+static void pl_ops_premultiply_rgba(const uint8_t *src, uint8_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t p;
+        memcpy(&p, src + 4 * i, 4);
+        uint32_t a = p >> 24;
+        uint32_t rb = (p & 0x00FF00FFu) * a + 0x00800080u;
+        rb = ((rb + ((rb >> 8) & 0x00FF00FFu)) >> 8) & 0x00FF00FFu;
+        uint32_t g = ((p >> 8) & 0xFFu) * a + 0x80u;
+        g = ((g + (g >> 8)) >> 8) & 0xFFu;
+        p = rb | (g << 8) | (p & 0xFF000000u);
+        memcpy(dst + 4 * i, &p, 4);
+    }
+}
+
+static void pl_ops_premultiply_bytes(const uint8_t *src, uint8_t *dst, size_t n, int nb)
+{
+    int ab = nb - 1;
+    for (size_t i = 0; i < n; i++, src += nb, dst += nb) {
+        unsigned a = src[ab];
+        for (int b = 0; b < ab; b++) {
+            unsigned v = src[b] * a + 128;
+            dst[b] = (uint8_t)((v + (v >> 8)) >> 8); /* exact round(x / 255) for x <= 255 * 255 */
+        }
+        dst[ab] = (uint8_t)a;
+    }
+}
+
 /* Premultiplied 8-bit RGBA/grey-alpha straight from an image already in memory (the PNG fast
  * path's): one integer pass, round(c * a / 255), instead of libvips' float premultiply and cast
- * back (2400x1600: ~28 -> ~6 CPU-ms). 1 = not applicable (not 8-bit, not in memory). */
+ * back (2400x1600: ~28 -> ~5 CPU-ms). In place when the run owns the pixels (c->owned_pixels):
+ * no second 15 MB buffer. 1 = not applicable (not 8-bit, not in memory). */
 static int pl_ops_premultiply_mem(pl_ctx *c, VipsImage *in, VipsImage **out)
 {
     if (in->BandFmt != VIPS_FORMAT_UCHAR || (in->Bands != 2 && in->Bands != 4) || in->Coding != VIPS_CODING_NONE ||
         (in->dtype != VIPS_IMAGE_SETBUF && in->dtype != VIPS_IMAGE_SETBUF_FOREIGN) || in->data == NULL)
         return 1;
     size_t n = (size_t)in->Xsize * (size_t)in->Ysize;
-    int nb = in->Bands, ab = nb - 1;
-    uint8_t *buf = g_try_malloc(n * (size_t)nb);
+    int nb = in->Bands;
+    bool in_place = c->owned_pixels != NULL && c->owned_pixels == in->data;
+    uint8_t *buf = in_place ? (uint8_t *)in->data : g_try_malloc(n * (size_t)nb);
     if (buf == NULL)
         return 1;
-    const uint8_t *src = in->data;
-    for (size_t i = 0; i < n; i++, src += nb) {
-        unsigned a = src[ab];
-        uint8_t *d = buf + i * (size_t)nb;
-        for (int b = 0; b < ab; b++) {
-            unsigned v = src[b] * a + 128;
-            d[b] = (uint8_t)((v + (v >> 8)) >> 8); /* exact round(x / 255) for x <= 255 * 255 */
-        }
-        d[ab] = (uint8_t)a;
+    bool le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+    if (nb == 4 && le)
+        pl_ops_premultiply_rgba(in->data, buf, n);
+    else
+        pl_ops_premultiply_bytes(in->data, buf, n, nb);
+    if (in_place) {
+        c->owned_pixels = NULL; /* premultiplied now: never twice */
+        *out = in;
+        return 0;
     }
     VipsImage **slot = pl_ctx_slot(c);
     *slot = vips_image_new_from_memory(buf, n * (size_t)nb, in->Xsize, in->Ysize, nb, VIPS_FORMAT_UCHAR);

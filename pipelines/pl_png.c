@@ -157,6 +157,7 @@ int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, Vips
     if (*slot == NULL)
         goto done;
     g_signal_connect(*slot, "postclose", G_CALLBACK(pl_png_free), buf);
+    c->owned_pixels = buf;
     buf = NULL;
     pl_ops_copy_meta(head, *slot);
     (*slot)->Type = bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;

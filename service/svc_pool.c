@@ -2,11 +2,19 @@
  * svc_pool: bounded job queue (a ring of pointers under one mutex) and the worker threads.
  * See svc_pool.h for the thread rules. Workers block SIGTERM/SIGINT so that those signals are
  * handled by the main (loop) thread.
+ *
+ * Memory: the engine keeps freed image buffers in malloc's arenas while requests flow (no page
+ * faults per request: pl_engine_init). When the pool has been idle for IDLE_TRIM_S after some
+ * work, the worker that notices hands them back (pl_engine_release_memory), so an idle server
+ * goes back to its resting RSS.
+
  */
 #include "svc_pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -20,10 +28,37 @@ struct svc_pool {
     int cap, ring_size, head, count; /* ring_size = cap + workers */
     int waiting;                     /* workers blocked in cond_wait (a woken one counts until it holds the lock) */
     int stopping;
+    int ran_since_trim; /* a job ran since the memory was last handed back */
     int n_threads;
     pthread_t *threads;
     atomic_int depth, busy;
 };
+
+enum { IDLE_TRIM_S = 1 };
+
+/* With p->mu held and nothing queued: wait for a job. The last worker to go idle after some
+ * work waits at most IDLE_TRIM_S; if nothing came meanwhile, it releases the engine's memory
+ * (outside the lock) and goes back to waiting. */
+static void worker_wait(svc_pool *p)
+{
+    p->waiting++;
+    if (!p->ran_since_trim || atomic_load(&p->busy) != 0) {
+        pthread_cond_wait(&p->cv, &p->mu);
+        p->waiting--;
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += IDLE_TRIM_S;
+    int r = pthread_cond_timedwait(&p->cv, &p->mu, &until);
+    p->waiting--;
+    if (r == ETIMEDOUT && p->count == 0 && !p->stopping && p->ran_since_trim && atomic_load(&p->busy) == 0) {
+        p->ran_since_trim = 0;
+        pthread_mutex_unlock(&p->mu);
+        pl_engine_release_memory();
+        pthread_mutex_lock(&p->mu);
+    }
+}
 
 static void *worker_main(void *arg)
 {
@@ -31,11 +66,8 @@ static void *worker_main(void *arg)
     for (;;) {
         svc_job *job;
         pthread_mutex_lock(&p->mu);
-        while (p->count == 0 && !p->stopping) {
-            p->waiting++;
-            pthread_cond_wait(&p->cv, &p->mu);
-            p->waiting--;
-        }
+        while (p->count == 0 && !p->stopping)
+            worker_wait(p);
         if (p->count == 0) { /* stopping and empty */
             pthread_mutex_unlock(&p->mu);
             break;
@@ -43,6 +75,7 @@ static void *worker_main(void *arg)
         job = p->ring[p->head];
         p->head = (p->head + 1) % p->ring_size;
         p->count--;
+        p->ran_since_trim = 1;
         atomic_store(&p->depth, p->count);
         atomic_fetch_add(&p->busy, 1);
         pthread_mutex_unlock(&p->mu);
@@ -69,8 +102,12 @@ svc_pool *svc_pool_new(int workers, int capacity)
     p->threads = calloc((size_t)workers, sizeof(*p->threads));
     if (p->ring == NULL || p->threads == NULL)
         goto fail;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* worker_wait's timeout */
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
