@@ -1,0 +1,241 @@
+/*
+ * pl_png_write: a PNG writer for the common case (8-bit grey, grey+alpha, RGB, RGBA, not
+ * interlaced) of an image already in memory, with libdeflate instead of libpng + zlib. It writes
+ * what libvips' pngsave writes for such an image: signature, IHDR, pHYs (Xres/Yres in pixels per
+ * metre, rounded, as pngsave), iCCP when asked (profile name "icc", as pngsave), the IDAT stream
+ * (one zlib stream in chunks of PL_PNGW_CHUNK bytes), IEND. Metadata that pngsave would also write
+ * (EXIF, XMP, text comments) is the caller's business: pl_encode.c keeps the libpng path for it.
+ *
+ * Filters: PL_PNGW_PAETH (every row), PL_PNGW_NONE, PL_PNGW_SUB, PL_PNGW_UP, PL_PNGW_AVG, and PL_PNGW_ADAPTIVE
+ * (per row the filter with the smallest sum of absolute differences, libpng's heuristic). The
+ * row filters are written without branches in the inner loop so that gcc vectorises them (in the
+ * encoding direction every filter, average and Paeth included, reads only unfiltered bytes).
+ *
+ * Ownership: *buf is g_malloc'd and belongs to the caller (g_free). All state is per call: safe
+ * on any thread. Returns 0 on success, 1 when the image is not one this writer handles (the caller
+ * uses libvips' pngsave), -1 when memory runs out.
+ */
+#include <libdeflate.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_internal.h"
+
+/* IDAT chunk payload size: large enough that the 12 bytes of chunk overhead do not matter, small
+ * enough that a streaming reader gets its first rows early. */
+#define PL_PNGW_CHUNK (256u << 10)
+
+static void pl_pngw_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Write one chunk (length, type, data, CRC) at out; returns the bytes written. */
+static size_t pl_pngw_chunk(uint8_t *out, const char *type, const uint8_t *data, size_t len)
+{
+    pl_pngw_put32(out, (uint32_t)len);
+    memcpy(out + 4, type, 4);
+    if (len > 0 && data != out + 8)
+        memcpy(out + 8, data, len);
+    pl_pngw_put32(out + 8 + len, libdeflate_crc32(0, out + 4, len + 4));
+    return 12 + len;
+}
+
+/* Row filters: dst = filtered row (s bytes, no filter byte), cur = this row, up = the row above
+ * (zeros for the first row), bpp = bytes per pixel. */
+static void pl_pngw_sub(uint8_t *restrict dst, const uint8_t *restrict cur, size_t s, int bpp)
+{
+    memcpy(dst, cur, (size_t)bpp);
+    for (size_t x = (size_t)bpp; x < s; x++)
+        dst[x] = (uint8_t)(cur[x] - cur[x - bpp]);
+}
+
+static void pl_pngw_up(uint8_t *restrict dst, const uint8_t *restrict cur, const uint8_t *restrict up, size_t s)
+{
+    for (size_t x = 0; x < s; x++)
+        dst[x] = (uint8_t)(cur[x] - up[x]);
+}
+
+static void pl_pngw_avg(uint8_t *restrict dst, const uint8_t *restrict cur, const uint8_t *restrict up, size_t s, int bpp)
+{
+    for (int x = 0; x < bpp; x++)
+        dst[x] = (uint8_t)(cur[x] - (up[x] >> 1));
+    for (size_t x = (size_t)bpp; x < s; x++)
+        dst[x] = (uint8_t)(cur[x] - ((cur[x - bpp] + up[x]) >> 1));
+}
+
+static void pl_pngw_paeth(uint8_t *restrict dst, const uint8_t *restrict cur, const uint8_t *restrict up, size_t s, int bpp)
+{
+    /* first pixel: a = c = 0, so the predictor is b (up) */
+    for (int x = 0; x < bpp; x++)
+        dst[x] = (uint8_t)(cur[x] - up[x]);
+    for (size_t x = (size_t)bpp; x < s; x++) {
+        int16_t a = cur[x - bpp], b = up[x], c = up[x - bpp];
+        int16_t pa = (int16_t)abs(b - c), pb = (int16_t)abs(a - c), pc = (int16_t)abs(a + b - 2 * c);
+        int16_t pred = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
+        dst[x] = (uint8_t)(cur[x] - pred);
+    }
+}
+
+/* Sum of the filtered bytes read as signed values, libpng's "minimum sum of absolute
+ * differences" measure. */
+static uint32_t pl_pngw_msad(const uint8_t *row, size_t s)
+{
+    uint32_t sum = 0;
+    for (size_t x = 0; x < s; x++)
+        sum += (uint32_t)abs((int8_t)row[x]);
+    return sum;
+}
+
+/* Filter one row into out (filter byte + s bytes). tmp: 4 * s scratch bytes for the adaptive mode. */
+static void pl_pngw_filter_row(pl_pngw_filter f, uint8_t *out, const uint8_t *cur, const uint8_t *up, size_t s, int bpp,
+                               uint8_t *tmp)
+{
+    switch (f) {
+    case PL_PNGW_NONE:
+        out[0] = 0;
+        memcpy(out + 1, cur, s);
+        return;
+    case PL_PNGW_SUB:
+        out[0] = 1;
+        pl_pngw_sub(out + 1, cur, s, bpp);
+        return;
+    case PL_PNGW_UP:
+        out[0] = 2;
+        pl_pngw_up(out + 1, cur, up, s);
+        return;
+    case PL_PNGW_AVG:
+        out[0] = 3;
+        pl_pngw_avg(out + 1, cur, up, s, bpp);
+        return;
+    case PL_PNGW_PAETH:
+        out[0] = 4;
+        pl_pngw_paeth(out + 1, cur, up, s, bpp);
+        return;
+    case PL_PNGW_ADAPTIVE:
+        break;
+    }
+    /* adaptive: the five filters, the one with the smallest sum kept (ties: the lower type) */
+    uint8_t *cand[5] = {(uint8_t *)cur, tmp, tmp + s, tmp + 2 * s, tmp + 3 * s};
+    pl_pngw_sub(cand[1], cur, s, bpp);
+    pl_pngw_up(cand[2], cur, up, s);
+    pl_pngw_avg(cand[3], cur, up, s, bpp);
+    pl_pngw_paeth(cand[4], cur, up, s, bpp);
+    int best = 0;
+    uint32_t best_sum = UINT32_MAX;
+    for (int i = 0; i < 5; i++) {
+        uint32_t sum = pl_pngw_msad(cand[i], s);
+        if (sum < best_sum) {
+            best_sum = sum;
+            best = i;
+        }
+    }
+    out[0] = (uint8_t)best;
+    memcpy(out + 1, cand[best], s);
+}
+
+/* An ICC profile is written only when its header's length field matches the blob (libpng's
+ * first check; pngsave drops profiles libpng rejects, so anything doubtful goes that way). */
+static bool pl_pngw_icc_ok(const uint8_t *icc, size_t len)
+{
+    return len >= 132 && len < (1u << 30) &&
+           ((uint32_t)icc[0] << 24 | (uint32_t)icc[1] << 16 | (uint32_t)icc[2] << 8 | icc[3]) == len;
+}
+
+int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    int bands = im->Bands;
+    if (im->BandFmt != VIPS_FORMAT_UCHAR || im->Coding != VIPS_CODING_NONE || bands < 1 || bands > 4 || im->data == NULL ||
+        im->Xsize < 1 || im->Ysize < 1 || o->level < 0 || o->level > 12)
+        return 1;
+    double xppm = VIPS_RINT(im->Xres * 1000), yppm = VIPS_RINT(im->Yres * 1000);
+    if (!(xppm >= 0 && xppm <= INT32_MAX && yppm >= 0 && yppm <= INT32_MAX))
+        return 1;
+    const uint8_t *icc = NULL;
+    size_t icc_len = 0;
+    if (o->icc && vips_image_get_typeof(im, VIPS_META_ICC_NAME)) {
+        const void *d = NULL;
+        if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &d, &icc_len) || !pl_pngw_icc_ok(d, icc_len)) {
+            vips_error_clear();
+            return 1;
+        }
+        icc = d;
+    }
+    size_t s = (size_t)im->Xsize * (size_t)bands, h = (size_t)im->Ysize;
+    size_t raw = (s + 1) * h;
+    struct libdeflate_compressor *dc = libdeflate_alloc_compressor(o->level);
+    uint8_t *filt = g_try_malloc(raw);
+    uint8_t *tmp = g_try_malloc0(5 * s); /* 4 candidate rows, then zeros: the row above the first */
+    uint8_t *z = NULL, *icc_z = NULL, *out = NULL;
+    size_t icc_zlen = 0;
+    int rc = -1;
+    if (dc == NULL || filt == NULL || tmp == NULL)
+        goto done;
+    if (icc != NULL) {
+        size_t bound = libdeflate_zlib_compress_bound(dc, icc_len);
+        icc_z = g_try_malloc(5 + bound);
+        if (icc_z == NULL)
+            goto done;
+        memcpy(icc_z, "icc\0\0", 5); /* name, NUL, compression method 0 */
+        icc_zlen = libdeflate_zlib_compress(dc, icc, icc_len, icc_z + 5, bound);
+        if (icc_zlen == 0)
+            goto done;
+        icc_zlen += 5;
+    }
+    uint8_t *zero = tmp + 4 * s;
+    for (size_t y = 0; y < h; y++) {
+        const uint8_t *cur = VIPS_IMAGE_ADDR(im, 0, y);
+        const uint8_t *up = y > 0 ? VIPS_IMAGE_ADDR(im, 0, y - 1) : zero;
+        pl_pngw_filter_row(o->filter, filt + y * (s + 1), cur, up, s, bands, tmp);
+    }
+    size_t zbound = libdeflate_zlib_compress_bound(dc, raw);
+    z = g_try_malloc(zbound);
+    if (z == NULL)
+        goto done;
+    size_t zlen = libdeflate_zlib_compress(dc, filt, raw, z, zbound);
+    if (zlen == 0)
+        goto done;
+    size_t n_idat = (zlen + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
+    size_t total = 8 + 25 + 21 + (icc != NULL ? 12 + icc_zlen : 0) + zlen + 12 * n_idat + 12;
+    out = g_try_malloc(total);
+    if (out == NULL)
+        goto done;
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    size_t at = 8;
+    uint8_t ihdr[13];
+    pl_pngw_put32(ihdr, (uint32_t)im->Xsize);
+    pl_pngw_put32(ihdr + 4, (uint32_t)im->Ysize);
+    static const uint8_t colour[5] = {0, 0, 4, 2, 6};
+    ihdr[8] = 8;
+    ihdr[9] = colour[bands];
+    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filtering, no interlace */
+    at += pl_pngw_chunk(out + at, "IHDR", ihdr, 13);
+    uint8_t phys[9];
+    pl_pngw_put32(phys, (uint32_t)xppm);
+    pl_pngw_put32(phys + 4, (uint32_t)yppm);
+    phys[8] = 1; /* unit: metre */
+    at += pl_pngw_chunk(out + at, "pHYs", phys, 9);
+    if (icc != NULL)
+        at += pl_pngw_chunk(out + at, "iCCP", icc_z, icc_zlen);
+    for (size_t off = 0; off < zlen; off += PL_PNGW_CHUNK)
+        at += pl_pngw_chunk(out + at, "IDAT", z + off, zlen - off < PL_PNGW_CHUNK ? zlen - off : PL_PNGW_CHUNK);
+    at += pl_pngw_chunk(out + at, "IEND", NULL, 0);
+    *buf = out;
+    *len = at;
+    out = NULL;
+    rc = 0;
+done:
+    if (dc != NULL)
+        libdeflate_free_compressor(dc);
+    g_free(filt);
+    g_free(tmp);
+    g_free(z);
+    g_free(icc_z);
+    g_free(out);
+    return rc;
+}
