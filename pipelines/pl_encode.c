@@ -360,8 +360,8 @@ static void *pl_encode_png_meta_cb(VipsImage *im, const char *name, GValue *valu
 
 static bool pl_encode_png_fast_ok(const pl_params *p, VipsImage *x, gboolean strip)
 {
-    const char *off = getenv("IMGPIPE_NO_FAST_PNG_WRITE");
-    if ((off != NULL && *off != '\0' && strcmp(off, "0") != 0) || p->palette || p->interlace || x->BandFmt != VIPS_FORMAT_UCHAR ||
+    /* IMGPIPE_NO_FAST_PNG_WRITE=1: libpng only (A/B measurements and tests) */
+    if (getenv("IMGPIPE_NO_FAST_PNG_WRITE") != NULL || p->palette || p->interlace || x->BandFmt != VIPS_FORMAT_UCHAR ||
         x->Coding != VIPS_CODING_NONE || x->Bands < 1 || x->Bands > 4 ||
         (x->Type != VIPS_INTERPRETATION_sRGB && x->Type != VIPS_INTERPRETATION_B_W))
         return false;
