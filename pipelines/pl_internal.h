@@ -80,7 +80,7 @@ int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, V
 /* pl_png_write.c: 8-bit grey/RGB(A) non-interlaced PNG of an in-memory image through libdeflate
  * (IHDR, pHYs, iCCP when icc and the image has a profile, IDAT, IEND; no other metadata).
  * 0 = written (*buf g_malloc'd, the caller's), 1 = not handled (use pngsave), -1 = no memory. */
-typedef enum { PL_PNGW_PAETH, PL_PNGW_NONE, PL_PNGW_SUB, PL_PNGW_UP, PL_PNGW_AVG, PL_PNGW_ADAPTIVE } pl_pngw_filter;
+typedef enum { PL_PNGW_PAETH, PL_PNGW_NONE } pl_pngw_filter;
 typedef struct {
     int level; /* libdeflate level, 0 (stored) .. 12 */
     pl_pngw_filter filter;

@@ -6,10 +6,9 @@
  * (one zlib stream in chunks of PL_PNGW_CHUNK bytes), IEND. Metadata that pngsave would also write
  * (EXIF, XMP, text comments) is the caller's business: pl_encode.c keeps the libpng path for it.
  *
- * Filters: PL_PNGW_PAETH (every row), PL_PNGW_NONE, PL_PNGW_SUB, PL_PNGW_UP, PL_PNGW_AVG, and PL_PNGW_ADAPTIVE
- * (per row the filter with the smallest sum of absolute differences, libpng's heuristic). The
- * row filters are written without branches in the inner loop so that gcc vectorises them (in the
- * encoding direction every filter, average and Paeth included, reads only unfiltered bytes).
+ * Filters: PL_PNGW_PAETH on every row, or PL_PNGW_NONE. Sub, up, average and libpng's adaptive
+ * choice (minimum sum of absolute differences per row) were measured and dropped: on the png
+ * workload's photo Paeth is both the smallest and the cheapest (docs/performance.md).
  *
  * Ownership: *buf is g_malloc'd and belongs to the caller (g_free). All state is per call: safe
  * on any thread. Returns 0 on success, 1 when the image is not one this writer handles (the caller
@@ -44,29 +43,10 @@ static size_t pl_pngw_chunk(uint8_t *out, const char *type, const uint8_t *data,
     return 12 + len;
 }
 
-/* Row filters: dst = filtered row (s bytes, no filter byte), cur = this row, up = the row above
- * (zeros for the first row), bpp = bytes per pixel. */
-static void pl_pngw_sub(uint8_t *restrict dst, const uint8_t *restrict cur, size_t s, int bpp)
-{
-    memcpy(dst, cur, (size_t)bpp);
-    for (size_t x = (size_t)bpp; x < s; x++)
-        dst[x] = (uint8_t)(cur[x] - cur[x - bpp]);
-}
-
-static void pl_pngw_up(uint8_t *restrict dst, const uint8_t *restrict cur, const uint8_t *restrict up, size_t s)
-{
-    for (size_t x = 0; x < s; x++)
-        dst[x] = (uint8_t)(cur[x] - up[x]);
-}
-
-static void pl_pngw_avg(uint8_t *restrict dst, const uint8_t *restrict cur, const uint8_t *restrict up, size_t s, int bpp)
-{
-    for (int x = 0; x < bpp; x++)
-        dst[x] = (uint8_t)(cur[x] - (up[x] >> 1));
-    for (size_t x = (size_t)bpp; x < s; x++)
-        dst[x] = (uint8_t)(cur[x] - ((cur[x - bpp] + up[x]) >> 1));
-}
-
+/* Paeth on one row: dst = filtered row (s bytes, no filter byte), cur = this row, up = the row
+ * above (zeros for the first row), bpp = bytes per pixel. In the encoding direction the predictor
+ * reads only unfiltered bytes, so the loop has no carried dependency and no branch: gcc
+ * vectorises it (16 lanes of int16 with SSE2). */
 static void pl_pngw_paeth(uint8_t *restrict dst, const uint8_t *restrict cur, const uint8_t *restrict up, size_t s, int bpp)
 {
     /* first pixel: a = c = 0, so the predictor is b (up) */
@@ -78,63 +58,6 @@ static void pl_pngw_paeth(uint8_t *restrict dst, const uint8_t *restrict cur, co
         int16_t pred = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
         dst[x] = (uint8_t)(cur[x] - pred);
     }
-}
-
-/* Sum of the filtered bytes read as signed values, libpng's "minimum sum of absolute
- * differences" measure. */
-static uint32_t pl_pngw_msad(const uint8_t *row, size_t s)
-{
-    uint32_t sum = 0;
-    for (size_t x = 0; x < s; x++)
-        sum += (uint32_t)abs((int8_t)row[x]);
-    return sum;
-}
-
-/* Filter one row into out (filter byte + s bytes). tmp: 4 * s scratch bytes for the adaptive mode. */
-static void pl_pngw_filter_row(pl_pngw_filter f, uint8_t *out, const uint8_t *cur, const uint8_t *up, size_t s, int bpp,
-                               uint8_t *tmp)
-{
-    switch (f) {
-    case PL_PNGW_NONE:
-        out[0] = 0;
-        memcpy(out + 1, cur, s);
-        return;
-    case PL_PNGW_SUB:
-        out[0] = 1;
-        pl_pngw_sub(out + 1, cur, s, bpp);
-        return;
-    case PL_PNGW_UP:
-        out[0] = 2;
-        pl_pngw_up(out + 1, cur, up, s);
-        return;
-    case PL_PNGW_AVG:
-        out[0] = 3;
-        pl_pngw_avg(out + 1, cur, up, s, bpp);
-        return;
-    case PL_PNGW_PAETH:
-        out[0] = 4;
-        pl_pngw_paeth(out + 1, cur, up, s, bpp);
-        return;
-    case PL_PNGW_ADAPTIVE:
-        break;
-    }
-    /* adaptive: the five filters, the one with the smallest sum kept (ties: the lower type) */
-    uint8_t *cand[5] = {(uint8_t *)cur, tmp, tmp + s, tmp + 2 * s, tmp + 3 * s};
-    pl_pngw_sub(cand[1], cur, s, bpp);
-    pl_pngw_up(cand[2], cur, up, s);
-    pl_pngw_avg(cand[3], cur, up, s, bpp);
-    pl_pngw_paeth(cand[4], cur, up, s, bpp);
-    int best = 0;
-    uint32_t best_sum = UINT32_MAX;
-    for (int i = 0; i < 5; i++) {
-        uint32_t sum = pl_pngw_msad(cand[i], s);
-        if (sum < best_sum) {
-            best_sum = sum;
-            best = i;
-        }
-    }
-    out[0] = (uint8_t)best;
-    memcpy(out + 1, cand[best], s);
 }
 
 /* An ICC profile is written only when its header's length field matches the blob (libpng's
@@ -170,11 +93,11 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
     size_t raw = (s + 1) * h;
     struct libdeflate_compressor *dc = libdeflate_alloc_compressor(o->level);
     uint8_t *filt = g_try_malloc(raw);
-    uint8_t *tmp = g_try_malloc0(5 * s); /* 4 candidate rows, then zeros: the row above the first */
+    uint8_t *zero = g_try_malloc0(s); /* the row above the first */
     uint8_t *z = NULL, *icc_z = NULL, *out = NULL;
     size_t icc_zlen = 0;
     int rc = -1;
-    if (dc == NULL || filt == NULL || tmp == NULL)
+    if (dc == NULL || filt == NULL || zero == NULL)
         goto done;
     if (icc != NULL) {
         size_t bound = libdeflate_zlib_compress_bound(dc, icc_len);
@@ -187,11 +110,15 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
             goto done;
         icc_zlen += 5;
     }
-    uint8_t *zero = tmp + 4 * s;
     for (size_t y = 0; y < h; y++) {
         const uint8_t *cur = VIPS_IMAGE_ADDR(im, 0, y);
         const uint8_t *up = y > 0 ? VIPS_IMAGE_ADDR(im, 0, y - 1) : zero;
-        pl_pngw_filter_row(o->filter, filt + y * (s + 1), cur, up, s, bands, tmp);
+        uint8_t *row = filt + y * (s + 1);
+        row[0] = o->filter == PL_PNGW_NONE ? 0 : 4;
+        if (o->filter == PL_PNGW_NONE)
+            memcpy(row + 1, cur, s);
+        else
+            pl_pngw_paeth(row + 1, cur, up, s, bands);
     }
     size_t zbound = libdeflate_zlib_compress_bound(dc, raw);
     z = g_try_malloc(zbound);
@@ -233,7 +160,7 @@ done:
     if (dc != NULL)
         libdeflate_free_compressor(dc);
     g_free(filt);
-    g_free(tmp);
+    g_free(zero);
     g_free(z);
     g_free(icc_z);
     g_free(out);
