@@ -52,11 +52,18 @@ static void pl_pngw_paeth(uint8_t *restrict dst, const uint8_t *restrict cur, co
     /* first pixel: a = c = 0, so the predictor is b (up) */
     for (int x = 0; x < bpp; x++)
         dst[x] = (uint8_t)(cur[x] - up[x]);
-    for (size_t x = (size_t)bpp; x < s; x++) {
-        int16_t a = cur[x - bpp], b = up[x], c = up[x - bpp];
+    /* then over n = s - bpp bytes, with left = cur - bpp and upleft = up - bpp (a counted loop
+     * over plain pointers: gcc cannot count "x from bpp to s" once this is inlined) */
+    size_t n = s - (size_t)bpp;
+    const uint8_t *restrict left = cur, *restrict upleft = up;
+    cur += bpp;
+    up += bpp;
+    dst += bpp;
+    for (size_t i = 0; i < n; i++) {
+        int16_t a = left[i], b = up[i], c = upleft[i];
         int16_t pa = (int16_t)abs(b - c), pb = (int16_t)abs(a - c), pc = (int16_t)abs(a + b - 2 * c);
         int16_t pred = (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
-        dst[x] = (uint8_t)(cur[x] - pred);
+        dst[i] = (uint8_t)(cur[i] - pred);
     }
 }
 
