@@ -1,8 +1,7 @@
 /*
  * pl_internal: what the engine's files (pl_engine.c, pl_load.c, pl_geometry.c, pl_ops.c,
- * pl_watermark.c, pl_encode.c, pl_info.c, pl_cancel.c, pl_sniff.c, pl_png.c,
- * pl_png_write.c) share. Not part of the public
- * contract (pl_engine.h): nothing outside pipelines/ includes this.
+ * pl_watermark.c, pl_encode.c, pl_info.c, pl_cancel.c, pl_sniff.c, pl_png.c, pl_png_write.c)
+ * share. Not part of the public contract (pl_engine.h): nothing outside pipelines/ includes this.
  *
  * DESIGN: one pl_ctx per pl_run() call, on the calling thread's stack. Every libvips image made
  * during the run is owned by ctx->base through vips_object_local_array(), so a single

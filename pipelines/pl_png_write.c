@@ -3,8 +3,10 @@
  * interlaced) of an image already in memory, with libdeflate instead of libpng + zlib. It writes
  * what libvips' pngsave writes for such an image: signature, IHDR, pHYs (Xres/Yres in pixels per
  * metre, rounded, as pngsave), iCCP when asked (profile name "icc", as pngsave), the IDAT stream
- * (one zlib stream in chunks of PL_PNGW_CHUNK bytes), IEND. Metadata that pngsave would also write
- * (EXIF, XMP, text comments) is the caller's business: pl_encode.c keeps the libpng path for it.
+ * (one zlib stream in chunks of PL_PNGW_CHUNK bytes), IEND. Metadata that pngsave would also
+ * write (EXIF, XMP, text comments) is the caller's business: pl_encode.c keeps libpng for it.
+ * Memory: the filtered rows (raw size + 1 byte per row) and the output buffer (libdeflate's bound,
+ * about the raw size, shrunk at the end); libpng streams in 8 KB pieces instead.
  *
  * Filters: PL_PNGW_PAETH on every row, or PL_PNGW_NONE. Sub, up, average and libpng's adaptive
  * choice (minimum sum of absolute differences per row) were measured and dropped: on the png
@@ -101,7 +103,7 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
     struct libdeflate_compressor *dc = libdeflate_alloc_compressor(o->level);
     uint8_t *filt = g_try_malloc(raw);
     uint8_t *zero = g_try_malloc0(s); /* the row above the first */
-    uint8_t *z = NULL, *icc_z = NULL, *out = NULL;
+    uint8_t *icc_z = NULL, *out = NULL;
     size_t icc_zlen = 0;
     int rc = -1;
     if (dc == NULL || filt == NULL || zero == NULL)
@@ -127,17 +129,16 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
         else
             pl_pngw_paeth(row + 1, cur, up, s, bands);
     }
+    /* The zlib stream is compressed straight into the output after the header chunks, then spread
+     * into IDAT chunks in place, last chunk first (each moves up by 12 bytes per chunk before it). */
+    size_t head = 8 + 25 + 21 + (icc != NULL ? 12 + icc_zlen : 0);
     size_t zbound = libdeflate_zlib_compress_bound(dc, raw);
-    z = g_try_malloc(zbound);
-    if (z == NULL)
-        goto done;
-    size_t zlen = libdeflate_zlib_compress(dc, filt, raw, z, zbound);
-    if (zlen == 0)
-        goto done;
-    size_t n_idat = (zlen + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
-    size_t total = 8 + 25 + 21 + (icc != NULL ? 12 + icc_zlen : 0) + zlen + 12 * n_idat + 12;
-    out = g_try_malloc(total);
+    size_t n_max = (zbound + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
+    out = g_try_malloc(head + zbound + 12 * n_max + 12);
     if (out == NULL)
+        goto done;
+    size_t zlen = libdeflate_zlib_compress(dc, filt, raw, out + head + 8, zbound);
+    if (zlen == 0)
         goto done;
     memcpy(out, "\x89PNG\r\n\x1a\n", 8);
     size_t at = 8;
@@ -156,9 +157,18 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
     at += pl_pngw_chunk(out + at, "pHYs", phys, 9);
     if (icc != NULL)
         at += pl_pngw_chunk(out + at, "iCCP", icc_z, icc_zlen);
-    for (size_t off = 0; off < zlen; off += PL_PNGW_CHUNK)
-        at += pl_pngw_chunk(out + at, "IDAT", z + off, zlen - off < PL_PNGW_CHUNK ? zlen - off : PL_PNGW_CHUNK);
+    size_t n = (zlen + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
+    for (size_t k = n; k-- > 0;) {
+        size_t clen = k + 1 < n ? PL_PNGW_CHUNK : zlen - k * PL_PNGW_CHUNK;
+        uint8_t *dst = out + head + k * (PL_PNGW_CHUNK + 12);
+        memmove(dst + 8, out + head + 8 + k * PL_PNGW_CHUNK, clen);
+        pl_pngw_chunk(dst, "IDAT", dst + 8, clen);
+    }
+    at = head + zlen + 12 * n;
     at += pl_pngw_chunk(out + at, "IEND", NULL, 0);
+    uint8_t *shrunk = g_try_realloc(out, at);
+    if (shrunk != NULL)
+        out = shrunk;
     *buf = out;
     *len = at;
     out = NULL;
@@ -168,7 +178,6 @@ done:
         libdeflate_free_compressor(dc);
     g_free(filt);
     g_free(zero);
-    g_free(z);
     g_free(icc_z);
     g_free(out);
     return rc;
