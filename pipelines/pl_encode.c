@@ -399,8 +399,8 @@ static int pl_encode_png_fast(VipsImage *x, uint64_t raw, gboolean strip, void *
 
 /* PNG without compression asked: 8-bit grey/RGB(A) images of at most 16 MB raw, not interlaced,
  * whose metadata pngsave would not extend (pl_encode_png_fast_ok) go to pl_png_write.c (libdeflate,
- * Paeth on every row, level 1): on the 512x512 RGBA photo of the png workload 7.0 CPU-ms and 512 KB
- * against libpng's 17.9 ms and 543 KB with the same filter at zlib level 1 (docs/performance.md;
+ * Paeth on every row, level 1): on the 512x512 RGBA photo of the png workload 7.3 CPU-ms and 512 KB
+ * against libpng's 18.2 ms and 543 KB with the same filter at zlib level 1 (docs/performance.md;
  * IMGPIPE_NO_FAST_PNG_WRITE=1 turns it off). Flat graphics compress better unfiltered: when the
  * result is under a quarter of the raw size, or the image is under 256 KB raw, the unfiltered file
  * is made too (libdeflate level 8: smaller than zlib's level 6, libvips' default, where libdeflate's
