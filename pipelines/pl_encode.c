@@ -345,12 +345,69 @@ static int pl_encode_materialise(pl_ctx *c, VipsImage **x)
     return 0;
 }
 
-/* PNG: the Paeth row filter at zlib level 1 unless a level is asked (then adaptive filters, libpng
- * choosing per row, at that level). On the 512x512 RGBA photo of the png workload: Paeth level 1
- * 16.4 CPU-ms, 543 KB; adaptive level 2 21.3 ms, 535 KB; libvips' default (level 6, no filter)
- * 27 ms, 892 KB (docs/performance.md). Flat graphics compress better unfiltered: when the result
- * is under a quarter of the raw size, or the image is under 256 KB raw, the unfiltered file
- * (level 6 unless asked) is made too and the smaller kept, so the output is never larger than
+/* Whether pl_png_write.c can write everything pngsave would write for x: 8-bit, 1-4 bands, sRGB or
+ * grey, not interlaced or palette, and, when metadata is kept, none that libpng writes but that
+ * writer does not (EXIF, XMP, text comments; an ICC profile it writes). */
+static void *pl_encode_png_meta_cb(VipsImage *im, const char *name, GValue *value, void *user)
+{
+    (void)im;
+    (void)value;
+    (void)user;
+    if (g_str_has_prefix(name, "exif-") || g_str_has_prefix(name, "png-comment-") || strcmp(name, VIPS_META_XMP_NAME) == 0)
+        return (void *)name;
+    return NULL;
+}
+
+static bool pl_encode_png_fast_ok(const pl_params *p, VipsImage *x, gboolean strip)
+{
+    /* IMGPIPE_NO_FAST_PNG_WRITE=1: libpng only (A/B measurements and tests) */
+    if (getenv("IMGPIPE_NO_FAST_PNG_WRITE") != NULL || p->palette || p->interlace || x->BandFmt != VIPS_FORMAT_UCHAR ||
+        x->Coding != VIPS_CODING_NONE || x->Bands < 1 || x->Bands > 4 ||
+        (x->Type != VIPS_INTERPRETATION_sRGB && x->Type != VIPS_INTERPRETATION_B_W))
+        return false;
+    return strip || vips_image_map(x, pl_encode_png_meta_cb, NULL) == NULL;
+}
+
+/* The flat-image rule of pl_encode_png: small or well-compressed outputs are tried unfiltered too. */
+static bool pl_encode_png_flat(uint64_t raw, size_t len)
+{
+    return len < raw / 4 || raw <= (256u << 10);
+}
+
+/* The libdeflate writer (pl_png_write.c) on the in-memory x: Paeth at libdeflate level 1, and for
+ * flat images also unfiltered at level 8, the smaller kept. 0 = written, 1 = not handled. */
+static int pl_encode_png_fast(VipsImage *x, uint64_t raw, gboolean strip, void **buf, size_t *len)
+{
+    pl_pngw_opts o = {PL_PNGW_FAST_LEVEL, PL_PNGW_PAETH, !strip};
+    if (pl_png_write(x, &o, buf, len) != 0)
+        return 1;
+    if (!pl_encode_png_flat(raw, *len))
+        return 0;
+    void *b2 = NULL;
+    size_t l2 = 0;
+    o.level = PL_PNGW_FLAT_LEVEL;
+    o.filter = PL_PNGW_NONE;
+    if (pl_png_write(x, &o, &b2, &l2) == 0 && l2 < *len) {
+        g_free(*buf);
+        *buf = b2;
+        *len = l2;
+        return 0;
+    }
+    g_free(b2);
+    return 0;
+}
+
+/* PNG without compression asked: 8-bit grey/RGB(A) images of at most 16 MB raw, not interlaced,
+ * whose metadata pngsave would not extend (pl_encode_png_fast_ok) go to pl_png_write.c (libdeflate,
+ * Paeth on every row, level 1): on the 512x512 RGBA photo of the png workload 7.3 CPU-ms and 512 KB
+ * against libpng's 18.2 ms and 543 KB with the same filter at zlib level 1 (docs/performance.md;
+ * IMGPIPE_NO_FAST_PNG_WRITE=1 turns it off). Flat graphics compress better unfiltered: when the
+ * result is under a quarter of the raw size, or the image is under 256 KB raw, the unfiltered file
+ * is made too (libdeflate level 8: smaller than zlib's level 6, libvips' default, where libdeflate's
+ * own level 6 is not always) and the smaller kept.
+ * Everything else goes to libpng: the Paeth row filter at zlib level 1 unless a level is asked
+ * (then adaptive filters, libpng choosing per row, at exactly that zlib level); the same flat-image
+ * rule with the unfiltered file at level 6 (unless asked), so the output is never larger than
  * libvips' default. Only above 16 MB raw (not kept in memory for a second pass) is this left to
  * the filter. Palette output (palette=true) keeps libvips' settings (no filter, as libpng advises). */
 static int pl_encode_png(pl_ctx *c, const pl_params *p, VipsImage **x, int q, gboolean strip, void **buf, size_t *len)
@@ -366,9 +423,11 @@ static int pl_encode_png(pl_ctx *c, const pl_params *p, VipsImage **x, int q, gb
     bool retry = raw <= (16u << 20);
     if (retry && pl_encode_materialise(c, x))
         return -1;
+    if (retry && !asked && pl_encode_png_fast_ok(p, *x, strip) && pl_encode_png_fast(*x, raw, strip, buf, len) == 0)
+        return 0;
     if (vips_pngsave_buffer(*x, buf, len, "compression", level, "filter", filter, "interlace", p->interlace, "strip", strip, NULL))
         return -1;
-    if (!retry || (*len >= raw / 4 && raw > (256u << 10)))
+    if (!retry || !pl_encode_png_flat(raw, *len))
         return 0;
     void *b2 = NULL;
     size_t l2 = 0;

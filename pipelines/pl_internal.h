@@ -1,7 +1,7 @@
 /*
  * pl_internal: what the engine's files (pl_engine.c, pl_load.c, pl_geometry.c, pl_ops.c,
- * pl_watermark.c, pl_encode.c, pl_info.c, pl_cancel.c, pl_sniff.c) share. Not part of the public
- * contract (pl_engine.h): nothing outside pipelines/ includes this.
+ * pl_watermark.c, pl_encode.c, pl_info.c, pl_cancel.c, pl_sniff.c, pl_png.c, pl_png_write.c)
+ * share. Not part of the public contract (pl_engine.h): nothing outside pipelines/ includes this.
  *
  * DESIGN: one pl_ctx per pl_run() call, on the calling thread's stack. Every libvips image made
  * during the run is owned by ctx->base through vips_object_local_array(), so a single
@@ -81,6 +81,20 @@ int pl_load_overlay(pl_ctx *c, VipsImage **out);
 /* pl_png.c: 8-bit grey/RGB(A) non-interlaced PNG through libdeflate into a memory image, with
  * head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled: use libvips' pngload. */
 int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, VipsImage **out);
+
+/* pl_png_write.c: 8-bit grey/RGB(A) non-interlaced PNG of an in-memory image through libdeflate
+ * (IHDR, pHYs, iCCP when icc and the image has a profile, IDAT, IEND; no other metadata).
+ * 0 = written (*buf g_malloc'd, the caller's), 1 = not handled (use pngsave), -1 = no memory. */
+typedef enum { PL_PNGW_PAETH, PL_PNGW_NONE } pl_pngw_filter;
+typedef struct {
+    int level; /* libdeflate level, 0 (stored) .. 12 */
+    pl_pngw_filter filter;
+    bool icc; /* write the image's ICC profile as iCCP */
+} pl_pngw_opts;
+int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
+/* Levels chosen by measurement (docs/performance.md): Paeth at 1, unfiltered flat images at 8. */
+#define PL_PNGW_FAST_LEVEL 1
+#define PL_PNGW_FLAT_LEVEL 8
 
 /* pl_ops.c: small geometry and filter primitives over one frame. */
 int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out);

@@ -3,7 +3,8 @@
  * exactly the pixels and metadata of libvips' pngload on every PNG fixture (grey, grey+alpha, RGB,
  * RGBA, palette, tRNS, 16-bit, 1-bit, interlaced, ICC, damaged): each fixture runs with the fast
  * path and with IMGPIPE_NO_FAST_PNG=1, and the results must agree to the pixel (or fail alike).
- * Also: PNG output is never larger than libvips' default pngsave (compression 6, no filter).
+ * Also: PNG output is never larger than libvips' default pngsave (compression 6, no filter), on the
+ * libdeflate writer's path (pl_png_write.c: no compression asked) and on libpng's (compression=6).
  */
 #include <stdlib.h>
 
@@ -109,6 +110,8 @@ int main(void)
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         test_size(sizes[i], "transform?w=512&h=512&fit=cover&type=png");
         test_size(sizes[i], "resize?width=300&type=png&compression=6");
+        test_size(sizes[i], "resize?width=300&type=png");
+        test_size(sizes[i], "transform?type=png");
     }
     return tap_done();
 }
