@@ -223,10 +223,13 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
                     o.shrink = s;
                     break;
                 }
-            /* libjpeg-turbo scales at any m/8; m = 3, 5, 6, 7 go through TurboJPEG (pl_jpeg_scaled.c) */
-            for (int m = 1; m < 8; m++) {
-                int64_t mw = (int64_t)w * m / 8, mh = (int64_t)h * m / 8;
-                if (mw >= tw && mh >= th && mw >= 1 && mh >= 1) {
+            /* libjpeg-turbo scales at any m/8 to ceil(w * m / 8) (TurboJPEG's size, unlike libvips'
+             * floor above): the smallest m = 3, 5, 6, 7 that covers the target and is below
+             * libvips' scale goes through TurboJPEG (pl_jpeg_scaled.c), e.g. 1600x1203 -> 1200x902
+             * at 6/8, 1400x1053 at 7/8 (floor would miss it by a row) */
+            for (int m = 1; m < 8 / o.shrink; m++) {
+                int64_t mw = ((int64_t)w * m + 7) / 8, mh = ((int64_t)h * m + 7) / 8;
+                if (mw >= tw && mh >= th && pl_jpeg_scaled_wanted(m)) {
                     jpeg_m = m;
                     break;
                 }
