@@ -76,10 +76,9 @@ int pl_load_overlay(pl_ctx *c, VipsImage **out);
  * head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled: use libvips' pngload. */
 int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, VipsImage **out);
 
-/* pl_jpeg_scaled.c: YCbCr/grey JPEG (<= 16 MP) decoded whole at m/8 by TurboJPEG into a memory image
- * with head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled or any TurboJPEG error or
- * warning: use libvips' jpegload. */
-bool pl_jpeg_scaled_wanted(int m);
+/* pl_jpeg_scaled.c: YCbCr/grey JPEG (<= 16 MP) decoded whole at m/8 (m = 1..7) by TurboJPEG into a
+ * memory image with head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled or any
+ * TurboJPEG error or warning: use libvips' jpegload. */
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int m, VipsImage **out);
 
 /* pl_ops.c: small geometry and filter primitives over one frame. */

@@ -1,7 +1,8 @@
 /*
  * pl_jpeg_scaled: JPEG shrink-on-load at the DCT scales libvips' jpegload does not offer (3/8,
- * 5/8, 6/8, 7/8). libjpeg-turbo scales inside the IDCT at any M/8; libvips 8.14 only asks it for
- * 1/2, 1/4, 1/8, so a 1600 -> 1200 resize decoded the full image and ran lanczos3 over it.
+ * 5/8, 6/8, 7/8; pl_load_image also sends 1/8, 2/8, 4/8 here when libvips' floor-rounded size
+ * misses the target by a row). libjpeg-turbo scales inside the IDCT at any M/8; libvips 8.14 only
+ * asks it for 1/2, 1/4, 1/8, so a 1600 -> 1200 resize decoded the full image and ran lanczos3.
  * Here TurboJPEG (tjDecompress2) decodes the whole image at M/8 into a libvips memory image
  * (6/8 costs about what a full decode costs) and vips_resize only fixes the last pixel or so.
  *
@@ -31,11 +32,6 @@ static void pl_jpeg_scaled_free(VipsImage *im, void *buf)
     g_free(buf);
 }
 
-bool pl_jpeg_scaled_wanted(int m)
-{
-    return m == 3 || m == 5 || m == 6 || m == 7;
-}
-
 /* Whether this libjpeg-turbo decodes at m/8 (listed as 3/4 for 6/8 …). */
 static bool pl_jpeg_scaled_supported(int m)
 {
@@ -49,7 +45,7 @@ static bool pl_jpeg_scaled_supported(int m)
 
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, int m, VipsImage **out)
 {
-    if (head == NULL || !pl_jpeg_scaled_wanted(m) || !pl_jpeg_scaled_supported(m) || len > (size_t)0xffffffffu ||
+    if (head == NULL || m < 1 || m > 7 || !pl_jpeg_scaled_supported(m) || len > (size_t)0xffffffffu ||
         (uint64_t)head->Xsize * (uint64_t)head->Ysize > PL_JPEG_SCALED_MAX_PIXELS)
         return 1;
     tjhandle tj = tjInitDecompress();

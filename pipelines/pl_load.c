@@ -7,7 +7,8 @@
  * processing with shrink-on-load: for JPEG the smallest DCT scale m/8 whose result still covers
  * the target size (sharp's fastShrinkOnLoad, Pillow's draft; libvips 8.14's thumbnail keeps at
  * least 2x the target): 1/2, 1/4, 1/8 with libvips' jpegload (streaming, interruptible), 3/8,
- * 5/8, 6/8, 7/8 with TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
+ * 5/8, 6/8, 7/8 (and 1/8, 2/8, 4/8 when only libvips' floor size misses the target) with
+ * TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
  * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access.
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
@@ -223,13 +224,14 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
                     o.shrink = s;
                     break;
                 }
-            /* libjpeg-turbo scales at any m/8 to ceil(w * m / 8) (TurboJPEG's size, unlike libvips'
-             * floor above): the smallest m = 3, 5, 6, 7 that covers the target and is below
-             * libvips' scale goes through TurboJPEG (pl_jpeg_scaled.c), e.g. 1600x1203 -> 1200x902
-             * at 6/8, 1400x1053 at 7/8 (floor would miss it by a row) */
+            /* libjpeg-turbo scales at any m/8 to ceil(w * m / 8) (TurboJPEG's size; libvips' is the
+             * floor above): the smallest m below libvips' scale that covers the target goes through
+             * TurboJPEG (pl_jpeg_scaled.c). That is 3/8, 5/8, 6/8, 7/8, which libvips never asks
+             * for (1600x1203 -> 1200x902 at 6/8), and 1/8, 2/8, 4/8 where only the floor misses
+             * the target by a row (1600x1203 -> 800x602 at 4/8; libvips' 1/2 is 800x601). */
             for (int m = 1; m < 8 / o.shrink; m++) {
                 int64_t mw = ((int64_t)w * m + 7) / 8, mh = ((int64_t)h * m + 7) / 8;
-                if (mw >= tw && mh >= th && pl_jpeg_scaled_wanted(m)) {
+                if (mw >= tw && mh >= th) {
                     jpeg_m = m;
                     break;
                 }
@@ -265,7 +267,7 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
         return pl_load_to_srgb(c, img, out);
     }
     /* IMGPIPE_NO_JPEG_MSCALE=1: libvips' jpegload at 1/2, 1/4, 1/8 only (A/B measurements and tests) */
-    if (c->in_format == PL_FMT_JPEG && pl_jpeg_scaled_wanted(jpeg_m) && getenv("IMGPIPE_NO_JPEG_MSCALE") == NULL &&
+    if (c->in_format == PL_FMT_JPEG && jpeg_m < 8 && getenv("IMGPIPE_NO_JPEG_MSCALE") == NULL &&
         pl_jpeg_scaled_decode(c, c->in->data, c->in->len, c->head, jpeg_m, &img) == 0) {
         c->head = img;
         pl_cancel_attach(c, img);
