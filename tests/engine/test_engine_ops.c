@@ -387,6 +387,52 @@ static void check_mscale_declined(const char *fixture, const char *spec, int w, 
     eu_free(&f);
 }
 
+/* Mean absolute difference of two encoded images after an 8x8 box shrink: pixel-level resampling
+ * differences average out, colour shifts (a missed ICC conversion: ~2.4 on the Adobe RGB fixture)
+ * stay. -1 on error. */
+static double coarse_diff(const pl_result *a, const pl_result *b)
+{
+    VipsImage *ia = vips_image_new_from_buffer(a->data, a->len, "", NULL);
+    VipsImage *ib = vips_image_new_from_buffer(b->data, b->len, "", NULL);
+    VipsImage *t[5] = {0};
+    double avg = -1;
+    if (ia == NULL || ib == NULL || ia->Xsize != ib->Xsize || ia->Ysize != ib->Ysize || vips_shrink(ia, &t[0], 8, 8, NULL) ||
+        vips_shrink(ib, &t[1], 8, 8, NULL) || vips_subtract(t[0], t[1], &t[2], NULL) || vips_abs(t[2], &t[3], NULL) ||
+        vips_avg(t[3], &avg, NULL))
+        avg = -1;
+    vips_error_clear();
+    for (int i = 0; i < 5; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    if (ia)
+        g_object_unref(ia);
+    if (ib)
+        g_object_unref(ib);
+    return avg;
+}
+
+/* Close to IMGPIPE_NO_JPEG_MSCALE=1's output (0 < mean diff: the TurboJPEG path was taken; after an
+ * 8x8 shrink < max_diff: colour travelled), with the same ICC presence and EXIF orientation tag. */
+static void check_mscale_close(const char *fixture, const char *spec, int w, int h, double max_diff, const char *what)
+{
+    eu_file f = eu_read(fixture);
+    pl_result r, old;
+    pl_error e;
+    int rc = eu_run(spec, &f, &r, &e);
+    setenv("IMGPIPE_NO_JPEG_MSCALE", "1", 1);
+    int rc_old = eu_run(spec, &f, &old, &e);
+    unsetenv("IMGPIPE_NO_JPEG_MSCALE");
+    eu_img d = eu_decode(&r), d_old = eu_decode(&old);
+    double diff = rc == 0 && rc_old == 0 ? eu_diff(&r, &old) : -1, coarse = rc == 0 && rc_old == 0 ? coarse_diff(&r, &old) : -1;
+    ok(rc == 0 && d.width == w && d.height == h && diff > 0 && coarse >= 0 && coarse < max_diff && d.has_icc == d_old.has_icc &&
+           d.orientation == d_old.orientation && d.bands == d_old.bands,
+       "%s %s %s -> %dx%d, mean diff %.2f vs the libvips path, %.2f after 8x8 shrink (< %.1f), icc %d/%d, orientation %d/%d", what,
+       fixture, spec, d.width, d.height, diff, coarse, max_diff, d.has_icc, d_old.has_icc, d.orientation, d_old.orientation);
+    pl_result_clear(&r);
+    pl_result_clear(&old);
+    eu_free(&f);
+}
+
 static void test_shrink_quality(void)
 {
     check_shrink_quality("edge/progressive-GreenMeadow.jpg", 150, 38); /* 1280x1024: DCT 1/8 */
@@ -404,6 +450,9 @@ static void test_shrink_quality(void)
     check_mscale_quality("edge/grayscale-gray22-profile.jpg", 300, 200, 1, 30, "6/8 grey");
     /* 4/8 where libvips' 1/2 (floor: 800x601) misses 800x602 by a row: no resize left at all */
     check_mscale_quality("photos/FreshFlower-1600x1203.jpg", 800, 602, 3, 38, "4/8");
+    /* embedded ICC (Adobe RGB) converted to sRGB from the memory image; kept on imaginary's routes */
+    check_mscale_close("edge/adobergb-a98-profile.jpg", "transform?w=218&type=png", 218, 332, 1, "6/8 Adobe RGB:");
+    check_mscale_close("edge/adobergb-a98-profile.jpg", "resize?width=218&type=png", 218, 332, 1, "6/8 Adobe RGB, metadata kept:");
     /* CMYK (and YCCK) JPEGs stay with libvips' jpegload and its CMYK -> sRGB */
     check_mscale_declined("edge/cmyk-no-profile.jpg", "transform?w=375&type=png", 375, 250, "CMYK at 6/8:");
     check_mscale_declined("edge/cmyk-with-swop-profile.jpg", "transform?w=375&type=png", 375, 250, "YCCK at 6/8:");
