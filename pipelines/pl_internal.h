@@ -95,6 +95,10 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 /* Levels chosen by measurement (docs/performance.md): Paeth at 1, unfiltered flat images at 8. */
 #define PL_PNGW_FAST_LEVEL 1
 #define PL_PNGW_FLAT_LEVEL 8
+/* pl_jpeg_scaled.c: YCbCr/grey JPEG (<= 16 MP) decoded whole at m/8 (m = 1..7) by TurboJPEG into a
+ * memory image with head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled or any
+ * TurboJPEG error or warning: use libvips' jpegload. */
+int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int m, VipsImage **out);
 
 /* pl_ops.c: small geometry and filter primitives over one frame. */
 int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out);

@@ -4,12 +4,15 @@
  * pl_load_header() reads only the header (no pixel decode) with the loader of the sniffed format,
  * and checks pl_limits (pixels per frame, decode-memory estimate) before anything is decoded: a
  * 65536x65536 PNG bomb is refused in milliseconds. pl_load_image() then opens the input for
- * processing with shrink-on-load: for JPEG the largest DCT scale (1/2, 1/4, 1/8) whose result
- * still covers the target size (sharp's fastShrinkOnLoad, Pillow's draft; libvips 8.14's
- * thumbnail keeps at least 2x the target), WebP's `scale`, HEIF's embedded thumbnail when it is
- * large enough. The remaining reduction is vips_resize's job (pl_ops_resize). Sequential access
- * unless the plan needs random access. Colour is brought to sRGB here (embedded ICC profiles,
- * CMYK with libvips' built-in profile when none is embedded), after the cheap shrink.
+ * processing with shrink-on-load: for JPEG the smallest DCT scale m/8 whose result still covers
+ * the target size (sharp's fastShrinkOnLoad, Pillow's draft; libvips 8.14's thumbnail keeps at
+ * least 2x the target): 1/2, 1/4, 1/8 with libvips' jpegload (streaming, interruptible), 3/8,
+ * 5/8, 6/8, 7/8 (and 1/8, 2/8, 4/8 when only libvips' floor size misses the target) with
+ * TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
+ * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
+ * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access.
+ * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
+ * none is embedded), after the cheap shrink.
  *
  * Damaged files: fail_on=error. libvips' default (none) would serve a truncated JPEG/PNG with its
  * missing part grey, and a CDN would cache that; sharp's fail-on=warning refuses many real phone
@@ -205,7 +208,7 @@ int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
 int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out)
 {
     pl_load_opts o = {.access = random ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL, .n = n_frames, .shrink = 1};
-    int w = c->in_width, h = c->in_height;
+    int w = c->in_width, h = c->in_height, jpeg_m = 8;
     /* the target is upright; the loader works on the stored orientation */
     if (c->orientation >= 5 && c->lw == h && c->lh == w && w != h) {
         int t = tw;
@@ -221,6 +224,18 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
                     o.shrink = s;
                     break;
                 }
+            /* libjpeg-turbo scales at any m/8 to ceil(w * m / 8) (TurboJPEG's size; libvips' is the
+             * floor above): the smallest m below libvips' scale that covers the target goes through
+             * TurboJPEG (pl_jpeg_scaled.c). That is 3/8, 5/8, 6/8, 7/8, which libvips never asks
+             * for (1600x1203 -> 1200x902 at 6/8), and 1/8, 2/8, 4/8 where only the floor misses
+             * the target by a row (1600x1203 -> 800x602 at 4/8; libvips' 1/2 is 800x601). */
+            for (int m = 1; m < 8 / o.shrink; m++) {
+                int64_t mw = ((int64_t)w * m + 7) / 8, mh = ((int64_t)h * m + 7) / 8;
+                if (mw >= tw && mh >= th) {
+                    jpeg_m = m;
+                    break;
+                }
+            }
         } else if (c->in_format == PL_FMT_WEBP) {
             /* libwebp scales in its decoder with a box filter: asked for the target itself it
              * lands 33 dB PSNR from the exact (full decode + lanczos3) result on a 1024->300
@@ -245,7 +260,15 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
     }
     VipsImage *img = c->head;
     /* IMGPIPE_NO_FAST_PNG=1: libvips' pngload only (A/B measurements and tests) */
-    if (c->in_format == PL_FMT_PNG && getenv("IMGPIPE_NO_FAST_PNG") == NULL && pl_png_decode(c, c->in->data, c->in->len, c->head, &img) == 0) {
+    if (c->in_format == PL_FMT_PNG && getenv("IMGPIPE_NO_FAST_PNG") == NULL &&
+        pl_png_decode(c, c->in->data, c->in->len, c->head, &img) == 0) {
+        c->head = img;
+        pl_cancel_attach(c, img);
+        return pl_load_to_srgb(c, img, out);
+    }
+    /* IMGPIPE_NO_JPEG_MSCALE=1: libvips' jpegload at 1/2, 1/4, 1/8 only (A/B measurements and tests) */
+    if (c->in_format == PL_FMT_JPEG && jpeg_m < 8 && getenv("IMGPIPE_NO_JPEG_MSCALE") == NULL &&
+        pl_jpeg_scaled_decode(c, c->in->data, c->in->len, c->head, jpeg_m, &img) == 0) {
         c->head = img;
         pl_cancel_attach(c, img);
         return pl_load_to_srgb(c, img, out);

@@ -4,6 +4,9 @@
  * format carries them, animations keep their frames, every file of tests/fixtures/bad gives its
  * documented error code (the table below) and never crashes, the bomb is refused fast, limits.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "engine_util.h"
 
 static void test_sniff(void)
@@ -62,6 +65,32 @@ static void test_orientation(void)
            d.orientation);
         pl_result_clear(&r);
         eu_free(&f);
+    }
+    /* at 6/8 (TurboJPEG decodes the stored orientation; the loader's target is swapped for 5-8) */
+    {
+        pl_result ref6;
+        eu_run("transform?w=450&type=png", &ref_f, &ref6, &e);
+        for (int o = 1; o <= 8; o++) {
+            char name[64];
+            snprintf(name, sizeof(name), "edge/exif-orientation-%d.jpg", o);
+            eu_file f = eu_read(name);
+            const char *specs[] = {"transform?w=450&type=png", "resize?width=450&type=png"};
+            for (int s = 0; s < 2; s++) {
+                pl_result r, old;
+                int rc = eu_run(specs[s], &f, &r, &e);
+                setenv("IMGPIPE_NO_JPEG_MSCALE", "1", 1);
+                int rc_old = eu_run(specs[s], &f, &old, &e);
+                unsetenv("IMGPIPE_NO_JPEG_MSCALE");
+                eu_img d = eu_decode(&r);
+                double diff = rc == 0 ? eu_diff(&r, &ref6) : -1, diff_old = rc == 0 && rc_old == 0 ? eu_diff(&r, &old) : -1;
+                ok(rc == 0 && d.width == 450 && d.height == 338 && diff >= 0 && diff < 12 && diff_old > 0,
+                   "orientation %d %s at 6/8 upright (diff %.1f; %.2f from the libvips path)", o, specs[s], diff, diff_old);
+                pl_result_clear(&r);
+                pl_result_clear(&old);
+            }
+            eu_free(&f);
+        }
+        pl_result_clear(&ref6);
     }
     /* /fit uses the upright size (imaginary's EXIF 5-8 bug gives 150x200 here) */
     {
@@ -233,6 +262,24 @@ static void test_bad(void)
             pl_result_clear(&r);
         }
         eu_free(&f);
+    }
+    /* a truncated JPEG at an m/8 scale (TurboJPEG tried first): the same error as libvips' path */
+    {
+        eu_file tr = eu_read("bad/truncated-10000B.jpg"); /* 2725x2225 */
+        const char *specs[] = {"transform?w=2044&type=png", "transform?w=1000&type=png", "resize?width=2044&type=webp"};
+        for (int s = 0; s < 3; s++) {
+            pl_result r;
+            pl_error e, e_old;
+            int rc = eu_run(specs[s], &tr, &r, &e);
+            setenv("IMGPIPE_NO_JPEG_MSCALE", "1", 1);
+            int rc_old = eu_run(specs[s], &tr, &r, &e_old);
+            unsetenv("IMGPIPE_NO_JPEG_MSCALE");
+            ok(rc == -1 && rc_old == -1 && e.code == PL_E_DECODE && e_old.code == PL_E_DECODE &&
+                   strcmp(e.message, e_old.message) == 0,
+               "truncated JPEG %s -> %s, as with IMGPIPE_NO_JPEG_MSCALE=1 (%s)", specs[s], pl_error_name(e.code), e.message);
+            pl_result_clear(&r);
+        }
+        eu_free(&tr);
     }
     /* the bomb is refused from its header, in milliseconds */
     eu_file bomb = eu_read("bad/bomb-65536x65536.png");

@@ -38,9 +38,9 @@ multipart)
     ;;
 engine)
     # the whole engine; -DH2O_USE_LIBUV=0 as meson.build (pipelines never include h2o, harmless)
-    # (libdeflate: the PNG fast path, pl_png.c)
+    # (libdeflate: the PNG fast path, pl_png.c; libturbojpeg: JPEG at m/8, pl_jpeg_scaled.c)
     $CC -DIMGPIPE_VERSION='"fuzz"' -I"$root/pipelines" "$root/tests/fuzz/fuzz_engine.c" "$root"/pipelines/pl_*.c \
-        $(pkg-config --cflags --libs vips jansson libdeflate) -lm -o "$out/fuzz_$target"
+        $(pkg-config --cflags --libs vips jansson libdeflate libturbojpeg) -lm -o "$out/fuzz_$target"
     max_len=262144
     ;;
 *)
