@@ -12,8 +12,9 @@
  * or absent; a "perfect" transform (TJXOPT_PERFECT: the partial MCU blocks at the edges it moves
  * must not exist; never TJXOPT_TRIM, which changes the size); with stripmeta, no EXIF copyright
  * (the normal path keeps it, TJXOPT_COPYNONE cannot). Any TurboJPEG failure, warnings included
- * (TJFLAG_STOPONWARNING: a truncated file would otherwise come out grey at the bottom), falls
- * back to the normal path, which then decodes or refuses the file its own way.
+ * (TurboJPEG 2.1 fails a transform that warned, e.g. a truncated file; TJFLAG_STOPONWARNING
+ * stops it at the first warning instead of finishing a useless output), falls back to the
+ * normal path, which then decodes or refuses the file its own way (fail_on=error).
  * IMGPIPE_NO_LOSSLESS_JPEG=1 turns the path off (A/B measurements, tests).
  *
  * Metadata: kept (every APPn/COM marker copied) unless stripmeta (TJXOPT_COPYNONE); see
