@@ -11,10 +11,11 @@
  * than sRGB on colour images (the normal path converts those to sRGB at load); EXIF orientation 1
  * or absent; a "perfect" transform (TJXOPT_PERFECT: the partial MCU blocks at the edges it moves
  * must not exist; never TJXOPT_TRIM, which changes the size); with stripmeta, no EXIF copyright
- * (the normal path keeps it, TJXOPT_COPYNONE cannot). Any TurboJPEG failure, warnings included
- * (TurboJPEG 2.1 fails a transform that warned, e.g. a truncated file; TJFLAG_STOPONWARNING
- * stops it at the first warning instead of finishing a useless output), falls back to the
- * normal path, which then decodes or refuses the file its own way (fail_on=error).
+ * (the normal path keeps it, TJXOPT_COPYNONE cannot); no MPF marker (multi-picture files: the
+ * pictures after the first would be lost while their index stayed). Any TurboJPEG failure,
+ * warnings included (TurboJPEG 2.1 fails a transform that warned, e.g. a truncated file;
+ * TJFLAG_STOPONWARNING stops it at the first warning instead of finishing a useless output),
+ * falls back to the normal path, which then decodes or refuses the file its own way.
  * IMGPIPE_NO_LOSSLESS_JPEG=1 turns the path off (A/B measurements, tests).
  *
  * Metadata: kept (every APPn/COM marker copied) unless stripmeta (TJXOPT_COPYNONE); see
@@ -27,6 +28,7 @@
  * deadline are checked right before and right after it.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <turbojpeg.h>
 
 #include "pl_internal.h"
@@ -72,6 +74,28 @@ static int pl_jpeg_lossless_op(const pl_plan *plan)
     return (p->set & ~allowed) == 0 ? op : -1;
 }
 
+/* An APP2 "MPF" marker before the first scan: a multi-picture file (Ultra HDR gain map, camera
+ * previews) whose other pictures follow the first one's EOI. Copying MPF would point into the
+ * pictures the transform does not carry; the normal path drops MPF. */
+static bool pl_jpeg_lossless_has_mpf(const uint8_t *d, size_t len)
+{
+    size_t i = 2;
+    while (i + 4 <= len && d[i] == 0xFF) {
+        uint8_t m = d[i + 1];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9)
+            break;
+        size_t seg = ((size_t)d[i + 2] << 8) | d[i + 3];
+        if (m == 0xE2 && seg >= 6 && i + 8 <= len && memcmp(d + i + 4, "MPF", 4) == 0)
+            return true;
+        i += 2 + seg;
+    }
+    return false;
+}
+
 /* The input as the header shows it: what the normal path would give unchanged in colour. */
 static bool pl_jpeg_lossless_input_ok(const pl_ctx *c)
 {
@@ -84,7 +108,7 @@ static bool pl_jpeg_lossless_input_ok(const pl_ctx *c)
         return false;
     if (!c->keep_meta && vips_image_get_typeof(h, "exif-ifd0-Copyright"))
         return false;
-    return true;
+    return !pl_jpeg_lossless_has_mpf(c->in->data, c->in->len);
 }
 
 int pl_jpeg_lossless_run(pl_ctx *c, pl_result *out)

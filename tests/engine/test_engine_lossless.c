@@ -209,6 +209,23 @@ done:
     return out;
 }
 
+/* The fixture with an APP2 segment "<id>\0" + 8 bytes inserted after SOI. */
+static eu_file make_app2(const char *rel, const char *id)
+{
+    eu_file src = eu_read(rel), out = {0};
+    if (src.len < 2)
+        return out;
+    uint8_t seg[16] = {0xFF, 0xE2, 0x00, 14};
+    memcpy(seg + 4, id, 3);
+    out.len = src.len + sizeof(seg);
+    out.data = g_malloc(out.len);
+    memcpy(out.data, src.data, 2);
+    memcpy(out.data + 2, seg, sizeof(seg));
+    memcpy(out.data + 2 + sizeof(seg), src.data + 2, src.len - 2);
+    eu_free(&src);
+    return out;
+}
+
 static const char *const ll_ops[] = {"rotate?rotate=90", "rotate?rotate=180", "rotate?rotate=270", "flip", "flop"};
 
 static void test_lossless_fixtures(void)
@@ -304,6 +321,13 @@ static void test_normal_path(void)
     eu_file a98 = make_variant("edge/aligned-srgb-exif-272x368.jpg", 0, "edge/adobergb-a98-profile.jpg", 0, 0, 90);
     check_normal("Adobe RGB profile", a98.data, a98.len, "rotate?rotate=90", 368, 272, PL_FMT_JPEG);
     eu_free(&a98);
+    /* a multi-picture (MPF) marker: normal path; any other APP2 is copied along */
+    eu_file mpf = make_app2("edge/aligned-srgb-exif-272x368.jpg", "MPF");
+    check_normal("APP2 MPF", mpf.data, mpf.len, "rotate?rotate=90", 368, 272, PL_FMT_JPEG);
+    eu_free(&mpf);
+    eu_file xyz = make_app2("edge/aligned-srgb-exif-272x368.jpg", "XYZ");
+    check_lossless("APP2 XYZ", &xyz, "rotate?rotate=90", 368, 272);
+    eu_free(&xyz);
     /* CMYK on the 8 px grid */
     eu_file cmyk = make_variant("edge/cmyk-no-profile.jpg", 0, NULL, 496, 328, 90);
     check_normal("CMYK 496x328", cmyk.data, cmyk.len, "rotate?rotate=90", 328, 496, PL_FMT_JPEG);
