@@ -1,7 +1,8 @@
 /*
  * pl_engine: the engine's entry points (pl_engine.h): libvips set-up, limits, probe, and pl_run(),
  * which drives one request through the fixed order: header + limits (pl_load) -> output format
- * (pl_encode_choose) -> load with shrink-on-load (pl_load) -> for each frame, each step
+ * (pl_encode_choose) -> [a lone rotate/flip/flop of a JPEG that can be moved in the DCT domain:
+ * pl_jpeg_lossless, done] -> load with shrink-on-load (pl_load) -> for each frame, each step
  * (pl_geometry, pl_ops, pl_watermark) -> frames joined -> encode (pl_encode) or info (pl_info).
  *
  * Animated GIF/WebP: when the output format can animate (GIF, WebP), every frame (capped by
@@ -294,6 +295,16 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
         goto done;
     c.n_frames = n;
     c.animated = n > 1;
+    pl_engine_meta_policy(&c);
+    /* a lone /rotate, /flip, /flop on a JPEG: moved in the DCT domain when that is exact */
+    t1 = g_get_monotonic_time();
+    int lossless = pl_jpeg_lossless_run(&c, out);
+    if (lossless <= 0) {
+        out->t.decode_ms = pl_engine_ms(t0, t1);
+        out->t.encode_ms = pl_engine_ms(t1, g_get_monotonic_time());
+        rc = lossless;
+        goto done;
+    }
     c.lw = c.in_width;
     c.lh = c.in_height;
     bool random = c.animated || plan->n_steps > 1;
@@ -350,7 +361,6 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
         }
         final = t[1];
     }
-    pl_engine_meta_policy(&c);
     t2 = g_get_monotonic_time();
     out->t.process_ms = pl_engine_ms(t1, t2);
     if (pl_cancel_check(&c) || pl_encode_image(&c, final, out))

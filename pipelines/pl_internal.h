@@ -75,6 +75,8 @@ int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames);
 int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out);
 /* Embedded ICC profiles and CMYK to sRGB (sRGB-tagged and untagged RGB/grey left alone). */
 int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
+/* The image carries an ICC profile that says it is sRGB (pl_load_to_srgb leaves those alone). */
+bool pl_load_profile_is_srgb(VipsImage *img);
 /* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */
 int pl_load_overlay(pl_ctx *c, VipsImage **out);
 
@@ -95,10 +97,17 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 /* Levels chosen by measurement (docs/performance.md): Paeth at 1, unfiltered flat images at 8. */
 #define PL_PNGW_FAST_LEVEL 1
 #define PL_PNGW_FLAT_LEVEL 8
+
 /* pl_jpeg_scaled.c: YCbCr/grey JPEG (<= 16 MP) decoded whole at m/8 (m = 1..7) by TurboJPEG into a
  * memory image with head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled or any
  * TurboJPEG error or warning: use libvips' jpegload. */
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int m, VipsImage **out);
+
+/* pl_jpeg_lossless.c: a lone /rotate, /flip or /flop on a JPEG as a DCT-domain transform
+ * (TurboJPEG), when that gives what the normal path means. After the header, output format,
+ * limits and metadata policy are known. 0 = done (out filled, as pl_encode_image fills it),
+ * 1 = not handled: run the normal path, -1 = cancelled or past the deadline (err filled). */
+int pl_jpeg_lossless_run(pl_ctx *c, pl_result *out);
 
 /* pl_ops.c: small geometry and filter primitives over one frame. */
 int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out);

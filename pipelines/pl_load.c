@@ -167,7 +167,7 @@ int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames)
 }
 
 /* ICC profile that says it is sRGB: converting it to sRGB would be wasted work. */
-static bool pl_load_profile_is_srgb(VipsImage *img)
+bool pl_load_profile_is_srgb(VipsImage *img)
 {
     const void *data = NULL;
     size_t len = 0;
