@@ -34,8 +34,10 @@ void svc_job_free(svc_job *job)
     if (job == NULL)
         return;
     atomic_fetch_sub(&inflight_bytes, job->held_bytes);
-    free(job->data);
-    free(job->overlay);
+    if (!job->borrowed) {
+        free((void *)job->data);
+        free((void *)job->overlay);
+    }
     free(job->accept);
     pl_result_clear(&job->result);
     free(job);
@@ -65,6 +67,7 @@ void svc_job_run(svc_job *job)
     }
     svc_metrics_stage("queue", (double)(job->started_us - job->enqueued_us) / 1e6);
     job->finished_us = g_get_monotonic_time();
+    atomic_store(&job->finished, 1);
     memset(&job->msg, 0, sizeof(job->msg));
     h2o_multithread_send_message(job->receiver, &job->msg);
 }

@@ -4,9 +4,14 @@
  * outputs, and sends `msg` to `receiver` (the loop that owns the request).
  *
  * DESIGN (ownership)
- *   - The loop thread allocates the job (svc_job_new), copies the image bytes into it (h2o frees
- *     req->entity with the request), submits it to the pool, and is the only one to free it
- *     (svc_job_free), in the receiver, after the worker has sent it back.
+ *   - The loop thread allocates the job (svc_job_new), gives it the image bytes, submits it to the
+ *     pool, and is the only one to free it (svc_job_free), in the receiver, after the worker has
+ *     sent it back.
+ *   - The image bytes: HTTP/1 requests lend theirs (`borrowed`): h2o 2.2 keeps an HTTP/1
+ *     request's entity in the connection's input buffer until the answer to it has been written,
+ *     stops reading the socket and arms no timer meanwhile, and every answer to an image request
+ *     is sent by the receiver after the worker is done (client gone: 499, deadline: 504). HTTP/2
+ *     streams can be reset and freed by the client at any moment, so those bytes are copied.
  *   - `link` is loop-thread-only: it points to a shared allocation in req->pool. If the request
  *     is disposed first (client gone), the dispose callback sets link = NULL and ctl.cancelled = 1;
  *     the receiver then drops the result. ctl.cancelled is the only field both sides touch at
@@ -15,6 +20,8 @@
 #ifndef SVC_JOB_H
 #define SVC_JOB_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <h2o/multithread.h>
@@ -26,11 +33,13 @@ struct svc_req_link;
 typedef struct svc_job {
     h2o_multithread_message_t msg; /* zeroed by the worker just before sending */
     h2o_multithread_receiver_t *receiver;
-    /* inputs: owned by the job, read-only for the worker */
-    uint8_t *data; /* the image bytes (a copy) */
+    /* inputs, read-only for the worker */
+    const uint8_t *data; /* the image bytes */
     size_t data_len;
-    uint8_t *overlay; /* watermarkimage's second image (a copy) or NULL */
+    const uint8_t *overlay; /* watermarkimage's second image or NULL */
     size_t overlay_len;
+    bool borrowed;        /* data/overlay point into the HTTP/1 request: not the job's to free */
+    atomic_int finished;  /* set by the worker just before it sends the job back */
     char *accept; /* copy of the Accept header or NULL */
     pl_plan plan;
     pl_limits limits;

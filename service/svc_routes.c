@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "svc_crash.h"
 #include "svc_health.h"
@@ -189,8 +190,17 @@ static void link_dispose(void *p)
     svc_req_link *link = p;
     link_unlist(link);
     if (link->job != NULL) {
-        atomic_store(&link->job->ctl.cancelled, 1);
-        link->job->link = NULL;
+        svc_job *job = link->job;
+        atomic_store(&job->ctl.cancelled, 1);
+        if (job->borrowed && !atomic_load(&job->finished)) {
+            /* h2o is freeing an HTTP/1 request whose body a worker may still read: svc_job.h says
+             * this cannot happen. Should it, hold the loop until the cancelled job lets go
+             * (libvips stops within ~100 ms) rather than let the worker read freed memory. */
+            svc_log_printf(SVC_LOG_ERROR, "request %s: disposed while its job runs; waiting for the worker", job->request_id);
+            for (int i = 0; i < 10000 && !atomic_load(&job->finished); i++)
+                usleep(1000);
+        }
+        job->link = NULL;
         link->job = NULL;
     }
 }
@@ -343,9 +353,14 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         overloaded(rc, app);
         return 0;
     }
+    /* HTTP/1: the job borrows the body (svc_job.h says why that is safe); HTTP/2: a copy */
     svc_job *job = svc_job_new();
-    if (job == NULL || (job->data = dup_bytes(data, data_len)) == NULL ||
-        (overlay != NULL && (job->overlay = dup_bytes(overlay, overlay_len)) == NULL)) {
+    if (job != NULL && req->version < 0x200) {
+        job->borrowed = true;
+        job->data = data;
+        job->overlay = overlay;
+    } else if (job == NULL || (job->data = dup_bytes(data, data_len)) == NULL ||
+               (overlay != NULL && (job->overlay = dup_bytes(overlay, overlay_len)) == NULL)) {
         svc_job_free(job);
         svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
         return 0;
