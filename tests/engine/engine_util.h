@@ -17,6 +17,17 @@ typedef struct eu_file {
     size_t len;
 } eu_file;
 
+/* pl_engine_init with one libvips thread per image; on failure a TAP "Bail out!" and -1 */
+static inline int eu_init(void)
+{
+    pl_error err;
+    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
+        printf("Bail out! %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
 static inline eu_file eu_read(const char *rel)
 {
     eu_file f = {0};

@@ -447,11 +447,8 @@ static void test_limits_and_damage(void)
 
 int main(void)
 {
-    pl_error err;
-    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
-        printf("Bail out! %s\n", err.message);
+    if (eu_init() != 0)
         return 1;
-    }
     test_lossless_fixtures();
     test_exact();
     test_normal_path();

@@ -73,11 +73,8 @@ static void test_size(const char *rel, const char *spec)
 
 int main(void)
 {
-    pl_error err;
-    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
-        printf("Bail out! %s\n", err.message);
+    if (eu_init() != 0)
         return 1;
-    }
     static const char *pngs[] = {"edge/alpha-blackbug.png",
                                  "edge/displayp3-profile.png",
                                  "edge/palette-swiss.png",

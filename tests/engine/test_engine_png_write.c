@@ -256,11 +256,8 @@ static void test_fallbacks(void)
 
 int main(void)
 {
-    pl_error err;
-    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
-        printf("Bail out! %s\n", err.message);
+    if (eu_init() != 0)
         return 1;
-    }
     static const int sizes[][2] = {{1, 1}, {3, 7}, {257, 129}, {600, 700}};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         for (int bands = 1; bands <= 4; bands++)
