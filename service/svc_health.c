@@ -79,7 +79,7 @@ int svc_health_ready_json(const svc_app *app, char *buf, size_t cap, size_t *len
     if (atomic_load(&((svc_app *)app)->draining)) {
         status = 503;
         state = "draining";
-    } else if (svc_pool_depth(app->pool) >= svc_pool_capacity(app->pool)) {
+    } else if (svc_pool_full(app->pool)) {
         status = 503;
         state = "saturated";
     }

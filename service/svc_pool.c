@@ -131,13 +131,26 @@ fail:
     return NULL;
 }
 
+/* capacity = jobs that must wait: a job an idle worker is about to take does not count, so a
+ * burst on an idle pool is not refused before the workers wake up. With p->mu held. */
+static bool pool_has_room(const svc_pool *p)
+{
+    return !p->stopping && p->count - p->waiting < p->cap && p->count < p->ring_size;
+}
+
+bool svc_pool_full(svc_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool full = !pool_has_room(p);
+    pthread_mutex_unlock(&p->mu);
+    return full;
+}
+
 int svc_pool_submit(svc_pool *p, svc_job *job)
 {
     int rc = -1;
     pthread_mutex_lock(&p->mu);
-    /* capacity = jobs that must wait: a job an idle worker is about to take does not count, so
-     * a burst on an idle pool is not refused before the workers wake up */
-    if (!p->stopping && p->count - p->waiting < p->cap && p->count < p->ring_size) {
+    if (pool_has_room(p)) {
         p->ring[(p->head + p->count) % p->ring_size] = job;
         p->count++;
         atomic_store(&p->depth, p->count);

@@ -13,6 +13,8 @@
 #ifndef SVC_POOL_H
 #define SVC_POOL_H
 
+#include <stdbool.h>
+
 #include "svc_job.h"
 
 typedef struct svc_pool svc_pool;
@@ -22,6 +24,9 @@ int svc_pool_submit(svc_pool *p, svc_job *job); /* 0, or -1 if full or stopping 
 void svc_pool_stop(svc_pool *p);                /* drain the queue, join the workers */
 void svc_pool_free(svc_pool *p);
 
+/* Whether svc_pool_submit would refuse a job now (the same rule: jobs that must wait, not counting
+ * those idle workers are about to take, at capacity; or stopping). Loop thread. */
+bool svc_pool_full(svc_pool *p);
 int svc_pool_depth(const svc_pool *p); /* jobs waiting */
 int svc_pool_busy(const svc_pool *p);  /* workers running a job */
 int svc_pool_capacity(const svc_pool *p);

@@ -349,7 +349,7 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
 
     /* queue: refuse before copying the body when it is already full (only this loop thread
      * submits, so a queue seen with room still has room at svc_pool_submit) */
-    if (svc_pool_depth(app->pool) >= svc_pool_capacity(app->pool)) {
+    if (svc_pool_full(app->pool)) {
         overloaded(rc, app);
         return 0;
     }
