@@ -179,6 +179,16 @@ int pl_probe(const uint8_t *data, size_t len, pl_probe_info *out, pl_error *err)
     return r;
 }
 
+uint64_t pl_decode_bytes_estimate(const uint8_t *data, size_t len)
+{
+    int w = 0, h = 0, bands = 0;
+    if (pl_sniff(data, len) == PL_FMT_JPEG && pl_jpeg_header(data, len, &w, &h, &bands) == 0)
+        return (uint64_t)w * (uint64_t)h * (uint64_t)bands;
+    pl_probe_info pi;
+    pl_error err;
+    return pl_probe(data, len, &pi, &err) == 0 ? pi.decode_bytes : 0;
+}
+
 static double pl_engine_ms(int64_t from, int64_t to)
 {
     return (double)(to - from) / 1000.0;

@@ -101,6 +101,10 @@ void pl_engine_release_memory(void);
 pl_format pl_sniff(const uint8_t *data, size_t len);
 
 int pl_probe(const uint8_t *data, size_t len, pl_probe_info *out, pl_error *err);
+/* pl_probe's decode_bytes, cheaper: JPEG headers are read by TurboJPEG alone (no libvips image,
+ * no EXIF parse: ~0.5 ms less per request on 3 MB photos); other formats through pl_probe.
+ * 0 when the header does not parse (the run will refuse the input). Any thread. */
+uint64_t pl_decode_bytes_estimate(const uint8_t *data, size_t len);
 
 /* Run plan over in. On success fills out (caller owns; pl_result_clear) and returns 0; on failure
  * returns -1 with err filled and out left empty. ctl may be NULL. */

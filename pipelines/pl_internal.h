@@ -101,6 +101,9 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 /* pl_jpeg_scaled.c: YCbCr/grey JPEG (<= 16 MP) decoded whole at m/8 (m = 1..7) by TurboJPEG into a
  * memory image with head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled or any
  * TurboJPEG error or warning: use libvips' jpegload. */
+/* Width, height and the bands libvips' jpegload gives (1 grey, 4 CMYK/YCCK, else 3) from the
+ * JPEG header alone (TurboJPEG). 0, or -1 when it does not parse. */
+int pl_jpeg_header(const uint8_t *data, size_t len, int *w, int *h, int *bands);
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int m, VipsImage **out);
 
 /* pl_jpeg_lossless.c: a lone /rotate, /flip or /flop on a JPEG as a DCT-domain transform

@@ -15,6 +15,9 @@
  * orientation, ICC, XMP, resolution) is copied from the header image libvips already read
  * (pl_load_header), so both paths carry the same fields; orientation is left to the steps.
  *
+ * pl_jpeg_header() reads width, height and colour space the same way, for the service's memory
+ * admission (no libvips image, no EXIF parse).
+ *
  * Ownership: the pixel buffer belongs to the returned image (freed on its "postclose"); the image
  * belongs to c->base. The TurboJPEG handle lives for one call. Thread-safe: all state is per call.
  */
@@ -42,6 +45,22 @@ static bool pl_jpeg_scaled_supported(int m)
         if (f[i].num * 8 == m * f[i].denom)
             return true;
     return false;
+}
+
+int pl_jpeg_header(const uint8_t *data, size_t len, int *w, int *h, int *bands)
+{
+    if (len > (size_t)0xffffffffu)
+        return -1;
+    tjhandle tj = tjInitDecompress();
+    if (tj == NULL)
+        return -1;
+    int subsamp = 0, cs = 0;
+    int r = tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp, &cs);
+    tjDestroy(tj);
+    if (r != 0 || *w < 1 || *h < 1)
+        return -1;
+    *bands = cs == TJCS_GRAY ? 1 : (cs == TJCS_CMYK || cs == TJCS_YCCK) ? 4 : 3;
+    return 0;
 }
 
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, int m, VipsImage **out)

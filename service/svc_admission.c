@@ -91,13 +91,10 @@ void svc_admission_release(uint64_t held)
 
 uint64_t svc_admission_estimate(pl_op op, const uint8_t *data, size_t len)
 {
-    pl_probe_info info;
-    pl_error err;
     if (op == PL_OP_INFO)
         return 0;
-    if (pl_probe(data, len, &info, &err) != 0)
-        return (uint64_t)len;
-    return info.decode_bytes > 0 ? info.decode_bytes : (uint64_t)len;
+    uint64_t b = pl_decode_bytes_estimate(data, len);
+    return b > 0 ? b : (uint64_t)len;
 }
 
 uint64_t svc_admission_enter(struct svc_job *job)

@@ -390,11 +390,56 @@ static void test_regress(void)
     }
 }
 
+/* pl_decode_bytes_estimate (TurboJPEG's header for JPEG) agrees with pl_probe's decode_bytes
+ * (libvips' header) on every JPEG fixture, grey and CMYK included; other formats go through
+ * pl_probe; what does not parse is 0. */
+static void test_decode_estimate(void)
+{
+    static const char *const dirs[] = {"photos", "edge", "bad"};
+    int n_jpeg = 0, agree = 0;
+    for (size_t d = 0; d < G_N_ELEMENTS(dirs); d++) {
+        char *path = g_build_filename(tap_fixture(""), dirs[d], NULL);
+        GDir *dir = g_dir_open(path, 0, NULL);
+        const char *name;
+        while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+            char rel[512];
+            snprintf(rel, sizeof(rel), "%s/%s", dirs[d], name);
+            eu_file f = eu_read(rel);
+            pl_probe_info pi;
+            pl_error e;
+            if (f.len > 0 && pl_sniff(f.data, f.len) == PL_FMT_JPEG && pl_probe(f.data, f.len, &pi, &e) == 0) {
+                n_jpeg++;
+                uint64_t est = pl_decode_bytes_estimate(f.data, f.len);
+                if (est == pi.decode_bytes)
+                    agree++;
+                else
+                    diag("%s: estimate %llu, libvips header %llu", rel, (unsigned long long)est,
+                         (unsigned long long)pi.decode_bytes);
+            }
+            eu_free(&f);
+        }
+        if (dir != NULL)
+            g_dir_close(dir);
+        g_free(path);
+    }
+    ok(n_jpeg >= 10 && agree == n_jpeg, "decode estimate from TurboJPEG's header = libvips' on %d of %d JPEG fixtures", agree,
+       n_jpeg);
+    eu_file png = eu_read("photos/coffee.png");
+    pl_probe_info pi;
+    pl_error e;
+    ok(png.len > 0 && pl_probe(png.data, png.len, &pi, &e) == 0 && pl_decode_bytes_estimate(png.data, png.len) == pi.decode_bytes,
+       "PNG: the estimate is pl_probe's");
+    eu_free(&png);
+    is_int((long long)pl_decode_bytes_estimate((const uint8_t *)"hello", 5), 0, "not an image: 0");
+    is_int((long long)pl_decode_bytes_estimate((const uint8_t *)"\xff\xd8\xff\xe0", 4), 0, "a JPEG cut in its header: 0");
+}
+
 int main(void)
 {
     if (eu_init() != 0)
         return 1;
     test_sniff();
+    test_decode_estimate();
     test_formats_in();
     test_orientation();
     test_colour();
