@@ -1,11 +1,12 @@
 /*
- * fuzz_engine: libFuzzer target for the decoder path: pl_probe() and pl_run() on arbitrary bytes,
- * with small limits (1 MP in and out, 4 frames, 16 MiB decode estimate) and a 2 s deadline, as the
- * service runs them. Input: one selector byte (which of a few plans to run), then the image bytes.
+ * fuzz_engine: libFuzzer target for the decoder path: pl_probe(), pl_decode_bytes_estimate() and
+ * pl_run() on arbitrary bytes, with small limits (1 MP in and out, 4 frames, 16 MiB decode
+ * estimate) and a 2 s deadline, as the service runs them. Input: one selector byte (which of a few plans to run), then the image bytes.
  * Contract checked (abort on violation): success gives a non-empty result within the output
  * limit; failure gives a non-empty, printable public message and never PL_E_INTERNAL (a 500 on
  * hostile input is a bug); pl_probe() and pl_run() never disagree about an input being too
- * large; nothing leaks (ASan).
+ * large; the admission estimate equals the probe's on every JPEG the probe reads; nothing leaks
+ * (ASan).
  * Build and run with tests/fuzz/run-fuzz.sh engine SECONDS; replayed by tests/fuzz (unit).
  */
 #include <glib.h>
@@ -113,6 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int probe_rc = pl_probe(img, len, &info, &err);
     if (probe_rc != 0)
         check_message(&err);
+    /* the service's admission estimate: equal to the probe's whenever the probe reads a JPEG */
+    uint64_t est = pl_decode_bytes_estimate(img, len);
+    if (probe_rc == 0 && info.format == PL_FMT_JPEG && est != info.decode_bytes) {
+        fprintf(stderr, "decode estimate %llu but the probe says %llu\n", (unsigned long long)est,
+                (unsigned long long)info.decode_bytes);
+        abort();
+    }
 
     memset(&res, 0, sizeof(res));
     pl_error_clear(&err);
