@@ -1,7 +1,8 @@
 /*
  * fuzz_engine: libFuzzer target for the decoder path: pl_probe(), pl_decode_bytes_estimate() and
  * pl_run() on arbitrary bytes, with small limits (1 MP in and out, 4 frames, 16 MiB decode
- * estimate) and a 2 s deadline, as the service runs them. Input: one selector byte (which of a few plans to run), then the image bytes.
+ * estimate) and a 2 s deadline, as the service runs them. Input: one selector byte (which of a
+ * few plans to run), then the image bytes.
  * Contract checked (abort on violation): success gives a non-empty result within the output
  * limit; failure gives a non-empty, printable public message and never PL_E_INTERNAL (a 500 on
  * hostile input is a bug); pl_probe() and pl_run() never disagree about an input being too
