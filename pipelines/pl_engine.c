@@ -317,7 +317,11 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
     }
     c.lw = c.in_width;
     c.lh = c.in_height;
-    bool random = c.animated || plan->n_steps > 1;
+    /* GIF: always random access. libvips 8.14's gifload renders whole frames into memory anyway, and
+     * its sequential mode never finishes a region far down a tall frame: a 43-byte 2x65281 GIF under
+     * transform?w=24&h=24&fit=cover (centre crop of a 12x enlargement) spun past every deadline
+     * (found by fuzz_engine; tests/fixtures/bad/gif-tall-2x65281.gif). Random: 0.5 s. */
+    bool random = c.animated || plan->n_steps > 1 || c.in_format == PL_FMT_GIF;
     for (int i = 0; i < plan->n_steps; i++) {
         if (c.animated && pl_geometry_check_animated(&c, &plan->steps[i]))
             goto done;
