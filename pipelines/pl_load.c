@@ -10,7 +10,8 @@
  * 5/8, 6/8, 7/8 (and 1/8, 2/8, 4/8 when only libvips' floor size misses the target) with
  * TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
- * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access.
+ * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access
+ * (pl_run asks for it for every GIF: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
  * none is embedded), after the cheap shrink.
  *
