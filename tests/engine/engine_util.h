@@ -7,6 +7,7 @@
 #define ENGINE_UTIL_H
 
 #include <glib.h>
+#include <stdlib.h>
 #include <vips/vips.h>
 
 #include "../tap.h"
@@ -74,6 +75,16 @@ static inline int eu_run_full(const char *spec, const uint8_t *data, size_t len,
 static inline int eu_run(const char *spec, const eu_file *f, pl_result *res, pl_error *err)
 {
     return eu_run_full(spec, f->data, f->len, NULL, NULL, NULL, res, err);
+}
+
+/* eu_run with a fast path's off switch (IMGPIPE_NO_FAST_PNG, IMGPIPE_NO_JPEG_MSCALE, ...) set to 1
+ * for this one run: the A/B reference of a fast path. */
+static inline int eu_run_switched_off(const char *off_env, const char *spec, const eu_file *f, pl_result *res, pl_error *err)
+{
+    setenv(off_env, "1", 1);
+    int r = eu_run(spec, f, res, err);
+    unsetenv(off_env);
+    return r;
 }
 
 /* Decoded facts of an output. */

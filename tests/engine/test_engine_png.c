@@ -38,9 +38,7 @@ static void test_same(const char *rel, const char *spec)
     pl_error ea, eb;
     unsetenv("IMGPIPE_NO_FAST_PNG");
     int ra = eu_run(spec, &f, &a, &ea);
-    setenv("IMGPIPE_NO_FAST_PNG", "1", 1);
-    int rb = eu_run(spec, &f, &b, &eb);
-    unsetenv("IMGPIPE_NO_FAST_PNG");
+    int rb = eu_run_switched_off("IMGPIPE_NO_FAST_PNG", spec, &f, &b, &eb);
     if (ra != 0 || rb != 0)
         ok(ra == rb && ea.code == eb.code, "%s %s: both paths fail alike (%s / %s)", rel, spec, pl_error_name(ea.code),
            pl_error_name(eb.code));
