@@ -59,6 +59,12 @@ int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
     if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.trim_threshold"))
         mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
+    /* Decoded images never go to a temporary file: libvips 8.14 writes an image over 100 MB that
+     * needs random access to /tmp, which turns a small hostile upload (a 1.5 KB GIF of 64
+     * 1000x1000 frames) into 256 MB of disk writes, and the worker sandbox forbids writing files
+     * anyway. Memory admission and the worker's memory ceiling bound what is held instead.
+     * VIPS_DISC_THRESHOLD in the environment wins. */
+    setenv("VIPS_DISC_THRESHOLD", "1024g", 0); /* vips__parse_size: k, m, g only */
     if (VIPS_INIT("imgpipe"))
         return pl_error_set_vips(err, PL_E_INTERNAL, "Cannot start libvips");
     g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG, pl_engine_log,
@@ -152,7 +158,10 @@ void pl_result_clear(pl_result *r)
 {
     if (r == NULL)
         return;
-    g_free(r->data);
+    if (r->release != NULL)
+        r->release(r->data, r->len);
+    else
+        g_free(r->data);
     memset(r, 0, sizeof(*r));
 }
 

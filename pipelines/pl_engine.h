@@ -74,6 +74,9 @@ typedef struct pl_timings {
 typedef struct pl_result {
     void *data; /* owned by the result: free with pl_result_clear() */
     size_t len;
+    /* how pl_result_clear() gives data back; NULL = g_free (what pl_run returns). The service sets
+     * it for bytes that came from a worker process (a mapping). */
+    void (*release)(void *data, size_t len);
     pl_format format;     /* of the output (PL_FMT_UNKNOWN for info's JSON) */
     const char *mime;     /* static string: "image/webp", "application/json" */
     int width, height;    /* of the output image (per frame) */

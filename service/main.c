@@ -6,12 +6,13 @@
 
 #include "batch.h"
 #include "svc_server.h"
+#include "svc_worker.h"
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: imgpipe serve [options]      run the HTTP service (imgpipe serve --help)\n"
                  "       imgpipe batch [options] ...  process files and folders (imgpipe batch --help)\n"
-                 "       imgpipe version\n");
+                 "       imgpipe version | --version\n");
 }
 
 int main(int argc, char **argv)
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0)
         return svc_serve_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "worker") == 0) /* internal: started by serve's pool (svc_proc.c) */
+        return svc_worker_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "batch") == 0)
         return svc_batch_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

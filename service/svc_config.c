@@ -33,9 +33,19 @@ typedef struct svc_setting {
 static const svc_setting settings[] = {
     {"listen", T_LIST, 0, 0, "127.0.0.1:8080", NULL, false, OFF(listen),
      "address to serve HTTP on, HOST:PORT; repeat the flag (or comma-separate the env var) for several"},
-    {"workers", T_INT, 0, 256, "0", NULL, false, OFF(workers), "image worker threads; 0 = number of cores"},
+    {"workers", T_INT, 0, 256, "0", NULL, false, OFF(workers), "image jobs run at once (pool threads); 0 = number of cores"},
+    {"isolation", T_ENUM, 0, 0, "process", "process,thread", false, OFF(isolation),
+     "process: each pool thread drives a sandboxed worker process, so a decoder crash or hang fails one request; thread: jobs run in the server process"},
     {"queue", T_INT, 0, 65536, "0", NULL, false, OFF(queue),
-     "jobs waiting for a worker before new ones get 503 + Retry-After; 0 = 2 x workers"},
+     "most jobs waiting for a worker (a hard cap on bodies held); 0 = 16 x workers"},
+    {"max-queue-wait", T_DURATION, 0, 3600000, "0", NULL, false, OFF(max_queue_wait_ms),
+     "admit a job while its predicted queue wait (recent job times x jobs ahead / workers) is at most this, else 503 at once; 0 = half the deadline"},
+    {"worker-max-jobs", T_INT, 0, 100000000, "10000", NULL, false, OFF(worker_max_jobs),
+     "isolation=process: jobs one worker process runs before it is replaced; 0 = never"},
+    {"worker-max-rss", T_BYTES, 0, 1024 * GIB, "1GiB", NULL, false, OFF(worker_max_rss),
+     "isolation=process: a worker process resident above this after a job is replaced; 0 = never"},
+    {"worker-memory-limit", T_BYTES, 0, 1024 * GIB, "0", NULL, false, OFF(worker_memory_limit),
+     "isolation=process: memory ceiling of each worker process (RLIMIT_DATA); 0 = memory-budget + 1GiB (none when memory-budget is 0)"},
     {"max-body-bytes", T_BYTES, 1, 4 * GIB, "32MiB", NULL, false, OFF(max_body_bytes),
      "largest request body (suffixes KiB, MiB, GiB); larger gets 413"},
     {"max-pixels", T_INT, 1, 10000000000LL, "50000000", NULL, false, OFF(max_pixels),
@@ -286,7 +296,11 @@ static void resolve(svc_config *cfg)
     if (cfg->workers == 0)
         cfg->workers = cfg->cores;
     if (cfg->queue == 0)
-        cfg->queue = 2 * cfg->workers;
+        cfg->queue = 16 * cfg->workers;
+    if (cfg->max_queue_wait_ms == 0)
+        cfg->max_queue_wait_ms = cfg->deadline_ms / 2;
+    if (cfg->worker_memory_limit == 0 && cfg->memory_budget > 0)
+        cfg->worker_memory_limit = cfg->memory_budget + (1LL << 30);
     if (cfg->vips_concurrency == 0) {
         cfg->vips_concurrency = cfg->cores / cfg->workers;
         if (cfg->vips_concurrency < 1)

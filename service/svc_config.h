@@ -20,12 +20,18 @@
 #define SVC_MAX_LISTEN 8
 
 enum { SVC_LOG_ERROR = 0, SVC_LOG_WARN, SVC_LOG_INFO, SVC_LOG_DEBUG };
+enum { SVC_ISOLATION_PROCESS = 0, SVC_ISOLATION_THREAD = 1 }; /* order of the setting's choices */
 
 typedef struct svc_config {
     char *listen[SVC_MAX_LISTEN]; /* "HOST:PORT" */
     int n_listen;
     long long workers; /* 0 in the table = number of cores; resolved by svc_config_load */
-    long long queue;   /* 0 in the table = 2 x workers; resolved */
+    int isolation;     /* SVC_ISOLATION_* */
+    long long queue;   /* 0 in the table = 16 x workers; resolved */
+    long long max_queue_wait_ms;   /* 0 in the table = deadline / 2; resolved */
+    long long worker_max_jobs;     /* 0 = never recycle by count */
+    long long worker_max_rss;      /* 0 = never recycle by size */
+    long long worker_memory_limit; /* 0 in the table = memory_budget + 1 GiB; resolved (0 = none) */
     long long max_body_bytes;
     long long max_pixels;
     long long max_output_pixels;

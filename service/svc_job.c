@@ -1,15 +1,27 @@
 /*
- * svc_job: allocation of the request job and the worker-side run (see svc_job.h for the
- * ownership rule). svc_job_run executes on a worker thread and touches only the job.
+ * svc_job: allocation of the request job, its input memfd, and the two ways a job runs: in the
+ * pool thread itself (isolation=thread, svc_job_run) or through the pool thread's worker process
+ * (isolation=process, svc_job_run_isolated). See svc_job.h for the ownership rule; both run
+ * functions touch only the job and send it back to the loop thread at the end.
  */
 #include "svc_job.h"
 
 #include <glib.h>
+#include <openssl/sha.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "svc_admission.h"
+#include "svc_crash.h"
+#include "svc_log.h"
 #include "svc_metrics.h"
+#include "svc_proc.h"
+#include "svc_wproto.h"
 
 static atomic_ullong inflight_bytes;
 
@@ -26,7 +38,10 @@ uint64_t svc_job_inflight_bytes(void)
 
 svc_job *svc_job_new(void)
 {
-    return calloc(1, sizeof(svc_job));
+    svc_job *job = calloc(1, sizeof(svc_job));
+    if (job != NULL)
+        job->in_fd = -1;
+    return job;
 }
 
 void svc_job_free(svc_job *job)
@@ -34,40 +49,188 @@ void svc_job_free(svc_job *job)
     if (job == NULL)
         return;
     atomic_fetch_sub(&inflight_bytes, job->held_bytes);
-    if (!job->borrowed) {
-        free((void *)job->data);
-        free((void *)job->overlay);
-    }
+    if (job->in_map != NULL)
+        munmap(job->in_map, job->in_map_len);
+    if (job->in_fd >= 0)
+        close(job->in_fd);
     free(job->accept);
     pl_result_clear(&job->result);
     free(job);
 }
 
-void svc_job_run(svc_job *job)
+int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len)
+{
+    size_t total = len + (overlay != NULL ? overlay_len : 0);
+    job->in_fd = svc_wproto_memfd("imgpipe-in", data, len, overlay, overlay != NULL ? overlay_len : 0);
+    if (job->in_fd < 0 || (total > 0 && (job->in_map = svc_wproto_map(job->in_fd, total)) == NULL))
+        return -1;
+    job->in_map_len = total;
+    job->data = total > 0 ? job->in_map : (const uint8_t *)"";
+    job->data_len = len;
+    job->overlay = overlay != NULL ? job->data + len : NULL;
+    job->overlay_len = overlay != NULL ? overlay_len : 0;
+    svc_job_hold_bytes(job, total);
+    return 0;
+}
+
+/* Before running: the job may already be over. Returns 1 (and fills job->err) when it is. */
+static int job_over_before_start(svc_job *job)
 {
     job->started_us = g_get_monotonic_time();
     pl_error_clear(&job->err);
     if (atomic_load(&job->ctl.cancelled)) {
         job->rc = pl_error_set(&job->err, PL_E_CANCELLED, "the client went away before processing started");
-    } else if (job->ctl.deadline_us != 0 && job->started_us >= job->ctl.deadline_us) {
+        return 1;
+    }
+    if (job->ctl.deadline_us != 0 && job->started_us >= job->ctl.deadline_us) {
         job->rc = pl_error_set(&job->err, PL_E_DEADLINE, "processing deadline exceeded while waiting in the queue");
-    } else {
+        return 1;
+    }
+    return 0;
+}
+
+static void send_back(svc_job *job)
+{
+    if (job->rc == 0) {
+        svc_job_hold_bytes(job, job->result.len);
+        svc_metrics_stage("decode", job->result.t.decode_ms / 1000.0);
+        svc_metrics_stage("process", job->result.t.process_ms / 1000.0);
+        svc_metrics_stage("encode", job->result.t.encode_ms / 1000.0);
+    }
+    svc_metrics_stage("queue", (double)(job->started_us - job->enqueued_us) / 1e6);
+    job->finished_us = g_get_monotonic_time();
+    memset(&job->msg, 0, sizeof(job->msg));
+    h2o_multithread_send_message(job->receiver, &job->msg);
+}
+
+void svc_job_run(svc_job *job)
+{
+    uint64_t held = svc_admission_enter(job); /* waits while the memory budget is spent */
+    if (!job_over_before_start(job)) {
         pl_input in = {.data = job->data,
                        .len = job->data_len,
                        .overlay = job->overlay,
                        .overlay_len = job->overlay_len,
                        .accept = job->accept};
         job->rc = pl_run(&job->plan, &in, &job->limits, &job->ctl, &job->result, &job->err);
-        if (job->rc == 0) {
-            svc_job_hold_bytes(job, job->result.len);
-            svc_metrics_stage("decode", job->result.t.decode_ms / 1000.0);
-            svc_metrics_stage("process", job->result.t.process_ms / 1000.0);
-            svc_metrics_stage("encode", job->result.t.encode_ms / 1000.0);
+    }
+    svc_admission_leave(held);
+    send_back(job);
+}
+
+/* ---- isolation=process ------------------------------------------------------------------------ */
+
+typedef struct admit_state {
+    svc_job *job;
+    uint64_t held;
+} admit_state;
+
+static int admit(void *arg, uint64_t estimate)
+{
+    admit_state *a = arg;
+    int got = svc_admission_acquire(estimate, &a->job->ctl, &a->held);
+    if (job_over_before_start(a->job)) /* fills job->err: deadline or cancel while waiting */
+        return -1;
+    if (got != 0)
+        return pl_error_set(&a->job->err, PL_E_INTERNAL, "memory admission failed");
+    return 0;
+}
+
+static const char *fault_reason(svc_proc_fault f)
+{
+    switch (f) {
+    case SVC_PROC_CRASHED:
+        return "crashed";
+    case SVC_PROC_EXITED:
+        return "exited";
+    case SVC_PROC_KILLED_DEADLINE:
+        return "deadline";
+    case SVC_PROC_KILLED_CANCEL:
+        return "cancelled";
+    default:
+        return "ok";
+    }
+}
+
+/* The log line of a lost worker: request, route, signal, and the input's SHA-256 so that the
+ * file can be found again (the bytes themselves are not logged). */
+static void log_fault(const svc_job *job, svc_proc_fault f, int sig, pid_t pid)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    SHA256(job->data, job->data_len, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (f == SVC_PROC_CRASHED)
+        svc_log_printf(SVC_LOG_ERROR, "request %s: worker process %d died of signal %d (%s) on /%s, input %zu bytes sha256 %s; replacing it",
+                       job->request_id, (int)pid, sig, strsignal(sig), job->route, job->data_len, hex);
+    else if (f == SVC_PROC_EXITED)
+        svc_log_printf(SVC_LOG_ERROR, "request %s: worker process %d exited (status %d) mid-job on /%s, input sha256 %s; replacing it",
+                       job->request_id, (int)pid, sig, job->route, hex);
+    else
+        svc_log_printf(SVC_LOG_WARN, "request %s: worker process %d did not stop after its %s; killed, input sha256 %s; replacing it",
+                       job->request_id, (int)pid, f == SVC_PROC_KILLED_DEADLINE ? "deadline" : "cancel", hex);
+}
+
+static void record_fault(svc_job *job, svc_proc_fault f, int sig)
+{
+    job->fault = f;
+    job->fault_signal = sig;
+    pl_result_clear(&job->result);
+    if (f == SVC_PROC_KILLED_DEADLINE)
+        job->rc = pl_error_set(&job->err, PL_E_DEADLINE, "processing deadline exceeded; the image library did not stop and was killed");
+    else if (f == SVC_PROC_KILLED_CANCEL)
+        job->rc = pl_error_set(&job->err, PL_E_CANCELLED, "the client went away");
+    else
+        job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "processing this image crashed the image library (%s %d)",
+                               f == SVC_PROC_CRASHED ? "signal" : "exit status", sig);
+}
+
+void svc_job_run_isolated(svc_job *job, svc_proc **proc, const svc_proc_config *cfg)
+{
+    char errbuf[512];
+    if (!svc_proc_alive(*proc)) {
+        svc_proc_stop(*proc);
+        if ((*proc = svc_proc_start(cfg, errbuf, sizeof(errbuf))) == NULL) {
+            svc_log_printf(SVC_LOG_ERROR, "request %s: %s", job->request_id, errbuf);
+            job->started_us = g_get_monotonic_time();
+            job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "no worker process could be started; see the server log");
+            send_back(job);
+            return;
         }
     }
-    svc_metrics_stage("queue", (double)(job->started_us - job->enqueued_us) / 1e6);
-    job->finished_us = g_get_monotonic_time();
-    atomic_store(&job->finished, 1);
-    memset(&job->msg, 0, sizeof(job->msg));
-    h2o_multithread_send_message(job->receiver, &job->msg);
+    admit_state a = {.job = job, .held = 0};
+    svc_proc_job pj = {.plan = &job->plan,
+                       .limits = &job->limits,
+                       .accept = job->accept,
+                       .request_id = job->request_id,
+                       .fd = job->in_fd,
+                       .data_off = 0,
+                       .data_len = job->data_len,
+                       .overlay_off = job->data_len,
+                       .overlay_len = job->overlay_len,
+                       .deadline_us = job->ctl.deadline_us,
+                       .cancelled = &job->ctl.cancelled,
+                       .admit = admit,
+                       .admit_arg = &a};
+    int rc = -1, sig = 0;
+    pid_t pid = svc_proc_pid(*proc);
+    if (job_over_before_start(job)) { /* no need to wake the worker */
+        send_back(job);
+        return;
+    }
+    svc_proc_fault f = svc_proc_run(*proc, &pj, &rc, &job->result, &job->err, job->mime, sizeof(job->mime), &sig);
+    svc_admission_release(a.held);
+    if (f != SVC_PROC_OK) {
+        svc_metrics_worker_exit(fault_reason(f));
+        log_fault(job, f, sig, pid);
+        record_fault(job, f, sig);
+        svc_proc_stop(*proc);
+        *proc = NULL;
+    } else {
+        job->rc = rc == 0 ? 0 : -1; /* rc 1: admission gave up, job->err filled by admit() */
+    }
+    send_back(job); /* the job is the loop thread's from here on */
+    if (*proc == NULL && (*proc = svc_proc_start(cfg, errbuf, sizeof(errbuf))) == NULL) /* the replacement, at once */
+        svc_log_printf(SVC_LOG_ERROR, "cannot replace a worker process: %s (retried with the next job)", errbuf);
 }

@@ -7,11 +7,11 @@
  *   - The loop thread allocates the job (svc_job_new), gives it the image bytes, submits it to the
  *     pool, and is the only one to free it (svc_job_free), in the receiver, after the worker has
  *     sent it back.
- *   - The image bytes: HTTP/1 requests lend theirs (`borrowed`): h2o 2.2 keeps an HTTP/1
- *     request's entity in the connection's input buffer until the answer to it has been written,
- *     stops reading the socket and arms no timer meanwhile, and every answer to an image request
- *     is sent by the receiver after the worker is done (client gone: 499, deadline: 504). HTTP/2
- *     streams can be reset and freed by the client at any moment, so those bytes are copied.
+ *   - The image bytes: svc_job_set_input() copies the upload (and overlay) once, on the loop
+ *     thread, into a memfd that the job owns; `data`/`overlay` point into a read-only mapping of
+ *     it. A worker thread reads the mapping (isolation=thread); a worker process gets the fd and
+ *     maps it itself (isolation=process). The request's own buffers are never lent, so h2o may
+ *     free the request at any moment.
  *   - `link` is loop-thread-only: it points to a shared allocation in req->pool. If the request
  *     is disposed first (client gone), the dispose callback sets link = NULL and ctl.cancelled = 1;
  *     the receiver then drops the result. ctl.cancelled is the only field both sides touch at
@@ -34,12 +34,13 @@ typedef struct svc_job {
     h2o_multithread_message_t msg; /* zeroed by the worker just before sending */
     h2o_multithread_receiver_t *receiver;
     /* inputs, read-only for the worker */
-    const uint8_t *data; /* the image bytes */
+    const uint8_t *data; /* the image bytes (in in_map) */
     size_t data_len;
-    const uint8_t *overlay; /* watermarkimage's second image or NULL */
+    const uint8_t *overlay; /* watermarkimage's second image (in in_map, after data) or NULL */
     size_t overlay_len;
-    bool borrowed;        /* data/overlay point into the HTTP/1 request: not the job's to free */
-    atomic_int finished;  /* set by the worker just before it sends the job back */
+    int in_fd;         /* memfd holding data then overlay; -1 before svc_job_set_input */
+    void *in_map;      /* read-only mapping of in_fd */
+    size_t in_map_len;
     char *accept; /* copy of the Accept header or NULL */
     pl_plan plan;
     pl_limits limits;
@@ -51,6 +52,9 @@ typedef struct svc_job {
     int rc;
     pl_result result;
     pl_error err;
+    char mime[64];      /* result.mime points here when the result came from a worker process */
+    int fault;          /* svc_proc_fault of the worker process that ran the job (0 = none) */
+    int fault_signal;   /* its signal (crash) or exit status */
     int64_t started_us, finished_us;
     /* loop thread only */
     struct svc_req_link *link;
@@ -62,11 +66,23 @@ typedef struct svc_job {
 svc_job *svc_job_new(void);
 void svc_job_free(svc_job *job); /* frees inputs and any result still held */
 
+/* Loop thread: copy the image (and overlay, may be NULL) into the job's memfd. 0, or -1 when the
+ * memory for it cannot be had. */
+int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
+
 /* Account bytes a job holds (inputs copied, result produced); read by /metrics. Any thread. */
 void svc_job_hold_bytes(svc_job *job, size_t n);
 uint64_t svc_job_inflight_bytes(void);
 
-/* Worker side: run the plan (or fail with deadline/cancelled), then send the job back. */
+/* Worker thread side (isolation=thread): reserve memory, run the plan in this thread (or fail
+ * with deadline/cancelled), release, then send the job back. */
 void svc_job_run(svc_job *job);
+
+/* Pool thread side (isolation=process): the same through the worker process *proc (started here
+ * when NULL or dead; freed and set to NULL when it died or was killed, so the caller starts the
+ * next one). Always sends the job back. */
+struct svc_proc;
+struct svc_proc_config;
+void svc_job_run_isolated(svc_job *job, struct svc_proc **proc, const struct svc_proc_config *cfg);
 
 #endif

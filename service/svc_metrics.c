@@ -43,6 +43,10 @@ static const char *const metrics_routes[] = {
 #define METRICS_ROUTE_OTHER (METRICS_N_ROUTES - 1)
 
 static const char *const metrics_stages[] = {"queue", "decode", "process", "encode"};
+
+/* Why a worker process ended (svc_job.c, svc_pool.c). */
+static const char *const metrics_exit_reasons[] = {"crashed", "exited", "deadline", "cancelled", "recycled"};
+#define METRICS_N_EXIT_REASONS (sizeof(metrics_exit_reasons) / sizeof(metrics_exit_reasons[0]))
 #define METRICS_N_STAGES (sizeof(metrics_stages) / sizeof(metrics_stages[0]))
 
 /* Buckets (seconds), the upper bounds of the finite buckets; +Inf is implicit. */
@@ -75,6 +79,7 @@ static struct {
     metrics_hist request_hist;
     metrics_hist stage_hist[METRICS_N_STAGES];
     uint64_t bytes_in, bytes_out;
+    uint64_t worker_exits[METRICS_N_EXIT_REASONS];
 } metrics;
 
 static inline void metrics_add(uint64_t *p, uint64_t v)
@@ -146,6 +151,13 @@ void svc_metrics_stage(const char *stage, double seconds)
             return;
         }
     }
+}
+
+void svc_metrics_worker_exit(const char *reason)
+{
+    for (size_t i = 0; reason && i < METRICS_N_EXIT_REASONS; i++)
+        if (strcmp(metrics_exit_reasons[i], reason) == 0)
+            metrics_add(&metrics.worker_exits[i], 1);
 }
 
 /* Label value escaping per the text format: backslash, double quote and newline. */
@@ -222,6 +234,15 @@ static void metrics_put_gauges(FILE *f)
     fprintf(f, "imgpipe_draining %d\n", g.draining ? 1 : 0);
     metrics_put_header(f, "imgpipe_connections", "gauge", "Open client connections.");
     fprintf(f, "imgpipe_connections %d\n", g.connections);
+    metrics_put_header(f, "imgpipe_memory_budget_bytes", "gauge", "Decode memory all running jobs may reserve (memory-budget; 0 = off).");
+    fprintf(f, "imgpipe_memory_budget_bytes %llu\n", (unsigned long long)g.memory_budget);
+    metrics_put_header(f, "imgpipe_memory_reserved_bytes", "gauge", "Decode memory reserved by running jobs.");
+    fprintf(f, "imgpipe_memory_reserved_bytes %llu\n", (unsigned long long)g.memory_reserved);
+    metrics_put_header(f, "imgpipe_memory_waiting_jobs", "gauge", "Jobs waiting for decode memory.");
+    fprintf(f, "imgpipe_memory_waiting_jobs %d\n", g.memory_waiting);
+    metrics_put_header(f, "imgpipe_worker_processes_resident_bytes", "gauge",
+                       "Resident memory of the worker processes (isolation=process; 0 with threads).");
+    fprintf(f, "imgpipe_worker_processes_resident_bytes %llu\n", (unsigned long long)g.worker_rss);
 }
 
 static void metrics_put_process(FILE *f)
@@ -230,7 +251,7 @@ static void metrics_put_process(FILE *f)
     double cpu = 0;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    metrics_put_header(f, "imgpipe_vips_memory_bytes", "gauge", "Memory currently allocated by libvips (vips_tracked_get_mem).");
+    metrics_put_header(f, "imgpipe_vips_memory_bytes", "gauge", "Memory currently allocated by libvips in the server process (vips_tracked_get_mem; 0 with isolation=process: see imgpipe_worker_processes_resident_bytes).");
     fprintf(f, "imgpipe_vips_memory_bytes %zu\n", vips_tracked_get_mem());
     metrics_put_header(f, "imgpipe_vips_memory_peak_bytes", "gauge", "Highest memory allocated by libvips since start.");
     fprintf(f, "imgpipe_vips_memory_peak_bytes %zu\n", vips_tracked_get_mem_highwater());
@@ -290,6 +311,13 @@ char *svc_metrics_render(size_t *len)
     fprintf(f, "imgpipe_bytes_received_total %llu\n", (unsigned long long)metrics_load(&metrics.bytes_in));
     metrics_put_header(f, "imgpipe_bytes_sent_total", "counter", "Response body bytes sent.");
     fprintf(f, "imgpipe_bytes_sent_total %llu\n", (unsigned long long)metrics_load(&metrics.bytes_out));
+
+    metrics_put_header(f, "imgpipe_worker_exits_total", "counter",
+                       "Worker processes that ended, by reason (crashed, exited, deadline, cancelled: the job's request "
+                       "failed; recycled: replaced between jobs).");
+    for (size_t i = 0; i < METRICS_N_EXIT_REASONS; i++)
+        fprintf(f, "imgpipe_worker_exits_total{reason=\"%s\"} %llu\n", metrics_exit_reasons[i],
+                (unsigned long long)metrics_load(&metrics.worker_exits[i]));
 
     metrics_put_gauges(f);
     metrics_put_process(f);

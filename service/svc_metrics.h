@@ -16,6 +16,9 @@ typedef struct svc_metrics_gauges {
     uint64_t inflight_bytes; /* request bodies + results held by jobs */
     int draining;            /* 1 after SIGTERM */
     int connections;
+    uint64_t memory_budget, memory_reserved; /* svc_admission */
+    int memory_waiting;
+    uint64_t worker_rss; /* sum over worker processes, sampled after each job */
 } svc_metrics_gauges;
 typedef void (*svc_metrics_gauge_fn)(svc_metrics_gauges *out, void *arg);
 
@@ -27,6 +30,9 @@ void svc_metrics_request_done(const char *route, int status, double seconds, uin
 
 /* stage: "queue", "decode", "process", "encode" */
 void svc_metrics_stage(const char *stage, double seconds);
+
+/* reason: "crashed", "exited", "deadline", "cancelled", "recycled" */
+void svc_metrics_worker_exit(const char *reason);
 
 /* Prometheus text exposition format 0.0.4. Returns malloc'd text (caller frees), *len set. */
 char *svc_metrics_render(size_t *len);

@@ -255,7 +255,9 @@ void svc_respond_result(svc_reqctx *rc, pl_result *res, double queue_ms)
     req->res.reason = "OK";
     {
         const char *mime = res->mime ? res->mime : "application/octet-stream";
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, mime, strlen(mime));
+        h2o_iovec_t m = h2o_strdup(&req->pool, mime, SIZE_MAX); /* res->mime may live in the job */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, m.base, m.len);
+        res->mime = NULL;
     }
     if (res->format != PL_FMT_UNKNOWN) {
         l = snprintf(buf, sizeof(buf), "%d", res->width);

@@ -189,18 +189,9 @@ static void link_dispose(void *p)
 {
     svc_req_link *link = p;
     link_unlist(link);
-    if (link->job != NULL) {
-        svc_job *job = link->job;
-        atomic_store(&job->ctl.cancelled, 1);
-        if (job->borrowed && !atomic_load(&job->finished)) {
-            /* h2o is freeing an HTTP/1 request whose body a worker may still read: svc_job.h says
-             * this cannot happen. Should it, hold the loop until the cancelled job lets go
-             * (libvips stops within ~100 ms) rather than let the worker read freed memory. */
-            svc_log_printf(SVC_LOG_ERROR, "request %s: disposed while its job runs; waiting for the worker", job->request_id);
-            for (int i = 0; i < 10000 && !atomic_load(&job->finished); i++)
-                usleep(1000);
-        }
-        job->link = NULL;
+    if (link->job != NULL) { /* the job owns its input: it runs on, cancelled, and is dropped */
+        atomic_store(&link->job->ctl.cancelled, 1);
+        link->job->link = NULL;
         link->job = NULL;
     }
 }
@@ -227,14 +218,6 @@ static int query_wants_auto(const char *q, size_t len)
         q = amp ? amp + 1 : end;
     }
     return 0;
-}
-
-static uint8_t *dup_bytes(const void *p, size_t len)
-{
-    uint8_t *d = malloc(len ? len : 1);
-    if (d != NULL && len)
-        memcpy(d, p, len);
-    return d;
 }
 
 static void image_error(svc_reqctx *rc, pl_op op, const pl_error *err)
@@ -353,21 +336,13 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         overloaded(rc, app);
         return 0;
     }
-    /* HTTP/1: the job borrows the body (svc_job.h says why that is safe); HTTP/2: a copy */
+    /* the job's own copy of the image (a memfd that a worker process can map) */
     svc_job *job = svc_job_new();
-    if (job != NULL && req->version < 0x200) {
-        job->borrowed = true;
-        job->data = data;
-        job->overlay = overlay;
-    } else if (job == NULL || (job->data = dup_bytes(data, data_len)) == NULL ||
-               (overlay != NULL && (job->overlay = dup_bytes(overlay, overlay_len)) == NULL)) {
+    if (job == NULL || svc_job_set_input(job, data, data_len, overlay, overlay_len) != 0) {
         svc_job_free(job);
         svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
         return 0;
     }
-    job->data_len = data_len;
-    job->overlay_len = overlay_len;
-    svc_job_hold_bytes(job, data_len + overlay_len);
     h2o_iovec_t acc = header(req, H2O_TOKEN_ACCEPT);
     if (acc.base != NULL)
         job->accept = strndup(acc.base, acc.len);
@@ -420,6 +395,12 @@ static void job_done(svc_app *app, svc_job *job)
     svc_reqctx *rc = link->rc;
     if (link->client_gone) { /* answer anyway so that h2o releases the request; nobody reads it */
         svc_respond_error(rc, 499, "cancelled", "the client closed the connection", 0);
+    } else if (job->fault == SVC_PROC_CRASHED || job->fault == SVC_PROC_EXITED) {
+        rc->queue_ms = queue_ms;
+        svc_respond_error(rc, 422, "worker_crashed",
+                          "processing this image crashed the image library; only this request failed, and the same "
+                          "bytes would fail again, so do not retry them",
+                          0);
     } else if (job->rc == 0) {
         svc_respond_result(rc, &job->result, queue_ms);
     } else {

@@ -35,6 +35,11 @@
 #include "svc_pool.h"
 #include "svc_routes.h"
 
+/* isolation=process: how long past its deadline (or its cancel) a job's worker process may run
+ * before it is killed and the request answered 504 (499). libvips normally stops within a few
+ * ms of the deadline by itself (pl_cancel); this only catches code that never returns to it. */
+#define SVC_HARD_DEADLINE_GRACE_US 500000
+
 static volatile sig_atomic_t stop_signals;
 
 static void on_stop_signal(int sig)
@@ -71,6 +76,10 @@ static void gauges(svc_metrics_gauges *out, void *arg)
     out->inflight_bytes = svc_job_inflight_bytes();
     out->draining = atomic_load(&app->draining);
     out->connections = atomic_load(&app->connections);
+    out->memory_budget = svc_admission_budget();
+    out->memory_reserved = svc_admission_in_use();
+    out->memory_waiting = svc_admission_waiting();
+    out->worker_rss = svc_pool_worker_rss(app->pool);
 }
 
 static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_t errlen)
@@ -172,8 +181,18 @@ int svc_serve_main(int argc, char **argv)
     }
     svc_metrics_init(IMGPIPE_VERSION);
     svc_admission_init((uint64_t)cfg.memory_budget); /* before the workers start */
-    if ((app.pool = svc_pool_new((int)cfg.workers, (int)cfg.queue)) == NULL) {
-        fprintf(stderr, "imgpipe serve: cannot start %lld worker threads\n", cfg.workers);
+    static svc_proc_config iso;
+    iso = (svc_proc_config){.vips_concurrency = (int)cfg.vips_concurrency,
+                            .allow_untrusted = pl_formats_need_untrusted(app.limits.allowed_inputs),
+                            .memory_limit = (uint64_t)cfg.worker_memory_limit,
+                            .log_level = cfg.log_level,
+                            .grace_us = SVC_HARD_DEADLINE_GRACE_US,
+                            .max_jobs = (int)cfg.worker_max_jobs,
+                            .max_rss = (uint64_t)cfg.worker_max_rss};
+    app.pool = svc_pool_new((int)cfg.workers, (int)cfg.queue, cfg.max_queue_wait_ms * 1000,
+                            cfg.isolation == SVC_ISOLATION_PROCESS ? &iso : NULL, errbuf, sizeof(errbuf));
+    if (app.pool == NULL) {
+        fprintf(stderr, "imgpipe serve: %s\n", errbuf);
         goto out_auth;
     }
     svc_metrics_set_gauge_source(gauges, &app);

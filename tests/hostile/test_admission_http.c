@@ -97,7 +97,7 @@ int main(void)
     char *img;
     static const char *const args[] = {"--workers", "2", "--queue", "16", "--memory-budget", "1MiB", "--access-log", "off", NULL};
     static const char *const args_dl[] = {"--workers",    "2",   "--queue", "16", "--memory-budget", "1MiB", "--deadline", "300ms",
-                                          "--access-log", "off", NULL};
+                                          "--access-log", "off", "--max-queue-wait", "10s", NULL};
 
     if (VIPS_INIT("test_admission_http"))
         return 1;

@@ -247,7 +247,8 @@ static void test_open(void)
     is_int(metric(&s, "imgpipe_workers", ""), 1, "imgpipe_workers = --workers 1");
     ok(metric(&s, "imgpipe_queue_capacity", "") >= 1, "queue capacity reported");
     ok(metric(&s, "process_resident_memory_bytes", "") > 1e6, "process RSS reported");
-    ok(metric(&s, "imgpipe_vips_memory_peak_bytes", "") > 0, "libvips peak memory moved after decoding");
+    ok(metric(&s, "imgpipe_worker_processes_resident_bytes", "") > 1e6, "worker process RSS reported after decoding");
+    is_int(metric(&s, "imgpipe_worker_exits_total", "reason=\"crashed\""), 0, "no worker process crashed");
 
     ok(request(&s, "/openapi.json", NULL, NULL, 0, &r) == 0 && r.status == 200, "GET /openapi.json: 200");
     json_t *doc = r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;

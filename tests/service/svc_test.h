@@ -8,6 +8,7 @@
 #define SVC_TEST_H
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -352,19 +353,53 @@ static inline void tsrv_cleanup(tsrv *s)
     }
 }
 
-/* VmRSS of the server in KiB, or -1. */
-static inline long tsrv_rss_kb(const tsrv *s)
+/* VmRSS of one process in KiB, or -1. */
+static inline long t_pid_rss_kb(int pid)
 {
     char path[64], line[256];
     long kb = -1;
     FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
     if ((f = fopen(path, "r")) == NULL)
         return -1;
     while (fgets(line, sizeof(line), f))
         if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
             break;
     fclose(f);
+    return kb;
+}
+
+/* RSS of the server and of its worker processes (isolation=process), in KiB; -1 if gone. */
+static inline long tsrv_rss_kb(const tsrv *s)
+{
+    long kb = t_pid_rss_kb((int)s->pid);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    if (kb < 0 || d == NULL) {
+        if (d != NULL)
+            closedir(d);
+        return kb;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[300], buf[512];
+        int pid = atoi(e->d_name), ppid = 0;
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+        if (rp != NULL && sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == (int)s->pid) {
+            long c = t_pid_rss_kb(pid);
+            if (c > 0)
+                kb += c;
+        }
+    }
+    closedir(d);
     return kb;
 }
 

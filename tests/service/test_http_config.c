@@ -63,7 +63,12 @@ int main(void)
     static char out[65536];
     static const char *const names[] = {"listen",
                                         "workers",
+                                        "isolation",
                                         "queue",
+                                        "max-queue-wait",
+                                        "worker-max-jobs",
+                                        "worker-max-rss",
+                                        "worker-memory-limit",
                                         "max-body-bytes",
                                         "max-pixels",
                                         "max-output-pixels",

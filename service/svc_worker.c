@@ -1,0 +1,204 @@
+/*
+ * svc_worker: the worker process's main loop (see svc_worker.h). Arguments come from svc_proc:
+ *   imgpipe worker VIPS_CONCURRENCY ALLOW_UNTRUSTED(0|1) MEMORY_LIMIT_BYTES LOG_LEVEL
+ * Each job: validate the message, map the input, send the decode estimate and wait for the pool
+ * thread's go, run pl_run with the shared control page as its pl_control, and send the result
+ * back in a memfd. A malformed message ends the process (the pool thread then starts another).
+ */
+#include "svc_worker.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "svc_admission.h"
+#include "svc_crash.h"
+#include "svc_log.h"
+#include "svc_sandbox.h"
+#include "svc_wproto.h"
+
+enum { IDLE_TRIM_MS = 1000 };
+
+static void die(const char *what)
+{
+    svc_log_printf(SVC_LOG_ERROR, "worker %d: %s", (int)getpid(), what);
+    _exit(70);
+}
+
+static void test_fault(const uint8_t *data, size_t len)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("IMGPIPE_WORKER_TEST_FAULTS") != NULL && strcmp(getenv("IMGPIPE_WORKER_TEST_FAULTS"), "1") == 0;
+    if (!on || data == NULL)
+        return;
+    if (len >= 17 && memcmp(data, "IMGPIPE-TEST-HANG", 17) == 0)
+        for (volatile unsigned long i = 0;; i++)
+            ;
+    if (len >= 18 && memcmp(data, "IMGPIPE-TEST-CRASH", 18) == 0)
+        raise(SIGSEGV);
+}
+
+static void send_result(int sock, int rc, const pl_result *res, const pl_error *err)
+{
+    wp_result r;
+    int fd = -1;
+    memset(&r, 0, sizeof(r));
+    r.type = WP_RESULT;
+    r.rc = rc;
+    r.err = *err;
+    r.format = res->format;
+    r.in_format = res->in_format;
+    r.width = res->width, r.height = res->height;
+    r.in_width = res->in_width, r.in_height = res->in_height;
+    r.vary_accept = res->vary_accept;
+    r.t = res->t;
+    if (res->mime != NULL)
+        snprintf(r.mime, sizeof(r.mime), "%s", res->mime);
+    if (rc == 0 && res->len > 0) {
+        if ((fd = svc_wproto_memfd("imgpipe-out", res->data, res->len, NULL, 0)) < 0) {
+            r.rc = pl_error_set(&r.err, PL_E_INTERNAL, "the worker could not hand over the result (memfd: %s)", strerror(errno));
+        } else {
+            r.len = res->len;
+        }
+    }
+    if (svc_wproto_send(sock, &r, sizeof(r), fd) != 0)
+        die("cannot send the result to the pool thread");
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The input's bytes, mapped; *map_len = what to munmap. NULL when the message is inconsistent. */
+static const uint8_t *map_input(const wp_job *j, int fd, size_t *map_len)
+{
+    struct stat st;
+    uint64_t end = j->data_off + j->data_len;
+    if (j->overlay_len && j->overlay_off + j->overlay_len > end)
+        end = j->overlay_off + j->overlay_len;
+    *map_len = 0;
+    if (end == 0)
+        return (const uint8_t *)"";
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size < end || end < j->data_len)
+        return NULL;
+    void *p = mmap(NULL, end, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    *map_len = end;
+    return p;
+}
+
+/* One job; returns -1 when the pool thread sent something it should not have. */
+static int run_job(int sock, svc_wproto_ctl *shared, wp_job *j, ssize_t n, int fd)
+{
+    size_t map_len = 0;
+    pl_result res;
+    pl_error err;
+    if (n < (ssize_t)offsetof(wp_job, accept) || j->type != WP_JOB || j->accept_len >= WP_ACCEPT_MAX ||
+        (size_t)n != offsetof(wp_job, accept) + j->accept_len)
+        return -1;
+    j->accept[j->accept_len] = '\0';
+    j->request_id[sizeof(j->request_id) - 1] = '\0';
+    const uint8_t *base = map_input(j, fd, &map_len);
+    if (fd >= 0)
+        close(fd);
+    if (base == NULL)
+        return -1;
+    svc_crash_set_request(j->request_id);
+    const uint8_t *data = base + j->data_off;
+    shared->ctl.deadline_us = j->deadline_us;
+    if (j->want_estimate) {
+        wp_estimate e = {.type = WP_ESTIMATE, .bytes = svc_admission_estimate(j->plan.op, data, j->data_len)};
+        wp_go go;
+        if (svc_wproto_send(sock, &e, sizeof(e), -1) != 0 || svc_wproto_recv(sock, &go, sizeof(go), NULL) != sizeof(go) ||
+            (go.type != WP_GO && go.type != WP_STOP)) {
+            if (map_len)
+                munmap((void *)base, map_len);
+            return -1;
+        }
+        if (go.type == WP_STOP) {
+            if (map_len)
+                munmap((void *)base, map_len);
+            svc_crash_set_request("");
+            return 0;
+        }
+    }
+    test_fault(data, j->data_len);
+    pl_input in = {.data = data,
+                   .len = j->data_len,
+                   .overlay = j->overlay_len ? base + j->overlay_off : NULL,
+                   .overlay_len = j->overlay_len,
+                   .accept = j->accept_len ? j->accept : NULL};
+    memset(&res, 0, sizeof(res));
+    pl_error_clear(&err);
+    int rc = pl_run(&j->plan, &in, &j->limits, &shared->ctl, &res, &err);
+    send_result(sock, rc, &res, &err);
+    pl_result_clear(&res);
+    if (map_len)
+        munmap((void *)base, map_len);
+    svc_crash_set_request("");
+    return 0;
+}
+
+int svc_worker_main(int argc, char **argv)
+{
+    static wp_job job; /* 9 KB: not on the stack */
+    char errbuf[256];
+    pl_error err;
+    if (argc != 5) {
+        fprintf(stderr, "imgpipe worker: internal command, started by imgpipe serve\n");
+        return 2;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return 1;
+    close_range(SVC_WORKER_CTL_FD + 1, ~0U, 0);
+    struct rlimit core = {0, 0}; /* a decoder crash under attack must not fill the disk with cores */
+    setrlimit(RLIMIT_CORE, &core);
+    svc_log_init(atoi(argv[4]), false);
+    svc_crash_install();
+    pl_engine_config ecfg = {.vips_concurrency = atoi(argv[1]), .allow_untrusted = atoi(argv[2]) != 0};
+    pl_error_clear(&err);
+    if (pl_engine_init(&ecfg, &err) != 0)
+        die(err.message);
+    svc_log_capture_glib();
+    svc_wproto_ctl *shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED, SVC_WORKER_CTL_FD, 0);
+    if (shared == MAP_FAILED)
+        die("cannot map the control page");
+    close(SVC_WORKER_CTL_FD);
+    if (svc_sandbox_enter(strtoull(argv[3], NULL, 10), errbuf, sizeof(errbuf)) != 0)
+        die(errbuf);
+
+    int sock = SVC_WORKER_SOCK_FD, ran_since_trim = 0;
+    wp_go ready = {.type = WP_READY};
+    if (svc_wproto_send(sock, &ready, sizeof(ready), -1) != 0)
+        die("cannot reach the pool thread");
+    for (;;) {
+        struct pollfd pfd = {.fd = sock, .events = POLLIN};
+        int pr = poll(&pfd, 1, ran_since_trim ? IDLE_TRIM_MS : -1);
+        if (pr == 0) {
+            pl_engine_release_memory();
+            ran_since_trim = 0;
+            continue;
+        }
+        if (pr < 0 && errno == EINTR)
+            continue;
+        int fd = -1;
+        ssize_t n = svc_wproto_recv(sock, &job, sizeof(job), &fd);
+        if (n == 0)
+            break; /* the pool thread closed: stop */
+        if (n < 0 || run_job(sock, shared, &job, n, fd) != 0)
+            die("bad message from the pool thread");
+        ran_since_trim = 1;
+    }
+    pl_engine_thread_done();
+    return 0;
+}
