@@ -1,15 +1,19 @@
 /*
  * bench_proc: /proc/PID/status (VmRSS, VmHWM) and /proc/PID/stat (utime, stime) readers and the
- * sample series (see bench_proc.h).
+ * sample series (see bench_proc.h). A process is measured with its children: imgpipe's worker
+ * processes (isolation=process) do the image work, so they count as the server.
  */
 #include "bench_proc.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-int bench_proc_read(int pid, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s)
+/* One process: CPU seconds (its own, plus its reaped children's when with_reaped), VmRSS, VmHWM
+ * and its parent pid. */
+static int read_one(int pid, int with_reaped, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s, int *ppid)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -24,10 +28,12 @@ int bench_proc_read(int pid, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s)
     if (!p)
         return -1;
     unsigned long utime = 0, stime = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    long cutime = 0, cstime = 0;
+    if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", ppid, &utime, &stime, &cutime, &cstime) != 5)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
-    *cpu_s = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
+    double ticks = (double)(utime + stime) + (with_reaped ? (double)(cutime + cstime) : 0);
+    *cpu_s = ticks / (double)(hz > 0 ? hz : 100);
 
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
     f = fopen(path, "r");
@@ -43,6 +49,30 @@ int bench_proc_read(int pid, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s)
             *hwm_kb = v;
     }
     fclose(f);
+    return 0;
+}
+
+/* The process and its live children (imgpipe's worker processes): RSS and HWM summed, CPU of all
+ * of them including children already reaped (a recycled or crashed worker's time stays counted). */
+int bench_proc_read(int pid, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s)
+{
+    int ppid;
+    if (read_one(pid, 1, rss_kb, hwm_kb, cpu_s, &ppid) != 0)
+        return -1;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        int child = atoi(e->d_name);
+        uint64_t r, h;
+        double c;
+        if (child > 0 && child != pid && read_one(child, 0, &r, &h, &c, &ppid) == 0 && ppid == pid) {
+            *rss_kb += r;
+            *hwm_kb += h;
+            *cpu_s += c;
+        }
+    }
+    if (d != NULL)
+        closedir(d);
     return 0;
 }
 

@@ -33,7 +33,8 @@ typedef struct bench_proc_summary {
     double cpu_cores; /* cpu_s / window seconds: 2.0 = two cores busy */
 } bench_proc_summary;
 
-/* Read one process's figures now. Returns -1 when /proc/PID cannot be read (gone, not Linux). */
+/* Read one process's figures now, its live children's added (RSS, HWM, CPU) and its reaped
+ * children's CPU. Returns -1 when /proc/PID cannot be read (gone, not Linux). */
 int bench_proc_read(int pid, uint64_t *rss_kb, uint64_t *hwm_kb, double *cpu_s);
 
 int bench_proc_open(bench_proc *p, int pid, int64_t t0_us, bench_error *err);
