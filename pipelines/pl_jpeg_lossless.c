@@ -42,7 +42,7 @@ static int pl_jpeg_lossless_op(const pl_plan *plan)
         return -1;
     const pl_params *p = &plan->steps[0].params;
     uint64_t allowed = PL_JL_BIT(PL_P_TYPE) | PL_JL_BIT(PL_P_STRIPMETA) | PL_JL_BIT(PL_P_NOROTATION) | PL_JL_BIT(PL_P_FIELD) |
-                       PL_JL_BIT(PL_P_KEY) | PL_JL_BIT(PL_P_SIGN);
+                       PL_JL_BIT(PL_P_KEY) | PL_JL_BIT(PL_P_SIGN) | PL_JL_BIT(PL_P_EXPIRES);
     int op = -1;
     switch (plan->op) {
     case PL_OP_ROTATE:

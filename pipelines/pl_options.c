@@ -6,8 +6,9 @@
  * The decisions (ranges, empty values, unknown names …) are listed in docs/imaginary-compat.md,
  * "Parameters and grammar".
  *
- * Threads: pure functions over caller-owned memory; the tables are const. A temporary buffer for
- * percent-decoding is allocated and freed inside pl_plan_parse; nothing outlives a call.
+ * Threads: pure functions over caller-owned memory; the tables are const. The query is split and
+ * decoded once by common/qs_query.c (pl_plan_parse_query reads those pairs; pl_plan_parse parses
+ * the raw string into a temporary qs_query first); nothing outlives a call.
  */
 #include "pl_options.h"
 #include "pl_grammar_priv.h"
@@ -193,6 +194,8 @@ static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_FIELD, "field", NULL, PL_K_STRING, "a name of at most 63 bytes", "multipart part holding the image (default file)"},
     {PL_P_KEY, "key", NULL, PL_K_STRING, "at most 255 bytes", "API key (service)"},
     {PL_P_SIGN, "sign", NULL, PL_K_STRING, "at most 255 bytes", "URL signature (service)"},
+    {PL_P_EXPIRES, "expires", NULL, PL_K_STRING, "at most 255 bytes",
+     "URL signature expiry, UNIX seconds (service; checked with sign)"},
     {PL_P_IMAGE, "image", NULL, PL_K_STRING, "at most 2047 bytes", "watermark image URL (imaginary; imgpipe takes a part)"},
 };
 
@@ -757,31 +760,6 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
 
 /* ---- the query ---- */
 
-/* Go's url.QueryUnescape: %XX, '+' = space. out has room for len bytes. */
-static int pl_unescape(const char *s, size_t len, char *out, size_t *out_len, pl_error *err)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            int hi = i + 1 < len ? g_ascii_xdigit_value(s[i + 1]) : -1;
-            int lo = i + 2 < len ? g_ascii_xdigit_value(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                char q[16];
-                pl_grammar_quote(s + i, len - i < 3 ? len - i : 3, q, sizeof(q));
-                return pl_error_set(err, PL_E_PARAM, "invalid URL escape \"%s\" in the query: write %% as %%25", q);
-            }
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (s[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    *out_len = o;
-    return 0;
-}
-
 /* Longest query accepted (a pipeline's JSON included); keeps the decode buffers bounded. */
 #define PL_QUERY_MAX (1 << 20)
 
@@ -846,10 +824,9 @@ static void pl_known_names(pl_op op, char *out, size_t size)
     }
 }
 
-int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_plan *plan, pl_error *err)
+int pl_plan_parse_query(const char *op_name, const qs_query *query, pl_plan *plan, pl_error *err)
 {
-    int ret = -1;
-    char *name = NULL, *val = NULL, *ops = NULL; /* ops: the decoded `operations`, once seen */
+    const char *ops = NULL; /* the decoded `operations`, once seen */
     uint64_t seen = 0;
     size_t ops_len = 0;
 
@@ -867,39 +844,21 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
     plan->op = (pl_op)op;
     pl_params_defaults(&plan->params, plan->op);
     pl_grammar_ctx ctx = {plan->op, -1};
-    if (query == NULL)
-        query_len = 0;
-    if (query_len > PL_QUERY_MAX)
-        return pl_error_set(err, PL_E_PARAM, "the query is %zu bytes long; at most %d bytes are allowed", query_len, PL_QUERY_MAX);
+    if (query->raw_len > PL_QUERY_MAX)
+        return pl_error_set(err, PL_E_PARAM, "the query is %zu bytes long; at most %d bytes are allowed", query->raw_len,
+                            PL_QUERY_MAX);
 
-    name = malloc(query_len + 1);
-    val = malloc(query_len + 1);
-    if (name == NULL || val == NULL) {
-        pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
-        goto out;
-    }
-
-    size_t i = 0;
-    while (i < query_len) {
-        size_t start = i;
-        while (i < query_len && query[i] != '&')
-            i++;
-        const char *pair = query + start;
-        size_t plen = i - start;
-        i++; /* skip '&' */
-        if (plen == 0)
-            continue;
-        const char *eq = memchr(pair, '=', plen);
-        size_t klen_raw = eq ? (size_t)(eq - pair) : plen;
-        size_t nlen, vlen;
-        if (pl_unescape(pair, klen_raw, name, &nlen, err) != 0)
-            goto out;
-        if (eq != NULL) {
-            if (pl_unescape(eq + 1, plen - klen_raw - 1, val, &vlen, err) != 0)
-                goto out;
-        } else {
-            vlen = 0;
+    /* Every pair in request order, ';' included as a plain byte (see qs_query.h: with URL signatures
+     * on, the service refuses such a query before it gets here); a bad escape is an error. */
+    for (size_t i = 0; i < query->n; i++) {
+        const qs_pair *pair = &query->pairs[i];
+        if (pair->skip & QS_SKIP_ESCAPE) {
+            char q[16];
+            pl_grammar_quote(query->raw + pair->bad_off, pair->bad_len, q, sizeof(q));
+            return pl_error_set(err, PL_E_PARAM, "invalid URL escape \"%s\" in the query: write %% as %%25", q);
         }
+        const char *name = pair->name, *val = pair->value;
+        size_t nlen = pair->name_len, vlen = pair->value_len;
         const pl_param_def *def = memchr(name, '\0', nlen) ? NULL : pl_grammar_lookup(plan->op, name, nlen);
         if (def == NULL) {
             if (pl_op_is_imaginary(plan->op))
@@ -911,53 +870,54 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
             if (near != NULL)
                 snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", near);
             pl_known_names(plan->op, known, sizeof(known));
-            pl_error_set(err, PL_E_PARAM, "unknown parameter \"%s\"%s; known: %s", q, hint, known);
-            goto out;
+            return pl_error_set(err, PL_E_PARAM, "unknown parameter \"%s\"%s; known: %s", q, hint, known);
         }
         if (seen & (1ull << def->id))
             continue; /* first occurrence wins, as imaginary (Go's Query().Get) */
         seen |= 1ull << def->id;
-        if (def->id == PL_P_OPERATIONS && plan->op == PL_OP_TRANSFORM) {
-            pl_error_set(err, PL_E_PARAM, "parameter \"operations\" belongs to /pipeline; transform takes every parameter at once");
-            goto out;
-        }
+        if (def->id == PL_P_OPERATIONS && plan->op == PL_OP_TRANSFORM)
+            return pl_error_set(err, PL_E_PARAM,
+                                "parameter \"operations\" belongs to /pipeline; transform takes every parameter at once");
         if (pl_grammar_set_string(&ctx, def, val, vlen, &plan->params, err) != 0)
-            goto out;
+            return -1;
         if (def->id == PL_P_OPERATIONS && vlen > 0) {
-            /* keep this decoded value: it becomes `ops`, and later pairs get a fresh buffer */
             ops = val;
             ops_len = vlen;
-            if ((val = malloc(query_len + 1)) == NULL) {
-                pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
-                goto out;
-            }
         }
     }
 
     if (plan->op == PL_OP_PIPELINE) {
         pl_step top = {.op = PL_OP_PIPELINE, .params = plan->params};
         if (pl_grammar_check_step(&ctx, &top, err) != 0)
-            goto out;
+            return -1;
         plan->params = top.params; /* validated, not applied (imaginary) */
         if (pl_pipeline_json_parse(ops ? ops : "", ops_len, false, plan, err) != 0)
-            goto out;
+            return -1;
     } else {
         /* other imaginary routes check the JSON of `operations` (imaginary decodes it everywhere) */
         if (ops != NULL && pl_pipeline_json_parse(ops, ops_len, true, plan, err) != 0)
-            goto out;
+            return -1;
         plan->n_steps = 1;
         plan->steps[0].op = plan->op;
         plan->steps[0].params = plan->params;
         if (pl_grammar_check_step(&ctx, &plan->steps[0], err) != 0)
-            goto out;
+            return -1;
         plan->params = plan->steps[0].params;
     }
-    ret = 0;
-out:
-    free(name);
-    free(val);
-    free(ops);
-    return ret;
+    return 0;
+}
+
+int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_plan *plan, pl_error *err)
+{
+    qs_query q = {.raw = "", .raw_len = query != NULL ? query_len : 0};
+    /* over the cap: left unparsed, pl_plan_parse_query refuses it by raw_len (after the op name) */
+    if (q.raw_len <= PL_QUERY_MAX && qs_parse(query, q.raw_len, &q) != 0) {
+        memset(plan, 0, sizeof(*plan));
+        return pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
+    }
+    int r = pl_plan_parse_query(op_name, &q, plan, err);
+    qs_free(&q);
+    return r;
 }
 
 int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "pl_error.h"
+#include "qs_query.h"
 
 /* Operations. X(id, name, imaginary_route, in_pipeline_name or NULL when not allowed in /pipeline) */
 #define PL_OPS(X)                                                                                                                  \
@@ -49,8 +50,8 @@ typedef enum {
 } pl_op;
 
 /* Parameters. X(id, name, alias or NULL, kind). Kinds are the imaginary parse rules (params.go)
- * plus imgpipe's own. Service-level parameters (field, key, sign, image) parse here so one
- * grammar knows every name, but the engine ignores them. */
+ * plus imgpipe's own. Service-level parameters (field, key, sign, expires, image) parse here so
+ * one grammar knows every name, on every route, but the engine ignores them. */
 #define PL_PARAMS(X)                                                                                                               \
     X(PL_P_WIDTH, "width", "w", PL_K_INT)                                                                                          \
     X(PL_P_HEIGHT, "height", "h", PL_K_INT)                                                                                        \
@@ -105,6 +106,7 @@ typedef enum {
     X(PL_P_FIELD, "field", NULL, PL_K_STRING)                                                                                      \
     X(PL_P_KEY, "key", NULL, PL_K_STRING)                                                                                          \
     X(PL_P_SIGN, "sign", NULL, PL_K_STRING)                                                                                        \
+    X(PL_P_EXPIRES, "expires", NULL, PL_K_STRING)                                                                                  \
     X(PL_P_IMAGE, "image", NULL, PL_K_STRING)
 
 typedef enum {
@@ -211,6 +213,11 @@ typedef struct pl_plan {
  * with err filled (PL_E_PARAM, PL_E_MISSING_PARAM …, message names parameter, value, allowed).
  * Required-parameter checks of imaginary's routes (e.g. /fit needs width and height) happen here. */
 int pl_plan_parse(const char *op, const char *query, size_t query_len, pl_plan *plan, pl_error *err);
+
+/* The same over a query already parsed by common/qs_query.h (the service parses each request's
+ * query once for signatures, keys and this grammar). Every pair is read in request order: a ';'
+ * is a plain byte of its pair, a bad %-escape is PL_E_PARAM, the first occurrence of a name wins. */
+int pl_plan_parse_query(const char *op, const qs_query *query, pl_plan *plan, pl_error *err);
 
 /* Parse a whole grammar string "op?query" (CLI, bench). */
 int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err);

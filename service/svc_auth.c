@@ -6,19 +6,30 @@
  * through their SHA-256 digests with CRYPTO_memcmp against every configured key, so neither the
  * key's length nor which key matched shows in the timing.
  *
- * URL signatures follow imaginary's validateURLSignature byte for byte: sign = base64url without
- * padding of HMAC-SHA256(key, P + Q), where P is the percent-decoded request path and Q is the
- * query without `sign`, parsed like Go's url.ParseQuery (pairs split on '&', pairs holding ';' or
- * a bad %-escape dropped, '+' = space) and re-encoded like url.Values.Encode (keys sorted
- * byte-wise, values in request order, every byte but A-Z a-z 0-9 - _ . ~ escaped as %XX
- * uppercase, space as '+'). imgpipe adds an optional `expires=UNIX_SECONDS` parameter, covered
- * by the signature, that makes the URL refused (403) after that second.
+ * URL signatures follow imaginary's validateURLSignature: sign = base64url without padding of
+ * HMAC-SHA256(key, P + Q), where P is the percent-decoded request path and Q is the query without
+ * `sign`, as Go's url.ParseQuery reads it (common/qs_query.c: pairs split on '&', '+' = space)
+ * re-encoded like url.Values.Encode (keys sorted byte-wise, values in request order, every byte
+ * but A-Z a-z 0-9 - _ . ~ escaped as %XX uppercase, space as '+'). imgpipe adds an optional
+ * `expires=UNIX_SECONDS` parameter, covered by the signature, that makes the URL refused (403)
+ * after that second.
+ *
+ * One rule on top of imaginary's: ParseQuery drops a pair holding ';' or a bad %-escape, so such a
+ * pair is outside the signature, and a reader with another rule (the option grammar reads ';' as a
+ * plain byte) would obey text the signer never signed (`text=EVIL;&text=Copyright…&sign=…`). With
+ * signing on, a query holding such a pair is refused: 400 invalid_signature, like a malformed
+ * sign= (the URL cannot be verified as sent; signing again does not help, encoding does), where
+ * 403 means "verifiable, but not by this key or not any more". svc_auth_sign refuses it too.
+ *
+ * Every reader (the signature, key=, the grammar, type=auto) gets the same qs_query, parsed once
+ * per request by the caller.
  *
  * DESIGN (threads): a svc_auth is built once at startup and never changes; every function reads
  * it only, so any thread may call them concurrently. Nothing here allocates on the request path
- * except the query canonicalisation (malloc, freed before return).
+ * except the canonical string of a signature check (malloc, freed before return).
  */
 #include "svc_auth.h"
+#include "qs_query.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <glib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -46,34 +56,6 @@ struct svc_auth {
     char **origins; /* lower-cased */
 };
 
-/* ---- small string helpers ---- */
-
-/* Percent-decode s[0..len) into out (at least len+1 bytes). plus_is_space: query mode ('+' = ' ').
- * Returns the decoded length, or -1 on a bad escape (Go's unescape rejects those). */
-static long auth_unescape(const char *s, size_t len, bool plus_is_space, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= len)
-                return -1;
-            hi = g_ascii_xdigit_value(s[i + 1]);
-            lo = g_ascii_xdigit_value(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (s[i] == '+' && plus_is_space) {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return (long)o;
-}
-
 /* Go's url.QueryEscape: unreserved bytes kept, space as '+', everything else %XX uppercase. */
 static void auth_query_escape(FILE *f, const char *s, size_t len)
 {
@@ -91,127 +73,49 @@ static void auth_query_escape(FILE *f, const char *s, size_t len)
     }
 }
 
-/* ---- query parsing like Go's url.ParseQuery ---- */
-
-typedef struct auth_pair {
-    char *key, *value;
-    size_t key_len, value_len, order;
-} auth_pair;
-
-typedef struct auth_query {
-    auth_pair *pairs;
-    size_t n;
-    char *storage; /* decoded keys and values */
-} auth_query;
-
-static void auth_query_free(auth_query *q)
-{
-    free(q->pairs);
-    free(q->storage);
-    memset(q, 0, sizeof(*q));
-}
-
-/* Parses query (a leading '?' is skipped). Returns 0, or -1 when out of memory. */
-static int auth_query_parse(const char *query, size_t len, auth_query *q)
-{
-    memset(q, 0, sizeof(*q));
-    if (query && len && query[0] == '?') {
-        query++;
-        len--;
-    }
-    if (!query || !len)
-        return 0;
-    size_t max_pairs = 1;
-    for (size_t i = 0; i < len; i++)
-        max_pairs += query[i] == '&';
-    q->pairs = calloc(max_pairs, sizeof(*q->pairs));
-    q->storage = malloc(2 * len + 2 * max_pairs + 2);
-    if (!q->pairs || !q->storage) {
-        auth_query_free(q);
-        return -1;
-    }
-    char *st = q->storage;
-    const char *p = query, *end = query + len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        size_t plen = (size_t)(pe - p);
-        if (plen && !memchr(p, ';', plen)) {
-            const char *eq = memchr(p, '=', plen);
-            size_t klen = eq ? (size_t)(eq - p) : plen;
-            const char *v = eq ? eq + 1 : pe;
-            size_t vlen = (size_t)(pe - v);
-            long kd = auth_unescape(p, klen, true, st);
-            long vd = kd < 0 ? -1 : auth_unescape(v, vlen, true, st + kd + 1);
-            if (kd >= 0 && vd >= 0) {
-                auth_pair *ap = &q->pairs[q->n];
-                ap->key = st;
-                ap->key_len = (size_t)kd;
-                ap->value = st + kd + 1;
-                ap->value_len = (size_t)vd;
-                ap->order = q->n;
-                q->n++;
-                st += kd + 1 + vd + 1;
-            }
-        }
-        p = amp ? amp + 1 : end;
-    }
-    return 0;
-}
-
-/* The first value of name, or NULL (query.Get returns "" for absent; callers tell them apart). */
-static const auth_pair *auth_query_get(const auth_query *q, const char *name)
-{
-    size_t nlen = strlen(name);
-    for (size_t i = 0; i < q->n; i++)
-        if (q->pairs[i].key_len == nlen && memcmp(q->pairs[i].key, name, nlen) == 0)
-            return &q->pairs[i];
-    return NULL;
-}
+/* ---- the canonical string: decoded path + url.Values.Encode(query without sign) ---- */
 
 static int auth_pair_cmp(const void *a, const void *b)
 {
-    const auth_pair *x = a, *y = b;
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(x->key, y->key, n);
+    const qs_pair *x = *(const qs_pair *const *)a, *y = *(const qs_pair *const *)b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(x->name, y->name, n);
     if (c)
         return c;
-    if (x->key_len != y->key_len)
-        return x->key_len < y->key_len ? -1 : 1;
-    return x->order < y->order ? -1 : x->order > y->order; /* stable: values keep request order */
+    if (x->name_len != y->name_len)
+        return x->name_len < y->name_len ? -1 : 1;
+    return x < y ? -1 : x > y; /* stable: values keep request order (pairs are in request order) */
 }
 
-/* HMAC-SHA256(key, decoded path + url.Values.Encode(query without sign)). Returns 0 or -1. */
-static int auth_compute(const char *key, size_t key_len, const char *path, size_t path_len, const char *query, size_t query_len,
+/* HMAC-SHA256(key, decoded path + url.Values.Encode(the pairs ParseQuery keeps, without sign)).
+ * Returns 0 or -1 (bad %-escape in the path, out of memory). */
+static int auth_compute(const char *key, size_t key_len, const char *path, size_t path_len, const qs_query *q,
                         unsigned char mac[SHA256_DIGEST_LENGTH])
 {
     int ret = -1;
-    auth_query q;
+    const qs_pair **sorted = NULL;
     char *dpath = NULL, *canon = NULL;
-    size_t canon_len = 0;
+    size_t canon_len = 0, dpath_len = 0, n = 0;
     FILE *f = NULL;
 
-    if (auth_query_parse(query, query_len, &q) != 0)
-        return -1;
     dpath = malloc(path_len + 1);
-    if (!dpath || auth_unescape(path ? path : "", path_len, false, dpath) < 0)
+    sorted = malloc((q->n ? q->n : 1) * sizeof(*sorted));
+    if (!dpath || !sorted || qs_unescape(path ? path : "", path ? path_len : 0, false, dpath, &dpath_len, NULL) != 0)
         goto out;
-    qsort(q.pairs, q.n, sizeof(*q.pairs), auth_pair_cmp);
+    for (size_t i = 0; i < q->n; i++)
+        if (q->pairs[i].skip == 0 && !qs_name_is(&q->pairs[i], "sign"))
+            sorted[n++] = &q->pairs[i];
+    qsort(sorted, n, sizeof(*sorted), auth_pair_cmp);
     f = open_memstream(&canon, &canon_len);
     if (!f)
         goto out;
-    fputs(dpath, f);
-    bool first = true;
-    for (size_t i = 0; i < q.n; i++) {
-        const auth_pair *ap = &q.pairs[i];
-        if (ap->key_len == 4 && memcmp(ap->key, "sign", 4) == 0)
-            continue;
-        if (!first)
+    fwrite(dpath, 1, dpath_len, f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
             fputc('&', f);
-        first = false;
-        auth_query_escape(f, ap->key, ap->key_len);
+        auth_query_escape(f, sorted[i]->name, sorted[i]->name_len);
         fputc('=', f);
-        auth_query_escape(f, ap->value, ap->value_len);
+        auth_query_escape(f, sorted[i]->value, sorted[i]->value_len);
     }
     if (fclose(f) != 0) {
         f = NULL;
@@ -227,8 +131,8 @@ out:
     if (f)
         fclose(f);
     free(canon);
+    free(sorted);
     free(dpath);
-    auth_query_free(&q);
     return ret;
 }
 
@@ -466,7 +370,7 @@ static bool auth_key_matches(const svc_auth *a, const char *key, size_t len)
 }
 
 svc_auth_result svc_auth_check_key(const svc_auth *a, const char *api_key, size_t api_key_len, const char *authorization,
-                                   size_t authorization_len, const char *query, size_t query_len)
+                                   size_t authorization_len, const qs_query *query)
 {
     if (!svc_auth_keys_enabled(a))
         return SVC_AUTH_OK;
@@ -484,19 +388,14 @@ svc_auth_result svc_auth_check_key(const svc_auth *a, const char *api_key, size_
             return auth_key_matches(a, t, (size_t)(e - t)) ? SVC_AUTH_OK : SVC_AUTH_KEY_INVALID;
     }
 
-    auth_query q;
-    if (auth_query_parse(query, query_len, &q) != 0)
-        return SVC_AUTH_KEY_INVALID;
-    const auth_pair *k = auth_query_get(&q, "key");
-    svc_auth_result r = SVC_AUTH_KEY_MISSING;
+    const qs_pair *k = query ? qs_get(query, "key") : NULL;
     if (k && k->value_len)
-        r = auth_key_matches(a, k->value, k->value_len) ? SVC_AUTH_OK : SVC_AUTH_KEY_INVALID;
-    auth_query_free(&q);
-    return r;
+        return auth_key_matches(a, k->value, k->value_len) ? SVC_AUTH_OK : SVC_AUTH_KEY_INVALID;
+    return SVC_AUTH_KEY_MISSING;
 }
 
 /* expires=UNIX_SECONDS: decimal digits only. Returns 0 or -1. */
-static int auth_parse_expires(const auth_pair *p, long long *out)
+static int auth_parse_expires(const qs_pair *p, long long *out)
 {
     char buf[32];
     if (p->value_len == 0 || p->value_len >= sizeof(buf))
@@ -511,54 +410,71 @@ static int auth_parse_expires(const auth_pair *p, long long *out)
     return errno ? -1 : 0;
 }
 
-svc_auth_result svc_auth_check_signature(const svc_auth *a, const char *path, size_t path_len, const char *query, size_t query_len,
-                                         time_t now)
+svc_auth_result svc_auth_check_signature(const svc_auth *a, const char *path, size_t path_len, const qs_query *query, time_t now)
 {
     if (!svc_auth_signing_enabled(a))
         return SVC_AUTH_OK;
 
-    auth_query q;
-    svc_auth_result r = SVC_AUTH_SIGN_MALFORMED;
     unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH + 8];
-    if (auth_query_parse(query, query_len, &q) != 0)
-        return SVC_AUTH_SIGN_MALFORMED;
+    /* A pair ParseQuery drops is outside the signature: refused, never half-read (see the top). */
+    if (query->n_skipped)
+        return SVC_AUTH_SIGN_UNCOVERED;
 
     /* As imaginary: an absent sign decodes to 0 bytes and so is a mismatch (403), not malformed. */
-    const auth_pair *s = auth_query_get(&q, "sign");
+    const qs_pair *s = qs_get(query, "sign");
     long n = s ? auth_b64url_decode(s->value, s->value_len, got, sizeof(got)) : 0;
     if (n < 0)
-        goto out;
-    if (auth_compute(a->sign_key, a->sign_key_len, path, path_len, query, query_len, want) != 0)
-        goto out; /* bad %-escape in the path: Go's server would have refused the request line */
-    if (n != SHA256_DIGEST_LENGTH || CRYPTO_memcmp(got, want, sizeof(want)) != 0) {
-        r = SVC_AUTH_SIGN_MISMATCH;
-        goto out;
-    }
-    const auth_pair *e = auth_query_get(&q, "expires");
+        return SVC_AUTH_SIGN_MALFORMED;
+    if (auth_compute(a->sign_key, a->sign_key_len, path, path_len, query, want) != 0)
+        return SVC_AUTH_SIGN_MALFORMED; /* bad %-escape in the path: Go's server would have refused the request line */
+    if (n != SHA256_DIGEST_LENGTH || CRYPTO_memcmp(got, want, sizeof(want)) != 0)
+        return SVC_AUTH_SIGN_MISMATCH;
+    const qs_pair *e = qs_get(query, "expires");
     if (e) {
         long long t;
         if (auth_parse_expires(e, &t) != 0)
-            goto out;
-        if ((long long)now > t) {
-            r = SVC_AUTH_SIGN_EXPIRED;
-            goto out;
-        }
+            return SVC_AUTH_SIGN_MALFORMED;
+        if ((long long)now > t)
+            return SVC_AUTH_SIGN_EXPIRED;
     }
-    r = SVC_AUTH_OK;
-out:
-    auth_query_free(&q);
-    return r;
+    return SVC_AUTH_OK;
 }
 
 int svc_auth_sign(const char *key, const char *path, size_t path_len, const char *query, size_t query_len, char *out, size_t outlen)
 {
     unsigned char mac[SHA256_DIGEST_LENGTH];
+    qs_query q;
     if (!key || !out || outlen < AUTH_SIG_B64_LEN + 1)
         return -1;
-    if (auth_compute(key, strlen(key), path, path_len, query, query_len, mac) != 0)
+    if (qs_parse(query, query ? query_len : 0, &q) != 0)
+        return -1;
+    int r = q.n_skipped == 0 ? auth_compute(key, strlen(key), path, path_len, &q, mac) : -1;
+    qs_free(&q);
+    if (r != 0)
         return -1;
     auth_b64url_encode(mac, sizeof(mac), out);
     return 0;
+}
+
+const char *svc_auth_message(svc_auth_result r)
+{
+    switch (r) {
+    case SVC_AUTH_OK:
+        return "OK";
+    case SVC_AUTH_KEY_MISSING:
+    case SVC_AUTH_KEY_INVALID:
+        return "Invalid or missing API key";
+    case SVC_AUTH_SIGN_MALFORMED:
+        return "Invalid URL signature";
+    case SVC_AUTH_SIGN_UNCOVERED:
+        return "Invalid URL signature: a query parameter holds ';' or a bad %-escape, which the signature cannot cover; "
+               "percent-encode ';' as %3B and '%' as %25, then sign the URL again";
+    case SVC_AUTH_SIGN_MISMATCH:
+        return "URL signature mismatch";
+    case SVC_AUTH_SIGN_EXPIRED:
+        return "URL signature expired";
+    }
+    return "unauthorized";
 }
 
 const char *svc_auth_cors_origin(const svc_auth *a, const char *origin, size_t origin_len)

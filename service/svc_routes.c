@@ -69,13 +69,13 @@ static h2o_iovec_t header_str(h2o_req_t *req, const char *name)
 }
 
 /* API key check; answers 401 itself and returns -1 when refused. */
-static int check_key(svc_reqctx *rc, const char *query, size_t qlen)
+static int check_key(svc_reqctx *rc, const qs_query *qs)
 {
     svc_app *app = rc->app;
     if (app->auth == NULL || !svc_auth_keys_enabled(app->auth))
         return 0;
     h2o_iovec_t k = header_str(rc->req, "api-key"), a = header(rc->req, H2O_TOKEN_AUTHORIZATION);
-    if (svc_auth_check_key(app->auth, k.base, k.len, a.base, a.len, query, qlen) == SVC_AUTH_OK)
+    if (svc_auth_check_key(app->auth, k.base, k.len, a.base, a.len, qs) == SVC_AUTH_OK)
         return 0;
     svc_respond_error(rc, 401, "unauthorized", MSG_KEY, 0);
     return -1;
@@ -206,18 +206,27 @@ static int plan_wants_auto(const pl_plan *plan)
     return 0;
 }
 
-/* query says type=auto (used for errors before/without a parsed plan) */
-static int query_wants_auto(const char *q, size_t len)
+/* The grammar's first type= is auto (trimmed, any case): for errors before/without a parsed plan. */
+static int query_wants_auto(const qs_query *q)
 {
-    const char *end = q + len;
-    while (q && q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        size_t l = amp ? (size_t)(amp - q) : (size_t)(end - q);
-        if (l == 9 && strncasecmp(q, "type=auto", 9) == 0)
-            return 1;
-        q = amp ? amp + 1 : end;
+    for (size_t i = 0; i < q->n; i++) {
+        const char *v = q->pairs[i].value, *e = v + q->pairs[i].value_len;
+        if (!qs_name_is(&q->pairs[i], "type"))
+            continue;
+        while (v < e && g_ascii_isspace(*v))
+            v++;
+        while (e > v && g_ascii_isspace(e[-1]))
+            e--;
+        return e - v == 4 && strncasecmp(v, "auto", 4) == 0;
     }
     return 0;
+}
+
+/* The request's query, parsed once (common/qs_query.h) into the request's pool, for every reader. */
+static void parse_query(h2o_req_t *req, const char *query, size_t qlen, qs_query *qs)
+{
+    size_t need = qs_need(query, qlen);
+    qs_parse_in(query, qlen, h2o_mem_alloc_pool(&req->pool, need), need, qs);
 }
 
 static void image_error(svc_reqctx *rc, pl_op op, const pl_error *err)
@@ -239,7 +248,7 @@ static void overloaded(svc_reqctx *rc, svc_app *app)
     svc_respond_error(rc, 503, "overloaded", msg, 1);
 }
 
-static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_len, const char *query, size_t qlen)
+static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_len, const qs_query *qs)
 {
     svc_app *app = rc->app;
     h2o_req_t *req = rc->req;
@@ -250,18 +259,17 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
     size_t data_len = 0, overlay_len = 0;
 
     rc->route = pl_op_name(op);
-    rc->vary_accept = query_wants_auto(query, qlen);
+    rc->vary_accept = query_wants_auto(qs);
 
     /* 1. URL signature (image routes only, before the method as imaginary) */
     if (app->auth != NULL && svc_auth_signing_enabled(app->auth)) {
-        svc_auth_result r = svc_auth_check_signature(app->auth, path, path_len, query, qlen, time(NULL));
-        if (r == SVC_AUTH_SIGN_MALFORMED) {
-            svc_respond_error(rc, 400, "invalid_signature", "Invalid URL signature", 0);
+        svc_auth_result r = svc_auth_check_signature(app->auth, path, path_len, qs, time(NULL));
+        if (r == SVC_AUTH_SIGN_MALFORMED || r == SVC_AUTH_SIGN_UNCOVERED) {
+            svc_respond_error(rc, 400, "invalid_signature", svc_auth_message(r), 0);
             return 0;
         }
         if (r != SVC_AUTH_OK) {
-            svc_respond_error(rc, 403, "signature_mismatch",
-                              r == SVC_AUTH_SIGN_EXPIRED ? "URL signature expired" : "URL signature mismatch", 0);
+            svc_respond_error(rc, 403, "signature_mismatch", svc_auth_message(r), 0);
             return 0;
         }
     }
@@ -275,10 +283,10 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         return 0;
     }
     /* 4. API key */
-    if (check_key(rc, query, qlen) != 0)
+    if (check_key(rc, qs) != 0)
         return 0;
 
-    plan_rc = pl_plan_parse(pl_op_name(op), query, qlen, &plan, &perr);
+    plan_rc = pl_plan_parse_query(pl_op_name(op), qs, &plan, &perr);
 
     /* 6. source: multipart part `file` (or field=), else the raw body */
     h2o_iovec_t ct = header(req, H2O_TOKEN_CONTENT_TYPE);
@@ -452,11 +460,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *path = req->path.base;
     const char *query = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
     size_t qlen = query ? req->path.len - req->query_at - 1 : 0;
+    qs_query qs;
     const char *methods = "GET";
     const fixed_handler *fh;
     int op;
 
     svc_crash_set_request(rc->request_id);
+    parse_query(req, query, qlen, &qs);
     if (h->app->auth != NULL) {
         h2o_iovec_t origin = header_str(req, "origin");
         if (origin.base != NULL)
@@ -473,16 +483,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             svc_respond_error(rc, 405, "method_not_allowed", "HTTP method not allowed on this route", 0);
             return 0;
         }
-        if (fh->needs_key && !h->metrics_only && check_key(rc, query, qlen) != 0) /* metrics-listen: internal probes */
+        if (fh->needs_key && !h->metrics_only && check_key(rc, &qs) != 0) /* metrics-listen: internal probes */
             return 0;
         fh->fn(rc);
         return 0;
     }
     op = (!h->metrics_only && path_len > 1 && path[0] == '/') ? pl_op_from_name(path + 1, path_len - 1) : -1;
     if (op >= 0)
-        return image_route(rc, (pl_op)op, path, path_len, query, qlen);
+        return image_route(rc, (pl_op)op, path, path_len, &qs);
     rc->route = "not_found";
-    if (!h->metrics_only && check_key(rc, query, qlen) != 0)
+    if (!h->metrics_only && check_key(rc, &qs) != 0)
         return 0;
     /* imaginary's exact body plus the additive error name */
     svc_respond_error(rc, 404, "not_found", "Not found", 0);

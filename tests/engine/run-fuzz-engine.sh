@@ -7,8 +7,8 @@ cd "$(dirname "$0")/../.."
 SECS=${1:-60}
 OUT=${OUT:-/tmp/imgpipe-fuzz-engine}
 mkdir -p "$OUT/corpus" "$OUT/crashes"
-clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ipipelines \
-    $(pkg-config --cflags vips jansson libdeflate libturbojpeg) tests/engine/fuzz_engine.c pipelines/pl_*.c \
+clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ipipelines -Icommon \
+    $(pkg-config --cflags vips jansson libdeflate libturbojpeg) tests/engine/fuzz_engine.c pipelines/pl_*.c common/qs_query.c \
     $(pkg-config --libs vips jansson libdeflate libturbojpeg) -lm -o "$OUT/fuzz_engine"
 for f in tests/fixtures/edge/pngsuite-* tests/fixtures/edge/tiny-* tests/fixtures/edge/*.gif \
     tests/fixtures/edge/looks-like-svg.webp tests/fixtures/edge/tall-* tests/fixtures/bad/*; do

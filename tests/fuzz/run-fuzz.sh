@@ -1,8 +1,9 @@
 #!/bin/sh
 # run-fuzz.sh TARGET SECONDS: build a libFuzzer target with clang (-fsanitize=fuzzer,address,
 # undefined, outside meson) and run it for SECONDS on one core.
-# TARGET: options | pipeline_json | multipart | engine | all (each target in turn, SECONDS each).
+# TARGET: options | pipeline_json | multipart | engine | query | all (each target in turn, SECONDS each).
 #   options, pipeline_json: the option grammar and /pipeline's JSON (pipelines/pl_options.c …)
+#   query: common/qs_query.c, the query parsed once, and the URL signature over it (svc_auth.c)
 #   multipart: service/svc_multipart.c, the request-body parser
 #   engine: pl_probe + pl_run over arbitrary bytes with small limits and a 2 s deadline
 # Seeds: tests/fuzz/corpus_TARGET (read-only) and, when present, the dictionary
@@ -11,7 +12,7 @@
 # suite replays it (tests/fuzz/meson.build).
 # Bounded: -max_total_time=SECONDS, -timeout=10 per input, -rss_limit_mb=2048.
 set -eu
-target=${1:?usage: run-fuzz.sh options|pipeline_json|multipart|engine|all SECONDS}
+target=${1:?usage: run-fuzz.sh options|pipeline_json|multipart|engine|query|all SECONDS}
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build-fuzz"
@@ -19,7 +20,7 @@ mkdir -p "$out"
 
 if [ "$target" = all ]; then
     status=0
-    for t in options pipeline_json multipart engine; do
+    for t in options pipeline_json multipart engine query; do
         "$0" "$t" "$seconds" || status=1
     done
     exit $status
@@ -29,9 +30,9 @@ CC="clang -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -f
 max_len=4096
 case "$target" in
 options | pipeline_json)
-    $CC -I"$root/pipelines" "$root/tests/fuzz/fuzz_$target.c" \
+    $CC -I"$root/pipelines" -I"$root/common" "$root/tests/fuzz/fuzz_$target.c" \
         "$root/pipelines/pl_options.c" "$root/pipelines/pl_pipeline_json.c" "$root/pipelines/pl_error.c" \
-        $(pkg-config --cflags --libs vips jansson) -lm -o "$out/fuzz_$target"
+        "$root/common/qs_query.c" $(pkg-config --cflags --libs vips jansson) -lm -o "$out/fuzz_$target"
     ;;
 multipart)
     $CC -I"$root/service" "$root/tests/fuzz/fuzz_multipart.c" "$root/service/svc_multipart.c" -o "$out/fuzz_$target"
@@ -39,12 +40,17 @@ multipart)
 engine)
     # the whole engine; -DH2O_USE_LIBUV=0 as meson.build (pipelines never include h2o, harmless)
     # (libdeflate: the PNG fast path, pl_png.c; libturbojpeg: JPEG at m/8, pl_jpeg_scaled.c)
-    $CC -DIMGPIPE_VERSION='"fuzz"' -I"$root/pipelines" "$root/tests/fuzz/fuzz_engine.c" "$root"/pipelines/pl_*.c \
+    $CC -DIMGPIPE_VERSION='"fuzz"' -I"$root/pipelines" -I"$root/common" "$root/tests/fuzz/fuzz_engine.c" \
+        "$root"/pipelines/pl_*.c "$root/common/qs_query.c" \
         $(pkg-config --cflags --libs vips jansson libdeflate libturbojpeg) -lm -o "$out/fuzz_$target"
     max_len=262144
     ;;
+query)
+    $CC -I"$root/common" -I"$root/service" "$root/tests/fuzz/fuzz_query.c" "$root/common/qs_query.c" \
+        "$root/service/svc_auth.c" $(pkg-config --cflags --libs libcrypto) -o "$out/fuzz_$target"
+    ;;
 *)
-    echo "unknown target: $target (options, pipeline_json, multipart, engine, all)" >&2
+    echo "unknown target: $target (options, pipeline_json, multipart, engine, query, all)" >&2
     exit 2
     ;;
 esac

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "qs_query.h"
 #include "svc_auth.h"
 #include "tap.h"
 
@@ -26,17 +27,28 @@
 #define SIG_PAST "hYdA6evvb_xI3G5htu_RDJ1NAW0FFO3AJ8pJ1xftMPQ"
 
 /* The raw query for SIG2: escapes in both cases, '+' and %20 spaces, a valueless pair, repeated
- * keys, a pair with ';' and one with a bad escape (both dropped, as Go's ParseQuery does). */
-#define Q2 "z=1&text=%c3%a9t%C3%A9%20!*'()%3B:@%26%3D%2B$,/?%23[]&b=a%2Fb+c&a=%7E~-_.x&flag&key=k1&a=2&x=1;y=2&bad=%zz&&"
+ * keys, empty pairs (skipped, as Go's ParseQuery does). */
+#define Q2 "z=1&text=%c3%a9t%C3%A9%20!*'()%3B:@%26%3D%2B$,/?%23[]&b=a%2Fb+c&a=%7E~-_.x&flag&key=k1&a=2&&"
 
+/* The query is parsed once (common/qs_query.h), as the service does per request. */
 static svc_auth_result sig(const svc_auth *a, const char *path, const char *query, time_t now)
 {
-    return svc_auth_check_signature(a, path, strlen(path), query, query ? strlen(query) : 0, now);
+    qs_query q;
+    if (qs_parse(query, query ? strlen(query) : 0, &q) != 0)
+        return (svc_auth_result)-1;
+    svc_auth_result r = svc_auth_check_signature(a, path, strlen(path), &q, now);
+    qs_free(&q);
+    return r;
 }
 
 static svc_auth_result key(const svc_auth *a, const char *hdr, const char *authz, const char *query)
 {
-    return svc_auth_check_key(a, hdr, hdr ? strlen(hdr) : 0, authz, authz ? strlen(authz) : 0, query, query ? strlen(query) : 0);
+    qs_query q;
+    if (qs_parse(query, query ? strlen(query) : 0, &q) != 0)
+        return (svc_auth_result)-1;
+    svc_auth_result r = svc_auth_check_key(a, hdr, hdr ? strlen(hdr) : 0, authz, authz ? strlen(authz) : 0, &q);
+    qs_free(&q);
+    return r;
 }
 
 static void test_config(void)
@@ -88,7 +100,11 @@ static void test_keys(void)
     is_int(key(a, NULL, "Bearer nope", NULL), SVC_AUTH_KEY_INVALID, "wrong Bearer token");
     is_int(key(a, NULL, "Basic b2xkLWtleS0xOg==", NULL), SVC_AUTH_KEY_MISSING, "Basic auth is not a key");
     is_int(key(a, NULL, NULL, "width=1&key=old-key-1"), SVC_AUTH_OK, "key= query parameter");
-    is_int(key(a, NULL, NULL, "?key=new%2Dkey%2D2"), SVC_AUTH_OK, "key= is percent-decoded, leading ? tolerated");
+    is_int(key(a, NULL, NULL, "key=new%2Dkey%2D2"), SVC_AUTH_OK, "key= is percent-decoded");
+    is_int(key(a, NULL, NULL, "?key=new-key-2"), SVC_AUTH_KEY_MISSING, "a leading ? belongs to the name, as in Go");
+    is_int(key(a, NULL, NULL, "key=old-key-1;x=1"), SVC_AUTH_KEY_MISSING, "key= in a pair with ';' is dropped, as Go's Get");
+    is_int(key(a, NULL, NULL, "key=old%zz&key=new-key-2"), SVC_AUTH_OK, "a key= with a bad escape is dropped; the next counts");
+    is_int(key(a, NULL, NULL, "key=old-key-1%00"), SVC_AUTH_KEY_INVALID, "%%00 is a byte of the key (no truncation)");
     is_int(key(a, NULL, NULL, "key=bad&key=old-key-1"), SVC_AUTH_KEY_INVALID, "only the first key= counts (Go's Get)");
     is_int(key(a, NULL, NULL, "key="), SVC_AUTH_KEY_MISSING, "empty key= is missing");
     is_int(key(a, NULL, NULL, "xkey=old-key-1"), SVC_AUTH_KEY_MISSING, "a parameter ending in key is not key=");
@@ -105,6 +121,9 @@ static void test_signatures(void)
     ok(svc_auth_sign(SKEY, "/resize", 7, Q2, strlen(Q2), out, sizeof(out)) == 0, "sign of an awkward query works");
     is_str(out, SIG2, "canonical query matches Go's url.Values.Encode byte for byte");
     is_int(svc_auth_sign(SKEY, "/resize", 7, "", 0, out, 43), -1, "sign refuses a buffer without room for the NUL");
+    is_int(svc_auth_sign(SKEY, "/resize", 7, Q2 "&x=1;y=2", strlen(Q2) + 8, out, sizeof(out)), -1,
+           "sign refuses a query with a ';' pair (the check would refuse it)");
+    is_int(svc_auth_sign(SKEY, "/resize", 7, "bad=%zz", 7, out, sizeof(out)), -1, "sign refuses a bad %%-escape");
 
     svc_auth *a = svc_auth_new(NULL, SKEY, NULL, err, sizeof(err));
     if (!ok(a != NULL && svc_auth_signing_enabled(a), "signing enabled"))
@@ -114,6 +133,18 @@ static void test_signatures(void)
     is_int(sig(a, "/res%69ze", "width=300&height=200&type=webp&sign=" SIG1, now), SVC_AUTH_OK,
            "the path is percent-decoded (Go's URL.Path)");
     is_int(sig(a, "/resize", Q2 "&sign=" SIG2, now), SVC_AUTH_OK, "awkward query accepted");
+    /* pairs url.ParseQuery drops are outside the signature: such a query is refused, never half-read */
+    is_int(sig(a, "/resize", "text=EVIL;&width=300&height=200&type=webp&sign=" SIG1, now), SVC_AUTH_SIGN_UNCOVERED,
+           "an extra pair holding ';' (unsigned): 400 uncovered, though the signed pairs match");
+    is_int(sig(a, "/resize", "width=300&height=200&type=webp&sign=" SIG1 "&x=1;y=2", now), SVC_AUTH_SIGN_UNCOVERED,
+           "';' in a later pair: 400 uncovered");
+    is_int(sig(a, "/resize", "bad=%zz&width=300&height=200&type=webp&sign=" SIG1, now), SVC_AUTH_SIGN_UNCOVERED,
+           "a bad %%-escape (unsigned): 400 uncovered");
+    is_int(sig(a, "/resize", "width=300&height=200&type=webp&sign=" SIG1 ";", now), SVC_AUTH_SIGN_UNCOVERED,
+           "';' in the sign pair itself: 400 uncovered");
+    is_int(sig(a, "/resize", "text=%3B&width=300&height=200&type=webp&sign=" SIG1, now), SVC_AUTH_SIGN_MISMATCH,
+           "an encoded ';' (%%3B) is a signed byte: 403");
+    ok(strstr(svc_auth_message(SVC_AUTH_SIGN_UNCOVERED), "%3B") != NULL, "the uncovered message tells how to encode ';'");
     is_int(sig(a, "/resize", "width=301&height=200&type=webp&sign=" SIG1, now), SVC_AUTH_SIGN_MISMATCH, "changed value: 403");
     is_int(sig(a, "/fit", "width=300&height=200&type=webp&sign=" SIG1, now), SVC_AUTH_SIGN_MISMATCH, "changed path: 403");
     is_int(sig(a, "/resize", "width=300&height=200&type=webp&extra=1&sign=" SIG1, now), SVC_AUTH_SIGN_MISMATCH,
