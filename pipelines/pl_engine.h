@@ -80,6 +80,9 @@ typedef struct pl_result {
     bool vary_accept;     /* type=auto was used: the response must carry Vary: Accept */
     pl_format in_format;  /* what the input really was (sniffed) */
     int in_width, in_height;
+    /* Frames of an animated or multi-page input, and how many the output carries (fewer when a
+     * limit, `frames` or a still output format dropped some): 1/1 for still images. */
+    int frames_in, frames_out;
     pl_timings t;
 } pl_result;
 
