@@ -45,14 +45,14 @@ static const struct {
     {"fit", "Fit inside width x height keeping the aspect ratio"},
     {"thumbnail", "Thumbnail to width x height (stretched when both are given)"},
     {"zoom", "Enlarge by factor"},
-    {"rotate", "Rotate by a multiple of 90 degrees"},
+    {"rotate", "Rotate by a multiple of 90 degrees (imaginary floors the angle: 45 is 0, 135 is 90; transform takes any angle)"},
     {"autorotate", "Rotate upright from the EXIF orientation"},
     {"flip", "Mirror left to right"},
     {"flop", "Mirror top to bottom"},
     {"convert", "Convert to another format (type)"},
     {"blur", "Gaussian blur (sigma, minampl)"},
-    {"watermark", "Draw a text watermark"},
-    {"watermarkimage", "Draw an image watermark (fetched from `image`)"},
+    {"watermark", "Draw a text watermark (tiled, or one block with noreplicate; gravity and margin place it)"},
+    {"watermarkimage", "Draw the multipart part `image` over the image at left, top, or at gravity and margin"},
     {"pipeline", "Run a JSON list of operations (`operations`) in order"},
     {"info", "Image metadata as JSON"},
     {"transform", "imgpipe's own operation: every parameter at once, applied in the documented pipeline order"},
@@ -87,7 +87,10 @@ static json_t *openapi_error_schema(void)
 
 static json_t *openapi_headers(void)
 {
-    return json_pack("{s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}}", "Image-Width", "description",
+    return json_pack("{s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}}", "Image-Frames", "description",
+                     "Animated inputs only: frames out/in, e.g. 5/30 when max-frames, frames= or a still output type kept 5 "
+                     "of 30",
+                     "schema", openapi_schema("string"), "Image-Width", "description",
                      "Width of the output image in pixels", "schema", openapi_schema("integer"), "Image-Height", "description",
                      "Height of the output image in pixels", "schema", openapi_schema("integer"), "Server-Timing", "description",
                      "Time per stage (queue, decode, process, encode), W3C Server-Timing syntax", "schema",
