@@ -220,9 +220,10 @@ int pl_encode_choose(pl_ctx *c)
         if (f == PL_FMT_UNKNOWN && typed->op == PL_OP_CONVERT && pl_encode_convert_auto(c, &f))
             return -1;
         if (typed->op == PL_OP_CONVERT && f == PL_FMT_GIF)
-            return pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT,
-                                "Unsupported image output type: gif: /convert writes jpeg, png, webp, tiff, avif or heif (imaginary's "
-                                "/convert refuses gif, and imgpipe keeps that); /transform?type=gif writes GIF, animations included");
+            return pl_error_set(
+                c->err, PL_E_UNSUPPORTED_OUTPUT,
+                "Unsupported image output type: gif: /convert writes jpeg, png, webp, tiff, avif or heif (imaginary's "
+                "/convert refuses gif, and imgpipe keeps that); /transform?type=gif writes GIF, animations included");
         if (typed->op == PL_OP_CONVERT && (f == PL_FMT_SVG || f == PL_FMT_PDF))
             return pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT,
                                 "Unsupported image output type: %s: imgpipe reads %s but writes no %s; use jpeg, png, webp, tiff, "

@@ -34,7 +34,7 @@ typedef struct pl_geo {
     pl_extend extend;
     pl_color background;
     pl_color rot_bg; /* transform: corners of a rotation by other than a right angle */
-    bool area; /* extract after resizing (imaginary's /extract, /zoom with top/left) */
+    bool area;       /* extract after resizing (imaginary's /extract, /zoom with top/left) */
     int al, at, aw, ah;
 } pl_geo;
 

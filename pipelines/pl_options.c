@@ -173,7 +173,8 @@ static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_FONT, "font", NULL, PL_K_STRING, "a UTF-8 Pango font description of at most 127 bytes, e.g. \"sans 10\"",
      "text watermark font (default \"sans 10\")"},
     {PL_P_COLOR, "color", NULL, PL_K_COLOR, PL_COLOR_ALLOWED, "text watermark colour (default black)"},
-    {PL_P_BACKGROUND, "background", "bg", PL_K_COLOR, PL_COLOR_ALLOWED, "background for extend=background, alpha flattening and transform's rotation corners"},
+    {PL_P_BACKGROUND, "background", "bg", PL_K_COLOR, PL_COLOR_ALLOWED,
+     "background for extend=background, alpha flattening and transform's rotation corners"},
     {PL_P_TYPE, "type", NULL, PL_K_ENUM, PL_TYPE_ALLOWED, "output format (default: the input's; auto = from Accept)"},
     {PL_P_GRAVITY, "gravity", NULL, PL_K_ENUM, PL_GRAVITY_ALLOWED,
      "crop anchor (default centre); on watermarks the side or corner to place them at (default top-left; compass or centre)"},
@@ -693,8 +694,9 @@ int pl_params_check_effort(const pl_params *p, pl_format f, bool named, pl_error
                             pl_format_name(f), f == PL_FMT_PNG ? " without palette=true (its level is \"compression\")" : "");
     }
     if (p->effort < lo || p->effort > hi)
-        return pl_error_set(err, PL_E_PARAM, "invalid value \"%d\" for parameter \"effort\": %s output takes an integer from %d to %d",
-                            p->effort, pl_format_name(f), lo, hi);
+        return pl_error_set(err, PL_E_PARAM,
+                            "invalid value \"%d\" for parameter \"effort\": %s output takes an integer from %d to %d", p->effort,
+                            pl_format_name(f), lo, hi);
     return 0;
 }
 
@@ -795,8 +797,8 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
             return pl_conflict(err, "force", "fit", "force is fit=fill: give only one of them");
         int derived = 0; /* the side aspectratio derives, before dpr */
         if (ratio)
-            derived = (int)floor((w ? (double)p->width * p->aspect_h / p->aspect_w : (double)p->height * p->aspect_w / p->aspect_h) +
-                                 0.5);
+            derived = (int)floor(
+                (w ? (double)p->width * p->aspect_h / p->aspect_w : (double)p->height * p->aspect_w / p->aspect_h) + 0.5);
         if (ratio && derived * p->dpr > PL_DIM_MAX + 0.5)
             return pl_error_set(err, PL_E_PARAM,
                                 "parameters \"aspectratio\" and \"%s\" conflict: %d:%d makes the %s %.0f pixels (dpr %g), over the "

@@ -58,7 +58,8 @@ static int run_overlay(const char *spec, const eu_file *f, const eu_file *ov, co
         diag("plan \"%s\" does not parse: %s", spec, err->message);
         return -2;
     }
-    pl_input in = {.data = f->data, .len = f->len, .overlay = ov ? ov->data : NULL, .overlay_len = ov ? ov->len : 0, .accept = accept};
+    pl_input in = {
+        .data = f->data, .len = f->len, .overlay = ov ? ov->data : NULL, .overlay_len = ov ? ov->len : 0, .accept = accept};
     int r = pl_run(&plan, &in, NULL, NULL, res, err);
     if (r != 0)
         diag("%s: %s (%s)", spec, err->message, err->detail);
@@ -81,8 +82,8 @@ static void test_rotate(void)
     int r = eu_run("transform?rotate=30", &f, &res, &err);
     eu_img d = eu_decode(&res);
     double bw = 200 * cos(M_PI / 6) + 100 * sin(M_PI / 6), bh = 200 * sin(M_PI / 6) + 100 * cos(M_PI / 6);
-    ok(r == 0 && near(d.width, bw, 2) && near(d.height, bh, 2), "transform rotate=30: %dx%d, the %.0fx%.0f bounding box",
-       d.width, d.height, bw, bh);
+    ok(r == 0 && near(d.width, bw, 2) && near(d.height, bh, 2), "transform rotate=30: %dx%d, the %.0fx%.0f bounding box", d.width,
+       d.height, bw, bh);
     ok(r == 0 && pt(&res, 1, 1, px) == 3 && px[0] > 240 && px[1] > 240 && px[2] > 240,
        "transform rotate=30 to JPEG: the corner is the default white background (%.0f,%.0f,%.0f)", px[0], px[1], px[2]);
     ok(r == 0 && pt(&res, d.width / 2, d.height / 2, px) == 3 && near(px[2], 200, 12) && near(px[0], 20, 12),
@@ -91,7 +92,8 @@ static void test_rotate(void)
 
     r = eu_run("transform?rotate=45&type=png", &f, &res, &err);
     d = eu_decode(&res);
-    ok(r == 0 && d.bands == 4 && pt(&res, 1, 1, px) == 4 && px[3] == 0 && pt(&res, d.width / 2, d.height / 2, px) == 4 && px[3] == 255,
+    ok(r == 0 && d.bands == 4 && pt(&res, 1, 1, px) == 4 && px[3] == 0 && pt(&res, d.width / 2, d.height / 2, px) == 4 &&
+           px[3] == 255,
        "transform rotate=45 to PNG: transparent corners, opaque centre");
     pl_result_clear(&res);
 
@@ -193,11 +195,13 @@ static void test_placement(void)
     VipsImage *im = r == 0 ? vips_image_new_from_buffer(res.data, res.len, "", NULL) : NULL;
     double tl = 255, br = 255;
     VipsImage *t[2] = {0};
-    if (im != NULL && !vips_extract_area(im, &t[0], 0, 0, 300, 150, NULL) && !vips_extract_area(im, &t[1], 300, 150, 300, 150, NULL)) {
+    if (im != NULL && !vips_extract_area(im, &t[0], 0, 0, 300, 150, NULL) &&
+        !vips_extract_area(im, &t[1], 300, 150, 300, 150, NULL)) {
         vips_min(t[0], &tl, NULL);
         vips_min(t[1], &br, NULL);
     }
-    ok(r == 0 && tl > 250 && br < 100, "watermark gravity=southeast: text only in the bottom-right quarter (min %.0f / %.0f)", tl, br);
+    ok(r == 0 && tl > 250 && br < 100, "watermark gravity=southeast: text only in the bottom-right quarter (min %.0f / %.0f)", tl,
+       br);
     for (int i = 0; i < 2; i++)
         if (t[i])
             g_object_unref(t[i]);
@@ -272,8 +276,8 @@ static void test_copyright(void)
 {
     const char cr[] = "(c) Test Owner 2026";
     eu_file f = with_copyright(cr);
-    const char *specs[] = {"transform?w=32", "transform?w=32&type=webp", "transform?w=32&type=png", "resize?width=32&stripmeta=true",
-                           "transform?w=32&type=avif"};
+    const char *specs[] = {"transform?w=32", "transform?w=32&type=webp", "transform?w=32&type=png",
+                           "resize?width=32&stripmeta=true", "transform?w=32&type=avif"};
     for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
         pl_result res;
         pl_error err;
@@ -282,7 +286,8 @@ static void test_copyright(void)
         size_t n = 0;
         const uint8_t *ex = r == 0 ? exif_of(&res, &im, &n) : NULL;
         /* the value with its terminating NUL, and nothing of libvips' formatted form */
-        ok(ex != NULL && has_bytes(ex, n, cr, sizeof(cr)) && !has_bytes(ex, n, "Photographer", 12) && !has_bytes(ex, n, "TestCam", 7),
+        ok(ex != NULL && has_bytes(ex, n, cr, sizeof(cr)) && !has_bytes(ex, n, "Photographer", 12) &&
+               !has_bytes(ex, n, "TestCam", 7),
            "%s: the copyright is kept exactly, the rest stripped (%zu bytes of EXIF)", specs[i], n);
         if (im)
             g_object_unref(im);
@@ -400,7 +405,8 @@ static void test_effort(void)
     ok(r != 0 && err.code == PL_E_PARAM && strstr(err.message, "1 to 10"), "effort=0 for GIF: 400 (%s)", err.message);
     pl_result_clear(&res);
     r = eu_run("transform?w=32&type=jpeg&effort=5", &f, &res, &err);
-    ok(r != 0 && err.code == PL_E_PARAM && strstr(err.message, "jpeg"), "effort for JPEG: 400, JPEG has no effort (%s)", err.message);
+    ok(r != 0 && err.code == PL_E_PARAM && strstr(err.message, "jpeg"), "effort for JPEG: 400, JPEG has no effort (%s)",
+       err.message);
     pl_result_clear(&res);
     r = eu_run("transform?w=32&type=png&palette=true&effort=10", &f, &res, &err);
     ok(r == 0 && res.format == PL_FMT_PNG, "effort=10 for palette PNG: fine");

@@ -527,7 +527,8 @@ static void test_conflicts(void)
     /* aspectratio gives fit its missing side */
     ok_spec("transform?w=200&aspectratio=1:1&fit=cover");
     ok_spec("transform?h=90&aspectratio=16:9&fit=contain");
-    bad_spec("transform?w=9000&aspectratio=1:2", PL_E_PARAM, "parameters \"aspectratio\" and \"width\" conflict: 1:2 makes the height");
+    bad_spec("transform?w=9000&aspectratio=1:2", PL_E_PARAM,
+             "parameters \"aspectratio\" and \"width\" conflict: 1:2 makes the height");
     /* watermarkimage: left/top or gravity/margin, not both */
     ok_spec("watermarkimage?gravity=southeast&margin=10");
     ok_spec("watermarkimage?left=10&top=5");
