@@ -204,6 +204,34 @@ static void test_placement(void)
        br);
     for (int i = 0; i < 2; i++)
         if (t[i])
+            g_object_unref(t[i]), t[i] = NULL;
+    if (im)
+        g_object_unref(im);
+    pl_result_clear(&res);
+
+    /* tiled text: gravity moves the grid (ignoring it would give the top-left anchored tiles) */
+    pl_result a, b;
+    int ra = eu_run("watermark?text=IMGPIPE&opacity=1&textwidth=100&margin=40", &w, &a, &err);
+    int rb = eu_run("watermark?text=IMGPIPE&opacity=1&textwidth=100&margin=40&gravity=southeast", &w, &b, &err);
+    ok(ra == 0 && rb == 0 && eu_diff(&a, &b) > 1, "tiled text with gravity=southeast: another grid (diff %.2f)", eu_diff(&a, &b));
+    pl_result_clear(&a);
+    pl_result_clear(&b);
+    r = eu_run("watermark?text=IMGPIPE&gravity=smart", &w, &res, &err);
+    ok(r != 0 && err.code == PL_E_PARAM && strstr(err.message, "gravity"), "watermark gravity=smart: 400 (%s)", err.message);
+    pl_result_clear(&res);
+    r = eu_run("transform?text=IMGPIPE&noreplicate=true&opacity=1&gravity=northeast&margin=5&textwidth=100&type=png", &w, &res,
+               &err);
+    im = r == 0 ? vips_image_new_from_buffer(res.data, res.len, "", NULL) : NULL;
+    double tr = 255, bl = 255;
+    if (im != NULL && !vips_extract_area(im, &t[0], 300, 0, 300, 150, NULL) &&
+        !vips_extract_area(im, &t[1], 0, 150, 300, 150, NULL)) {
+        vips_min(t[0], &tr, NULL);
+        vips_min(t[1], &bl, NULL);
+    }
+    ok(r == 0 && tr < 100 && bl > 250, "transform text gravity=northeast: text only in the top-right quarter (min %.0f / %.0f)", tr,
+       bl);
+    for (int i = 0; i < 2; i++)
+        if (t[i])
             g_object_unref(t[i]);
     if (im)
         g_object_unref(im);
