@@ -363,7 +363,8 @@ int pl_ops_rotate_any(pl_ctx *c, VipsImage *in, int angle, pl_color bg, VipsImag
     int n;
     pl_ops_background(in, bg, px, &n);
     VipsArrayDouble *arr = vips_array_double_new(px, n);
-    /* vips_rotate turns clockwise, as vips_rot; the output is the rotated bounding box */
+    /* vips_rotate turns clockwise, as vips_rot; the output is the rotated bounding box. Its affine
+     * premultiplies an image with alpha itself: the soft edges keep their colour. */
     int r = vips_rotate(in, &t[1], (double)angle, "background", arr, NULL);
     vips_area_unref(VIPS_AREA(arr));
     if (r)

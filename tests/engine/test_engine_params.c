@@ -95,6 +95,14 @@ static void test_rotate(void)
     ok(r == 0 && d.bands == 4 && pt(&res, 1, 1, px) == 4 && px[3] == 0 && pt(&res, d.width / 2, d.height / 2, px) == 4 &&
            px[3] == 255,
        "transform rotate=45 to PNG: transparent corners, opaque centre");
+    /* the soft edge keeps the image's colour (interpolated premultiplied, not darkened) */
+    int edge = -1;
+    for (int x = 0; r == 0 && x < d.width / 2 && edge < 0; x++)
+        if (pt(&res, x, d.height / 2, px) == 4 && px[3] > 20 && px[3] < 235)
+            edge = x;
+    ok(edge >= 0 && near(px[0], 20, 12) && near(px[1], 40, 12) && near(px[2], 200, 12),
+       "transform rotate=45 to PNG: the soft edge at x=%d is the image's colour (%.0f,%.0f,%.0f,a %.0f)", edge, px[0], px[1], px[2],
+       px[3]);
     pl_result_clear(&res);
 
     r = eu_run("transform?rotate=45&bg=255,0,0", &f, &res, &err);
