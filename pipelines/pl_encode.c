@@ -52,6 +52,11 @@ bool pl_encode_animates(pl_format f)
     return f == PL_FMT_GIF || f == PL_FMT_WEBP;
 }
 
+bool pl_encode_has_alpha(pl_format f)
+{
+    return f == PL_FMT_PNG || f == PL_FMT_WEBP || f == PL_FMT_GIF || f == PL_FMT_TIFF || f == PL_FMT_HEIF || f == PL_FMT_AVIF;
+}
+
 static bool pl_encode_writable(pl_format f)
 {
     return f == PL_FMT_JPEG || f == PL_FMT_PNG || f == PL_FMT_WEBP || f == PL_FMT_GIF || f == PL_FMT_TIFF || f == PL_FMT_HEIF ||
@@ -157,8 +162,44 @@ static int pl_encode_negotiate(pl_ctx *c, bool imaginary, pl_format *out)
             *out = order[i];
             return 0;
         }
-    return pl_error_set(c->err, PL_E_NOT_ACCEPTABLE, "No acceptable output type: Accept allows none of image/avif, image/webp, %s",
-                        alpha ? "image/png" : "image/jpeg");
+    /* none of those: any other type the client names with q > 0, the highest q first (ties in
+     * this order), rather than a 406 for a type the engine can write */
+    const pl_format more[4] = {alpha ? PL_FMT_JPEG : PL_FMT_PNG, PL_FMT_GIF, PL_FMT_TIFF, PL_FMT_HEIF};
+    double best_q = 0;
+    for (int i = 0; i < 4; i++) {
+        pl_accept_q a = {pl_encode_mime(more[i]), -1, -1};
+        pl_encode_accept_walk(accept, pl_encode_q_cb, &a);
+        if (a.q > best_q)
+            best_q = a.q, *out = more[i];
+    }
+    if (best_q > 0)
+        return 0;
+    return pl_error_set(c->err, PL_E_NOT_ACCEPTABLE,
+                        "No acceptable output type: Accept \"%.200s\" allows none of image/avif, image/webp, image/jpeg, "
+                        "image/png, image/gif, image/tiff, image/heif; send one of them or name a type with type=",
+                        accept);
+}
+
+/* /convert with type=auto and no image/webp, image/png or image/jpeg in Accept: with no Accept or
+ * a wildcard (curl sends * / *), the input's type when /convert writes it, else JPEG (PNG with alpha);
+ * an Accept naming only other types is refused with what it lacked. */
+static int pl_encode_convert_auto(pl_ctx *c, pl_format *out)
+{
+    const char *accept = c->in->accept;
+    pl_accept_q a = {"image/x-none", -1, -1};
+    if (accept != NULL && *accept != '\0')
+        pl_encode_accept_walk(accept, pl_encode_q_cb, &a);
+    if (accept != NULL && *accept != '\0' && a.q_wild < 0)
+        return pl_error_set(c->err, PL_E_MISSING_PARAM,
+                            "Missing required param: type: type=auto takes image/webp, image/png or image/jpeg from Accept, and "
+                            "Accept \"%.200s\" names none of them (nor */* or image/*); name a type (jpeg, png, webp, tiff, avif, "
+                            "heif) or accept one of those",
+                            accept);
+    pl_format f = c->in_format;
+    if (!(f == PL_FMT_JPEG || f == PL_FMT_PNG || f == PL_FMT_WEBP || f == PL_FMT_TIFF || f == PL_FMT_HEIF || f == PL_FMT_AVIF))
+        f = c->in_alpha ? PL_FMT_PNG : PL_FMT_JPEG;
+    *out = f;
+    return 0;
 }
 
 int pl_encode_choose(pl_ctx *c)
@@ -176,13 +217,18 @@ int pl_encode_choose(pl_ctx *c)
         f = typed->params.type;
         if (f == PL_FMT_AUTO && pl_encode_negotiate(c, typed->op != PL_OP_TRANSFORM, &f))
             return -1;
-        if (f == PL_FMT_UNKNOWN && typed->op == PL_OP_CONVERT)
-            return pl_error_set(c->err, PL_E_MISSING_PARAM, "Missing required param: type");
-        if (typed->op == PL_OP_CONVERT && (f == PL_FMT_GIF || f == PL_FMT_SVG || f == PL_FMT_PDF))
+        if (f == PL_FMT_UNKNOWN && typed->op == PL_OP_CONVERT && pl_encode_convert_auto(c, &f))
+            return -1;
+        if (typed->op == PL_OP_CONVERT && f == PL_FMT_GIF)
+            return pl_error_set(
+                c->err, PL_E_UNSUPPORTED_OUTPUT,
+                "Unsupported image output type: gif: /convert writes jpeg, png, webp, tiff, avif or heif (imaginary's "
+                "/convert refuses gif, and imgpipe keeps that); /transform?type=gif writes GIF, animations included");
+        if (typed->op == PL_OP_CONVERT && (f == PL_FMT_SVG || f == PL_FMT_PDF))
             return pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT,
-                                "Unsupported image output type: %s (use jpeg, png, webp, tiff, "
-                                "avif or heif, or transform for gif)",
-                                pl_encode_name(f));
+                                "Unsupported image output type: %s: imgpipe reads %s but writes no %s; use jpeg, png, webp, tiff, "
+                                "avif or heif",
+                                pl_encode_name(f), pl_encode_name(f), pl_encode_name(f));
     }
     if (f == PL_FMT_UNKNOWN) {
         f = c->in_format;
@@ -193,7 +239,10 @@ int pl_encode_choose(pl_ctx *c)
         return pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT, "Unsupported image output type: %s", pl_encode_name(f));
     c->out_format = f;
     c->out_format_asked = typed != NULL;
-    return 0;
+    /* effort within the chosen format's range (pl_options.c checked it when type named one) */
+    const pl_params *last = &plan->steps[plan->n_steps - 1].params;
+    bool named = typed == NULL || typed->params.type != PL_FMT_AUTO;
+    return pl_params_check_effort(last, f, named, c->err);
 }
 
 /* The last step's parameters carry the encoder options. */
@@ -266,26 +315,128 @@ static void *pl_encode_meta_collect(VipsImage *im, const char *name, GValue *val
     return NULL;
 }
 
-/* Strip but keep the copyright: libvips 8.14's strip has no "keep", so remove every metadata field
- * but exif-ifd0-Copyright and let the saver write a minimal EXIF block from it. *manual tells
- * the caller to save without libvips' strip. */
+/* The raw value of IFD0's Copyright (0x8298, ASCII: "photographer\0editor\0" or one string) in an
+ * EXIF block ("Exif\0\0" + TIFF, as libvips keeps it). *val points into blob. 0, or -1 if absent. */
+static int pl_encode_exif_copyright(const uint8_t *blob, size_t len, const uint8_t **val, uint32_t *n)
+{
+    if (len >= 6 && memcmp(blob, "Exif\0\0", 6) == 0)
+        blob += 6, len -= 6;
+    if (len < 8 || !((blob[0] == 'I' && blob[1] == 'I') || (blob[0] == 'M' && blob[1] == 'M')))
+        return -1;
+    bool le = blob[0] == 'I';
+#define PL_U16(p) (le ? (uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 : (uint32_t)(p)[1] | (uint32_t)(p)[0] << 8)
+#define PL_U32(p) (le ? PL_U16(p) | PL_U16((p) + 2) << 16 : PL_U16((p) + 2) | PL_U16(p) << 16)
+    uint32_t ifd = PL_U32(blob + 4);
+    if (ifd > len || len - ifd < 2)
+        return -1;
+    uint32_t count = PL_U16(blob + ifd);
+    for (uint32_t i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (e + 12 > len)
+            return -1;
+        if (PL_U16(blob + e) != 0x8298 || PL_U16(blob + e + 2) != 2)
+            continue;
+        uint32_t cnt = PL_U32(blob + e + 4);
+        size_t off = cnt <= 4 ? e + 8 : PL_U32(blob + e + 8);
+        if (cnt == 0 || off > len || len - off < cnt)
+            return -1;
+        *val = blob + off;
+        *n = cnt;
+        return 0;
+    }
+    return -1;
+#undef PL_U32
+#undef PL_U16
+}
+
+/* A minimal EXIF block: IFD0 with only Copyright (value: n raw bytes). g_malloc'd, *len set. */
+static uint8_t *pl_encode_exif_minimal(const uint8_t *val, uint32_t n, size_t *len)
+{
+    /* "Exif\0\0", "II" 42, IFD0 at 8: 1 entry, next IFD 0; the value after it (offset 26) */
+    static const uint8_t head[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x98, 0x82, 2, 0};
+    *len = sizeof(head) + 4 + 4 + 4 + (n > 4 ? n : 0);
+    uint8_t *b = g_malloc0(*len);
+    memcpy(b, head, sizeof(head));
+    uint8_t *p = b + sizeof(head);
+    p[0] = n & 0xff, p[1] = (n >> 8) & 0xff, p[2] = (n >> 16) & 0xff, p[3] = (uint8_t)(n >> 24);
+    if (n <= 4) {
+        memcpy(p + 4, val, n);
+    } else {
+        uint32_t off = 8 + 2 + 12 + 4; /* from the TIFF header */
+        p[4] = off & 0xff, p[5] = (off >> 8) & 0xff;
+        memcpy(p + 12, val, n);
+    }
+    /* next-IFD offset (p + 8 .. p + 11) stays 0 */
+    return b;
+}
+
+/* Strip, keeping only the EXIF copyright. libvips 8.14's strip has no "keep", and webpsave writes
+ * an EXIF block even with strip: remove every metadata field here. With a copyright, the EXIF
+ * block becomes one holding only the raw Copyright entry, and exif-ifd0-Copyright (libvips'
+ * rendering of that same entry) stays, so libvips' EXIF writer keeps the raw bytes (re-creating
+ * the tag from the rendering, "value (value (Photographer) - [None] (Editor), ASCII, …)", is what
+ * corrupted it). *manual tells the caller to save without libvips' strip. */
 static int pl_encode_strip_keep_copyright(pl_ctx *c, VipsImage *x, VipsImage **out, bool *manual)
 {
     *out = x;
     *manual = false;
-    if (!vips_image_get_typeof(x, "exif-ifd0-Copyright"))
-        return 0;
+    const uint8_t *val = NULL;
+    uint32_t n = 0;
+    const void *blob = NULL;
+    size_t blen = 0;
+    bool keep = vips_image_get_typeof(x, "exif-ifd0-Copyright") && vips_image_get_typeof(x, VIPS_META_EXIF_NAME) &&
+                vips_image_get_blob(x, VIPS_META_EXIF_NAME, &blob, &blen) == 0 &&
+                pl_encode_exif_copyright(blob, blen, &val, &n) == 0;
     VipsImage **t = pl_ctx_slot(c);
     if (vips_copy(x, t, NULL))
         return pl_cancel_fail(c, PL_E_INTERNAL, "Cannot copy the image");
+    uint8_t *mini = NULL;
+    size_t mlen = 0;
+    if (keep)
+        mini = pl_encode_exif_minimal(val, n, &mlen); /* before the blob it points into goes */
     GSList *names = NULL;
     vips_image_map(*t, pl_encode_meta_collect, &names);
     for (GSList *p = names; p != NULL; p = p->next)
         vips_image_remove(*t, p->data);
     g_slist_free_full(names, g_free);
+    if (keep) {
+        vips_image_set_blob(*t, VIPS_META_EXIF_NAME, (VipsCallbackFn)vips_area_free_cb, mini, mlen);
+        *manual = true;
+    } else {
+        vips_image_remove(*t, "exif-ifd0-Copyright");
+    }
     *out = *t;
-    *manual = true;
     return 0;
+}
+
+/* libvips 8.14's webpsave writes an EXIF chunk (resolution, and the input's orientation) even with
+ * strip: drop EXIF chunks from the RIFF container in place and clear VP8X's EXIF flag. */
+static void pl_encode_webp_drop_exif(uint8_t *buf, size_t *len)
+{
+    if (*len < 12 || memcmp(buf, "RIFF", 4) != 0 || memcmp(buf + 8, "WEBP", 4) != 0)
+        return;
+    size_t o = 12, w = 12;
+    uint8_t *vp8x = NULL;
+    while (o + 8 <= *len) {
+        size_t n = (size_t)buf[o + 4] | (size_t)buf[o + 5] << 8 | (size_t)buf[o + 6] << 16 | (size_t)buf[o + 7] << 24;
+        size_t total = 8 + n + (n & 1);
+        if (total > *len - o)
+            return; /* not what libwebp writes: leave it alone */
+        if (memcmp(buf + o, "EXIF", 4) != 0) {
+            memmove(buf + w, buf + o, total);
+            if (memcmp(buf + w, "VP8X", 4) == 0 && n >= 1)
+                vp8x = buf + w + 8;
+            w += total;
+        }
+        o += total;
+    }
+    if (o != *len || w == *len)
+        return;
+    if (vp8x != NULL)
+        vp8x[0] &= (uint8_t)~0x08u;
+    uint32_t riff = (uint32_t)(w - 8);
+    buf[4] = riff & 0xff, buf[5] = (riff >> 8) & 0xff, buf[6] = (riff >> 16) & 0xff, buf[7] = (uint8_t)(riff >> 24);
+    *len = w;
 }
 
 /* Largest side each encoder accepts (libwebp 16383; JPEG and GIF 65535; HEIF/AVIF: libheif's
@@ -488,6 +639,8 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
             return -1;
         r = vips_webpsave_buffer(x, &buf, &len, "Q", q, "lossless", p->lossless, "effort", pl_encode_effort(p, 0, 6, 4), "strip",
                                  strip, NULL);
+        if (r == 0 && strip)
+            pl_encode_webp_drop_exif(buf, &len);
         break;
     case PL_FMT_AVIF:
     case PL_FMT_HEIF:
@@ -520,5 +673,7 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
     out->mime = pl_encode_mime(c->out_format);
     out->width = x->Xsize;
     out->height = ph;
+    out->frames_in = c->in_pages > 1 ? c->in_pages : 1;
+    out->frames_out = ph > 0 && x->Ysize / ph > 1 ? x->Ysize / ph : 1;
     return 0;
 }

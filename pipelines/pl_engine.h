@@ -71,6 +71,8 @@ typedef struct pl_timings {
     double decode_ms, process_ms, encode_ms; /* wall time of each stage in pl_run */
 } pl_timings;
 
+/* A field added here must also cross the worker-process boundary: service/svc_wproto.h (wp_result),
+ * filled in svc_worker.c and read in svc_proc.c. */
 typedef struct pl_result {
     void *data; /* owned by the result: free with pl_result_clear() */
     size_t len;
@@ -83,6 +85,9 @@ typedef struct pl_result {
     bool vary_accept;     /* type=auto was used: the response must carry Vary: Accept */
     pl_format in_format;  /* what the input really was (sniffed) */
     int in_width, in_height;
+    /* Frames of an animated or multi-page input, and how many the output carries (fewer when a
+     * limit, `frames` or a still output format dropped some): 1/1 for still images. */
+    int frames_in, frames_out;
     pl_timings t;
 } pl_result;
 

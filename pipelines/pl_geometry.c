@@ -6,7 +6,8 @@
  * auto-orient (unless norotation or rotate given) -> rotate/flip/flop -> zoom -> sizes
  * (force, crop = cover, embed = fit inside then pad) -> crop/embed/area extract -> blur ->
  * watermarks -> flatten onto background -> colourspace. imgpipe's `transform` uses the fixed
- * pipeline order of design.md with fit=inside|outside|cover|contain|fill.
+ * pipeline order of design.md with fit=inside|outside|cover|contain|fill; its rotate takes any
+ * angle (right angles exact, others resampled into the rotated bounding box, after the resize).
  *
  * Sizes are computed from the step's logical input size (the original's, upright) even when the
  * loader already shrank the pixels (shrink-on-load), so results are exact whatever the loader
@@ -32,7 +33,8 @@ typedef struct pl_geo {
     pl_gravity gravity;
     pl_extend extend;
     pl_color background;
-    bool area; /* extract after resizing (imaginary's /extract, /zoom with top/left) */
+    pl_color rot_bg; /* transform: corners of a rotation by other than a right angle */
+    bool area;       /* extract after resizing (imaginary's /extract, /zoom with top/left) */
     int al, at, aw, ah;
 } pl_geo;
 
@@ -174,7 +176,12 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
     if (!pl_params_has(p, PL_P_BACKGROUND))
         g->background = c->in_alpha ? (pl_color){0, 0, 0, 0} : (pl_color){255, 255, 255, 255};
     g->autorot = !p->norotation;
-    g->angle = pl_ops_angle_floor(p->rotate);
+    /* any angle, clockwise; the corners of a rotation by other than a right angle are the asked
+     * background, else transparent when the output format carries alpha, else white */
+    g->angle = pl_ops_angle_normal(p->rotate);
+    g->rot_bg = p->background;
+    if (!pl_params_has(p, PL_P_BACKGROUND))
+        g->rot_bg = pl_encode_has_alpha(c->out_format) ? (pl_color){0, 0, 0, 0} : (pl_color){255, 255, 255, 255};
     g->flip = p->flip;
     g->flop = p->flop;
     g->trim = p->trim > 0;
@@ -195,6 +202,17 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
     double dpr = p->dpr > 0 ? p->dpr : 1.0;
     int W = p->width > 0 ? pl_geo_round(p->width * dpr) : 0;
     int H = p->height > 0 ? pl_geo_round(p->height * dpr) : 0;
+    pl_fit fit = p->fit == PL_FIT_NONE ? PL_FIT_INSIDE : p->fit;
+    if (p->aspect_w > 0 && p->aspect_h > 0 && (W > 0) != (H > 0)) {
+        /* aspectratio gives the box its missing side (rounded, where imaginary truncates); the
+         * image is fitted in that box and padded to it, as /resize does, unless fit says else */
+        if (W > 0)
+            H = VIPS_MAX(1, pl_geo_round((double)W * p->aspect_h / p->aspect_w));
+        else
+            W = VIPS_MAX(1, pl_geo_round((double)H * p->aspect_w / p->aspect_h));
+        if (!pl_params_has(p, PL_P_FIT))
+            fit = PL_FIT_CONTAIN;
+    }
     if (g->angle == 90 || g->angle == 270) {
         /* w/h describe the output: the rotation comes after the resize */
         int t = W;
@@ -203,7 +221,6 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
     }
     if (W <= 0 && H <= 0)
         return;
-    pl_fit fit = p->fit == PL_FIT_NONE ? PL_FIT_INSIDE : p->fit;
     if (W <= 0 || H <= 0) {
         /* one side: every fit mode scales to that side */
         if (W <= 0)
@@ -306,7 +323,7 @@ static int pl_geometry_finish(pl_ctx *c, const pl_step *s, VipsImage *x, VipsIma
         return -1;
     if ((s->op == PL_OP_WATERMARK || (!imaginary && p->text[0] != '\0')) && pl_watermark_text(c, p, imaginary, x, &x))
         return -1;
-    if ((s->op == PL_OP_WATERMARKIMAGE || (!imaginary && c->in->overlay != NULL)) && pl_watermark_image(c, p, x, &x))
+    if ((s->op == PL_OP_WATERMARKIMAGE || (!imaginary && c->in->overlay != NULL)) && pl_watermark_image(c, p, imaginary, x, &x))
         return -1;
     /* imaginary flattens onto an explicit background (bimg: when it is not 0,0,0) */
     if (imaginary && pl_params_has(p, PL_P_BACKGROUND) && (p->background.r || p->background.g || p->background.b) &&
@@ -369,7 +386,7 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
     if (s->op != PL_OP_TRANSFORM && g->area && pl_ops_extract(c, x, g->al, g->at, g->aw, g->ah, &x))
         return -1;
     if (s->op == PL_OP_TRANSFORM) {
-        if (pl_ops_rotate(c, x, g->angle, &x))
+        if (pl_ops_rotate_any(c, x, g->angle, g->rot_bg, &x))
             return -1;
         if (g->flip && pl_ops_flip(c, x, true, &x))
             return -1;

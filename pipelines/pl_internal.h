@@ -128,6 +128,12 @@ int pl_ops_trim(pl_ctx *c, VipsImage *in, double threshold, VipsImage **out);
 int pl_ops_flatten(pl_ctx *c, VipsImage *in, pl_color bg, VipsImage **out);
 /* imaginary's rotate: floor to a multiple of 90, cap at 270, negative as absolute value. */
 int pl_ops_angle_floor(int rotate);
+/* transform's rotate: clockwise degrees to 0..359 (negative = counter-clockwise). */
+int pl_ops_angle_normal(int rotate);
+/* Rotate clockwise by any angle: right angles exactly (vips_rot), others resampled (vips_rotate)
+ * into the rotated bounding box, the corners filled with bg (an alpha band added for a
+ * see-through bg). */
+int pl_ops_rotate_any(pl_ctx *c, VipsImage *in, int angle, pl_color bg, VipsImage **out);
 /* Copy metadata fields (ICC, EXIF …), Type and resolution from one image to another. */
 void pl_ops_copy_meta(VipsImage *from, VipsImage *to);
 /* Background pixel for in's bands/format from an RGBA colour. n = bands. */
@@ -146,12 +152,15 @@ int pl_geometry_check_animated(const pl_ctx *c, const pl_step *s);
 
 /* pl_watermark.c */
 int pl_watermark_text(pl_ctx *c, const pl_params *p, bool imaginary, VipsImage *in, VipsImage **out);
-int pl_watermark_image(pl_ctx *c, const pl_params *p, VipsImage *in, VipsImage **out);
+/* imaginary_route: /watermarkimage or /pipeline's watermarkImage (left/top place the overlay). */
+int pl_watermark_image(pl_ctx *c, const pl_params *p, bool imaginary_route, VipsImage *in, VipsImage **out);
 
 /* pl_encode.c */
 /* Decide ctx->out_format (and vary_accept) for the plan. */
 int pl_encode_choose(pl_ctx *c);
 bool pl_encode_animates(pl_format f);
+/* The format can carry an alpha channel (all that libvips writes here but JPEG). */
+bool pl_encode_has_alpha(pl_format f);
 /* Colour to output, metadata, then encode img to out->data/len. */
 int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out);
 const char *pl_encode_mime(pl_format f);

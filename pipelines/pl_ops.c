@@ -1,6 +1,7 @@
 /*
  * pl_ops: the small libvips primitives every route is built from (resize to an exact size, crop
- * at a gravity, embed with an extend mode, extract, rotate, flip, blur, sharpen, grayscale, zoom,
+ * at a gravity, embed with an extend mode, extract, rotate (right angles exact, any other angle
+ * resampled onto a background), flip, blur, sharpen, grayscale, zoom,
  * trim, flatten, auto-orient). Each works on one frame, fills *out with an image owned by
  * c->base, and on failure fills c->err (libvips' text to the detail, for the log).
  */
@@ -336,6 +337,39 @@ int pl_ops_rotate(pl_ctx *c, VipsImage *in, int angle, VipsImage **out)
     if (vips_rot(in, t, a, NULL))
         return pl_cancel_fail(c, PL_E_OPERATION, "Cannot rotate the image");
     *out = *t;
+    return 0;
+}
+
+int pl_ops_angle_normal(int rotate)
+{
+    int a = rotate % 360;
+    return a < 0 ? a + 360 : a;
+}
+
+int pl_ops_rotate_any(pl_ctx *c, VipsImage *in, int angle, pl_color bg, VipsImage **out)
+{
+    *out = in;
+    angle = pl_ops_angle_normal(angle);
+    if (angle % 90 == 0)
+        return pl_ops_rotate(c, in, angle, out);
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    if (bg.a < 255 && !vips_image_hasalpha(in)) {
+        /* see-through corners need an alpha band to be see-through in */
+        if (vips_addalpha(in, &t[0], NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot rotate the image");
+        in = t[0];
+    }
+    double px[4];
+    int n;
+    pl_ops_background(in, bg, px, &n);
+    VipsArrayDouble *arr = vips_array_double_new(px, n);
+    /* vips_rotate turns clockwise, as vips_rot; the output is the rotated bounding box. Its affine
+     * premultiplies an image with alpha itself: the soft edges keep their colour. */
+    int r = vips_rotate(in, &t[1], (double)angle, "background", arr, NULL);
+    vips_area_unref(VIPS_AREA(arr));
+    if (r)
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot rotate the image");
+    *out = t[1];
     return 0;
 }
 

@@ -148,9 +148,11 @@ static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_QUALITY, "quality", "q", PL_K_INT, "an integer from 1 to 100 (0 = default 75)", "JPEG/WebP/AVIF/HEIF quality"},
     {PL_P_COMPRESSION, "compression", NULL, PL_K_INT, "an integer from 0 to 9", "PNG zlib compression level (default 6)"},
     {PL_P_ROTATE, "rotate", NULL, PL_K_INT, "an integer from -1000000 to 1000000 (degrees)",
-     "rotation angle; imaginary rounds it down to a multiple of 90"},
+     "rotation angle: imaginary's routes round it down to a multiple of 90; transform turns by any angle clockwise "
+     "(negative: counter-clockwise), the corners filled with background"},
     {PL_P_FACTOR, "factor", NULL, PL_K_INT, "an integer from 1 to 100", "zoom factor: each side grows factor+1 times"},
-    {PL_P_MARGIN, "margin", NULL, PL_K_INT, "an integer from 0 to 16383", "text watermark margin (default: textwidth)"},
+    {PL_P_MARGIN, "margin", NULL, PL_K_INT, "an integer from 0 to 16383",
+     "watermark distance from the edges gravity names (text: the space around it, default textwidth; image: default 0)"},
     {PL_P_DPI, "dpi", NULL, PL_K_INT, "an integer from 1 to 2400", "text watermark resolution (default 150)"},
     {PL_P_TEXTWIDTH, "textwidth", NULL, PL_K_INT, "an integer from 0 to 16383", "text watermark width (0 = image width / 6)"},
     {PL_P_SPEED, "speed", NULL, PL_K_INT, "an integer from 0 to 9", "AVIF/HEIF encoder speed"},
@@ -172,9 +174,11 @@ static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_FONT, "font", NULL, PL_K_STRING, "a UTF-8 Pango font description of at most 127 bytes, e.g. \"sans 10\"",
      "text watermark font (default \"sans 10\")"},
     {PL_P_COLOR, "color", NULL, PL_K_COLOR, PL_COLOR_ALLOWED, "text watermark colour (default black)"},
-    {PL_P_BACKGROUND, "background", "bg", PL_K_COLOR, PL_COLOR_ALLOWED, "background for extend=background and alpha flattening"},
+    {PL_P_BACKGROUND, "background", "bg", PL_K_COLOR, PL_COLOR_ALLOWED,
+     "background for extend=background, alpha flattening and transform's rotation corners"},
     {PL_P_TYPE, "type", NULL, PL_K_ENUM, PL_TYPE_ALLOWED, "output format (default: the input's; auto = from Accept)"},
-    {PL_P_GRAVITY, "gravity", NULL, PL_K_ENUM, PL_GRAVITY_ALLOWED, "crop anchor (default centre)"},
+    {PL_P_GRAVITY, "gravity", NULL, PL_K_ENUM, PL_GRAVITY_ALLOWED,
+     "crop anchor (default centre); on watermarks the side or corner to place them at (default top-left; compass or centre)"},
     {PL_P_COLORSPACE, "colorspace", NULL, PL_K_ENUM, "one of srgb, bw", "output colour space (default srgb)"},
     {PL_P_EXTEND, "extend", NULL, PL_K_ENUM, PL_EXTEND_ALLOWED, "how to fill padding (default copy, as imaginary)"},
     {PL_P_ASPECTRATIO, "aspectratio", NULL, PL_K_RATIO, "W:H with W and H integers from 1 to 10000",
@@ -187,7 +191,8 @@ static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_SHARPEN, "sharpen", NULL, PL_K_FLOAT, "a number from 0 to 10", "transform: sharpen sigma (0 = off)"},
     {PL_P_GRAYSCALE, "grayscale", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: convert to grey"},
     {PL_P_LOSSLESS, "lossless", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: lossless WebP/AVIF"},
-    {PL_P_EFFORT, "effort", NULL, PL_K_INT, "an integer from 0 to 10", "transform: encoder effort (default: encoder's)"},
+    {PL_P_EFFORT, "effort", NULL, PL_K_INT, "an integer: webp 0 to 6, avif/heif 0 to 9, gif and palette png 1 to 10",
+     "transform: encoder effort (default: encoder's); refused for jpeg, tiff and non-palette png"},
     {PL_P_STRIP, "strip", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: strip metadata except copyright (default true)"},
     {PL_P_FRAMES, "frames", NULL, PL_K_INT, "an integer from 0 to 10000", "transform: keep at most this many frames (0 = all)"},
     {PL_P_ENLARGE, "enlarge", NULL, PL_K_BOOL, PL_BOOL_ALLOWED, "transform: allow upscaling"},
@@ -658,6 +663,46 @@ int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, co
     return 0;
 }
 
+/* ---- effort per output format ---- */
+
+int pl_params_check_effort(const pl_params *p, pl_format f, bool named, pl_error *err)
+{
+    if (!pl_params_has(p, PL_P_EFFORT) || f == PL_FMT_UNKNOWN || f == PL_FMT_AUTO)
+        return 0;
+    int lo = 0, hi = -1;
+    switch (f) {
+    case PL_FMT_WEBP:
+        hi = 6;
+        break;
+    case PL_FMT_AVIF:
+    case PL_FMT_HEIF:
+        hi = 9;
+        break;
+    case PL_FMT_GIF:
+        lo = 1, hi = 10;
+        break;
+    case PL_FMT_PNG:
+        if (p->palette)
+            lo = 1, hi = 10;
+        break;
+    default:
+        break;
+    }
+    if (hi < 0) {
+        if (!named)
+            return 0; /* type=auto chose a format without an effort: documented as not applying */
+        return pl_error_set(err, PL_E_PARAM,
+                            "parameter \"effort\" does not apply to %s output%s: drop it, or ask for webp (0 to 6), avif or "
+                            "heif (0 to 9), gif or png with palette=true (1 to 10)",
+                            pl_format_name(f), f == PL_FMT_PNG ? " without palette=true (its level is \"compression\")" : "");
+    }
+    if (p->effort < lo || p->effort > hi)
+        return pl_error_set(err, PL_E_PARAM,
+                            "invalid value \"%d\" for parameter \"effort\": %s output takes an integer from %d to %d", p->effort,
+                            pl_format_name(f), lo, hi);
+    return 0;
+}
+
 /* ---- required parameters and conflicts ---- */
 
 static int pl_missing(const pl_grammar_ctx *ctx, pl_error *err, const char *what)
@@ -723,13 +768,24 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
         if (p->text[0] == '\0')
             return pl_missing(ctx, err, "Missing required param: text");
         break;
+    case PL_OP_WATERMARKIMAGE: {
+        /* left/top place the overlay exactly (imaginary); gravity and margin place it from a side */
+        bool at = pl_params_has(p, PL_P_LEFT) || pl_params_has(p, PL_P_TOP);
+        const char *from = pl_params_has(p, PL_P_GRAVITY) ? "gravity" : pl_params_has(p, PL_P_MARGIN) ? "margin" : NULL;
+        if (at && from != NULL)
+            return pl_conflict(err, from, pl_params_has(p, PL_P_LEFT) ? "left" : "top",
+                               "left/top place the watermark image at exact pixels, gravity and margin from a side or corner: "
+                               "give one way");
+        break;
+    }
     case PL_OP_TRANSFORM: {
         bool w = p->width > 0, h = p->height > 0;
-        if ((p->fit == PL_FIT_COVER || p->fit == PL_FIT_CONTAIN || p->fit == PL_FIT_FILL) && (!w || !h)) {
+        bool ratio = pl_params_has(p, PL_P_ASPECTRATIO) && w != h; /* derives the missing side */
+        if ((p->fit == PL_FIT_COVER || p->fit == PL_FIT_CONTAIN || p->fit == PL_FIT_FILL) && (!w || !h) && !ratio) {
             const char *fit = p->fit == PL_FIT_COVER ? "cover" : p->fit == PL_FIT_CONTAIN ? "contain" : "fill";
             return pl_error_set(err, PL_E_PARAM,
                                 "parameters \"fit\" and \"%s\" conflict: fit=%s needs both \"width\" and \"height\" (w, h) "
-                                "greater than 0",
+                                "greater than 0 (or one of them and \"aspectratio\")",
                                 w ? "height" : "width", fit);
         }
         if (pl_params_has(p, PL_P_AREAWIDTH) != pl_params_has(p, PL_P_AREAHEIGHT) || (p->areawidth > 0) != (p->areaheight > 0))
@@ -742,6 +798,18 @@ int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
                                "aspectratio derives the missing side: give exactly one of \"width\" and \"height\"");
         if (p->force && pl_params_has(p, PL_P_FIT))
             return pl_conflict(err, "force", "fit", "force is fit=fill: give only one of them");
+        int derived = 0; /* the side aspectratio derives, before dpr */
+        if (ratio)
+            derived = (int)floor(
+                (w ? (double)p->width * p->aspect_h / p->aspect_w : (double)p->height * p->aspect_w / p->aspect_h) + 0.5);
+        if (ratio && derived * p->dpr > PL_DIM_MAX + 0.5)
+            return pl_error_set(err, PL_E_PARAM,
+                                "parameters \"aspectratio\" and \"%s\" conflict: %d:%d makes the %s %.0f pixels (dpr %g), over the "
+                                "limit of %d",
+                                w ? "width" : "height", p->aspect_w, p->aspect_h, w ? "height" : "width", derived * p->dpr, p->dpr,
+                                PL_DIM_MAX);
+        if (pl_params_check_effort(p, p->type, true, err) != 0)
+            return -1;
         for (int k = 0; k < 2; k++) {
             int side = k ? p->height : p->width;
             if (side * p->dpr > PL_DIM_MAX + 0.5)

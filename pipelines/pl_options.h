@@ -219,6 +219,11 @@ int pl_plan_parse(const char *op, const char *query, size_t query_len, pl_plan *
  * is a plain byte of its pair, a bad %-escape is PL_E_PARAM, the first occurrence of a name wins. */
 int pl_plan_parse_query(const char *op, const qs_query *query, pl_plan *plan, pl_error *err);
 
+/* effort (when given) against output format f: webp 0-6, avif/heif 0-9, gif and palette png 1-10
+ * (libvips 8.14); PL_E_PARAM when out of range, or when f has no effort (jpeg, tiff, png without
+ * palette) and the format was named (not type=auto). 0 for f unknown/auto (checked once known). */
+int pl_params_check_effort(const pl_params *p, pl_format f, bool named, pl_error *err);
+
 /* Parse a whole grammar string "op?query" (CLI, bench). */
 int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err);
 

@@ -298,5 +298,14 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
         snprintf(msg, msg_len, "--do '%s': %s", opts->spec, err.message);
         return -1;
     }
+    /* watermarkimage needs a second image per request (HTTP's part "image"); batch has none to give */
+    for (int i = 0; i < opts->plan.n_steps; i++)
+        if (opts->plan.steps[i].op == PL_OP_WATERMARKIMAGE) {
+            snprintf(msg, msg_len,
+                     "--do '%s': %s needs the overlay image, which batch has no source for (over HTTP it is the multipart "
+                     "part \"image\"); use the service, or a text watermark (watermark?text=...)",
+                     opts->spec, opts->plan.op == PL_OP_PIPELINE ? "the pipeline's watermarkImage step" : "watermarkimage");
+            return -1;
+        }
     return 0;
 }

@@ -268,6 +268,7 @@ static int take_result(const wp_result *r, int fd, pl_result *out, pl_error *err
     out->in_format = r->in_format;
     out->width = r->width, out->height = r->height;
     out->in_width = r->in_width, out->in_height = r->in_height;
+    out->frames_in = r->frames_in, out->frames_out = r->frames_out;
     out->vary_accept = r->vary_accept != 0;
     out->t = r->t;
     snprintf(mime_buf, mime_len, "%.*s", WP_MIME_MAX - 1, r->mime);

@@ -117,7 +117,7 @@ static void common_headers(svc_reqctx *rc)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
         if (req->res.status != 204)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
-                                  H2O_STRLIT("Image-Width, Image-Height, Server-Timing, X-Request-Id, Retry-After"));
+                                  H2O_STRLIT("Image-Width, Image-Height, Image-Frames, Server-Timing, X-Request-Id, Retry-After"));
     }
 }
 
@@ -264,6 +264,14 @@ void svc_respond_result(svc_reqctx *rc, pl_result *res, double queue_ms)
         add_header(req, H2O_STRLIT("image-width"), buf, (size_t)l);
         l = snprintf(buf, sizeof(buf), "%d", res->height);
         add_header(req, H2O_STRLIT("image-height"), buf, (size_t)l);
+    }
+    if (res->frames_in > 1) {
+        /* frames out/in of an animated input: fewer out when a limit, frames= or a still type dropped some */
+        l = snprintf(buf, sizeof(buf), "%d/%d", res->frames_out, res->frames_in);
+        add_header(req, H2O_STRLIT("image-frames"), buf, (size_t)l);
+        if (res->frames_out < res->frames_in)
+            svc_log_printf(SVC_LOG_INFO, "request %s: %d of %d frames kept (max-frames, frames= or a still output type)",
+                           rc->request_id, res->frames_out, res->frames_in);
     }
     l = snprintf(buf, sizeof(buf), "queue;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f", queue_ms, res->t.decode_ms,
                  res->t.process_ms, res->t.encode_ms);

@@ -311,7 +311,8 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         }
         data = part->data.p;
         data_len = part->data.len;
-        if (op == PL_OP_WATERMARKIMAGE && (part = svc_multipart_find(parts, n, "image")) != NULL) {
+        if ((op == PL_OP_WATERMARKIMAGE || op == PL_OP_PIPELINE || op == PL_OP_TRANSFORM) &&
+            (part = svc_multipart_find(parts, n, "image")) != NULL) {
             overlay = part->data.p;
             overlay_len = part->data.len;
         }

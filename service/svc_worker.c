@@ -60,6 +60,7 @@ static void send_result(int sock, int rc, const pl_result *res, const pl_error *
     r.in_format = res->in_format;
     r.width = res->width, r.height = res->height;
     r.in_width = res->in_width, r.in_height = res->in_height;
+    r.frames_in = res->frames_in, r.frames_out = res->frames_out;
     r.vary_accept = res->vary_accept;
     r.t = res->t;
     if (res->mime != NULL)

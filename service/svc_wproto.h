@@ -62,6 +62,7 @@ typedef struct wp_result {
     pl_error err;
     int32_t format, in_format;
     int32_t width, height, in_width, in_height;
+    int32_t frames_in, frames_out;
     uint32_t vary_accept;
     pl_timings t;
     uint64_t len; /* bytes in the passed memfd; 0: no fd */

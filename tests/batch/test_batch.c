@@ -551,6 +551,12 @@ static void test_usage_errors(void)
     const char *bad_do[] = {"--do", "resize?width=abc", "-o", P("x"), P("col"), NULL};
     is_int(run_batch(bad_do, NULL), 2, "a bad --do value: exit 2");
     ok(strstr(err_text, "width") != NULL, "... naming the parameter");
+    const char *wm_img[] = {"--do", "watermarkimage?left=10&top=10", "-o", P("x"), P("col"), NULL};
+    is_int(run_batch(wm_img, NULL), 2, "watermarkimage (no overlay source): exit 2");
+    ok(strstr(err_text, "overlay") != NULL && strstr(err_text, "watermarkimage") != NULL, "... saying batch has no overlay");
+    const char *wm_pipe[] = {"--do", "pipeline?operations=[{\"operation\":\"watermarkImage\"}]", "-o", P("x"), P("col"), NULL};
+    is_int(run_batch(wm_pipe, NULL), 2, "a pipeline with a watermarkImage step: exit 2");
+    ok(strstr(err_text, "watermarkImage") != NULL, "... naming the step");
     const char *bad_shard[] = {"--do", "resize?width=10", "--shard", "3/3", "-o", P("x"), P("col"), NULL};
     is_int(run_batch(bad_shard, NULL), 2, "--shard 3/3: exit 2");
     const char *bad_j[] = {"--do", "resize?width=10", "-j", "0", "-o", P("x"), P("col"), NULL};

@@ -204,7 +204,9 @@ static void test_auto(void)
     check_auto("resize?width=50&type=auto", jpg, "image/png, image/webp", 0, PL_FMT_PNG);
     check_auto("resize?width=50&type=auto", jpg, "image/webp;q=0, image/png", 0, PL_FMT_WEBP);
     check_auto("resize?width=50&type=auto", jpg, "text/html, */*", 0, PL_FMT_JPEG); /* none: input format */
-    check_auto("convert?type=auto", jpg, "image/avif, */*", PL_E_MISSING_PARAM, PL_FMT_UNKNOWN);
+    /* /convert: a wildcard and none of the three keeps the input's type; no wildcard: 400 */
+    check_auto("convert?type=auto", jpg, "image/avif, */*", 0, PL_FMT_JPEG);
+    check_auto("convert?type=auto", jpg, "image/avif", PL_E_MISSING_PARAM, PL_FMT_UNKNOWN);
     /* transform: avif > webp > jpeg (png with alpha), q=0 honoured */
     check_auto("transform?w=50&type=auto", jpg, "image/avif,image/webp,*/*", 0, PL_FMT_AVIF);
     check_auto("transform?w=50&type=auto", jpg, "image/avif;q=0,image/webp,*/*", 0, PL_FMT_WEBP);
@@ -212,7 +214,9 @@ static void test_auto(void)
     check_auto("transform?w=50&type=auto", jpg, NULL, 0, PL_FMT_JPEG);
     check_auto("transform?w=20&type=auto", alpha, "*/*", 0, PL_FMT_PNG);
     check_auto("transform?w=50&type=auto", jpg, "text/html", PL_E_NOT_ACCEPTABLE, PL_FMT_UNKNOWN);
-    check_auto("transform?w=50&type=auto", jpg, "image/jpeg;q=0, image/png", PL_E_NOT_ACCEPTABLE, PL_FMT_UNKNOWN);
+    /* none of avif, webp, jpeg: another type the client names (PNG), not 406 */
+    check_auto("transform?w=50&type=auto", jpg, "image/jpeg;q=0, image/png", 0, PL_FMT_PNG);
+    check_auto("transform?w=50&type=auto", jpg, "image/jpeg;q=0, text/html", PL_E_NOT_ACCEPTABLE, PL_FMT_UNKNOWN);
 }
 
 static void test_info(void)

@@ -524,6 +524,35 @@ static void test_conflicts(void)
     bad_spec("transform?w=10000&dpr=2", PL_E_PARAM, "parameters \"width\" and \"dpr\" conflict: 10000 x 2 = 20000 pixels");
     bad_spec("transform?h=9000&dpr=1.9", PL_E_PARAM, "parameters \"height\" and \"dpr\" conflict");
     ok(ok_spec("transform?w=8000&h=100&dpr=2")->dpr == 2.0, "w x dpr within the limit");
+    /* aspectratio gives fit its missing side */
+    ok_spec("transform?w=200&aspectratio=1:1&fit=cover");
+    ok_spec("transform?h=90&aspectratio=16:9&fit=contain");
+    bad_spec("transform?w=9000&aspectratio=1:2", PL_E_PARAM,
+             "parameters \"aspectratio\" and \"width\" conflict: 1:2 makes the height");
+    /* watermarkimage: left/top or gravity/margin, not both */
+    ok_spec("watermarkimage?gravity=southeast&margin=10");
+    ok_spec("watermarkimage?left=10&top=5");
+    bad_spec("watermarkimage?gravity=east&top=3", PL_E_PARAM, "parameters \"gravity\" and \"top\" conflict");
+    bad_spec("watermarkimage?margin=4&left=3", PL_E_PARAM, "parameters \"margin\" and \"left\" conflict");
+}
+
+static void test_effort(void)
+{
+    /* per output format (libvips 8.14's ranges), never clamped */
+    bad_spec("transform?type=webp&effort=10", PL_E_PARAM, "webp output takes an integer from 0 to 6");
+    ok_spec("transform?type=webp&effort=0");
+    ok_spec("transform?type=webp&effort=6");
+    ok_spec("transform?type=avif&effort=9");
+    bad_spec("transform?type=heif&effort=10", PL_E_PARAM, "heif output takes an integer from 0 to 9");
+    bad_spec("transform?type=gif&effort=0", PL_E_PARAM, "gif output takes an integer from 1 to 10");
+    ok_spec("transform?type=gif&effort=10");
+    ok_spec("transform?type=png&palette=true&effort=1");
+    bad_spec("transform?type=png&effort=5", PL_E_PARAM, "does not apply to png output without palette=true");
+    bad_spec("transform?type=jpeg&effort=5", PL_E_PARAM, "does not apply to jpeg output");
+    /* no type, or auto: checked once the format is known (the engine) */
+    ok_spec("transform?effort=10");
+    ok_spec("transform?type=auto&effort=9");
+    bad_spec("transform?effort=11", PL_E_PARAM, "effort");
 }
 
 static void pipeline_spec(char *out, size_t size, const char *json)
@@ -706,6 +735,7 @@ int main(void)
     test_query();
     test_required();
     test_conflicts();
+    test_effort();
     test_pipeline();
     test_threads();
     return tap_done();

@@ -142,6 +142,37 @@ static void test_operations(void)
         check_error(&r, 400, "missing_parameter", "watermarkimage without overlay");
         tresp_free(&r);
     }
+    /* the overlay part reaches /pipeline's watermarkImage steps and transform */
+    {
+        treq q = {.method = "POST", .mp_file = jpg, .mp_file_len = jpg_len, .mp_image = png, .mp_image_len = png_len};
+        tresp r, plain;
+        t_do(curl, &srv,
+             "/pipeline?operations=%5B%7B%22operation%22%3A%22watermarkImage%22%2C%22params%22%3A%7B%22left%22%3A5%7D%7D%5D", &q,
+             &r);
+        check_image(&r, "jpeg", 550, 740, "pipeline watermarkImage with part image");
+        tresp_free(&r);
+        t_do(curl, &srv, "/transform?w=200&type=png", &q, &r);
+        post("/transform?w=200&type=png", jpg, jpg_len, 1, NULL, &plain);
+        ok(r.status == 200 && plain.status == 200 && (r.len != plain.len || memcmp(r.body, plain.body, r.len) != 0),
+           "transform with part image: the overlay changes the output");
+        tresp_free(&r);
+        tresp_free(&plain);
+    }
+    /* an animation cut by frames=: Image-Frames out/in */
+    {
+        size_t gif_len = 0;
+        char *gif = t_slurp(tap_fixture("edge/animated-rotating-squares.gif"), &gif_len);
+        tresp r;
+        char hv[64];
+        post("/transform?w=40&frames=5", gif, gif_len, 0, NULL, &r);
+        const char *fr = t_header(&r, "image-frames", hv, sizeof(hv));
+        ok(r.status == 200 && fr != NULL && strcmp(fr, "5/30") == 0, "frames=5 of 30: Image-Frames: 5/30 (%s)", fr ? fr : "none");
+        tresp_free(&r);
+        post("/resize?width=40", jpg, jpg_len, 0, NULL, &r);
+        ok(r.status == 200 && t_header(&r, "image-frames", hv, sizeof(hv)) == NULL, "a still image: no Image-Frames");
+        tresp_free(&r);
+        free(gif);
+    }
     /* field= renames the part */
     {
         treq q = {.method = "POST", .mp_file = jpg, .mp_file_len = jpg_len, .mp_name = "upload"};
