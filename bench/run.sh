@@ -94,7 +94,7 @@ else
     thumbnail) n=$(select_inputs "$inputs" jpegload 7.9 100 3) ;;
     web|imgproxy) n=$(select_inputs "$inputs" jpegload 1.5 4.5 3) ;;
     png) n=$(select_inputs "$inputs" pngload 1 100 4)
-        if [ "$n" = 0 ]; then # issue 8's shape: 2400x1600 RGBA, alpha a horizontal ramp, from the corpus' JPEGs
+        if [ "$n" = 0 ]; then # the png workload's shape: 2400x1600 RGBA, alpha a horizontal ramp, from the corpus' JPEGs
             for f in $(ls -S "$corpus"/*.jpg 2>/dev/null | head -3); do
                 b=$(basename "$f" .jpg)
                 vips thumbnail "$f" "$out/$b-rgb.v" 2400 --height 1600 --size force

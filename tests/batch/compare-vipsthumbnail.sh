@@ -1,6 +1,6 @@
 #!/bin/sh
 # compare-vipsthumbnail.sh: `imgpipe batch` against `vipsthumbnail` run once per file with xargs, on the
-# same JPEGs in the same run (issue 4's performance comparison; a measurement, not a test).
+# same JPEGs in the same run (a measurement, not a test).
 #
 #   tests/batch/compare-vipsthumbnail.sh [IMGPIPE_BIN] [PHOTO_DIR] [COPIES] [ROUNDS]
 #

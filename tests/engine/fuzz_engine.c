@@ -1,5 +1,5 @@
 /*
- * fuzz_engine: libFuzzer target for the engine on arbitrary bytes (issue 6), limits on: every
+ * fuzz_engine: libFuzzer target for the engine on arbitrary bytes, limits on: every
  * input must give 0 or -1 with a known code, never a crash, a hang or an internal error.
  * Not part of `meson test`; build and run by hand with tests/engine/run-fuzz-engine.sh [SECONDS].
  */

@@ -1,5 +1,5 @@
 /*
- * test_engine_matrix: every edge and photo fixture through every operation type (issue 6): each
+ * test_engine_matrix: every edge and photo fixture through every operation type: each
  * run either succeeds with an output that decodes to the size pl_result reports, or fails with an
  * expected code (animations and smart crops; allowed-type policy; for tests/fixtures/bad an
  * input error); never a crash, never an internal error. Operations carry a small width so the whole matrix stays quick.
