@@ -7,7 +7,10 @@
  *   - 20 crashes in a row, then ordinary requests: all served, 21 crashes counted in /metrics;
  *   - a hang is answered 504 shortly after the deadline (the worker is killed) and the next
  *     request is served;
- *   - the same server started with --isolation thread serves requests (no worker processes).
+ *   - the same server started with --isolation thread serves requests (no worker processes);
+ *   - admission by predicted wait: with the defaults, a burst of 16 concurrent 1.9 MB uploads is
+ *     served whole; a real overload (one pool thread, a 300 ms wait allowed) is refused with 503 at
+ *     once while the admitted requests are served.
  */
 #include <jansson.h>
 
@@ -192,6 +195,81 @@ static void test_thread_mode(void)
     tsrv_cleanup(&s);
 }
 
+/* A 17 MP JPEG (4800x3609, q92, about 1.2 MB) made from the fixture, like a phone photo upload. */
+static char *make_big_jpeg(size_t *len)
+{
+    VipsImage *in = vips_image_new_from_buffer(jpg, jpg_len, "", NULL), *big = NULL;
+    void *buf = NULL;
+    *len = 0;
+    if (in != NULL && vips_resize(in, &big, 3.0, NULL) == 0)
+        vips_jpegsave_buffer(big, &buf, len, "Q", 92, NULL);
+    if (big)
+        g_object_unref(big);
+    if (in)
+        g_object_unref(in);
+    return buf;
+}
+
+static void test_burst(void)
+{
+    tsrv s;
+    size_t len;
+    char *big = make_big_jpeg(&len);
+    mjob jobs[16];
+    if (!ok(big != NULL && len > 1000000, "a %.1f MB JPEG made", len / 1e6) || !ok(tsrv_start(&s, NULL, NULL) == 0, "server starts with the defaults")) {
+        g_free(big);
+        return;
+    }
+    memset(jobs, 0, sizeof(jobs));
+    for (int i = 0; i < 16; i++) {
+        snprintf(jobs[i].url, sizeof(jobs[i].url), "%s/resize?width=120", s.base);
+        jobs[i].body = big;
+        jobs[i].len = len;
+    }
+    run_multi(jobs, 16);
+    int good = 0;
+    for (int i = 0; i < 16; i++) {
+        good += good_jpeg(&jobs[i].r, 120, 90);
+        tresp_free(&jobs[i].r);
+    }
+    is_int(good, 16, "a burst of 16 uploads at once: all 200 with a 120x90 JPEG (none refused)");
+    tsrv_stop(&s, 20);
+    tsrv_cleanup(&s);
+    g_free(big);
+}
+
+static void test_overload(void)
+{
+    tsrv s;
+    static const char *const args[] = {"--workers", "1", "--max-queue-wait", "300ms", NULL};
+    mjob jobs[24];
+    if (!ok(tsrv_start(&s, args, NULL) == 0, "server with one pool thread and a 300 ms queue wait starts"))
+        return;
+    memset(jobs, 0, sizeof(jobs));
+    for (int i = 0; i < 24; i++) {
+        snprintf(jobs[i].url, sizeof(jobs[i].url), "%s/resize?width=800", s.base);
+        jobs[i].body = jpg;
+        jobs[i].len = jpg_len;
+    }
+    run_multi(jobs, 24);
+    int n200 = 0, n503 = 0, fast503 = 0, other = 0;
+    for (int i = 0; i < 24; i++) {
+        if (good_jpeg(&jobs[i].r, 800, 602))
+            n200++;
+        else if (jobs[i].r.status == 503 && error_name_is(&jobs[i].r, "overloaded"))
+            n503++, fast503 += jobs[i].total_s < 1.0;
+        else
+            other++;
+        tresp_free(&jobs[i].r);
+    }
+    diag("24 at once on one pool thread: %d x 200, %d x 503", n200, n503);
+    ok(n200 >= 1 && n503 >= 1, "some admitted, some refused by predicted wait");
+    is_int(other, 0, "every answer is a correct 200 or a 503 overloaded");
+    is_int(fast503, n503, "every 503 came within 1 s (refused at once, not after waiting)");
+    tsrv_stop(&s, 20);
+    tsrv_cleanup(&s);
+}
+
 int main(void)
 {
     char path[1024];
@@ -218,6 +296,8 @@ int main(void)
         tsrv_cleanup(&s);
     }
     test_thread_mode();
+    test_burst();
+    test_overload();
     free(jpg);
     return tap_done();
 }
