@@ -434,6 +434,7 @@ static void test_effort(void)
     pl_result_clear(&res);
     r = eu_run("transform?w=32&type=avif&effort=9", &f, &res, &err);
     ok(r == 0 && res.format == PL_FMT_AVIF, "effort=9 for AVIF: fine");
+    pl_result_clear(&res);
     r = eu_run("transform?w=32&type=avif&effort=10", &f, &res, &err);
     ok(r != 0 && err.code == PL_E_PARAM && strstr(err.message, "0 to 9"), "effort=10 for AVIF: 400 (%s)", err.message);
     pl_result_clear(&res);
