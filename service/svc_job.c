@@ -43,6 +43,26 @@ void svc_job_free(svc_job *job)
     free(job);
 }
 
+int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len)
+{
+    uint8_t *d = malloc(len ? len : 1), *o = NULL;
+    if (d == NULL || (overlay != NULL && (o = malloc(overlay_len ? overlay_len : 1)) == NULL)) {
+        free(d);
+        return -1;
+    }
+    if (len)
+        memcpy(d, data, len);
+    if (o != NULL && overlay_len)
+        memcpy(o, overlay, overlay_len);
+    job->borrowed = false;
+    job->data = d;
+    job->data_len = len;
+    job->overlay = o;
+    job->overlay_len = o != NULL ? overlay_len : 0;
+    svc_job_hold_bytes(job, len + job->overlay_len);
+    return 0;
+}
+
 void svc_job_run(svc_job *job)
 {
     job->started_us = g_get_monotonic_time();

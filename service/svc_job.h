@@ -62,6 +62,11 @@ typedef struct svc_job {
 svc_job *svc_job_new(void);
 void svc_job_free(svc_job *job); /* frees inputs and any result still held */
 
+/* Give the job its own copy of the image bytes (and of the overlay, when overlay is not NULL);
+ * the copies are counted in svc_job_inflight_bytes(). Returns 0, or -1 when memory runs out
+ * (the job then holds nothing). Loop thread, before submitting. */
+int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
+
 /* Account bytes a job holds (inputs copied, result produced); read by /metrics. Any thread. */
 void svc_job_hold_bytes(svc_job *job, size_t n);
 uint64_t svc_job_inflight_bytes(void);

@@ -34,6 +34,7 @@
 #include "svc_metrics.h"
 #include "svc_pool.h"
 #include "svc_routes.h"
+#include "svc_sources.h"
 
 static volatile sig_atomic_t stop_signals;
 
@@ -184,6 +185,7 @@ int svc_serve_main(int argc, char **argv)
     log_startup(&app);
     run_loop(&app);
     svc_log_printf(SVC_LOG_INFO, "stopped accepting; waiting for the workers");
+    svc_sources_stop(&app);
     status = 0;
 out_pool:
     svc_pool_free(app.pool);
