@@ -26,7 +26,7 @@ void svc_etag_make(const uint8_t digest[32], const uint8_t *overlay_digest, cons
         EVP_DigestUpdate(c, "imgpipe " IMGPIPE_VERSION " vips ", strlen("imgpipe " IMGPIPE_VERSION " vips "));
         EVP_DigestUpdate(c, vips, strlen(vips) + 1);
         uint64_t lim[6] = {limits->max_input_pixels, limits->max_output_pixels, (uint64_t)limits->max_frames,
-                           limits->max_decode_bytes, limits->allowed_inputs, limits->max_heif_encode_ms};
+                           limits->max_decode_bytes, limits->allowed_inputs,    limits->max_heif_encode_ms};
         EVP_DigestUpdate(c, lim, sizeof(lim)); /* field by field: no padding bytes */
         EVP_DigestUpdate(c, plan, sizeof(*plan));
         EVP_DigestUpdate(c, accept ? "A" : "-", 1);

@@ -55,7 +55,8 @@ void svc_fetch_item_free(svc_fetch_item *it)
     it->data = NULL;
 }
 
-static void item_fail(svc_fetch_item *it, int status, const char *error, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void item_fail(svc_fetch_item *it, int status, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void item_fail(svc_fetch_item *it, int status, const char *error, const char *fmt, ...)
 {
     va_list ap;
@@ -252,7 +253,8 @@ static xfer *hop_done(svc_fetch *f, xfer *x, CURLcode rc)
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     it->upstream_status = (int)code;
     if (x->blocked != NULL) {
-        item_fail(it, 403, "private_address", "url= host connects to a %s address: not fetched (allow-private-sources)", x->blocked);
+        item_fail(it, 403, "private_address", "url= host connects to a %s address: not fetched (allow-private-sources)",
+                  x->blocked);
     } else if (atomic_load(&it->cancelled)) {
         item_fail(it, 499, "cancelled", "the client closed the connection");
     } else if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -261,7 +263,8 @@ static xfer *hop_done(svc_fetch *f, xfer *x, CURLcode rc)
         item_fail(it, 504, "upstream_timeout", "the origin did not send the image within url-timeout (%lld ms) or the deadline",
                   f->s.timeout_ms);
     } else if (rc != CURLE_OK) {
-        item_fail(it, 400, "upstream_error", "error fetching remote http image: %s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        item_fail(it, 400, "upstream_error", "error fetching remote http image: %s",
+                  x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     } else if (code == 200) {
         it->status = 0;
     } else if ((code == 301 || code == 302 || code == 303 || code == 307 || code == 308) &&

@@ -44,7 +44,8 @@ static int parse_entry(const char *s, size_t len, origin_entry *e, char *errbuf,
     while (len && isspace((unsigned char)s[len - 1]))
         len--;
     if (len == 0 || len >= sizeof(buf)) {
-        snprintf(errbuf, errlen, "allowed-origins: an empty or too long entry (write e.g. https://images.example.org,*.cdn.example)");
+        snprintf(errbuf, errlen,
+                 "allowed-origins: an empty or too long entry (write e.g. https://images.example.org,*.cdn.example)");
         return -1;
     }
     memcpy(buf, s, len);
@@ -164,7 +165,8 @@ static int entry_matches(const origin_entry *e, const svc_url *u, int default_po
     if (!e->any) {
         if (e->wildcard) {
             size_t hl = strlen(u->host), el = strlen(e->host);
-            if (!(strcmp(u->host, e->host) == 0 || (hl > el && u->host[hl - el - 1] == '.' && strcmp(u->host + hl - el, e->host) == 0)))
+            if (!(strcmp(u->host, e->host) == 0 ||
+                  (hl > el && u->host[hl - el - 1] == '.' && strcmp(u->host + hl - el, e->host) == 0)))
                 return 0;
         } else if (strcmp(u->host, e->host) != 0) {
             return 0;
@@ -207,7 +209,8 @@ svc_url_verdict svc_url_check(const svc_origins *o, const char *text, svc_url *o
         snprintf(msg, msglen, "Invalid image URL: an IPv6 zone id is not allowed");
         goto out;
     }
-    if (curl_url_get(cu, CURLUPART_HOST, &host, 0) != CURLUE_OK || curl_url_get(cu, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+    if (curl_url_get(cu, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(cu, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
         curl_url_get(cu, CURLUPART_PATH, &out->path, 0) != CURLUE_OK || curl_url_get(cu, CURLUPART_URL, &out->url, 0) != CURLUE_OK)
         goto out;
     out->port = atoi(port);

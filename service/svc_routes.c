@@ -48,7 +48,8 @@ typedef struct svc_req_link {
 } svc_req_link;
 
 #define MSG_GET_NOT_ALLOWED                                                                                                        \
-    "GET method not allowed: POST the image, or start imgpipe with enable-url-source (url=) or mount (file=), see docs/http-api.md"
+    "GET method not allowed: POST the image, or start imgpipe with enable-url-source (url=) or mount (file=), see "                \
+    "docs/http-api.md"
 #define MSG_METHOD_NOT_ALLOWED "HTTP method not allowed. Try with a POST method"
 #define MSG_KEY "Invalid or missing API key"
 

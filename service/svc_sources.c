@@ -271,8 +271,8 @@ int svc_sources_select(svc_reqctx *rc, pl_op op, const char *query, size_t qlen)
         svc_url_verdict v = svc_url_check(app->origins, url, &u, msg, sizeof(msg));
         svc_url_clear(&u);
         if (v != SVC_URL_OK) {
-            svc_respond_error(rc, v == SVC_URL_INVALID ? 400 : 403, v == SVC_URL_INVALID ? "invalid_url" : "origin_not_allowed", msg,
-                              0);
+            svc_respond_error(rc, v == SVC_URL_INVALID ? 400 : 403, v == SVC_URL_INVALID ? "invalid_url" : "origin_not_allowed",
+                              msg, 0);
             goto out;
         }
     } else if (svc_mount_path_ok(file, strlen(file)) != 0) {

@@ -82,7 +82,7 @@ static void *origin_conn(void *arg)
     } else if (strcmp(path, "/big-cl") == 0 || strcmp(path, "/big-stream") == 0) {
         static char chunk[65536];
         const char *h = strcmp(path, "/big-cl") == 0 ? "HTTP/1.1 200 OK\r\nContent-Length: 2097152\r\nConnection: close\r\n\r\n"
-                                                      : "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+                                                     : "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
         memset(chunk, 'x', sizeof(chunk));
         send_all(fd, h, strlen(h));
         for (int i = 0; i < 32; i++) /* 2 MiB, or until imgpipe hangs up */
@@ -174,8 +174,8 @@ static void expect_image(const tresp *r, int w, int h, const char *what)
     char fmt[32];
     int gw = 0, gh = 0;
     is_int(r->status, 200, "%s: 200", what);
-    ok(t_decode(r, fmt, sizeof(fmt), &gw, &gh) == 0 && gw == w && gh == h && strcmp(fmt, "jpeg") == 0, "%s: a %dx%d JPEG (%s %dx%d)",
-       what, w, h, fmt, gw, gh);
+    ok(t_decode(r, fmt, sizeof(fmt), &gw, &gh) == 0 && gw == w && gh == h && strcmp(fmt, "jpeg") == 0,
+       "%s: a %dx%d JPEG (%s %dx%d)", what, w, h, fmt, gw, gh);
 }
 
 /* ---- the cases -------------------------------------------------------------------------------- */
@@ -186,9 +186,24 @@ static void test_url_source(const char *mountdir)
     tresp r;
     char allowed[128], path[1024], v[256], etag[64] = "", inm[128];
     snprintf(allowed, sizeof(allowed), "http://localhost:%d", oport);
-    const char *args[] = {"--enable-url-source", "on",   "--allowed-origins", allowed, "--allow-private-sources", "on",
-                          "--url-max-redirects", "2",    "--url-timeout",     "1s",    "--max-body-bytes",        "1MiB",
-                          "--http-cache-ttl",    "120",  "--mount",           mountdir, "--workers",              "1",
+    const char *args[] = {"--enable-url-source",
+                          "on",
+                          "--allowed-origins",
+                          allowed,
+                          "--allow-private-sources",
+                          "on",
+                          "--url-max-redirects",
+                          "2",
+                          "--url-timeout",
+                          "1s",
+                          "--max-body-bytes",
+                          "1MiB",
+                          "--http-cache-ttl",
+                          "120",
+                          "--mount",
+                          mountdir,
+                          "--workers",
+                          "1",
                           NULL};
     if (!ok(tsrv_start(&s, args, (const char *const[]){"IMGPIPE_LOG_LEVEL=warn", NULL}) == 0, "server with url= and file= starts"))
         return;
@@ -331,8 +346,8 @@ static void test_url_source(const char *mountdir)
     get(&s, "/resize?width=100&file=sub%2Fb.jpg", NULL, NULL, &r);
     expect_image(&r, 100, 75, "file=sub/b.jpg");
     tresp_free(&r);
-    static const char *const badfiles[] = {"../x", "sub/../../etc/passwd", "/etc/passwd", "%2Fetc%2Fpasswd", "link-out/secret",
-                                           "link-file", "missing.jpg", "sub"};
+    static const char *const badfiles[] = {"../x",      "sub/../../etc/passwd", "/etc/passwd", "%2Fetc%2Fpasswd", "link-out/secret",
+                                           "link-file", "missing.jpg",          "sub"};
     for (size_t i = 0; i < sizeof(badfiles) / sizeof(badfiles[0]); i++) {
         snprintf(path, sizeof(path), "/resize?width=100&file=%s", badfiles[i]);
         get(&s, path, NULL, NULL, &r);
@@ -357,7 +372,8 @@ static void test_private_refused(void)
     char allowed[128], path[512];
     snprintf(allowed, sizeof(allowed), "http://localhost:%d,http://127.0.0.1:%d", oport, oport);
     const char *args[] = {"--enable-url-source", "on", "--allowed-origins", allowed, NULL};
-    if (!ok(tsrv_start(&s, args, (const char *const[]){"IMGPIPE_LOG_LEVEL=warn", NULL}) == 0, "server without allow-private-sources"))
+    if (!ok(tsrv_start(&s, args, (const char *const[]){"IMGPIPE_LOG_LEVEL=warn", NULL}) == 0,
+            "server without allow-private-sources"))
         return;
     snprintf(path, sizeof(path), "/resize?width=100&url=http://localhost:%d/a.jpg", oport);
     get(&s, path, NULL, NULL, &r);
@@ -382,8 +398,15 @@ static void test_signature_and_off(void)
     char allowed[128], path[1024], query[512], sig[128];
     const char *key = "0123456789abcdef0123456789abcdef";
     snprintf(allowed, sizeof(allowed), "http://localhost:%d", oport);
-    const char *args[] = {"--enable-url-source", "on", "--allowed-origins", allowed, "--allow-private-sources", "on",
-                          "--url-signature-key", key, NULL};
+    const char *args[] = {"--enable-url-source",
+                          "on",
+                          "--allowed-origins",
+                          allowed,
+                          "--allow-private-sources",
+                          "on",
+                          "--url-signature-key",
+                          key,
+                          NULL};
     if (!ok(tsrv_start(&s, args, (const char *const[]){"IMGPIPE_LOG_LEVEL=warn", NULL}) == 0, "server with URL signatures"))
         return;
     snprintf(query, sizeof(query), "url=http%%3A%%2F%%2Flocalhost%%3A%d%%2Fa.jpg&width=100", oport);
@@ -409,7 +432,8 @@ static void test_signature_and_off(void)
         tsrv_cleanup(&s);
     }
     const char *lone[] = {"--enable-url-source", "on", NULL};
-    ok(tsrv_start(&s, lone, (const char *const[]){"IMGPIPE_LOG_LEVEL=warn", NULL}) != 0, "enable-url-source alone refuses to start");
+    ok(tsrv_start(&s, lone, (const char *const[]){"IMGPIPE_LOG_LEVEL=warn", NULL}) != 0,
+       "enable-url-source alone refuses to start");
     tsrv_cleanup(&s);
 }
 

@@ -60,20 +60,20 @@ static void test_address_forms(void)
     static const struct {
         const char *url, *host, *why; /* why: NULL = may be fetched */
     } t[] = {
-        {"http://2130706433/", "127.0.0.1", "loopback"},        /* decimal */
-        {"http://0177.0.0.1/", "127.0.0.1", "loopback"},        /* octal */
-        {"http://0x7f.1/", "127.0.0.1", "loopback"},            /* hex, short */
-        {"http://127.1/", "127.0.0.1", "loopback"},             /* short */
-        {"http://%31%32%37.0.0.1/", "127.0.0.1", "loopback"},   /* percent-encoded */
-        {"http://localhost/", "localhost", "loopback"},         /* a name */
-        {"http://localhost./", "localhost", "loopback"},        /* trailing dot */
-        {"http://LocalHost:8080/", "localhost", "loopback"},    /* case */
-        {"http://[::1]/", "::1", "loopback"},                   /* IPv6 */
-        {"http://[0:0:0:0:0:0:0:1]/", "::1", "loopback"},       /* IPv6 long */
-        {"http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1", "loopback"}, /* IPv4-mapped */
-        {"http://[::ffff:7f00:1]/", "::ffff:7f00:1", "loopback"},       /* IPv4-mapped, hex */
-        {"http://[::127.0.0.1]/", "::127.0.0.1", "loopback"},           /* IPv4-compatible */
-        {"http://[::ffff:0:a00:1]/", "::ffff:0:a00:1", "private"},      /* SIIT 10.0.0.1 */
+        {"http://2130706433/", "127.0.0.1", "loopback"},                      /* decimal */
+        {"http://0177.0.0.1/", "127.0.0.1", "loopback"},                      /* octal */
+        {"http://0x7f.1/", "127.0.0.1", "loopback"},                          /* hex, short */
+        {"http://127.1/", "127.0.0.1", "loopback"},                           /* short */
+        {"http://%31%32%37.0.0.1/", "127.0.0.1", "loopback"},                 /* percent-encoded */
+        {"http://localhost/", "localhost", "loopback"},                       /* a name */
+        {"http://localhost./", "localhost", "loopback"},                      /* trailing dot */
+        {"http://LocalHost:8080/", "localhost", "loopback"},                  /* case */
+        {"http://[::1]/", "::1", "loopback"},                                 /* IPv6 */
+        {"http://[0:0:0:0:0:0:0:1]/", "::1", "loopback"},                     /* IPv6 long */
+        {"http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1", "loopback"},       /* IPv4-mapped */
+        {"http://[::ffff:7f00:1]/", "::ffff:7f00:1", "loopback"},             /* IPv4-mapped, hex */
+        {"http://[::127.0.0.1]/", "::127.0.0.1", "loopback"},                 /* IPv4-compatible */
+        {"http://[::ffff:0:a00:1]/", "::ffff:0:a00:1", "private"},            /* SIIT 10.0.0.1 */
         {"http://[64:ff9b::a9fe:a9fe]/", "64:ff9b::a9fe:a9fe", "link-local"}, /* NAT64 of the metadata address */
         {"http://[64:ff9b::7f00:1]/", "64:ff9b::7f00:1", "loopback"},
         {"http://[64:ff9b:1::1]/", "64:ff9b:1::1", "nat64-local"},
@@ -93,9 +93,9 @@ static void test_address_forms(void)
         {"http://224.0.0.1/", "224.0.0.1", "multicast"},
         {"http://255.255.255.255/", "255.255.255.255", "broadcast"},
         {"http://240.0.0.1/", "240.0.0.1", "reserved"},
-        {"http://93.184.216.34/", "93.184.216.34", NULL},   /* public: allowed (classified, never fetched here) */
-        {"http://172.32.0.1/", "172.32.0.1", NULL},         /* just outside 172.16/12 */
-        {"http://100.128.0.1/", "100.128.0.1", NULL},       /* just outside 100.64/10 */
+        {"http://93.184.216.34/", "93.184.216.34", NULL}, /* public: allowed (classified, never fetched here) */
+        {"http://172.32.0.1/", "172.32.0.1", NULL},       /* just outside 172.16/12 */
+        {"http://100.128.0.1/", "100.128.0.1", NULL},     /* just outside 100.64/10 */
         {"http://[2606:4700::1111]/", "2606:4700::1111", NULL},
         {"http://[64:ff9b::808:808]/", "64:ff9b::808:808", NULL}, /* NAT64 of a public address */
     };
@@ -136,21 +136,21 @@ static void test_url_refusals(void)
 static void test_allowlist(void)
 {
     char err[512];
-    svc_origins *o = svc_origins_new("https://*.example.org, http://localhost:8080/img,images.test/pub*,http://[::1]:9000", err,
-                                     sizeof(err));
+    svc_origins *o =
+        svc_origins_new("https://*.example.org, http://localhost:8080/img,images.test/pub*,http://[::1]:9000", err, sizeof(err));
     static const struct {
         const char *url;
         int want;
     } t[] = {
-        {"https://example.org/a.jpg", SVC_URL_OK},            /* *.example.org matches the domain itself */
-        {"http://cdn.eu.example.org/a.jpg", SVC_URL_OK},      /* and subdomains, any scheme (imaginary) */
-        {"https://EXAMPLE.ORG./a.jpg", SVC_URL_OK},           /* case, trailing dot */
+        {"https://example.org/a.jpg", SVC_URL_OK},             /* *.example.org matches the domain itself */
+        {"http://cdn.eu.example.org/a.jpg", SVC_URL_OK},       /* and subdomains, any scheme (imaginary) */
+        {"https://EXAMPLE.ORG./a.jpg", SVC_URL_OK},            /* case, trailing dot */
         {"https://badexample.org/a.jpg", SVC_URL_NOT_ALLOWED}, /* not a subdomain */
         {"https://example.org.evil.test/", SVC_URL_NOT_ALLOWED},
         {"https://example.org:8443/a.jpg", SVC_URL_NOT_ALLOWED}, /* no port in the entry: default ports only */
         {"http://example.org:80/a.jpg", SVC_URL_OK},
         {"http://localhost:8080/img/a.jpg", SVC_URL_OK},
-        {"http://localhost:8080/img", SVC_URL_NOT_ALLOWED},       /* "/img" means "/img/" */
+        {"http://localhost:8080/img", SVC_URL_NOT_ALLOWED}, /* "/img" means "/img/" */
         {"http://localhost:8080/imgx/a.jpg", SVC_URL_NOT_ALLOWED},
         {"http://localhost:8080/img/../etc/passwd", SVC_URL_NOT_ALLOWED}, /* curl removes dot segments first */
         {"http://localhost:8080/img/%2e%2e/etc/passwd", SVC_URL_NOT_ALLOWED},
@@ -172,7 +172,9 @@ static void test_allowlist(void)
         svc_url u;
         char msg[600];
         is_int(svc_url_check(o, t[i].url, &u, msg, sizeof(msg)), t[i].want, "%s -> %s", t[i].url,
-               t[i].want == SVC_URL_OK ? "allowed" : t[i].want == SVC_URL_INVALID ? "invalid" : "not allowed");
+               t[i].want == SVC_URL_OK        ? "allowed"
+               : t[i].want == SVC_URL_INVALID ? "invalid"
+                                              : "not allowed");
         svc_url_clear(&u);
     }
     svc_origins_free(o);
@@ -239,8 +241,9 @@ static void test_mount(void)
     is_int(svc_mount_read(fd, "sub/a.jpg", 1000, &data, &len, &error, msg, sizeof(msg)), 0, "sub/a.jpg is read");
     is_int((int)len, 100, "all 100 bytes");
     free(data);
-    static const char *const refused[] = {"../x", "sub/../../x", "sub/../sub/a.jpg", "/etc/passwd", "", "out/secret",
-                                          "secret-link", "inside-link", "sub", "fifo", "missing.jpg", "sub/a.jpg/"};
+    static const char *const refused[] = {"../x", "sub/../../x", "sub/../sub/a.jpg", "/etc/passwd",
+                                          "",     "out/secret",  "secret-link",      "inside-link",
+                                          "sub",  "fifo",        "missing.jpg",      "sub/a.jpg/"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         data = (uint8_t *)"x";
         is_int(svc_mount_read(fd, refused[i], 1000, &data, &len, &error, msg, sizeof(msg)), 400, "file=%s: 400", refused[i]);
