@@ -35,6 +35,7 @@ typedef struct xfer {
     svc_fetch *f;
     svc_fetch_item *it;
     CURL *easy;
+    CURLSH *dns; /* this hop's own DNS cache: the pinned addresses go away with the hop */
     struct curl_slist *resolve;
     char errbuf[CURL_ERROR_SIZE];
     size_t cap;
@@ -137,6 +138,8 @@ static void xfer_free(xfer *x)
         curl_multi_remove_handle(x->f->multi, x->easy);
         curl_easy_cleanup(x->easy);
     }
+    if (x->dns != NULL)
+        curl_share_cleanup(x->dns);
     curl_slist_free_all(x->resolve);
     free(x);
 }
@@ -207,9 +210,15 @@ static xfer *hop_start(svc_fetch *f, svc_fetch_item *it, const char *text)
     x->started_us = now;
     if (!u.literal)
         x->resolve = curl_slist_append(NULL, entry);
+    /* CURLOPT_RESOLVE entries never expire: in the multi's shared cache one would stay per host
+     * name ever fetched, so each hop gets a cache of its own */
+    if ((x->dns = curl_share_init()) != NULL)
+        curl_share_setopt(x->dns, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, u.url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    if (x->dns != NULL)
+        curl_easy_setopt(e, CURLOPT_SHARE, x->dns);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -232,8 +241,7 @@ static xfer *hop_start(svc_fetch *f, svc_fetch_item *it, const char *text)
         item_fail(it, 503, "out_of_memory", "the server could not start the fetch; retry later");
         curl_easy_cleanup(e);
         x->easy = NULL;
-        curl_slist_free_all(x->resolve);
-        free(x);
+        xfer_free(x);
         x = NULL;
     }
 out:
