@@ -90,7 +90,8 @@ static const svc_setting settings[] = {
     {"mount", T_STR, 0, 0, "", NULL, false, OFF(mount),
      "folder file= is read from (GET ?file=relative/path); no symlinks, no way out; empty = off"},
     {"http-cache-ttl", T_INT, -1, 31556926, "-1", NULL, false, OFF(http_cache_ttl),
-     "seconds for Cache-Control/Expires on successful GET image answers (imaginary's); 0 = no-store; -1 = no header"},
+     "seconds for Cache-Control: public, s-maxage, max-age and Expires on successful GET image answers (imaginary's); "
+     "0 = private, no-cache, no-store; -1 = no header; errors get no-store"},
     {"etag", T_BOOL, 0, 0, "on", NULL, false, OFF(etag),
      "strong ETag on image answers and 304 to a matching If-None-Match (on/off)"},
 };
