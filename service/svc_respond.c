@@ -122,7 +122,7 @@ static void common_headers(svc_reqctx *rc)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
         if (req->res.status != 204)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
-                                  H2O_STRLIT("Image-Width, Image-Height, Server-Timing, X-Request-Id, Retry-After"));
+                                  H2O_STRLIT("Image-Width, Image-Height, Server-Timing, X-Request-Id, Retry-After, ETag"));
     }
 }
 
