@@ -6,7 +6,9 @@
 # and checks that
 #   - every request got a 200 (in-flight failures on the stopped instance were retried elsewhere),
 #   - the stopped instance had been serving before, and served nothing after it stopped,
-#   - the other instances took the rest of the load, and HAProxy marked the victim DOWN.
+#   - the other instances took the rest of the load, and HAProxy marked the victim DOWN;
+#   - with HAProxy's cache on (IMGPIPE_LB_CACHE), a second identical GET (file= from the
+#     instances' mount, http-cache-ttl 60) is answered by HAProxy without reaching an instance.
 # Prints one "PASS: …" / "FAIL: …" line per check and a per-instance table; exit 0 when all pass,
 # 1 when one fails, 77 when haproxy or curl is missing (meson's skip code).
 #
@@ -111,8 +113,11 @@ wait_for() {
 http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$1"; }
 ready() { [ "$(http_code "http://127.0.0.1:$1/ready")" = 200 ]; }
 
+mkdir -p "$tmp/mount"
+cp "$image" "$tmp/mount/image.jpg"
 for i in 0 1 2; do
     "$bin" serve --listen "127.0.0.1:${ports[$i]}" --workers 1 --queue 16 --access-log off \
+        --mount "$tmp/mount" --http-cache-ttl 60 \
         >"$tmp/imgpipe$((i + 1)).log" 2>&1 &
     pids+=($!)
 done
@@ -126,6 +131,7 @@ done
 
 export IMGPIPE_LB_BIND=127.0.0.1:$plb IMGPIPE_LB_STATS=127.0.0.1:$pstats
 export IMGPIPE_S1=127.0.0.1:$p1 IMGPIPE_S2=127.0.0.1:$p2 IMGPIPE_S3=127.0.0.1:$p3
+export IMGPIPE_LB_CACHE=1
 haproxy -db -f "$here/haproxy/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
 haproxy_pid=$!
 
@@ -242,6 +248,25 @@ if [ "$victim_status" = DOWN ]; then
     pass "HAProxy marked $victim DOWN"
 else
     fail "HAProxy reports $victim as '$victim_status', expected DOWN"
+fi
+
+# The cache tier: the same GET twice; the second must not reach an instance.
+served() { echo $(($(stats hrsp_2xx imgpipe1) + $(stats hrsp_2xx imgpipe3))); }
+cache_get() { curl -s -o /dev/null -m 10 -D - "http://127.0.0.1:$plb/resize?width=120&file=image.jpg" | tr -d '\r'; }
+first=$(cache_get)
+served1=$(served)
+second=$(cache_get)
+served2=$(served)
+if echo "$first" | grep -q '^HTTP/1.1 200' && echo "$first" | grep -qi '^x-cache-status: MISS' &&
+    echo "$first" | grep -qi '^cache-control: public, s-maxage=60'; then
+    pass "first GET ?file= through HAProxy: 200 from an instance (MISS) with Cache-Control max-age 60"
+else
+    fail "first GET ?file= through HAProxy: expected 200, X-Cache-Status: MISS and Cache-Control; got: $(echo "$first" | head -12 | tr '\n' ' ')"
+fi
+if echo "$second" | grep -q '^HTTP/1.1 200' && echo "$second" | grep -qi '^x-cache-status: HIT' && [ "$served1" = "$served2" ]; then
+    pass "second identical GET answered by HAProxy's cache (HIT), no instance reached (2xx count stays $served2)"
+else
+    fail "second GET: expected 200 X-Cache-Status: HIT with the instances' 2xx count unchanged ($served1 -> $served2); got: $(echo "$second" | head -12 | tr '\n' ' ')"
 fi
 
 if [ "$failures" -gt 0 ]; then

@@ -51,6 +51,12 @@ typedef struct svc_app {
     int n_listeners;
     int accept_paused;
     uint64_t id_seed, id_counter;
+    /* image sources beyond the body (svc_sources.c): url= and file= */
+    struct svc_fetch *fetch;                   /* any (thread-safe submit); NULL when no source is on */
+    struct svc_origins *origins;               /* any: immutable; NULL when url= is off */
+    int mount_fd;                              /* any: -1 when file= is off */
+    h2o_multithread_receiver_t fetch_receiver; /* loop: finished fetches come back here */
+    int fetches;                               /* loop: items out at the fetch thread */
 } svc_app;
 
 #endif

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "svc_mount.h"
+#include "svc_origin.h"
+
 typedef enum { T_LIST, T_STR, T_INT, T_BYTES, T_DURATION, T_BOOL, T_ENUM } svc_type;
 
 typedef struct svc_setting {
@@ -81,6 +84,26 @@ static const svc_setting settings[] = {
      "decode memory (header estimate) all running jobs may hold; jobs over it wait in the queue; 0 = off"},
     {"drain-timeout", T_DURATION, 0, 3600000, "15s", NULL, false, OFF(drain_timeout_ms),
      "on SIGTERM/SIGINT: longest wait for in-flight requests before exiting"},
+    {"enable-url-source", T_BOOL, 0, 0, "off", NULL, false, OFF(enable_url_source),
+     "fetch the image from url= (GET, or POST without a body); needs allowed-origins (on/off)"},
+    {"allowed-origins", T_STR, 0, 0, "", NULL, false, OFF(allowed_origins),
+     "comma-separated origins url= may name: [scheme://]host[:port][/path-prefix], *.domain matches the domain and its "
+     "subdomains, * any host (docs/http-api.md)"},
+    {"allow-private-sources", T_BOOL, 0, 0, "off", NULL, false, OFF(allow_private_sources),
+     "let url= reach loopback, private, link-local and other non-public addresses (on/off); off refuses them with 403"},
+    {"url-max-redirects", T_INT, 0, 5, "0", NULL, false, OFF(url_max_redirects),
+     "redirects url= may follow, each hop checked against allowed-origins and the address rules"},
+    {"url-timeout", T_DURATION, 100, 600000, "5s", NULL, false, OFF(url_timeout_ms),
+     "longest url= fetch, all hops (also cut by the request's deadline); 504 when it fires"},
+    {"url-max-fetches", T_INT, 1, 4096, "64", NULL, false, OFF(url_max_fetches),
+     "url=/file= reads in flight at once; above it 503 + Retry-After"},
+    {"mount", T_STR, 0, 0, "", NULL, false, OFF(mount),
+     "folder file= is read from (GET ?file=relative/path); no symlinks, no way out; empty = off"},
+    {"http-cache-ttl", T_INT, -1, 31556926, "-1", NULL, false, OFF(http_cache_ttl),
+     "seconds for Cache-Control: public, s-maxage, max-age and Expires on successful GET image answers (imaginary's); "
+     "0 = private, no-cache, no-store; -1 = no header; errors get no-store"},
+    {"etag", T_BOOL, 0, 0, "on", NULL, false, OFF(etag),
+     "strong ETag on image answers and 304 to a matching If-None-Match (on/off)"},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -376,6 +399,22 @@ int svc_config_load(int argc, char **argv, svc_config *cfg, char *errbuf, size_t
         int port;
         if (svc_config_split_addr(cfg->metrics_listen, host, sizeof(host), &port) != 0)
             return fail(errbuf, errlen, "metrics-listen: '%s' is not HOST:PORT with a port 1..65535", cfg->metrics_listen);
+    }
+    if (cfg->enable_url_source && cfg->allowed_origins == NULL)
+        return fail(errbuf, errlen,
+                    "enable-url-source needs allowed-origins: list the hosts url= may name (e.g. "
+                    "https://images.example.org,*.cdn.example), or * for any public host");
+    if (cfg->allowed_origins != NULL) {
+        svc_origins *o = svc_origins_new(cfg->allowed_origins, errbuf, errlen);
+        if (o == NULL)
+            return -1;
+        svc_origins_free(o);
+    }
+    if (cfg->mount != NULL) {
+        int fd = svc_mount_open(cfg->mount, errbuf, errlen);
+        if (fd < 0)
+            return -1;
+        close(fd);
     }
     resolve(cfg);
     return 0;

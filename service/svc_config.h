@@ -50,7 +50,17 @@ typedef struct svc_config {
     long long handshake_timeout_ms;
     long long drain_timeout_ms;
     long long memory_budget; /* bytes of decode memory for all jobs in flight; 0 = off (svc_admission) */
-    int cores;               /* detected, for the startup line */
+    /* image sources beyond the body (svc_fetch, svc_origin, svc_mount) and HTTP caching (svc_etag) */
+    bool enable_url_source;
+    char *allowed_origins; /* NULL = none (then url= is off) */
+    bool allow_private_sources;
+    long long url_max_redirects;
+    long long url_timeout_ms;
+    long long url_max_fetches;
+    char *mount;              /* NULL = off */
+    long long http_cache_ttl; /* -1 = no Cache-Control */
+    bool etag;
+    int cores; /* detected, for the startup line */
 } svc_config;
 
 /* Parse argv (argv[0] is "serve") over the environment and the defaults. Returns 0 (run),

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "svc_routes.h"
+#include "svc_sources.h"
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
@@ -159,6 +160,8 @@ int svc_http_start(svc_app *app, char *errbuf, size_t errlen)
     h2o_context_init(&app->ctx, h2o_evloop_create(), &app->h2o);
     h2o_multithread_register_receiver(app->ctx.queue, &app->receiver, svc_routes_on_jobs);
     h2o_linklist_init_anchor(&app->inflight_links);
+    if (svc_sources_start(app, errbuf, errlen) != 0) /* url=, file=: the fetch thread and its receiver */
+        return -1;
 
     app->accept_main.ctx = &app->ctx;
     app->accept_main.hosts = app->hosts_main;

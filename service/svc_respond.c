@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "svc_log.h"
 #include "svc_metrics.h"
@@ -22,6 +23,8 @@ const char *svc_respond_reason(int status)
         return "OK";
     case 204:
         return "No Content";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -42,6 +45,8 @@ const char *svc_respond_reason(int status)
         return "Unprocessable Entity";
     case 429:
         return "Too Many Requests";
+    case 502:
+        return "Bad Gateway";
     case 499:
         return "Client Closed Request";
     case 500:
@@ -117,8 +122,36 @@ static void common_headers(svc_reqctx *rc)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
         if (req->res.status != 204)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
-                                  H2O_STRLIT("Image-Width, Image-Height, Image-Frames, Server-Timing, X-Request-Id, Retry-After"));
+                                  H2O_STRLIT("Image-Width, Image-Height, Image-Frames, Server-Timing, X-Request-Id, Retry-After, ETag"));
     }
+}
+
+/* imaginary's caching headers (middleware.go setCacheHeaders) on GET image answers when
+ * http-cache-ttl >= 0, but only on successes: an error is never cacheable (no-store). */
+static void cache_headers(svc_reqctx *rc, int ok)
+{
+    h2o_req_t *req = rc->req;
+    long long ttl = rc->app->cfg->http_cache_ttl;
+    char buf[128];
+    int l;
+    if (ok && rc->etag[0])
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, rc->etag, strlen(rc->etag));
+    if (!rc->cache_headers || ttl < 0)
+        return;
+    if (!ok) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+        return;
+    }
+    if (ttl == 0)
+        l = snprintf(buf, sizeof(buf), "private, no-cache, no-store, must-revalidate");
+    else
+        l = snprintf(buf, sizeof(buf), "public, s-maxage=%lld, max-age=%lld, no-transform", ttl, ttl);
+    add_header(req, H2O_STRLIT("cache-control"), buf, (size_t)l);
+    time_t t = time(NULL) + (time_t)ttl;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    l = (int)strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    add_header(req, H2O_STRLIT("expires"), buf, (size_t)l);
 }
 
 static void finish(svc_reqctx *rc, const char *error_name)
@@ -200,6 +233,7 @@ void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const
         add_header(req, H2O_STRLIT("retry-after"), ra, (size_t)l);
     }
     common_headers(rc);
+    cache_headers(rc, 0);
     req->res.content_length = pos;
     finish(rc, error_name);
     send_copy(req, body, pos);
@@ -216,6 +250,20 @@ void svc_respond_preflight(svc_reqctx *rc)
     common_headers(rc);
     req->res.content_length = 0;
     finish(rc, NULL);
+    h2o_start_response(req, &static_generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+}
+
+void svc_respond_not_modified(svc_reqctx *rc)
+{
+    h2o_req_t *req = rc->req;
+    req->res.status = 304;
+    req->res.reason = "Not Modified";
+    common_headers(rc);
+    cache_headers(rc, 1);
+    req->res.content_length = 0; /* for the access log and metrics */
+    finish(rc, NULL);
+    req->res.content_length = SIZE_MAX; /* no Content-Length: 0 (RFC 9110: it would describe the 200's body) */
     h2o_start_response(req, &static_generator);
     h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 }
@@ -277,6 +325,7 @@ void svc_respond_result(svc_reqctx *rc, pl_result *res, double queue_ms)
                  res->t.process_ms, res->t.encode_ms);
     add_header(req, H2O_STRLIT("server-timing"), buf, (size_t)l);
     common_headers(rc);
+    cache_headers(rc, 1);
     req->res.content_length = res->len;
     finish(rc, NULL);
     h2o_iovec_t body = h2o_iovec_init(res->data, res->len);

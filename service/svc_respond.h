@@ -19,6 +19,8 @@ typedef struct svc_reqctx {
     int64_t received_us;
     int vary_accept;
     const char *cors_origin; /* NULL = no CORS header */
+    char etag[36];           /* quoted strong ETag of a successful image answer, "" = none (svc_etag) */
+    int cache_headers;       /* GET image request: Cache-Control/Expires per http-cache-ttl */
     /* for the access log, filled when known */
     const char *in_type, *out_type;
     int in_w, in_h, out_w, out_h;
@@ -37,6 +39,9 @@ void svc_respond_body(svc_reqctx *rc, int status, const char *content_type, cons
 /* The engine's result; ownership of res->data moves to the request (freed when h2o disposes the
  * request), *res is cleared. queue_ms: time spent waiting for a worker. */
 void svc_respond_result(svc_reqctx *rc, pl_result *res, double queue_ms);
+
+/* 304 to a matching If-None-Match: ETag, Cache-Control/Expires and Vary as a 200 would carry. */
+void svc_respond_not_modified(svc_reqctx *rc);
 
 /* 204 answer to a CORS preflight (OPTIONS) from an allowed origin. */
 void svc_respond_preflight(svc_reqctx *rc);

@@ -31,6 +31,7 @@
 #include "svc_multipart.h"
 #include "svc_openapi.h"
 #include "svc_respond.h"
+#include "svc_sources.h"
 
 typedef struct svc_handler {
     h2o_handler_t super;
@@ -47,7 +48,8 @@ typedef struct svc_req_link {
 } svc_req_link;
 
 #define MSG_GET_NOT_ALLOWED                                                                                                        \
-    "GET method not allowed: imgpipe takes the image in the POST body (it has no URL source and no mount), see docs/http-api.md"
+    "GET method not allowed: POST the image, or start imgpipe with enable-url-source (url=) or mount (file=), see "                \
+    "docs/http-api.md"
 #define MSG_METHOD_NOT_ALLOWED "HTTP method not allowed. Try with a POST method"
 #define MSG_KEY "Invalid or missing API key"
 
@@ -260,6 +262,7 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
 
     rc->route = pl_op_name(op);
     rc->vary_accept = query_wants_auto(qs);
+    rc->cache_headers = is_method(req, "GET"); /* http-cache-ttl: GET answers only, as imaginary */
 
     /* 1. URL signature (image routes only, before the method as imaginary) */
     if (app->auth != NULL && svc_auth_signing_enabled(app->auth)) {
@@ -274,16 +277,20 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         }
     }
     /* 2-3. method */
-    if (is_method(req, "GET")) {
+    if (is_method(req, "GET") && !svc_sources_get_allowed(app)) {
         svc_respond_error(rc, 405, "method_not_allowed", MSG_GET_NOT_ALLOWED, 0);
         return 0;
     }
-    if (!is_method(req, "POST")) {
+    if (!is_method(req, "POST") && !is_method(req, "GET")) {
         svc_respond_error(rc, 405, "method_not_allowed", MSG_METHOD_NOT_ALLOWED, 0);
         return 0;
     }
     /* 4. API key */
     if (check_key(rc, qs) != 0)
+        return 0;
+
+    /* 5. source selection (svc_sources.c): url= / file= on GET, or on a POST without a body */
+    if (svc_sources_select(rc, op, qs) != 0)
         return 0;
 
     plan_rc = pl_plan_parse_query(pl_op_name(op), qs, &plan, &perr);
@@ -339,6 +346,10 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         return 0;
     }
 
+    /* ETag (svc_sources.c): a matching If-None-Match is answered 304 before any job */
+    if (svc_sources_etag_body(rc, &plan, data, data_len, overlay, overlay_len) != 0)
+        return 0;
+
     /* queue: refuse before copying the body when it is already full (only this loop thread
      * submits, so a queue seen with room still has room at svc_pool_submit) */
     if (svc_pool_full(app->pool)) {
@@ -383,6 +394,45 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
     job->link = link; /* the worker never reads link: set after submit is fine on the loop thread */
     atomic_fetch_add(&app->inflight, 1);
     return 0;
+}
+
+/* ---- jobs from other sources (svc_sources.c) --------------------------------------------------- */
+
+void svc_routes_submit(svc_reqctx *rc, svc_job *job, const pl_plan *plan)
+{
+    svc_app *app = rc->app;
+    h2o_req_t *req = rc->req;
+    h2o_iovec_t acc = header(req, H2O_TOKEN_ACCEPT);
+    if (acc.base != NULL)
+        job->accept = strndup(acc.base, acc.len);
+    rc->vary_accept = plan_wants_auto(plan);
+    job->plan = *plan;
+    job->limits = app->limits;
+    job->receiver = &app->receiver;
+    job->route = rc->route;
+    job->bytes_in = req->entity.len;
+    job->received_us = rc->received_us;
+    snprintf(job->request_id, sizeof(job->request_id), "%s", rc->request_id);
+    job->enqueued_us = g_get_monotonic_time();
+    job->ctl.deadline_us = rc->received_us + app->cfg->deadline_ms * 1000;
+    atomic_init(&job->ctl.cancelled, 0);
+    if (svc_pool_submit(app->pool, job) != 0) {
+        svc_job_free(job);
+        overloaded(rc, app);
+        return;
+    }
+    svc_req_link *link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), link_dispose);
+    memset(link, 0, sizeof(*link));
+    link->job = job;
+    link->rc = rc;
+    link->fd = -1;
+    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        if (sock != NULL && (link->fd = h2o_socket_get_fd(sock)) >= 0)
+            h2o_linklist_insert(&app->inflight_links, &link->inflight);
+    }
+    job->link = link;
+    atomic_fetch_add(&app->inflight, 1);
 }
 
 /* ---- the receiver ----------------------------------------------------------------------------- */

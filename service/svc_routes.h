@@ -9,6 +9,8 @@
 #include <h2o.h>
 
 #include "svc_app.h"
+#include "svc_job.h"
+#include "svc_respond.h"
 
 /* Register the handler on pathconf; metrics_only restricts it to /metrics, /health, /ready. */
 void svc_routes_register(svc_app *app, h2o_pathconf_t *pathconf, int metrics_only);
@@ -20,5 +22,9 @@ void svc_routes_on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
  * read an HTTP/1 socket while a request is being handled, so the loop peeks at those sockets
  * (at most every 100 ms) and cancels the jobs of the ones at EOF. */
 void svc_routes_scan_disconnects(svc_app *app);
+
+/* Submit a job whose input is already set (svc_job_set_input) for plan, linked to the request as
+ * image_route's jobs are; answers 503 itself when the pool refuses. Loop thread. */
+void svc_routes_submit(svc_reqctx *rc, svc_job *job, const pl_plan *plan);
 
 #endif

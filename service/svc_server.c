@@ -34,6 +34,7 @@
 #include "svc_metrics.h"
 #include "svc_pool.h"
 #include "svc_routes.h"
+#include "svc_sources.h"
 
 /* isolation=process: how long past its deadline (or its cancel) a job's worker process may run
  * before it is killed and the request answered 504 (499). libvips normally stops within a few
@@ -203,6 +204,7 @@ int svc_serve_main(int argc, char **argv)
     log_startup(&app);
     run_loop(&app);
     svc_log_printf(SVC_LOG_INFO, "stopped accepting; waiting for the workers");
+    svc_sources_stop(&app);
     status = 0;
 out_pool:
     svc_pool_free(app.pool);

@@ -239,6 +239,18 @@ int main(void)
     int nbad = bad_refs(doc, doc, &bad);
     ok(nbad == 0, "every $ref resolves (%d bad%s%s)", nbad, bad ? ", e.g. " : "", bad ? bad : "");
 
+    /* the GET forms (url=, file=) of every image route but watermarkimage, which needs an uploaded overlay */
+    {
+        json_t *paths2 = json_object_get(doc, "paths");
+        json_t *get = json_object_get(json_object_get(paths2, "/resize"), "get");
+        ok(get != NULL && json_object_get(get, "requestBody") == NULL, "/resize has a GET form without a request body");
+        ok(get && op_has_param(doc, get, "url") && op_has_param(doc, get, "file") && op_has_param(doc, get, "width"),
+           "GET /resize takes url=, file= and the operation's parameters");
+        ok(get && json_object_get(json_object_get(get, "responses"), "304"), "GET /resize documents 304 (If-None-Match)");
+        ok(json_object_get(json_object_get(paths2, "/watermarkimage"), "get") == NULL, "/watermarkimage has no GET form");
+        ok(json_object_get(json_object_get(json_object_get(doc, "components"), "headers"), "ETag") != NULL,
+           "ETag is a documented header");
+    }
     json_decref(doc);
     free(text);
     return tap_done();

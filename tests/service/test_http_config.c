@@ -89,7 +89,16 @@ int main(void)
                                         "idle-timeout",
                                         "handshake-timeout",
                                         "memory-budget",
-                                        "drain-timeout"};
+                                        "drain-timeout",
+                                        "enable-url-source",
+                                        "allowed-origins",
+                                        "allow-private-sources",
+                                        "url-max-redirects",
+                                        "url-timeout",
+                                        "url-max-fetches",
+                                        "mount",
+                                        "http-cache-ttl",
+                                        "etag"};
     char want[128];
 
     is_int(run((const char *const[]){"serve", "--help", NULL}, NULL, out, sizeof(out)), 0, "serve --help exits 0");
