@@ -363,36 +363,7 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
         return 0;
     }
-    h2o_iovec_t acc = header(req, H2O_TOKEN_ACCEPT);
-    if (acc.base != NULL)
-        job->accept = strndup(acc.base, acc.len);
-    job->plan = plan;
-    job->limits = app->limits;
-    job->receiver = &app->receiver;
-    job->route = rc->route;
-    job->bytes_in = req->entity.len;
-    job->received_us = rc->received_us;
-    snprintf(job->request_id, sizeof(job->request_id), "%s", rc->request_id);
-    job->enqueued_us = g_get_monotonic_time();
-    job->ctl.deadline_us = rc->received_us + app->cfg->deadline_ms * 1000;
-    atomic_init(&job->ctl.cancelled, 0);
-    if (svc_pool_submit(app->pool, job) != 0) { /* stopping */
-        svc_job_free(job);
-        overloaded(rc, app);
-        return 0;
-    }
-    svc_req_link *link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), link_dispose);
-    memset(link, 0, sizeof(*link));
-    link->job = job;
-    link->rc = rc;
-    link->fd = -1;
-    if (req->version < 0x200 && req->conn->callbacks->get_socket != NULL) {
-        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-        if (sock != NULL && (link->fd = h2o_socket_get_fd(sock)) >= 0)
-            h2o_linklist_insert(&app->inflight_links, &link->inflight);
-    }
-    job->link = link; /* the worker never reads link: set after submit is fine on the loop thread */
-    atomic_fetch_add(&app->inflight, 1);
+    svc_routes_submit(rc, job, &plan);
     return 0;
 }
 
