@@ -44,6 +44,8 @@ typedef struct svc_config {
     long long handshake_timeout_ms;
     long long drain_timeout_ms;
     long long memory_budget; /* bytes of decode memory for all jobs in flight; 0 = off (svc_admission) */
+    long long max_inflight_body_bytes; /* request bodies buffered at once; 0 = derived (svc_conns_body_limit) */
+    long long http2_max_streams;       /* HTTP/2 streams of one connection receiving a body / running at once */
     int cores;               /* detected, for the startup line */
 } svc_config;
 

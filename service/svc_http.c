@@ -6,7 +6,8 @@
  *
  * Connection limit: every accepted socket gets an on_close callback that decrements the count;
  * at max-connections the listeners stop reading (new connections wait in the kernel backlog)
- * until one closes (as h2o's own server does).
+ * until one closes (as h2o's own server does). Every accepted socket is also tracked by
+ * svc_conns (its on_close data), which bounds the request bodies they buffer.
  */
 #include "svc_http.h"
 
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "svc_conns.h"
 #include "svc_routes.h"
 
 static void on_accept(h2o_socket_t *listener, const char *err);
@@ -37,9 +39,15 @@ static void listeners_read(svc_app *app, int on)
     }
 }
 
+static void on_sock_close_untracked(svc_app *app);
+
 static void on_sock_close(void *data)
 {
-    svc_app *app = data;
+    on_sock_close_untracked(svc_conns_closed(data));
+}
+
+static void on_sock_close_untracked(svc_app *app)
+{
     int n = atomic_fetch_sub(&app->connections, 1) - 1;
     if (app->accept_paused && n < app->cfg->max_connections && !atomic_load(&app->draining)) {
         app->accept_paused = 0;
@@ -60,8 +68,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         app->accept_paused = 1;
         listeners_read(app, 0);
     }
+    if ((sock->on_close.data = svc_conns_opened(app, sock)) == NULL) {
+        h2o_socket_close(sock);
+        on_sock_close_untracked(app);
+        return;
+    }
     sock->on_close.cb = on_sock_close;
-    sock->on_close.data = app;
     h2o_accept(l->accept_ctx, sock);
 }
 
@@ -145,6 +157,9 @@ int svc_http_start(svc_app *app, char *errbuf, size_t errlen)
     app->h2o.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
     app->h2o.handshake_timeout = (uint64_t)cfg->handshake_timeout_ms;
     app->h2o.http2.graceful_shutdown_timeout = (uint64_t)cfg->drain_timeout_ms;
+    /* requests of one HTTP/2 connection run at once (h2o queues the others, bodies complete);
+     * streams still receiving a body are limited by svc_conns_scan */
+    app->h2o.http2.max_concurrent_requests_per_connection = (size_t)cfg->http2_max_streams;
 
     main_host = h2o_config_register_host(&app->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     svc_routes_register(app, h2o_config_register_path(main_host, "/", 0), 0);

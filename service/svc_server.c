@@ -27,6 +27,7 @@
 #include "svc_admission.h"
 #include "svc_app.h"
 #include "svc_config.h"
+#include "svc_conns.h"
 #include "svc_crash.h"
 #include "svc_job.h"
 #include "svc_http.h"
@@ -113,6 +114,7 @@ static void run_loop(svc_app *app)
     int64_t drain_deadline = 0;
     while (1) {
         h2o_evloop_run(app->ctx.loop, 100);
+        svc_conns_scan(app); /* every iteration: bodies buffered stay under max-inflight-body-bytes */
         svc_routes_scan_disconnects(app);
         if (stop_signals && !atomic_load(&app->draining)) {
             atomic_store(&app->draining, 1);

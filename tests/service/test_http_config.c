@@ -84,6 +84,8 @@ int main(void)
                                         "idle-timeout",
                                         "handshake-timeout",
                                         "memory-budget",
+                                        "max-inflight-body-bytes",
+                                        "http2-max-streams",
                                         "drain-timeout"};
     char want[128];
 
