@@ -322,6 +322,149 @@ static void test_h2_max_streams(void)
     tsrv_cleanup(&s);
 }
 
+/* ---- 2. half-close and reset ------------------------------------------------------------------- */
+
+static int send_request(int port, const char *path, const char *version)
+{
+    char head[512];
+    int fd = t_connect(port);
+    int hl =
+        snprintf(head, sizeof(head), "POST %s %s\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n",
+                 path, version, small_jpeg_len);
+    if (fd >= 0 && (write(fd, head, (size_t)hl) != hl || write(fd, small_jpeg, small_jpeg_len) != (ssize_t)small_jpeg_len)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Read until EOF (bounded: 30 s); returns the bytes read (malloc'd) and their count. */
+static char *read_all(int fd, size_t *len)
+{
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    *len = 0;
+    for (double end = t_now() + 30; t_now() < end;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 200) <= 0)
+            continue;
+        if (*len + 65536 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t n = recv(fd, buf + *len, 65536, 0);
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
+    }
+    buf[*len < cap ? *len : cap - 1] = '\0';
+    return buf;
+}
+
+/* Read until needle was seen (bounded: 30 s). */
+static char *read_all_until(int fd, const char *needle)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    buf[0] = '\0';
+    for (double end = t_now() + 30; t_now() < end && strstr(buf, needle) == NULL && len + 1 < cap;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 200) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    return buf;
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+    size_t len;
+    int n = 0;
+    char *text = t_slurp(path, &len);
+    for (char *p = text; p && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+static void test_half_close(void)
+{
+    tsrv s;
+    const char *args[] = {"--workers", "1", NULL};
+    if (tsrv_start(&s, args, NULL) != 0) {
+        ok(0, "server starts");
+        return;
+    }
+    /* request, then shutdown(SHUT_WR) while the job waits behind a slow one (one worker) */
+    for (int v = 0; v < 2; v++) {
+        const char *version = v == 0 ? "HTTP/1.1" : "HTTP/1.0";
+        int busy = send_request(s.port, "/blur?sigma=40", "HTTP/1.1");
+        usleep(100000);
+        int fd = send_request(s.port, "/blur?sigma=12", version);
+        size_t len = 0;
+        ok(fd >= 0 && shutdown(fd, SHUT_WR) == 0, "%s: request sent, then shutdown(SHUT_WR)", version);
+        char *resp = fd >= 0 ? read_all(fd, &len) : NULL;
+        char *p = resp;
+        int interim = 0;
+        while (p && strncmp(p, "HTTP/1.1 102", 12) == 0 && strstr(p, "\r\n\r\n")) { /* the disconnect probe */
+            p = strstr(p, "\r\n\r\n") + 4;
+            interim++;
+        }
+        ok(p && strncmp(p, "HTTP/1.1 200", 12) == 0, "%s half-closed: 200", version);
+        is_int(interim, v == 0 ? 1 : 0, "%s half-closed: %s", version,
+               v == 0 ? "one interim 102 (the disconnect probe) before it" : "no interim answer (HTTP/1.0)");
+        char *body = p ? strstr(p, "\r\n\r\n") : NULL;
+        tresp r = {0};
+        r.body = body ? body + 4 : NULL;
+        r.len = body ? len - (size_t)(body + 4 - resp) : 0;
+        char fmt[32];
+        int w = 0, h = 0, dec = t_decode(&r, fmt, sizeof(fmt), &w, &h);
+        ok(dec == 0 && strcmp(fmt, "jpeg") == 0 && w == 1600 && h == 1203, "%s half-closed: the image decodes (%s %dx%d)", version,
+           fmt, w, h);
+        free(resp);
+        if (fd >= 0)
+            close(fd);
+        if (busy >= 0) {
+            free(read_all_until(busy, "\r\n\r\n"));
+            close(busy);
+        }
+    }
+    is_int(count_in_file(s.out_path, "\"status\":499"), 0, "no 499 logged for half-closed clients");
+
+    /* abortive close (SO_LINGER 0: RST) while the job runs: cancelled, 499 */
+    {
+        int fd = send_request(s.port, "/blur?sigma=60", "HTTP/1.1");
+        struct linger lg = {1, 0};
+        usleep(400000); /* the job is running */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        close(fd);
+        int n499 = 0;
+        for (double end = t_now() + 5; t_now() < end && n499 == 0;) {
+            usleep(100000);
+            n499 = count_in_file(s.out_path, "\"status\":499");
+        }
+        is_int(n499, 1, "reset client: its job is cancelled and logged 499");
+    }
+    /* full close without reset (FIN, nothing unread) while the job runs: the 102 probe meets a
+     * closed socket, whose RST cancels the job */
+    {
+        int fd = send_request(s.port, "/blur?sigma=60", "HTTP/1.1");
+        usleep(400000);
+        close(fd);
+        int n499 = 0;
+        for (double end = t_now() + 5; t_now() < end && n499 < 2;) {
+            usleep(100000);
+            n499 = count_in_file(s.out_path, "\"status\":499");
+        }
+        is_int(n499, 2, "closed client (FIN): the probe's reset cancels its job, 499");
+    }
+    check_small_request(&s, 0, "after half-closed and reset clients");
+    is_int(tsrv_stop(&s, 20), 0, "server exits 0");
+    tsrv_cleanup(&s);
+}
+
 static void test_body_bound(void)
 {
     tsrv s;
@@ -348,6 +491,7 @@ int main(void)
         ok(0, "fixture photos/FreshFlower-1600x1203.jpg");
         return tap_done();
     }
+    test_half_close();
     test_body_bound();
     test_h2_max_streams();
     free(small_jpeg);
