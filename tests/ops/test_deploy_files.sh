@@ -8,7 +8,9 @@
 #  - HAProxy accepts deploy/haproxy/haproxy.cfg (when haproxy is installed);
 #  - the Dockerfile is multi-stage bookworm, non-root, with a HEALTHCHECK on /health whose command
 #    (run as Docker would) passes against a live imgpipe and fails against a stopped one;
-#  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready.
+#  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready
+#    on the key-free metrics-listen port; IMGPIPE_API_KEYS comes from the Secret imgpipe-auth
+#    (secretKeyRef, required), whose example has that name and key and is not in kustomization.yaml.
 # Env: IMGPIPE_BIN, from tests/meson.build.
 here=$(cd "$(dirname "$0")" && pwd)
 deploy=$here/../../deploy
@@ -164,6 +166,21 @@ if missing:
 c = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
 assert c["livenessProbe"]["httpGet"]["path"] == "/health", "liveness must probe /health"
 assert c["readinessProbe"]["httpGet"]["path"] == "/ready", "readiness must probe /ready"
+env = {e["name"]: e for e in c["env"]}
+ref = env.get("IMGPIPE_API_KEYS", {}).get("valueFrom", {}).get("secretKeyRef", {})
+assert ref.get("name") == "imgpipe-auth" and ref.get("key") == "api-keys", "IMGPIPE_API_KEYS from secretKeyRef imgpipe-auth/api-keys"
+assert not ref.get("optional", False), "the API keys Secret must be required (no pod serves openly)"
+assert "value" not in env["IMGPIPE_API_KEYS"], "no literal API key in the Deployment"
+sec = kinds.get("Secret")
+assert sec and sec["metadata"]["name"] == "imgpipe-auth" and "api-keys" in sec.get("stringData", sec.get("data", {})), \
+    "secret.example.yaml: Secret imgpipe-auth with key api-keys"
+kust = yaml.safe_load(open(sys.argv[1] + "/kustomization.yaml"))
+assert not any("secret" in r for r in kust.get("resources", [])), "the example Secret (placeholder keys) is not deployed by -k"
+ml = env.get("IMGPIPE_METRICS_LISTEN", {}).get("value", "")
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+assert ml.endswith(":%d" % ports.get("ops", -1)), "metrics-listen on the ops port"
+for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    assert c[probe]["httpGet"]["port"] == "ops", probe + " on the ops port (/health needs the key on http)"
 assert "limits" in c["resources"] and "requests" in c["resources"], "resources requests and limits"
 job = kinds["Job"]["spec"]
 assert job["completionMode"] == "Indexed", "Job must be Indexed"
@@ -175,7 +192,7 @@ print("ok")
 EOF
     )
     [ "$out" = ok ]
-    ok $? "k8s manifests parse: Deployment probes /health and /ready, Indexed Job shards by completions, HPA on CPU${out:+ ($out)}"
+    ok $? "k8s manifests parse: Deployment probes /health and /ready on the ops port, API keys from the Secret imgpipe-auth, Indexed Job shards by completions, HPA on CPU${out:+ ($out)}"
 else
     skip "python3-yaml not installed: k8s manifests not parsed"
 fi
