@@ -16,16 +16,18 @@
  *     other streams go on; clients may retry a refused stream.
  *   - HTTP/1 (a connection h2o is reading, with bytes buffered): h2o 2.2 exports no way to close
  *     an HTTP/1 connection, so the loop writes a 503 `overloaded` answer on the plain-TCP socket
- *     itself (h2o writes nothing while it reads a request), sends FIN, stops h2o reading, and at
- *     the next scan (>= 50 ms later, time for the client to read the answer) disconnects the
- *     socket (connect(AF_UNSPEC): RST, kernel queues dropped) and lets h2o read again: the read
- *     fails and h2o closes the connection and frees its buffer. TLS sockets get no 503 (the
- *     answer would have to be encrypted by h2o), only the reset.
+ *     itself (h2o writes nothing while it reads a request) and disconnects the socket
+ *     (connect(AF_UNSPEC): RST, kernel queues dropped); h2o's next read fails and it closes the
+ *     connection and frees its buffer through its own path. TLS sockets get no 503 (the answer
+ *     would have to be encrypted by h2o), only the reset.
  * A request whose body is complete is being handled: its bytes count in the total but it is never
  * refused. HTTP/2 uploads of one connection beyond http2-max-streams are refused the same way,
  * newest first (h2o 2.2 announces 100 streams in a constant SETTINGS frame it cannot change).
  * Overshoot: one loop iteration reads what the kernel had queued for each readable socket, so the
- * total may pass the limit by at most the sockets' receive queues before the scan refuses.
+ * total may pass the limit by the sockets' receive queues before the scan refuses: svc_http caps
+ * them (SO_RCVBUF 256 KiB on the listeners; Linux autotuning would allow up to 6-32 MB each).
+ * Refused bodies go back to malloc, whose free lists the engine keeps (trim threshold 512 MB) and
+ * the doubling buffers of other uploads cannot reuse: malloc_trim() after refusals.
  *
  * DESIGN (ownership, loop thread only)
  *   One svc_conn per accepted socket, in `conns`, created by svc_conns_opened() from on_accept
@@ -37,6 +39,7 @@
 #include "svc_conns.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,18 +53,16 @@ typedef struct svc_conn {
     h2o_linklist_t link; /* in conns */
     h2o_socket_t *sock;
     svc_app *app;
-    uint64_t bytes;           /* measured at the last scan */
-    h2o_http2_conn_t *h2;     /* set during a scan when the socket carries HTTP/2 */
-    int64_t refused_us;       /* HTTP/1 refused: 503 written, h2o's reading stopped; 0 = not */
-    h2o_socket_cb saved_read; /* h2o's read callback, restored to let it see the reset */
+    uint64_t bytes;       /* measured at the last scan */
+    h2o_http2_conn_t *h2; /* set during a scan when the socket carries HTTP/2 */
+    int refused;          /* HTTP/1 refused and reset: h2o closes it at its next read */
 } svc_conn;
 
 static h2o_linklist_t conns = {&conns, &conns};
 static uint64_t buffered_total, refused_total;
-static int64_t last_refusal_log_us;
+static int64_t last_refusal_log_us, last_trim_us;
+static int trim_pending;
 static uint64_t refusals_since_log;
-
-#define REFUSE_GRACE_US 50000
 
 uint64_t svc_conns_body_limit(const svc_config *cfg)
 {
@@ -107,6 +108,7 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
 {
     int64_t now = g_get_monotonic_time();
     refused_total++;
+    trim_pending = 1;
     refusals_since_log++;
     if (now - last_refusal_log_us < 1000000) /* at most one line a second under attack */
         return;
@@ -174,15 +176,23 @@ static uint64_t h2_bytes(h2o_http2_conn_t *h2)
  * then are an unfinished request. */
 static int h1_receiving(const svc_conn *c)
 {
-    return c->h2 == NULL && c->refused_us == 0 && c->sock->_cb.read != NULL && c->sock->input != NULL && c->sock->input->size > 0;
+    return c->h2 == NULL && !c->refused && c->sock->_cb.read != NULL && c->sock->input != NULL && c->sock->input->size > 0;
 }
 
-static void h1_refuse(svc_conn *c, int64_t now)
+/* Answer 503 on the plain-TCP socket (h2o writes nothing while it reads a request), then reset
+ * the connection (connect(AF_UNSPEC): RST, the kernel's queues dropped). h2o keeps reading: its
+ * next read fails (ENOTCONN) and it closes the connection and frees the buffer itself. The
+ * client's kernel keeps the 503 readable after the RST (Linux); a client that only writes sees
+ * the reset. */
+static void h1_refuse(svc_conn *c)
 {
     static const char body[] = "{\"message\":\"server busy: request bodies being received exceed max-inflight-body-bytes; retry "
                                "later\",\"status\":503,\"error\":\"overloaded\"}";
+    struct sockaddr sa;
     int fd = h2o_socket_get_fd(c->sock);
-    if (c->sock->ssl == NULL && fd >= 0) {
+    if (fd < 0)
+        return;
+    if (c->sock->ssl == NULL) {
         char resp[512];
         int n = snprintf(resp, sizeof(resp),
                          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
@@ -190,24 +200,12 @@ static void h1_refuse(svc_conn *c, int64_t now)
                          sizeof(body) - 1, body);
         ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w; /* a full send buffer: the client only sees the reset */
-        shutdown(fd, SHUT_WR);
     }
-    c->saved_read = c->sock->_cb.read;
-    h2o_socket_read_stop(c->sock);
-    c->refused_us = now;
-}
-
-/* The 503 had its grace period: reset the connection and let h2o read, fail and close it. */
-static void h1_drop(svc_conn *c)
-{
-    struct sockaddr sa;
-    int fd = h2o_socket_get_fd(c->sock);
     memset(&sa, 0, sizeof(sa));
     sa.sa_family = AF_UNSPEC;
-    if (fd >= 0 && connect(fd, &sa, sizeof(sa)) != 0)
+    if (connect(fd, &sa, sizeof(sa)) != 0)
         shutdown(fd, SHUT_RDWR);
-    c->refused_us = -1; /* dropped: waiting for h2o to close it */
-    h2o_socket_read_start(c->sock, c->saved_read);
+    c->refused = 1;
 }
 
 /* ---- the scan --------------------------------------------------------------------------------- */
@@ -228,8 +226,6 @@ void svc_conns_scan(svc_app *app)
     for (node = conns.next; node != &conns; node = node->next) {
         svc_conn *c = H2O_STRUCT_FROM_MEMBER(svc_conn, link, node);
         c->h2 = NULL;
-        if (c->refused_us > 0 && now - c->refused_us >= REFUSE_GRACE_US)
-            h1_drop(c);
     }
     for (node = app->ctx.http2._conns.next; node != &app->ctx.http2._conns; node = node->next) {
         h2o_http2_conn_t *h2 = H2O_STRUCT_FROM_MEMBER(h2o_http2_conn_t, _conns, node);
@@ -247,7 +243,7 @@ void svc_conns_scan(svc_app *app)
     }
     for (node = conns.next; node != &conns; node = node->next) {
         svc_conn *c = H2O_STRUCT_FROM_MEMBER(svc_conn, link, node);
-        if (c->refused_us != 0) /* leaving: its buffer is freed with the connection */
+        if (c->refused) /* leaving: its buffer is freed with the connection */
             c->bytes = 0;
         else if (c->h2 != NULL)
             c->bytes = h2_bytes(c->h2);
@@ -283,10 +279,18 @@ void svc_conns_scan(svc_app *app)
             refuse_stream(best->h2, best_st);
             best->bytes -= best_bytes;
         } else {
-            h1_refuse(best, now);
+            h1_refuse(best);
             best->bytes = 0;
         }
         total -= best_bytes;
     }
     buffered_total = total;
+    /* refused bodies were freed into malloc's free lists, which the engine's settings keep (trim
+     * threshold 512 MB) and which the doubling buffers of other uploads cannot reuse: give the
+     * pages back, at most every 50 ms */
+    if (trim_pending && now - last_trim_us >= 50000) {
+        malloc_trim(0);
+        last_trim_us = now;
+        trim_pending = 0;
+    }
 }

@@ -465,6 +465,80 @@ static void test_half_close(void)
     tsrv_cleanup(&s);
 }
 
+/* ---- 5. request framing ----------------------------------------------------------------------- */
+
+/* Send head + body on a fresh connection, read the answer to EOF or 5 s; returns the status. */
+static int raw_exchange(int port, const char *head, const char *body, size_t body_len, char **answer)
+{
+    int fd = t_connect(port), status = -1;
+    size_t len = 0;
+    *answer = NULL;
+    if (fd < 0)
+        return -1;
+    if (write(fd, head, strlen(head)) == (ssize_t)strlen(head) &&
+        (body_len == 0 || write(fd, body, body_len) == (ssize_t)body_len)) {
+        shutdown(fd, SHUT_WR);
+        *answer = read_all(fd, &len);
+        if (sscanf(*answer, "HTTP/1.1 %d", &status) != 1)
+            status = -1;
+    }
+    close(fd);
+    return status;
+}
+
+static void test_framing(void)
+{
+    tsrv s;
+    const char *args[] = {"--workers", "1", NULL};
+    char head[512], *ans = NULL;
+    if (tsrv_start(&s, args, NULL) != 0) {
+        ok(0, "server starts");
+        return;
+    }
+    /* two different Content-Length values: h2o alone would take the first */
+    snprintf(head, sizeof(head),
+             "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n"
+             "Content-Length: 5\r\n\r\n",
+             small_jpeg_len);
+    is_int(raw_exchange(s.port, head, small_jpeg, small_jpeg_len, &ans), 400, "two different Content-Length: 400");
+    ok(ans && strstr(ans, "\"error\":\"bad_request\"") && strstr(ans, "Content-Length") && strstr(ans, "onnection: close"),
+       "… JSON bad_request naming the headers, Connection: close");
+    free(ans);
+    /* the same value twice is one Content-Length (RFC 9110 8.6): served */
+    snprintf(head, sizeof(head),
+             "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n"
+             "content-length: %zu\r\nConnection: close\r\n\r\n",
+             small_jpeg_len, small_jpeg_len);
+    is_int(raw_exchange(s.port, head, small_jpeg, small_jpeg_len, &ans), 200, "the same Content-Length twice: 200");
+    free(ans);
+    /* Content-Length with chunked: h2o alone would decode chunked and ignore Content-Length */
+    {
+        size_t cap = small_jpeg_len + 64, n = 0;
+        char *chunked = malloc(cap);
+        n += (size_t)snprintf(chunked, cap, "%zx\r\n", small_jpeg_len);
+        memcpy(chunked + n, small_jpeg, small_jpeg_len);
+        n += small_jpeg_len;
+        memcpy(chunked + n, "\r\n0\r\n\r\n", 7);
+        n += 7;
+        snprintf(head, sizeof(head),
+                 "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+        is_int(raw_exchange(s.port, head, chunked, n, &ans), 400, "Content-Length with Transfer-Encoding: chunked: 400");
+        ok(ans && strstr(ans, "Transfer-Encoding") && strstr(ans, "onnection: close"),
+           "… naming Transfer-Encoding, Connection: close");
+        free(ans);
+        /* chunked alone: served */
+        snprintf(head, sizeof(head),
+                 "POST /resize?width=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n"
+                 "Connection: close\r\n\r\n");
+        is_int(raw_exchange(s.port, head, chunked, n, &ans), 200, "chunked alone: 200");
+        free(ans);
+        free(chunked);
+    }
+    is_int(tsrv_stop(&s, 20), 0, "server exits 0");
+    tsrv_cleanup(&s);
+}
+
 static void test_body_bound(void)
 {
     tsrv s;
@@ -492,6 +566,7 @@ int main(void)
         return tap_done();
     }
     test_half_close();
+    test_framing();
     test_body_bound();
     test_h2_max_streams();
     free(small_jpeg);
