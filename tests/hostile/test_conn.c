@@ -460,6 +460,13 @@ static void test_half_close(void)
         }
         is_int(n499, 2, "closed client (FIN): the probe's reset cancels its job, 499");
     }
+    {
+        tresp r;
+        long st = t_get(&s, "/metrics", &r);
+        ok(st == 200 && r.body && strstr(r.body, "imgpipe_requests_total{route=\"blur\",status=\"499\"} 2\n"),
+           "metrics count the two cancelled requests as 499");
+        tresp_free(&r);
+    }
     check_small_request(&s, 0, "after half-closed and reset clients");
     is_int(tsrv_stop(&s, 20), 0, "server exits 0");
     tsrv_cleanup(&s);
