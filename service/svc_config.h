@@ -43,10 +43,10 @@ typedef struct svc_config {
     long long idle_timeout_ms;
     long long handshake_timeout_ms;
     long long drain_timeout_ms;
-    long long memory_budget; /* bytes of decode memory for all jobs in flight; 0 = off (svc_admission) */
+    long long memory_budget;           /* bytes of decode memory for all jobs in flight; 0 = off (svc_admission) */
     long long max_inflight_body_bytes; /* request bodies buffered at once; 0 = derived (svc_conns_body_limit) */
     long long http2_max_streams;       /* HTTP/2 streams of one connection receiving a body / running at once */
-    int cores;               /* detected, for the startup line */
+    int cores;                         /* detected, for the startup line */
 } svc_config;
 
 /* Parse argv (argv[0] is "serve") over the environment and the defaults. Returns 0 (run),
