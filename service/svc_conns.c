@@ -59,7 +59,6 @@ typedef struct svc_conn {
 } svc_conn;
 
 static h2o_linklist_t conns = {&conns, &conns};
-static uint64_t buffered_total, refused_total;
 static int64_t last_refusal_log_us, last_trim_us;
 static int trim_pending;
 static uint64_t refusals_since_log;
@@ -73,16 +72,6 @@ uint64_t svc_conns_body_limit(const svc_config *cfg)
         return 8 * (uint64_t)cfg->max_body_bytes;
     limit = (uint64_t)cfg->memory_budget / 4;
     return limit < (uint64_t)cfg->max_body_bytes ? (uint64_t)cfg->max_body_bytes : limit;
-}
-
-uint64_t svc_conns_buffered_bytes(void)
-{
-    return buffered_total;
-}
-
-uint64_t svc_conns_refused(void)
-{
-    return refused_total;
 }
 
 svc_conn *svc_conns_opened(svc_app *app, h2o_socket_t *sock)
@@ -107,7 +96,6 @@ svc_app *svc_conns_closed(svc_conn *c)
 static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64_t limit)
 {
     int64_t now = g_get_monotonic_time();
-    refused_total++;
     trim_pending = 1;
     refusals_since_log++;
     if (now - last_refusal_log_us < 1000000) /* at most one line a second under attack */
@@ -284,7 +272,6 @@ void svc_conns_scan(svc_app *app)
         }
         total -= best_bytes;
     }
-    buffered_total = total;
     /* refused bodies were freed into malloc's free lists, which the engine's settings keep (trim
      * threshold 512 MB) and which the doubling buffers of other uploads cannot reuse: give the
      * pages back, at most every 50 ms */

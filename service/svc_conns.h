@@ -27,8 +27,4 @@ svc_app *svc_conns_closed(struct svc_conn *conn);
  * limit refuse the largest uploads still being received. */
 void svc_conns_scan(svc_app *app);
 
-/* Bytes buffered at the last scan, uploads refused so far (for logs and tests). */
-uint64_t svc_conns_buffered_bytes(void);
-uint64_t svc_conns_refused(void);
-
 #endif
