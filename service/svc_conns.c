@@ -60,7 +60,7 @@ typedef struct svc_conn {
 
 static h2o_linklist_t conns = {&conns, &conns};
 static int64_t last_refusal_log_us, last_trim_us;
-static int trim_pending;
+static uint64_t scans, trim_after_scan; /* trim_after_scan: 0 = nothing to give back */
 static uint64_t refusals_since_log;
 
 uint64_t svc_conns_body_limit(const svc_config *cfg)
@@ -96,7 +96,7 @@ svc_app *svc_conns_closed(svc_conn *c)
 static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64_t limit)
 {
     int64_t now = g_get_monotonic_time();
-    trim_pending = 1;
+    trim_after_scan = scans; /* a refused HTTP/1 buffer is freed by h2o in a later iteration */
     refusals_since_log++;
     if (now - last_refusal_log_us < 1000000) /* at most one line a second under attack */
         return;
@@ -210,6 +210,7 @@ void svc_conns_scan(svc_app *app)
     int64_t now = g_get_monotonic_time();
     uint64_t total = 0;
     h2o_linklist_t *node;
+    scans++;
 
     for (node = conns.next; node != &conns; node = node->next) {
         svc_conn *c = H2O_STRUCT_FROM_MEMBER(svc_conn, link, node);
@@ -275,9 +276,9 @@ void svc_conns_scan(svc_app *app)
     /* refused bodies were freed into malloc's free lists, which the engine's settings keep (trim
      * threshold 512 MB) and which the doubling buffers of other uploads cannot reuse: give the
      * pages back, at most every 50 ms */
-    if (trim_pending && now - last_trim_us >= 50000) {
+    if (trim_after_scan != 0 && scans > trim_after_scan && now - last_trim_us >= 50000) {
         malloc_trim(0);
         last_trim_us = now;
-        trim_pending = 0;
+        trim_after_scan = 0;
     }
 }
