@@ -7,7 +7,10 @@
  * - Input: one read() of the whole file into the worker's reused buffer (not mmap: a file
  *   truncated by someone else while mapped would kill the whole run with SIGBUS).
  * - Output: written to ".NAME.imgpipe-XXXXXX" in the output's own directory (same file system,
- *   so rename() is atomic), mode set from the umask, then renamed over NAME. Any failure or a
+ *   so rename() is atomic), mode set from the umask, then renamed over NAME. Directories under -o
+ *   are made and opened one component at a time from -o's descriptor (mkdirat, openat with
+ *   O_NOFOLLOW | O_DIRECTORY) and files are created with openat(O_NOFOLLOW) and renameat: a
+ *   symbolic link inside -o is refused, so no write ever leaves -o. Any failure or a
  *   cancel removes the temporary file: an output is either absent or complete. Names starting
  *   with '.' are never taken as inputs, so a temporary file is never read back.
  * - Interrupt: the main thread sets stats.stop (no new claims) and, on a second interrupt,
@@ -25,6 +28,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,18 +72,59 @@ static const char *svc_batch_status_name(svc_batch_status s)
     }
 }
 
+/* A JSON string for a file name or a message. JSON strings are Unicode, file names are bytes: a
+ * name that is not valid UTF-8 is written with each byte that is not part of a valid character,
+ * and each backslash, as the four characters \xNN (*escaped set), so that the original bytes can
+ * be recovered (and the key is never dropped, as jansson does with invalid UTF-8). */
+static json_t *svc_batch_json_name(const char *s, bool *escaped)
+{
+    *escaped = false;
+    if (s == NULL)
+        return json_null();
+    if (g_utf8_validate(s, -1, NULL))
+        return json_string(s);
+    GString *o = g_string_new(NULL);
+    const char *p = s;
+    while (*p) {
+        const char *end = NULL;
+        if (g_utf8_validate(p, -1, &end)) {
+            end = p + strlen(p);
+        }
+        for (const char *q = p; q < end; q++) { /* the valid run, backslashes escaped */
+            if (*q == '\\')
+                g_string_append(o, "\\x5c");
+            else
+                g_string_append_c(o, *q);
+        }
+        p = end;
+        if (*p) { /* one byte that starts no valid character */
+            g_string_append_printf(o, "\\x%02x", (unsigned char)*p);
+            p++;
+        }
+    }
+    *escaped = true;
+    json_t *r = json_string(o->str);
+    g_string_free(o, TRUE);
+    return r;
+}
+
 static void svc_batch_report_line(svc_batch_run *run, const svc_batch_job *j, const char *error)
 {
+    bool path_esc, out_esc, msg_esc;
     if (run->report == NULL)
         return;
     bool has_out = j->status == SVC_BATCH_OK || j->status == SVC_BATCH_SKIPPED;
     bool ran = j->status == SVC_BATCH_OK || j->status == SVC_BATCH_FAILED;
     json_t *o = json_object();
-    json_object_set_new(o, "path", json_string(j->path));
-    json_object_set_new(o, "output", has_out ? json_string(j->out) : json_null());
+    json_object_set_new(o, "path", svc_batch_json_name(j->path, &path_esc));
+    if (path_esc)
+        json_object_set_new(o, "path_escaped", json_true());
+    json_object_set_new(o, "output", svc_batch_json_name(has_out ? j->out : NULL, &out_esc));
+    if (out_esc)
+        json_object_set_new(o, "output_escaped", json_true());
     json_object_set_new(o, "status", json_string(svc_batch_status_name(j->status)));
     json_object_set_new(o, "error", error ? json_string(error) : json_null());
-    json_object_set_new(o, "message", j->message ? json_string(j->message) : json_null());
+    json_object_set_new(o, "message", svc_batch_json_name(j->message, &msg_esc));
     json_object_set_new(o, "width", j->status == SVC_BATCH_OK ? json_integer(j->width) : json_null());
     json_object_set_new(o, "height", j->status == SVC_BATCH_OK ? json_integer(j->height) : json_null());
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)j->bytes_in));
@@ -149,39 +194,105 @@ static int svc_batch_read_input(svc_batch_worker *w, const char *path, size_t *l
     return 0;
 }
 
-static int svc_batch_make_dir(svc_batch_worker *w, const char *out, svc_batch_outcome *oc)
+/* out relative to -o ("a/b/x.jpg"), or NULL when out is not under it (it always is: batch_list
+ * builds out as out_dir + '/' + the expanded name). */
+static const char *svc_batch_rel_out(const svc_batch_run *run, const char *out)
 {
-    char *dir = g_path_get_dirname(out);
-    if (w->last_dir != NULL && strcmp(w->last_dir, dir) == 0) {
-        g_free(dir);
+    size_t n = strlen(run->opts->out_dir);
+    while (n > 1 && run->opts->out_dir[n - 1] == '/')
+        n--;
+    if (strncmp(out, run->opts->out_dir, n) != 0)
+        return NULL;
+    out += n;
+    while (*out == '/')
+        out++;
+    return out;
+}
+
+/* The directory of out, made and opened one component at a time from -o's descriptor with
+ * mkdirat + openat(O_NOFOLLOW | O_DIRECTORY): a symbolic link (or "..") inside -o is refused, so
+ * no write leaves -o. w->last_dirfd caches the last directory (most jobs share it). */
+static int svc_batch_open_dir(svc_batch_worker *w, const char *out, const char **base, svc_batch_outcome *oc)
+{
+    svc_batch_run *run = w->run;
+    const char *rel = svc_batch_rel_out(run, out), *slash;
+    if (run->out_fd < 0)
+        return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot open the output directory '%s'", run->opts->out_dir);
+    if (rel == NULL || *rel == '\0')
+        return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "output '%s' is not inside the output directory", out);
+    slash = strrchr(rel, '/');
+    *base = slash ? slash + 1 : rel;
+    size_t dir_len = slash ? (size_t)(slash - rel) : 0;
+    if (w->last_dir != NULL && strlen(w->last_dir) == dir_len && strncmp(w->last_dir, rel, dir_len) == 0)
         return 0;
-    }
-    if (g_mkdir_with_parents(dir, 0777) != 0) {
-        int e = errno;
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create directory '%s': %s", dir, strerror(e));
-        g_free(dir);
-        return -1;
-    }
+    if (w->last_dirfd >= 0 && w->last_dirfd != run->out_fd)
+        close(w->last_dirfd);
+    w->last_dirfd = -1;
     g_free(w->last_dir);
-    w->last_dir = dir;
+    w->last_dir = NULL;
+    int dfd = run->out_fd;
+    for (const char *p = rel; p < rel + dir_len;) {
+        const char *e = memchr(p, '/', (size_t)(rel + dir_len - p));
+        size_t len = e ? (size_t)(e - p) : (size_t)(rel + dir_len - p);
+        char comp[NAME_MAX + 1];
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (len > NAME_MAX || (len == 2 && p[0] == '.' && p[1] == '.') || (len == 1 && p[0] == '.')) {
+            if (dfd != run->out_fd)
+                close(dfd);
+            return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "output '%s': the name has a '.', '..' or over-long directory component",
+                                  out);
+        }
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        int e_mk = mkdirat(dfd, comp, 0777) == 0 ? 0 : errno;
+        int nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e_open = errno;
+        if (dfd != run->out_fd)
+            close(dfd);
+        if (nfd < 0) {
+            if (e_open == ELOOP || e_open == ENOTDIR)
+                return svc_batch_fail(oc, SVC_BATCH_E_WRITE,
+                                      "output '%s': '%.*s' inside the output directory is a symbolic link or not a directory "
+                                      "(outputs are never written outside -o)",
+                                      out, (int)(p + len - rel), rel);
+            return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create directory '%.*s' in '%s': %s", (int)(p + len - rel), rel,
+                                  run->opts->out_dir, strerror(e_mk && e_mk != EEXIST ? e_mk : e_open));
+        }
+        dfd = nfd;
+        p += len;
+    }
+    w->last_dirfd = dfd;
+    w->last_dir = g_strndup(rel, dir_len);
     return 0;
 }
 
-/* data -> a temporary file beside out -> rename to out. Never leaves the temporary file. */
-static int svc_batch_write_output(svc_batch_run *run, const char *out, const void *data, size_t len, svc_batch_outcome *oc)
+/* data -> a temporary file beside out (in the directory w->last_dirfd) -> renameat to out.
+ * Never leaves the temporary file; never follows a link (O_NOFOLLOW, and rename replaces a link
+ * named like the output instead of writing through it). */
+static int svc_batch_write_output(svc_batch_worker *w, const char *out, const void *data, size_t len, svc_batch_outcome *oc)
 {
-    char *dir = g_path_get_dirname(out);
-    char *base = g_path_get_basename(out);
-    char *tmp = g_strdup_printf("%s/.%s.imgpipe-XXXXXX", dir, base);
-    g_free(dir);
-    g_free(base);
-    int rc = -1;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    bool created = fd >= 0;
+    svc_batch_run *run = w->run;
+    const char *base = NULL;
+    char tmp[NAME_MAX + 32];
+    int rc = -1, fd = -1, dfd;
+    bool created = false;
+    if (svc_batch_open_dir(w, out, &base, oc) != 0)
+        return -1;
+    dfd = w->last_dirfd;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, sizeof(tmp), ".%.*s.imgpipe-%06x", (int)(NAME_MAX - 24), base, (unsigned)g_random_int() & 0xffffff);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create a temporary file beside '%s': %s", out, strerror(errno));
         goto out;
     }
+    created = true;
     const uint8_t *p = data;
     size_t left = len;
     while (left > 0) {
@@ -189,24 +300,24 @@ static int svc_batch_write_output(svc_batch_run *run, const char *out, const voi
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write '%s': %s", tmp, strerror(errno));
+            svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
             goto out;
         }
         p += n;
         left -= (size_t)n;
     }
     if (fchmod(fd, run->file_mode) != 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot set the mode of '%s': %s", tmp, strerror(errno));
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot set the mode of the temporary file of '%s': %s", out, strerror(errno));
         goto out;
     }
     int cfd = fd;
     fd = -1;
     if (close(cfd) != 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write '%s': %s", tmp, strerror(errno));
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
         goto out;
     }
-    if (rename(tmp, out) != 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
+    if (renameat(dfd, tmp, dfd, base) != 0) {
+        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot rename the temporary file to '%s': %s", out, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -214,8 +325,7 @@ out:
     if (fd >= 0)
         close(fd);
     if (rc != 0 && created)
-        unlink(tmp);
-    g_free(tmp);
+        unlinkat(dfd, tmp, 0);
     return rc;
 }
 
@@ -252,7 +362,7 @@ static int svc_batch_process(svc_batch_worker *w, svc_batch_job *j, svc_batch_ou
                        pl_format_name(res.format), pl_format_name(j->expect));
         goto out;
     }
-    if (svc_batch_make_dir(w, j->out, oc) != 0 || svc_batch_write_output(run, j->out, res.data, res.len, oc) != 0)
+    if (svc_batch_write_output(w, j->out, res.data, res.len, oc) != 0)
         goto out;
     j->width = res.width;
     j->height = res.height;
@@ -319,6 +429,8 @@ int svc_batch_run_init(svc_batch_run *run, const svc_batch_opts *opts, svc_batch
     mode_t mask = umask(0);
     umask(mask);
     run->file_mode = 0666 & ~mask;
+    /* -o itself may be a link (the user named it); nothing under it is followed */
+    run->out_fd = opts->out_dir != NULL ? open(opts->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     pthread_mutex_init(&run->report_lock, NULL);
     pthread_mutex_init(&run->err_lock, NULL);
     pthread_mutex_init(&run->lock, NULL);
@@ -339,6 +451,8 @@ int svc_batch_run_start(svc_batch_run *run)
     if (run->workers == NULL)
         return -1;
     run->n_workers = n;
+    for (int i = 0; i < n; i++)
+        run->workers[i].last_dirfd = -1;
 
     sigset_t block, old;
     sigemptyset(&block);
@@ -399,7 +513,12 @@ void svc_batch_run_finish(svc_batch_run *run)
             pthread_join(w->thread, NULL);
         free(w->buf);
         g_free(w->last_dir);
+        if (w->last_dirfd >= 0 && w->last_dirfd != run->out_fd)
+            close(w->last_dirfd);
     }
+    if (run->out_fd >= 0)
+        close(run->out_fd);
+    run->out_fd = -1;
     free(run->workers);
     run->workers = NULL;
     run->n_workers = 0;

@@ -24,7 +24,8 @@ typedef struct svc_batch_worker {
     pl_control ctl; /* shared with the main thread, which may set ctl.cancelled */
     uint8_t *buf;   /* the input file, reused from one job to the next (worker-owned) */
     size_t buf_cap;
-    char *last_dir; /* the last output directory made (worker-owned) */
+    char *last_dir; /* the last output directory opened, relative to -o (worker-owned) */
+    int last_dirfd; /* its descriptor (worker-owned; -1 = none) */
     bool started;
 } svc_batch_worker;
 
@@ -36,7 +37,8 @@ typedef struct svc_batch_run {
     pthread_mutex_t report_lock;
     pthread_mutex_t err_lock; /* stderr: error lines from workers and the progress line */
     bool tty;                 /* stderr is a terminal and a progress line may be on screen */
-    mode_t file_mode;         /* 0666 & ~umask, for outputs (mkstemp makes 0600) */
+    mode_t file_mode;         /* 0666 & ~umask, for outputs (created 0600) */
+    int out_fd;               /* -o, opened once; every output is written below it with *at() calls */
     svc_batch_worker *workers;
     int n_workers;
     pthread_mutex_t lock; /* guards workers_left; cond signalled when a worker exits */

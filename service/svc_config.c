@@ -82,6 +82,13 @@ static const svc_setting settings[] = {
     {"handshake-timeout", T_DURATION, 100, 3600000, "10s", NULL, false, OFF(handshake_timeout_ms), "h2o: TLS handshake timeout"},
     {"memory-budget", T_BYTES, 0, 1024 * GIB, "1GiB", NULL, false, OFF(memory_budget),
      "decode memory (header estimate) all running jobs may hold; jobs over it wait in the queue; 0 = off"},
+    {"max-inflight-body-bytes", T_BYTES, 0, 1024 * GIB, "0", NULL, false, OFF(max_inflight_body_bytes),
+     "request bodies (all connections, all streams) held in memory at once; over it the largest uploads still being received are "
+     "refused (HTTP/1: 503, HTTP/2: stream reset REFUSED_STREAM); 0 = memory-budget / 4, at least max-body-bytes (8 x "
+     "max-body-bytes when memory-budget is 0)"},
+    {"http2-max-streams", T_INT, 1, 100, "32", NULL, false, OFF(http2_max_streams),
+     "HTTP/2 streams of one connection that may receive a body at once (more are reset REFUSED_STREAM), and requests of one "
+     "connection run at once"},
     {"drain-timeout", T_DURATION, 0, 3600000, "15s", NULL, false, OFF(drain_timeout_ms),
      "on SIGTERM/SIGINT: longest wait for in-flight requests before exiting"},
     {"enable-url-source", T_BOOL, 0, 0, "off", NULL, false, OFF(enable_url_source),

@@ -60,7 +60,9 @@ typedef struct svc_config {
     char *mount;              /* NULL = off */
     long long http_cache_ttl; /* -1 = no Cache-Control */
     bool etag;
-    int cores; /* detected, for the startup line */
+    long long max_inflight_body_bytes; /* request bodies buffered at once; 0 = derived (svc_conns_body_limit) */
+    long long http2_max_streams;       /* HTTP/2 streams of one connection receiving a body / running at once */
+    int cores;                         /* detected, for the startup line */
 } svc_config;
 
 /* Parse argv (argv[0] is "serve") over the environment and the defaults. Returns 0 (run),

@@ -6,7 +6,8 @@
  *
  * Connection limit: every accepted socket gets an on_close callback that decrements the count;
  * at max-connections the listeners stop reading (new connections wait in the kernel backlog)
- * until one closes (as h2o's own server does).
+ * until one closes (as h2o's own server does). Every accepted socket is also tracked by
+ * svc_conns (its on_close data), which bounds the request bodies they buffer.
  */
 #include "svc_http.h"
 
@@ -18,9 +19,12 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "svc_conns.h"
+#include "svc_respond.h"
 #include "svc_routes.h"
 #include "svc_sources.h"
 
@@ -38,9 +42,15 @@ static void listeners_read(svc_app *app, int on)
     }
 }
 
+static void on_sock_close_untracked(svc_app *app);
+
 static void on_sock_close(void *data)
 {
-    svc_app *app = data;
+    on_sock_close_untracked(svc_conns_closed(data));
+}
+
+static void on_sock_close_untracked(svc_app *app)
+{
     int n = atomic_fetch_sub(&app->connections, 1) - 1;
     if (app->accept_paused && n < app->cfg->max_connections && !atomic_load(&app->draining)) {
         app->accept_paused = 0;
@@ -61,15 +71,114 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         app->accept_paused = 1;
         listeners_read(app, 0);
     }
+    if ((sock->on_close.data = svc_conns_opened(app, sock)) == NULL) {
+        h2o_socket_close(sock);
+        on_sock_close_untracked(app);
+        return;
+    }
     sock->on_close.cb = on_sock_close;
-    sock->on_close.data = app;
     h2o_accept(l->accept_ctx, sock);
 }
+
+/* ---- request framing guard (HTTP/1) ------------------------------------------------------------
+ * h2o 2.2 takes the first of several Content-Length headers and, when Transfer-Encoding is also
+ * there, decodes chunked and ignores Content-Length; both headers are then dropped from
+ * req->headers. A proxy in front that frames the same bytes the other way (the last
+ * Content-Length, or Content-Length over chunked) would see a different next request: request
+ * smuggling. This handler runs before the routes: it re-reads the request's header block, which
+ * h2o 2.2 keeps at the start of the socket's input buffer until the answer is written (header
+ * names lower-cased in place), and answers 400 `bad_request` with Connection: close to a request
+ * with Content-Length and Transfer-Encoding together or with two different Content-Length values.
+ * HTTP/2 framing has no such ambiguity (h2o checks content-length against the DATA frames). */
+
+typedef struct framing_guard {
+    h2o_handler_t super;
+    svc_app *app;
+} framing_guard;
+
+static int hdr_is(const char *line, size_t len, const char *name, size_t nlen, const char **value, size_t *vlen)
+{
+    if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0)
+        return 0;
+    *value = line + nlen + 1;
+    *vlen = len - nlen - 1;
+    while (*vlen && (**value == ' ' || **value == '\t')) {
+        (*value)++;
+        (*vlen)--;
+    }
+    while (*vlen && ((*value)[*vlen - 1] == ' ' || (*value)[*vlen - 1] == '\t' || (*value)[*vlen - 1] == '\r'))
+        (*vlen)--;
+    return 1;
+}
+
+const char *svc_http_framing_problem(const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len, *cl = NULL, *v;
+    size_t cl_len = 0, vl;
+    int n_cl = 0, te = 0;
+    const char *eol = memchr(p, '\n', len); /* skip the request line */
+    if (eol == NULL)
+        return NULL;
+    for (p = eol + 1; p < end;) {
+        size_t ll;
+        eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            break;
+        ll = (size_t)(eol - p);
+        if (ll == 0 || (ll == 1 && p[0] == '\r'))
+            break; /* end of the header block */
+        if (hdr_is(p, ll, "content-length", 14, &v, &vl)) {
+            if (n_cl++ > 0 && (vl != cl_len || memcmp(v, cl, vl) != 0))
+                return "two different Content-Length headers";
+            cl = v;
+            cl_len = vl;
+        } else if (hdr_is(p, ll, "transfer-encoding", 17, &v, &vl)) {
+            te = 1;
+        }
+        p = eol + 1;
+    }
+    if (te && n_cl > 0)
+        return "Content-Length together with Transfer-Encoding";
+    return NULL;
+}
+
+static int framing_guard_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    framing_guard *g = (framing_guard *)self;
+    h2o_socket_t *sock;
+    const char *problem;
+    char msg[160];
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL ||
+        (sock = req->conn->callbacks->get_socket(req->conn)) == NULL || sock->input == NULL || req->entity.base == NULL)
+        return -1; /* only requests with a body can be framed two ways */
+    if ((problem = svc_http_framing_problem(sock->input->bytes,
+                                            sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN)) == NULL)
+        return -1;
+    svc_reqctx *rc = svc_reqctx_new(g->app, req);
+    rc->route = "bad_request";
+    req->http1_is_persistent = 0; /* what follows on this connection cannot be trusted */
+    snprintf(msg, sizeof(msg), "ambiguous request framing: %s (RFC 9112 6.3)", problem);
+    svc_respond_error(rc, 400, "bad_request", msg, 0);
+    return 0;
+}
+
+static void framing_guard_register(svc_app *app, h2o_pathconf_t *pathconf)
+{
+    framing_guard *g = (framing_guard *)h2o_create_handler(pathconf, sizeof(*g));
+    g->super.on_req = framing_guard_on_req;
+    g->app = app;
+}
+
+/* Receive buffer of accepted sockets: one loop iteration reads at most this much (doubled by the
+ * kernel) per readable socket, which bounds how far buffered bodies can pass
+ * max-inflight-body-bytes before svc_conns_scan refuses (Linux autotuning grows it to tcp_rmem's
+ * maximum, 6-32 MB, otherwise). */
+#define SVC_HTTP_RCVBUF (256 * 1024)
 
 static int open_listener(svc_app *app, const char *addr, h2o_accept_ctx_t *actx, char *errbuf, size_t errlen)
 {
     char host[256], port_s[16];
-    int port, fd = -1, one = 1;
+    int port, fd = -1, one = 1, rcvbuf = SVC_HTTP_RCVBUF;
     struct addrinfo hints, *res = NULL;
     svc_listener *l;
     if (svc_config_split_addr(addr, host, sizeof(host), &port) != 0) {
@@ -97,6 +206,7 @@ static int open_listener(svc_app *app, const char *addr, h2o_accept_ctx_t *actx,
     }
     freeaddrinfo(res);
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)); /* accepted sockets inherit it */
     l = &app->listeners[app->n_listeners++];
     snprintf(l->addr, sizeof(l->addr), "%s", addr);
     l->accept_ctx = actx;
@@ -146,11 +256,18 @@ int svc_http_start(svc_app *app, char *errbuf, size_t errlen)
     app->h2o.http2.idle_timeout = (uint64_t)cfg->idle_timeout_ms;
     app->h2o.handshake_timeout = (uint64_t)cfg->handshake_timeout_ms;
     app->h2o.http2.graceful_shutdown_timeout = (uint64_t)cfg->drain_timeout_ms;
+    /* requests of one HTTP/2 connection run at once (h2o queues the others, bodies complete);
+     * streams still receiving a body are limited by svc_conns_scan */
+    app->h2o.http2.max_concurrent_requests_per_connection = (size_t)cfg->http2_max_streams;
 
     main_host = h2o_config_register_host(&app->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    svc_routes_register(app, h2o_config_register_path(main_host, "/", 0), 0);
+    h2o_pathconf_t *main_path = h2o_config_register_path(main_host, "/", 0);
+    framing_guard_register(app, main_path); /* runs first: h2o tries handlers in order */
+    svc_routes_register(app, main_path, 0);
     metrics_host = h2o_config_register_host(&app->h2o, h2o_iovec_init(H2O_STRLIT("metrics")), 65535);
-    svc_routes_register(app, h2o_config_register_path(metrics_host, "/", 0), 1);
+    h2o_pathconf_t *metrics_path = h2o_config_register_path(metrics_host, "/", 0);
+    framing_guard_register(app, metrics_path);
+    svc_routes_register(app, metrics_path, 1);
     app->hosts_main[0] = main_host;
     app->hosts_metrics[0] = metrics_host;
 

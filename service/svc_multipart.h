@@ -23,6 +23,9 @@ typedef struct svc_mp_part {
 } svc_mp_part;
 
 #define SVC_MP_MAX_BOUNDARY 200
+/* A part's header block (from after its delimiter line to its blank line) longer than this is
+ * refused: the parser never searches further for the blank line. */
+#define SVC_MP_MAX_HEADER_BYTES 8192
 
 /* If the Content-Type value names a multipart type ("multipart/…", any case), returns 1 and sets
  * *boundary (unquoted; empty when the parameter is missing); otherwise returns 0. */
@@ -32,6 +35,12 @@ int svc_multipart_is(const char *ct, size_t ct_len, svc_span *boundary);
  * client-safe message. */
 int svc_multipart_parse(const uint8_t *body, size_t len, svc_span boundary, svc_mp_part *parts, size_t max, size_t *n,
                         const char **err);
+
+/* The same, also returning in *scanned how many body bytes the searches examined (at most, per
+ * search, up to the end of its match): about len for a well-formed body, never more than
+ * len + parts x 2 x SVC_MP_MAX_HEADER_BYTES. For tests. */
+int svc_multipart_parse_counted(const uint8_t *body, size_t len, svc_span boundary, svc_mp_part *parts, size_t max, size_t *n,
+                                size_t *scanned, const char **err);
 
 /* First part whose name equals name (case-sensitive), or NULL. */
 const svc_mp_part *svc_multipart_find(const svc_mp_part *parts, size_t n, const char *name);

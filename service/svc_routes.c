@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,13 +453,61 @@ void svc_routes_on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
+/* Links whose socket showed EOF and got the 102 probe (scan_disconnects only): a probe per link. */
+static struct probed_link {
+    const void *link;
+    int fd, seen;
+} *probed;
+static size_t n_probed, cap_probed;
+
+static int probed_find(const void *link, int fd)
+{
+    for (size_t i = 0; i < n_probed; i++)
+        if (probed[i].link == link && probed[i].fd == fd) {
+            probed[i].seen = 1;
+            return 1;
+        }
+    return 0;
+}
+
+static void probed_add(const void *link, int fd)
+{
+    if (n_probed == cap_probed) {
+        size_t cap = cap_probed ? 2 * cap_probed : 16;
+        struct probed_link *p = realloc(probed, cap * sizeof(*p));
+        if (p == NULL)
+            return; /* probed again at the next scan: harmless */
+        probed = p;
+        cap_probed = cap;
+    }
+    probed[n_probed++] = (struct probed_link){link, fd, 1};
+}
+
+/* After a FIN, recv() reports EOF even once a reset has arrived; the TCP state says CLOSE then. */
+static int socket_closed(int fd)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof(ti);
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 && ti.tcpi_state == TCP_CLOSE;
+}
+
+/* EOF (the client sent FIN) is not a disconnect: a client may half-close after its request and
+ * still read the answer. A client that closed completely sent the same FIN, so a plain-TCP
+ * HTTP/1.1 connection at EOF gets one interim answer "HTTP/1.1 102 Processing" (RFC 9110: clients
+ * must parse 1xx answers; h2o writes nothing while the job runs): a closed client's kernel
+ * answers it with RST, seen at the next scan as the TCP state CLOSE. Errors (ECONNRESET, EPIPE, ...) are
+ * disconnects. HTTP/1.0 (no 1xx allowed) and TLS (no raw writes) connections at EOF keep their
+ * job: the answer is written and, if nobody reads it, the kernel drops it. */
 void svc_routes_scan_disconnects(svc_app *app)
 {
+    static const char probe[] = "HTTP/1.1 102 Processing\r\n\r\n";
     int64_t now = g_get_monotonic_time();
     h2o_linklist_t *node;
     if (now - app->last_disconnect_scan_us < 100000)
         return;
     app->last_disconnect_scan_us = now;
+    for (size_t i = 0; i < n_probed; i++)
+        probed[i].seen = 0;
     for (node = app->inflight_links.next; node != &app->inflight_links; node = node->next) {
         svc_req_link *link = H2O_STRUCT_FROM_MEMBER(svc_req_link, inflight, node);
         char c;
@@ -465,11 +515,29 @@ void svc_routes_scan_disconnects(svc_app *app)
         if (link->client_gone || link->job == NULL)
             continue;
         n = recv(link->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             link->client_gone = 1;
             atomic_store(&link->job->ctl.cancelled, 1);
+        } else if (n == 0 && socket_closed(link->fd)) { /* FIN, then RST (to the probe): recv still says EOF */
+            link->client_gone = 1;
+            atomic_store(&link->job->ctl.cancelled, 1);
+        } else if (n == 0 && !probed_find(link, link->fd)) {
+            h2o_req_t *req = link->rc->req;
+            h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+            probed_add(link, link->fd);
+            if (req->version >= 0x101 && sock != NULL && sock->ssl == NULL &&
+                send(link->fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+                errno != EWOULDBLOCK) {
+                link->client_gone = 1; /* the write itself failed: gone */
+                atomic_store(&link->job->ctl.cancelled, 1);
+            }
         }
     }
+    for (size_t i = 0; i < n_probed;) /* forget links no longer waiting */
+        if (!probed[i].seen)
+            probed[i] = probed[--n_probed];
+        else
+            i++;
 }
 
 /* ---- dispatch --------------------------------------------------------------------------------- */

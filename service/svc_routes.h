@@ -18,9 +18,11 @@ void svc_routes_register(svc_app *app, h2o_pathconf_t *pathconf, int metrics_onl
 /* The h2o_multithread receiver callback for finished jobs (registered by svc_http). */
 void svc_routes_on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
-/* HTTP/1 clients that closed their connection while their job waits or runs: h2o 2.2 does not
- * read an HTTP/1 socket while a request is being handled, so the loop peeks at those sockets
- * (at most every 100 ms) and cancels the jobs of the ones at EOF. */
+/* HTTP/1 clients that went away while their job waits or runs: h2o 2.2 does not read an HTTP/1
+ * socket while a request is being handled, so the loop peeks at those sockets (at most every
+ * 100 ms) and cancels the jobs of the ones reset (an error, or TCP state CLOSE). EOF alone is a
+ * half-close: plain-TCP HTTP/1.1 sockets at EOF get one "102 Processing" probe, which a closed
+ * client's kernel answers with a reset. */
 void svc_routes_scan_disconnects(svc_app *app);
 
 /* Submit a job whose input is already set (svc_job_set_input) for plan, linked to the request as

@@ -3,7 +3,8 @@
  *
  * Startup: settings (svc_config) -> logs -> engine (pl_engine_init with the libvips thread
  * count) -> limits -> auth -> metrics -> worker pool -> h2o and listeners -> one JSON startup
- * line on stderr -> the loop.
+ * line on stderr (and a warning when a non-loopback listener has no API key and no URL
+ * signature key) -> the loop.
  *
  * DESIGN (graceful shutdown)
  *   SIGTERM/SIGINT only set a flag (the handler is async-signal-safe); the loop wakes at least
@@ -17,16 +18,19 @@
 #include "svc_server.h"
 
 #include <glib.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "svc_admission.h"
 #include "svc_app.h"
 #include "svc_config.h"
+#include "svc_conns.h"
 #include "svc_crash.h"
 #include "svc_job.h"
 #include "svc_http.h"
@@ -117,12 +121,47 @@ static void log_startup(const svc_app *app)
     free(settings);
 }
 
+int svc_server_addr_is_loopback(const char *addr)
+{
+    char host[256];
+    int port;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (svc_config_split_addr(addr, host, sizeof(host), &port) != 0 || host[0] == '\0')
+        return 0;
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0; /* a name other than localhost: may resolve to anything */
+}
+
+int svc_server_open_warning(const svc_config *cfg, char *buf, size_t len)
+{
+    if (cfg->api_keys != NULL || cfg->url_signature_key != NULL)
+        return 0;
+    for (int i = 0; i < cfg->n_listen; i++) {
+        if (svc_server_addr_is_loopback(cfg->listen[i]))
+            continue;
+        snprintf(buf, len,
+                 "listening on %s, which is not a loopback address, with no API key and no URL signature key: anyone who "
+                 "can reach it can use it; set api-keys (IMGPIPE_API_KEYS) or url-signature-key (IMGPIPE_URL_SIGNATURE_KEY), "
+                 "or listen on 127.0.0.1 behind a proxy that authenticates",
+                 cfg->listen[i]);
+        return 1;
+    }
+    return 0;
+}
+
 /* Run the loop until the stop signal and the drain are over. */
 static void run_loop(svc_app *app)
 {
     int64_t drain_deadline = 0;
     while (1) {
         h2o_evloop_run(app->ctx.loop, 100);
+        svc_conns_scan(app); /* every iteration: bodies buffered stay under max-inflight-body-bytes */
         svc_routes_scan_disconnects(app);
         if (stop_signals && !atomic_load(&app->draining)) {
             atomic_store(&app->draining, 1);
@@ -202,6 +241,8 @@ int svc_serve_main(int argc, char **argv)
         goto out_pool;
     }
     log_startup(&app);
+    if (svc_server_open_warning(&cfg, errbuf, sizeof(errbuf)))
+        svc_log_printf(SVC_LOG_WARN, "%s", errbuf);
     run_loop(&app);
     svc_log_printf(SVC_LOG_INFO, "stopped accepting; waiting for the workers");
     svc_sources_stop(&app);

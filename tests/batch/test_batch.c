@@ -2,8 +2,9 @@
  * test_batch: end-to-end runs of `$IMGPIPE_BIN batch` over a temporary tree of fixtures (under
  * the build directory given as argv[1]): outputs (names, count, decoded type and size), the
  * --report lines, stdin input, --shard slices, --skip-existing, collisions and other usage
- * errors, a bad file failing alone, and an interrupted run (SIGINT) that leaves only complete
- * images and prints the summary. Every child process is bounded in time (killed after 60 s).
+ * errors, a bad file failing alone, symbolic links inside -o (never written through), file
+ * names that are not UTF-8 in the report (escaped, not dropped), and an interrupted run (SIGINT)
+ * that leaves only complete images and prints the summary. Every child process is bounded in time (killed after 60 s).
  * Single-threaded; uses libvips to decode outputs and jansson to read reports.
  */
 #include <errno.h>
@@ -375,6 +376,76 @@ static void test_tree(void)
     json_decref(lines);
 }
 
+/* Symbolic links inside -o never lead writes outside it: a link in place of a directory fails
+ * that job (named in the report), a link named like an output is replaced, not written through. */
+static void test_symlinks_in_out(void)
+{
+    diag("symbolic links inside -o");
+    copy_file(tap_fixture("photos/FreshFlower-1600x1203.jpg"), P("in_ln/sub/flower.jpg"));
+    copy_file(tap_fixture("photos/coffee.png"), P("in_ln/top.png"));
+    mkdirs(P("outside"));
+    mkdirs(P("out_ln"));
+    FILE *f = fopen(P("outside/victim.webp"), "w");
+    if (f) {
+        fputs("keep", f);
+        fclose(f);
+    }
+    ok(symlink(P("outside"), P("out_ln/sub")) == 0, "out_ln/sub -> outside (a directory link)");
+    ok(symlink(P("outside/victim.webp"), P("out_ln/top.webp")) == 0, "out_ln/top.webp -> outside/victim.webp (a file link)");
+    const char *args[] = {"--do",
+                          "resize?width=50&type=webp",
+                          "-r",
+                          "-n",
+                          "{dir}/{stem}.{ext}",
+                          "--report",
+                          P("ln.jsonl"),
+                          "-o",
+                          P("out_ln"),
+                          P("in_ln"),
+                          NULL};
+    int rc = run_batch(args, NULL);
+    ok(rc != 0, "exit status says a job failed (%d)", rc);
+    int n_ok, n_failed, n_skipped, n_ns;
+    json_t *lines = NULL;
+    read_report(P("ln.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, &lines);
+    ok(n_ok == 1 && n_failed == 1, "report: top.png ok, sub/flower.jpg failed (%d ok, %d failed)", n_ok, n_failed);
+    json_t *fl = report_entry(lines, "/sub/flower.jpg");
+    const char *msg = fl ? json_string_value(json_object_get(fl, "message")) : NULL;
+    ok(msg && strstr(msg, "symbolic link") && strstr(msg, "outside -o"), "the failure names the link: %s", msg ? msg : "(none)");
+    json_decref(lines);
+    int hidden = 0;
+    is_int(count_files(P("outside"), &hidden), 1, "nothing written outside -o (only victim.webp there)");
+    char buf[16] = "";
+    slurp(P("outside/victim.webp"), buf, sizeof(buf));
+    is_str(buf, "keep", "the file a link pointed to is untouched");
+    struct stat st;
+    ok(lstat(P("out_ln/top.webp"), &st) == 0 && S_ISREG(st.st_mode), "out_ln/top.webp is now a regular file (the link replaced)");
+    check_image(P("out_ln/top.webp"), "webp", 50, 33);
+}
+
+/* A file name that is not UTF-8 keeps its "path" in the report, escaped (\xNN, backslash too). */
+static void test_report_non_utf8(void)
+{
+    diag("--report with a file name that is not UTF-8");
+    copy_file(tap_fixture("photos/coffee.png"), P("in_nu/caf\xe9\\x.png"));
+    copy_file(tap_fixture("photos/coffee.png"), P("in_nu/plain.png"));
+    const char *args[] = {"--do", "resize?width=40", "--report", P("nu.jsonl"), "-o", P("out_nu"), P("in_nu"), NULL};
+    is_int(run_batch(args, NULL), 0, "batch over a Latin-1 file name: exit 0");
+    int n_ok, n_failed, n_skipped, n_ns;
+    json_t *lines = NULL;
+    is_int(read_report(P("nu.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, &lines), 2, "two report lines");
+    json_t *e = report_entry(lines, "/caf\\xe9\\x5cx.png");
+    ok(e != NULL, "the Latin-1 name's line has its path, escaped: caf\\xe9\\x5cx.png");
+    ok(e && json_is_true(json_object_get(e, "path_escaped")) && json_is_true(json_object_get(e, "output_escaped")),
+       "path_escaped and output_escaped are true");
+    const char *o = e ? json_string_value(json_object_get(e, "output")) : NULL;
+    ok(o && strstr(o, "/caf\\xe9\\x5cx.png") != NULL, "output escaped the same way: %s", o ? o : "(none)");
+    json_t *plain = report_entry(lines, "/plain.png");
+    ok(plain && json_object_get(plain, "path_escaped") == NULL, "a UTF-8 name has no path_escaped");
+    json_decref(lines);
+    check_image(P("out_nu/caf\xe9\\x.png"), "png", 40, 27);
+}
+
 static void test_dry_run(void)
 {
     diag("--dry-run prints the plan and writes nothing");
@@ -705,6 +776,8 @@ int main(int argc, char **argv)
     }
     diag("working in %s", root);
     test_tree();
+    test_symlinks_in_out();
+    test_report_non_utf8();
     test_dry_run();
     test_stdin_and_skip();
     test_limits();

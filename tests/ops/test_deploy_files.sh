@@ -5,10 +5,14 @@
 #  - every IMGPIPE_* variable the Dockerfile, Kubernetes and systemd files set is a real setting;
 #  - stop timeouts (k8s terminationGracePeriodSeconds, systemd TimeoutStopSec) exceed preStop +
 #    drain timeout + deadline;
-#  - HAProxy accepts deploy/haproxy/haproxy.cfg (when haproxy is installed);
+#  - HAProxy accepts deploy/haproxy/haproxy.cfg (when haproxy is installed), and in front of a
+#    live imgpipe (loopback) answers two different Content-Length values 400 itself and strips
+#    Content-Length beside chunked, while imgpipe alone refuses both;
 #  - the Dockerfile is multi-stage bookworm, non-root, with a HEALTHCHECK on /health whose command
 #    (run as Docker would) passes against a live imgpipe and fails against a stopped one;
-#  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready.
+#  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready
+#    on the key-free metrics-listen port; IMGPIPE_API_KEYS comes from the Secret imgpipe-auth
+#    (secretKeyRef, required), whose example has that name and key and is not in kustomization.yaml.
 # Env: IMGPIPE_BIN, from tests/meson.build.
 here=$(cd "$(dirname "$0")" && pwd)
 deploy=$here/../../deploy
@@ -102,8 +106,60 @@ if command -v haproxy >/dev/null 2>&1; then
     out=$(IMGPIPE_LB_BIND=127.0.0.1:1 IMGPIPE_LB_STATS=127.0.0.1:2 IMGPIPE_S1=127.0.0.1:3 IMGPIPE_S2=127.0.0.1:4 \
         IMGPIPE_S3=127.0.0.1:5 haproxy -c -f "$deploy/haproxy/haproxy.cfg" 2>&1)
     ok $? "haproxy -c accepts deploy/haproxy/haproxy.cfg${out:+ ($(echo "$out" | tr '\n' ' '))}"
+    # Request smuggling shapes through the bundled config (loopback only): HAProxy answers two
+    # different Content-Length values 400 itself, and forwards Content-Length + chunked without
+    # the Content-Length, so imgpipe's own framing guard (which refuses both) never sees them.
+    out=$(python3 - "$bin" "$deploy/haproxy/haproxy.cfg" <<'PY'
+import os, socket, subprocess, sys, time
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+def ex(port, raw):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(raw); s.shutdown(socket.SHUT_WR)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d: break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    return out
+ip, lb, st = free(), free(), free()
+srv = subprocess.Popen([sys.argv[1], "serve", "--listen", "127.0.0.1:%d" % ip, "--workers", "1", "--access-log", "off"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+env = dict(os.environ, IMGPIPE_LB_BIND="127.0.0.1:%d" % lb, IMGPIPE_LB_STATS="127.0.0.1:%d" % st,
+           IMGPIPE_S1="127.0.0.1:%d" % ip, IMGPIPE_S2="127.0.0.1:%d" % ip, IMGPIPE_S3="127.0.0.1:%d" % ip)
+hap = subprocess.Popen(["haproxy", "-db", "-f", sys.argv[2]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+res = []
+try:
+    for _ in range(100):  # haproxy starts, the servers come UP after 2 checks
+        try:
+            if ex(lb, b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 200"):
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    head = b"POST /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    two_cl = head + b"Content-Length: 5\r\nContent-Length: 4\r\n\r\nhello"
+    cl_te = head + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    d1, h1 = ex(ip, two_cl), ex(lb, two_cl)
+    d2, h2 = ex(ip, cl_te), ex(lb, cl_te)
+    res.append("direct-2cl=%s" % (b"ambiguous request framing" in d1))
+    res.append("haproxy-2cl-400=%s" % (h1.startswith(b"HTTP/1.1 400") and b"ambiguous" not in h1))
+    res.append("direct-clte=%s" % (b"ambiguous request framing" in d2))
+    res.append("haproxy-clte-normalised=%s" % (h2.startswith(b"HTTP/1.1 ") and b"ambiguous" not in h2 and not h2.startswith(b"HTTP/1.1 400")))
+finally:
+    hap.terminate(); srv.terminate(); hap.wait(); srv.wait()
+print(" ".join(res))
+PY
+    )
+    [ "$out" = "direct-2cl=True haproxy-2cl-400=True direct-clte=True haproxy-clte-normalised=True" ]
+    ok $? "smuggling shapes: imgpipe refuses both itself, HAProxy 400s two Content-Length and strips Content-Length beside chunked ($out)"
 else
     skip "haproxy not installed"
+    skip "haproxy not installed: smuggling shapes through it not checked"
 fi
 grep -q 'option httpchk' "$deploy/haproxy/haproxy.cfg" && grep -q 'uri /ready' "$deploy/haproxy/haproxy.cfg" &&
     grep -q '^ *option redispatch' "$deploy/haproxy/haproxy.cfg" && grep -q '^ *retry-on ' "$deploy/haproxy/haproxy.cfg"
@@ -164,6 +220,21 @@ if missing:
 c = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
 assert c["livenessProbe"]["httpGet"]["path"] == "/health", "liveness must probe /health"
 assert c["readinessProbe"]["httpGet"]["path"] == "/ready", "readiness must probe /ready"
+env = {e["name"]: e for e in c["env"]}
+ref = env.get("IMGPIPE_API_KEYS", {}).get("valueFrom", {}).get("secretKeyRef", {})
+assert ref.get("name") == "imgpipe-auth" and ref.get("key") == "api-keys", "IMGPIPE_API_KEYS from secretKeyRef imgpipe-auth/api-keys"
+assert not ref.get("optional", False), "the API keys Secret must be required (no pod serves openly)"
+assert "value" not in env["IMGPIPE_API_KEYS"], "no literal API key in the Deployment"
+sec = kinds.get("Secret")
+assert sec and sec["metadata"]["name"] == "imgpipe-auth" and "api-keys" in sec.get("stringData", sec.get("data", {})), \
+    "secret.example.yaml: Secret imgpipe-auth with key api-keys"
+kust = yaml.safe_load(open(sys.argv[1] + "/kustomization.yaml"))
+assert not any("secret" in r for r in kust.get("resources", [])), "the example Secret (placeholder keys) is not deployed by -k"
+ml = env.get("IMGPIPE_METRICS_LISTEN", {}).get("value", "")
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+assert ml.endswith(":%d" % ports.get("ops", -1)), "metrics-listen on the ops port"
+for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    assert c[probe]["httpGet"]["port"] == "ops", probe + " on the ops port (/health needs the key on http)"
 assert "limits" in c["resources"] and "requests" in c["resources"], "resources requests and limits"
 job = kinds["Job"]["spec"]
 assert job["completionMode"] == "Indexed", "Job must be Indexed"
@@ -175,7 +246,7 @@ print("ok")
 EOF
     )
     [ "$out" = ok ]
-    ok $? "k8s manifests parse: Deployment probes /health and /ready, Indexed Job shards by completions, HPA on CPU${out:+ ($out)}"
+    ok $? "k8s manifests parse: Deployment probes /health and /ready on the ops port, API keys from the Secret imgpipe-auth, Indexed Job shards by completions, HPA on CPU${out:+ ($out)}"
 else
     skip "python3-yaml not installed: k8s manifests not parsed"
 fi

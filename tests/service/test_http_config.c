@@ -1,10 +1,13 @@
 /*
  * test_http_config: `imgpipe serve` settings: --help lists every setting with its env var,
  * --print-env prints a loadable env file, bad values exit 2 naming the setting and what is
- * allowed, an env var is applied and a flag wins over it (seen in the startup line).
+ * allowed, an env var is applied and a flag wins over it (seen in the startup line); the startup
+ * warning for a non-loopback listener without API keys or URL signature key (the classifier and
+ * the message directly: tests never listen beyond 127.0.0.1; a loopback server does not warn).
  */
 #include <netinet/in.h>
 
+#include "svc_server.h"
 #include "svc_test.h"
 
 /* Run imgpipe with args and env; capture stdout+stderr into out. Returns the exit status. */
@@ -89,6 +92,8 @@ int main(void)
                                         "idle-timeout",
                                         "handshake-timeout",
                                         "memory-budget",
+                                        "max-inflight-body-bytes",
+                                        "http2-max-streams",
                                         "drain-timeout",
                                         "enable-url-source",
                                         "allowed-origins",
@@ -169,6 +174,47 @@ int main(void)
             is_int(tsrv_stop(&s, 10), 0, "server exits 0 on SIGTERM");
         } else {
             ok(0, "server started with env settings");
+        }
+        tsrv_cleanup(&s);
+    }
+    /* open-service warning */
+    {
+        static const char *const loop[] = {"127.0.0.1:8080", "127.1.2.3:80", "[::1]:8080", "localhost:8080",
+                                           "[::ffff:127.0.0.1]:1"};
+        static const char *const open_[] = {"0.0.0.0:8080",  ":8080",          "[::]:8080",
+                                            "10.0.0.5:8080", "example.com:80", "[2001:db8::1]:8080"};
+        int bad = 0;
+        for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++)
+            if (!svc_server_addr_is_loopback(loop[i]) && ++bad)
+                diag("%s should be loopback", loop[i]);
+        for (size_t i = 0; i < sizeof(open_) / sizeof(open_[0]); i++)
+            if (svc_server_addr_is_loopback(open_[i]) && ++bad)
+                diag("%s should not be loopback", open_[i]);
+        is_int(bad, 0, "loopback listen addresses told from the others (127/8, ::1, v4-mapped, localhost)");
+        svc_config cfg;
+        char msg[512] = "";
+        char *lst[2] = {"127.0.0.1:8080", "0.0.0.0:8080"};
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.listen[0] = lst[0];
+        cfg.n_listen = 1;
+        is_int(svc_server_open_warning(&cfg, msg, sizeof(msg)), 0, "open-service warning: none on 127.0.0.1");
+        cfg.listen[1] = lst[1];
+        cfg.n_listen = 2;
+        is_int(svc_server_open_warning(&cfg, msg, sizeof(msg)), 1, "open-service warning: 0.0.0.0 without keys warns");
+        ok(strstr(msg, "0.0.0.0:8080") && strstr(msg, "IMGPIPE_API_KEYS") && strstr(msg, "url-signature-key"),
+           "the warning names the address and the settings to set: %s", msg);
+        cfg.api_keys = "k1";
+        is_int(svc_server_open_warning(&cfg, msg, sizeof(msg)), 0, "open-service warning: none with api-keys");
+        cfg.api_keys = NULL;
+        cfg.url_signature_key = "0123456789abcdef0123456789abcdef";
+        is_int(svc_server_open_warning(&cfg, msg, sizeof(msg)), 0, "open-service warning: none with url-signature-key");
+        tsrv s;
+        if (tsrv_start(&s, NULL, NULL) == 0) {
+            size_t len;
+            char *err = t_slurp(s.err_path, &len);
+            ok(err && strstr(err, "imgpipe serve: listening") && !strstr(err, "not a loopback address"),
+               "a server on 127.0.0.1 without keys starts without the warning");
+            free(err);
         }
         tsrv_cleanup(&s);
     }

@@ -1,0 +1,284 @@
+/*
+ * svc_conns: the accepted connections and the bound on request bodies buffered at once.
+ *
+ * h2o 2.2 reads a whole request body into memory before it calls the handler, and has neither a
+ * streaming-body API nor a callback when the body starts: an HTTP/1 body grows in the socket's
+ * input buffer (sock->input, until the answer is written), an HTTP/2 body in its stream's
+ * buffer (stream->_req_body, until the stream closes). max-body-bytes bounds one body and
+ * max-connections the connections, so without this file 32 unfinished 33 MB uploads on one h2c
+ * connection held 1.1 GB. h2o's read callback (on_read_core) drains a readable socket completely
+ * and hands it to HTTP/1 or HTTP/2 in the same call, so the loop, between two
+ * h2o_evloop_run() calls, sees every buffer in a settled state: this file measures them all
+ * after every loop iteration (O(connections + streams), no allocation) and, when the total is
+ * over the limit, refuses the largest uploads still being received until it is not:
+ *   - HTTP/2: RST_STREAM REFUSED_STREAM and h2o_http2_stream_reset(), exactly what h2o does for
+ *     a body over max-body-bytes; the stream's buffer is freed at once, the connection and its
+ *     other streams go on; clients may retry a refused stream.
+ *   - HTTP/1 (a connection h2o is reading, with bytes buffered): h2o 2.2 exports no way to close
+ *     an HTTP/1 connection, so the loop writes a 503 `overloaded` answer on the plain-TCP socket
+ *     itself (h2o writes nothing while it reads a request) and disconnects the socket
+ *     (connect(AF_UNSPEC): RST, kernel queues dropped); h2o's next read fails and it closes the
+ *     connection and frees its buffer through its own path. TLS sockets get no 503 (the answer
+ *     would have to be encrypted by h2o), only the reset.
+ * A request whose body is complete is being handled: its bytes count in the total but it is never
+ * refused. HTTP/2 uploads of one connection beyond http2-max-streams are refused the same way,
+ * newest first (h2o 2.2 announces 100 streams in a constant SETTINGS frame it cannot change).
+ * Overshoot: one loop iteration reads what the kernel had queued for each readable socket, so the
+ * total may pass the limit by the sockets' receive queues before the scan refuses: svc_http caps
+ * them (SO_RCVBUF 256 KiB on the listeners; Linux autotuning would allow up to 6-32 MB each).
+ * Refused bodies go back to malloc, whose free lists the engine keeps (trim threshold 512 MB) and
+ * the doubling buffers of other uploads cannot reuse: malloc_trim() after refusals.
+ *
+ * DESIGN (ownership, loop thread only)
+ *   One svc_conn per accepted socket, in `conns`, created by svc_conns_opened() from on_accept
+ *   and freed by svc_conns_closed() from the socket's on_close (h2o calls it when it closes the
+ *   socket, after an HTTP/1 to HTTP/2 upgrade too). A svc_conn is found from a socket through
+ *   sock->on_close.data. The HTTP/2 structures (h2o/http2_internal.h, with khash.h of h2o 2.2.5
+ *   vendored in h2o_compat/) are read here and nowhere else.
+ */
+#include "svc_conns.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "h2o/http2.h"
+#include "h2o/http2_internal.h"
+#include "svc_log.h"
+
+typedef struct svc_conn {
+    h2o_linklist_t link; /* in conns */
+    h2o_socket_t *sock;
+    svc_app *app;
+    uint64_t bytes;       /* measured at the last scan */
+    h2o_http2_conn_t *h2; /* set during a scan when the socket carries HTTP/2 */
+    int refused;          /* HTTP/1 refused and reset: h2o closes it at its next read */
+} svc_conn;
+
+static h2o_linklist_t conns = {&conns, &conns};
+static int64_t last_refusal_log_us, last_trim_us;
+static uint64_t scans, trim_after_scan; /* trim_after_scan: 0 = nothing to give back */
+static uint64_t refusals_since_log;
+
+uint64_t svc_conns_body_limit(const svc_config *cfg)
+{
+    uint64_t limit;
+    if (cfg->max_inflight_body_bytes > 0)
+        return (uint64_t)cfg->max_inflight_body_bytes;
+    if (cfg->memory_budget <= 0)
+        return 8 * (uint64_t)cfg->max_body_bytes;
+    limit = (uint64_t)cfg->memory_budget / 4;
+    return limit < (uint64_t)cfg->max_body_bytes ? (uint64_t)cfg->max_body_bytes : limit;
+}
+
+svc_conn *svc_conns_opened(svc_app *app, h2o_socket_t *sock)
+{
+    svc_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->sock = sock;
+    c->app = app;
+    h2o_linklist_insert(&conns, &c->link);
+    return c;
+}
+
+svc_app *svc_conns_closed(svc_conn *c)
+{
+    svc_app *app = c->app;
+    h2o_linklist_unlink(&c->link);
+    free(c);
+    return app;
+}
+
+static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64_t limit)
+{
+    int64_t now = g_get_monotonic_time();
+    trim_after_scan = scans; /* a refused HTTP/1 buffer is freed by h2o in a later iteration */
+    refusals_since_log++;
+    if (now - last_refusal_log_us < 1000000) /* at most one line a second under attack */
+        return;
+    svc_log_printf(SVC_LOG_WARN,
+                   "refused %s holding %llu body bytes (%llu uploads refused in the last second): %llu bytes buffered, over "
+                   "max-inflight-body-bytes %llu",
+                   what, (unsigned long long)bytes, (unsigned long long)refusals_since_log, (unsigned long long)total,
+                   (unsigned long long)limit);
+    last_refusal_log_us = now;
+    refusals_since_log = 0;
+}
+
+/* ---- HTTP/2 ----------------------------------------------------------------------------------- */
+
+static uint64_t stream_bytes(const h2o_http2_stream_t *st)
+{
+    return st->_req_body != NULL ? st->_req_body->size : 0;
+}
+
+static void refuse_stream(h2o_http2_conn_t *h2, h2o_http2_stream_t *st)
+{
+    /* h2o's stream_send_error() + reset, as for a body over max-body-bytes */
+    h2o_http2__encode_rst_stream_frame(&h2->_write.buf, st->stream_id, -H2O_HTTP2_ERROR_REFUSED_STREAM);
+    h2o_http2_conn_request_write(h2);
+    h2o_http2_stream_reset(h2, st);
+}
+
+/* Streams may be refused only while the connection is open: on a closing connection h2o may
+ * free the connection when its last stream goes (h2o_http2_conn_unregister_stream). */
+static int h2_can_refuse(const h2o_http2_conn_t *h2)
+{
+    return h2->state == H2O_HTTP2_CONN_STATE_OPEN;
+}
+
+/* The receiving stream with the most (or, newest = 1, the highest id) bytes, or NULL. */
+static h2o_http2_stream_t *h2_pick(h2o_http2_conn_t *h2, int newest, size_t *n_receiving)
+{
+    h2o_http2_stream_t *best = NULL;
+    *n_receiving = 0;
+    for (khiter_t k = kh_begin(h2->streams); k != kh_end(h2->streams); ++k) {
+        if (!kh_exist(h2->streams, k))
+            continue;
+        h2o_http2_stream_t *st = kh_val(h2->streams, k);
+        if (st->state != H2O_HTTP2_STREAM_STATE_RECV_BODY)
+            continue;
+        (*n_receiving)++;
+        if (best == NULL || (newest ? st->stream_id > best->stream_id : stream_bytes(st) > stream_bytes(best)))
+            best = st;
+    }
+    return best;
+}
+
+static uint64_t h2_bytes(h2o_http2_conn_t *h2)
+{
+    uint64_t n = h2->sock != NULL && h2->sock->input != NULL ? h2->sock->input->size : 0;
+    for (khiter_t k = kh_begin(h2->streams); k != kh_end(h2->streams); ++k)
+        if (kh_exist(h2->streams, k))
+            n += stream_bytes(kh_val(h2->streams, k));
+    return n;
+}
+
+/* ---- HTTP/1 ----------------------------------------------------------------------------------- */
+
+/* h2o reads an HTTP/1 socket only while it waits for (the rest of) a request; bytes buffered
+ * then are an unfinished request. */
+static int h1_receiving(const svc_conn *c)
+{
+    return c->h2 == NULL && !c->refused && c->sock->_cb.read != NULL && c->sock->input != NULL && c->sock->input->size > 0;
+}
+
+/* Answer 503 on the plain-TCP socket (h2o writes nothing while it reads a request), then reset
+ * the connection (connect(AF_UNSPEC): RST, the kernel's queues dropped). h2o keeps reading: its
+ * next read fails (ENOTCONN) and it closes the connection and frees the buffer itself. The
+ * client's kernel keeps the 503 readable after the RST (Linux); a client that only writes sees
+ * the reset. */
+static void h1_refuse(svc_conn *c)
+{
+    static const char body[] = "{\"message\":\"server busy: request bodies being received exceed max-inflight-body-bytes; retry "
+                               "later\",\"status\":503,\"error\":\"overloaded\"}";
+    struct sockaddr sa;
+    int fd = h2o_socket_get_fd(c->sock);
+    if (fd < 0)
+        return;
+    if (c->sock->ssl == NULL) {
+        char resp[512];
+        int n = snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof(body) - 1, body);
+        ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w; /* a full send buffer: the client only sees the reset */
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_UNSPEC;
+    if (connect(fd, &sa, sizeof(sa)) != 0)
+        shutdown(fd, SHUT_RDWR);
+    c->refused = 1;
+}
+
+/* ---- the scan --------------------------------------------------------------------------------- */
+
+static svc_conn *conn_of(h2o_socket_t *sock)
+{
+    return sock != NULL && sock->on_close.data != NULL ? (svc_conn *)sock->on_close.data : NULL;
+}
+
+void svc_conns_scan(svc_app *app)
+{
+    const uint64_t limit = svc_conns_body_limit(app->cfg);
+    const size_t max_streams = (size_t)app->cfg->http2_max_streams;
+    int64_t now = g_get_monotonic_time();
+    uint64_t total = 0;
+    h2o_linklist_t *node;
+    scans++;
+
+    for (node = conns.next; node != &conns; node = node->next) {
+        svc_conn *c = H2O_STRUCT_FROM_MEMBER(svc_conn, link, node);
+        c->h2 = NULL;
+    }
+    for (node = app->ctx.http2._conns.next; node != &app->ctx.http2._conns; node = node->next) {
+        h2o_http2_conn_t *h2 = H2O_STRUCT_FROM_MEMBER(h2o_http2_conn_t, _conns, node);
+        svc_conn *c = conn_of(h2->sock);
+        h2o_http2_stream_t *st;
+        size_t n;
+        if (c == NULL || c->sock != h2->sock)
+            continue;
+        c->h2 = h2;
+        /* uploads per connection */
+        while (h2_can_refuse(h2) && (st = h2_pick(h2, 1, &n)) != NULL && n > max_streams) {
+            log_refusal("an HTTP/2 stream over http2-max-streams", stream_bytes(st), total, limit);
+            refuse_stream(h2, st);
+        }
+    }
+    for (node = conns.next; node != &conns; node = node->next) {
+        svc_conn *c = H2O_STRUCT_FROM_MEMBER(svc_conn, link, node);
+        if (c->refused) /* leaving: its buffer is freed with the connection */
+            c->bytes = 0;
+        else if (c->h2 != NULL)
+            c->bytes = h2_bytes(c->h2);
+        else
+            c->bytes = c->sock->input != NULL ? c->sock->input->size : 0;
+        total += c->bytes;
+    }
+    /* over the limit: refuse the largest uploads still being received */
+    while (total > limit) {
+        svc_conn *best = NULL;
+        h2o_http2_stream_t *best_st = NULL;
+        uint64_t best_bytes = 0;
+        for (node = conns.next; node != &conns; node = node->next) {
+            svc_conn *c = H2O_STRUCT_FROM_MEMBER(svc_conn, link, node);
+            if (c->h2 != NULL) {
+                size_t n;
+                h2o_http2_stream_t *st = h2_can_refuse(c->h2) ? h2_pick(c->h2, 0, &n) : NULL;
+                if (st != NULL && stream_bytes(st) > best_bytes) {
+                    best = c;
+                    best_st = st;
+                    best_bytes = stream_bytes(st);
+                }
+            } else if (h1_receiving(c) && c->bytes > best_bytes) {
+                best = c;
+                best_st = NULL;
+                best_bytes = c->bytes;
+            }
+        }
+        if (best == NULL)
+            break; /* only requests being handled hold the rest */
+        log_refusal(best_st != NULL ? "an HTTP/2 upload" : "an HTTP/1 upload", best_bytes, total, limit);
+        if (best_st != NULL) {
+            refuse_stream(best->h2, best_st);
+            best->bytes -= best_bytes;
+        } else {
+            h1_refuse(best);
+            best->bytes = 0;
+        }
+        total -= best_bytes;
+    }
+    /* refused bodies were freed into malloc's free lists, which the engine's settings keep (trim
+     * threshold 512 MB) and which the doubling buffers of other uploads cannot reuse: give the
+     * pages back, at most every 50 ms */
+    if (trim_after_scan != 0 && scans > trim_after_scan && now - last_trim_us >= 50000) {
+        malloc_trim(0);
+        last_trim_us = now;
+        trim_after_scan = 0;
+    }
+}

@@ -1,0 +1,30 @@
+/*
+ * svc_conns: every client connection the listeners accepted, and the bounds on what they may
+ * make the loop buffer: the total of request bodies held at once (max-inflight-body-bytes) and
+ * the HTTP/2 streams of one connection receiving a body (http2-max-streams). Loop thread only.
+ */
+#ifndef SVC_CONNS_H
+#define SVC_CONNS_H
+
+#include <h2o.h>
+
+#include "svc_app.h"
+
+struct svc_conn;
+
+/* The body bound in effect: max-inflight-body-bytes, or when 0: memory-budget / 4, at least
+ * max-body-bytes (8 x max-body-bytes when memory-budget is 0). */
+uint64_t svc_conns_body_limit(const svc_config *cfg);
+
+/* Track a socket just accepted; the caller sets sock->on_close.data to the result (NULL when out
+ * of memory: the caller closes the socket) and calls svc_conns_closed() from on_close. */
+struct svc_conn *svc_conns_opened(svc_app *app, h2o_socket_t *sock);
+svc_app *svc_conns_closed(struct svc_conn *conn);
+
+/* After every h2o_evloop_run(): measure the bytes buffered by every connection (HTTP/1: the
+ * socket's input buffer; HTTP/2: the input buffer and every stream's body buffer), refuse the
+ * HTTP/2 uploads over http2-max-streams per connection, and while the total is over the body
+ * limit refuse the largest uploads still being received. */
+void svc_conns_scan(svc_app *app);
+
+#endif
