@@ -52,7 +52,7 @@ typedef struct svc_job {
     int rc;
     pl_result result;
     pl_error err;
-    char mime[64];      /* result.mime points here when the result came from a worker process */
+    char mime[128];     /* result.mime points here when the result came from a worker process */
     int fault;          /* svc_proc_fault of the worker process that ran the job (0 = none) */
     int fault_signal;   /* its signal (crash) or exit status */
     int64_t started_us, finished_us;

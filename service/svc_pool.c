@@ -149,8 +149,9 @@ static void *thread_main(void *arg)
     if (t->proc != NULL) {
         svc_proc_stop(t->proc);
         t->proc = NULL;
+    } else {
+        pl_engine_thread_done(); /* isolation=thread: this thread ran libvips */
     }
-    pl_engine_thread_done();
     return NULL;
 }
 

@@ -103,6 +103,8 @@ static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_
     }
     /* svg, pdf, jp2k: libvips' untrusted loaders, unblocked only when the operator lists them */
     ecfg.allow_untrusted = pl_formats_need_untrusted(app->limits.allowed_inputs);
+    if (cfg->isolation == SVC_ISOLATION_PROCESS)
+        return 0; /* libvips runs in the worker processes only: no module, no decoder in this one */
     if (pl_engine_init(&ecfg, &err) != 0) {
         snprintf(errbuf, errlen, "engine: %.300s %.300s", err.message, err.detail);
         return -1;
@@ -256,7 +258,8 @@ out_auth:
     if (app.auth != NULL)
         svc_auth_free(app.auth);
 out_engine:
-    pl_engine_shutdown();
+    if (cfg.isolation == SVC_ISOLATION_THREAD)
+        pl_engine_shutdown();
     svc_config_free(&cfg);
     return status;
 }

@@ -27,7 +27,7 @@
 enum { WP_JOB = 1, WP_ESTIMATE, WP_GO, WP_STOP, WP_RESULT, WP_READY };
 
 #define WP_ACCEPT_MAX 2048 /* longer Accept headers are cut: only type=auto reads them */
-#define WP_MIME_MAX 64
+#define WP_MIME_MAX 128
 
 /* The page both ends map (a memfd made by the pool side, fd 4 in the worker). */
 typedef struct svc_wproto_ctl {

@@ -485,7 +485,8 @@ static void test_half_close(void)
 
 /* ---- 5. request framing ----------------------------------------------------------------------- */
 
-/* Send head + body on a fresh connection, read the answer to EOF or 5 s; returns the status. */
+/* Send head + body on a fresh connection, read the answer to EOF or 5 s; returns the final status
+ * (after any interim 1xx). */
 static int raw_exchange(int port, const char *head, const char *body, size_t body_len, char **answer)
 {
     int fd = t_connect(port), status = -1;
@@ -497,7 +498,10 @@ static int raw_exchange(int port, const char *head, const char *body, size_t bod
         (body_len == 0 || write(fd, body, body_len) == (ssize_t)body_len)) {
         shutdown(fd, SHUT_WR);
         *answer = read_all(fd, &len);
-        if (sscanf(*answer, "HTTP/1.1 %d", &status) != 1)
+        /* the final status: a half-closed client may first get the interim 102 probe */
+        for (const char *p = *answer; p != NULL && sscanf(p, "HTTP/1.1 %d", &status) == 1 && status >= 100 && status < 200;)
+            p = strstr(p, "\r\n\r\n") ? strstr(p, "\r\n\r\n") + 4 : NULL;
+        if (*answer == NULL || status < 200)
             status = -1;
     }
     close(fd);
