@@ -11,6 +11,7 @@
  */
 #include "pl_options.h"
 #include "pl_grammar_priv.h"
+#include "pl_renditions.h"
 
 #include <glib.h>
 #include <math.h>
@@ -861,7 +862,7 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
         return pl_error_set(err, PL_E_PARAM,
                             "unknown operation \"%s\": expected one of resize, enlarge, extract, crop, smartcrop, fit, "
                             "thumbnail, zoom, rotate, autorotate, flip, flop, convert, blur, watermark, watermarkimage, "
-                            "pipeline, info, transform",
+                            "pipeline, info, transform, renditions",
                             q);
     }
     plan->op = (pl_op)op;
@@ -871,6 +872,10 @@ int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_p
         query_len = 0;
     if (query_len > PL_QUERY_MAX)
         return pl_error_set(err, PL_E_PARAM, "the query is %zu bytes long; at most %d bytes are allowed", query_len, PL_QUERY_MAX);
+
+    /* renditions: its own query grammar (r= outputs, placeholders=; pl_renditions_parse.c) */
+    if (plan->op == PL_OP_RENDITIONS)
+        return pl_renditions_parse(query, query_len, plan, err);
 
     name = malloc(query_len + 1);
     val = malloc(query_len + 1);
