@@ -276,6 +276,7 @@ static void test_json_form(const eu_file *jpg)
                d.width == json_integer_value(json_object_get(lq, "width")) &&
                d.height == json_integer_value(json_object_get(lq, "height")),
            "json: lqip decodes, %dx%d, longest side in 16..32", d.width, d.height);
+        ok(memmem(w, n, "EXIF", 4) == NULL && memmem(w, n, "ICCP", 4) == NULL, "json: lqip carries no metadata");
         g_free(w);
     }
     json_t *info = json_object_get(doc, "info");
