@@ -298,5 +298,10 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
         snprintf(msg, msg_len, "--do '%s': %s", opts->spec, err.message);
         return -1;
     }
+    if (opts->plan.op == PL_OP_RENDITIONS) { /* one multipart answer, not an image file */
+        snprintf(msg, msg_len, "--do '%s': renditions is an HTTP operation (a multipart answer); batch writes one image per --do",
+                 opts->spec);
+        return -1;
+    }
     return 0;
 }
