@@ -39,6 +39,7 @@
 typedef struct pl_rend_src {
     VipsImage *img;
     bool upright;
+    int owner; /* the output whose pixels these are, -1 = the decoded image */
 } pl_rend_src;
 
 typedef struct pl_rend_out {
@@ -52,6 +53,7 @@ typedef struct pl_rend_out {
     int tw, th;          /* upright target size; 0 = the full picture */
     bool needs_decoded;  /* reads the decoded image (trim, extract, norotation, full size) */
     bool plain;          /* a resize of the whole picture, nothing else: can serve later outputs */
+    int from;            /* the source it started from (pl_rend_src.owner) */
 } pl_rend_out;
 
 #define PL_REND_SOURCES (PL_RENDITIONS_MAX + 1)
@@ -134,6 +136,7 @@ static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_
     if (pl_cancel_check(c))
         return -1;
     const pl_rend_src *from = pl_rend_pick(src, *n_src, o->tw, o->th, o->needs_decoded);
+    o->from = from->owner;
     bool swap = orient0 >= 5 && orient0 <= 8;
     if (from->upright && from != &src[0]) {
         c->lw = swap ? c->in_height : c->in_width;
@@ -162,7 +165,7 @@ static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_
         (uint64_t)x->Xsize * x->Ysize < (uint64_t)from->img->Xsize * from->img->Ysize) {
         if (pl_rend_materialise(c, &x))
             return -1;
-        src[(*n_src)++] = (pl_rend_src){x, true};
+        src[(*n_src)++] = (pl_rend_src){x, true, idx};
     }
     return pl_encode_image(c, x, &o->res);
 }
@@ -410,9 +413,9 @@ static json_t *pl_rend_list(const pl_renditions_spec *rs, const pl_rend_out *out
         const pl_rend_out *o = &outs[i];
         json_t *j;
         if (o->rc == 0) {
-            j = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:I}", "name", rs->names[i], "status", 200, "type",
+            j = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:I, s:s}", "name", rs->names[i], "status", 200, "type",
                           pl_format_name(o->res.format), "mime", o->res.mime, "width", o->res.width, "height", o->res.height,
-                          "bytes", (json_int_t)o->res.len);
+                          "bytes", (json_int_t)o->res.len, "source", o->from >= 0 ? rs->names[o->from] : "decoded");
             if (with_data)
                 json_object_set_new(j, "data", pl_rend_b64("", o->res.data, o->res.len));
         } else {
@@ -519,9 +522,10 @@ int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *
     t1 = g_get_monotonic_time();
     out->t.decode_ms = pl_rend_ms(t0, t1);
 
+    json_object_set_new(meta, "decoded", json_pack("{s:i, s:i}", "width", img->Xsize, "height", img->Ysize));
     pl_rend_src src[PL_REND_SOURCES];
     int n_src = 1;
-    src[0] = (pl_rend_src){img, orient0 <= 1};
+    src[0] = (pl_rend_src){img, orient0 <= 1, -1};
     uint64_t set_px = 0;
     for (int k = 0; k < n_order; k++) {
         int i = order[k];

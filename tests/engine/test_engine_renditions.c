@@ -399,6 +399,47 @@ static void test_multipart(const eu_file *jpg)
     g_free(q);
 }
 
+/* decoded once at the scale the largest output needs; smaller outputs from the outputs above */
+static void test_sources(const eu_file *jpg)
+{
+    static const char *const specs[] = {"w=320&type=png&name=small", "w=640&type=webp&name=mid", "w=640&type=jpeg&name=mid-jpg",
+                                        "w=200&h=200&fit=cover&type=jpeg&name=square", "w=150&sigma=1&type=png&name=soft",
+                                        "areawidth=300&areaheight=200&left=10&top=10&type=png&name=cut"};
+    char *q = query(specs, 6, "placeholders=color");
+    pl_result res;
+    pl_error err;
+    json_t *doc = NULL;
+    ok(run_json(q, jpg, NULL, &doc, &res, &err) == 0, "sources: runs");
+    json_t *dec = json_object_get(doc, "decoded");
+    /* the extract needs the original coordinates: full size */
+    ok(json_integer_value(json_object_get(dec, "width")) == 1600 && json_integer_value(json_object_get(dec, "height")) == 1203,
+       "sources: an extract makes the one decode full size");
+    json_t *list = json_object_get(doc, "renditions");
+    static const char *const want[] = {"mid", "decoded", "mid", "small", "small", "decoded"};
+    for (int i = 0; i < 6; i++) {
+        const char *got = json_string_value(json_object_get(json_array_get(list, (size_t)i), "source"));
+        ok(got != NULL && strcmp(got, want[i]) == 0, "sources: %s starts from %s (got %s)", specs[i], want[i], got ? got : "null");
+    }
+    json_decref(doc);
+    pl_result_clear(&res);
+    g_free(q);
+
+    /* without the extract: one decode at the shrink-on-load scale of the largest output (1/2: 800 px) */
+    q = query(specs, 2, NULL);
+    ok(run_json(q, jpg, NULL, &doc, &res, &err) == 0, "sources: runs without the extract");
+    dec = json_object_get(doc, "decoded");
+    ok(json_integer_value(json_object_get(dec, "width")) == 800, "sources: decoded once at 1/2 (%d px wide) for 640 and 320",
+       (int)json_integer_value(json_object_get(dec, "width")));
+    json_decref(doc);
+    pl_result_clear(&res);
+    g_free(q);
+    ok(run_json("renditions?placeholders=blurhash", jpg, NULL, &doc, &res, &err) == 0 &&
+           json_integer_value(json_object_get(json_object_get(doc, "decoded"), "width")) == 200,
+       "sources: placeholders alone decode at 1/8 (200 px covers 100)");
+    json_decref(doc);
+    pl_result_clear(&res);
+}
+
 /* the set's output-pixel limit, all=true, deadline */
 static void test_limits(const eu_file *jpg)
 {
@@ -492,6 +533,7 @@ int main(void)
     int nk = (int)(sizeof(kinds) / sizeof(kinds[0]));
     test_json_form(&jpg);
     test_multipart(&jpg);
+    test_sources(&jpg);
     test_limits(&jpg);
 
     eu_file jpg_exact = lossless_copy(&jpg), rot_exact = lossless_copy(&rot);
