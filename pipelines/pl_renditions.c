@@ -47,13 +47,13 @@ typedef struct pl_rend_out {
     pl_error err;
     pl_result res;
     int rc;
-    bool chosen;         /* pl_encode_choose passed */
-    pl_format fmt;       /* its output format */
-    bool asked, vary;    /* pl_encode_choose's facts */
-    int tw, th;          /* upright target size; 0 = the full picture */
-    bool needs_decoded;  /* reads the decoded image (trim, extract, norotation, full size) */
-    bool plain;          /* a resize of the whole picture, nothing else: can serve later outputs */
-    int from;            /* the source it started from (pl_rend_src.owner) */
+    bool chosen;        /* pl_encode_choose passed */
+    pl_format fmt;      /* its output format */
+    bool asked, vary;   /* pl_encode_choose's facts */
+    int tw, th;         /* upright target size; 0 = the full picture */
+    bool needs_decoded; /* reads the decoded image (trim, extract, norotation, full size) */
+    bool plain;         /* a resize of the whole picture, nothing else: can serve later outputs */
+    int from;           /* the source it started from (pl_rend_src.owner) */
 } pl_rend_out;
 
 #define PL_REND_SOURCES (PL_RENDITIONS_MAX + 1)
@@ -127,8 +127,8 @@ static int pl_rend_materialise(pl_ctx *c, VipsImage **x)
 
 /* One output: geometry from its source, the set's pixel budget, an intermediate when it can serve
  * later outputs, encode. Returns -1 with o->err on failure. */
-static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_rend_src *src, int *n_src, int orient0,
-                       bool more, uint64_t *set_px)
+static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_rend_src *src, int *n_src, int orient0, bool more,
+                       uint64_t *set_px)
 {
     const pl_step *s = &o->plan.steps[0];
     c->plan = &o->plan;
@@ -229,7 +229,7 @@ static void pl_rend_webp_strip(uint8_t *b, size_t *len)
         if (o + whole > *len)
             return; /* not what we expect: leave it alone */
         if (memcmp(b + o, "VP8X", 4) == 0 && n >= 1)
-            b[o + 8] &= (uint8_t)~(0x08 | 0x04);
+            b[o + 8] &= (uint8_t) ~(0x08 | 0x04);
         if (memcmp(b + o, "EXIF", 4) != 0 && memcmp(b + o, "XMP ", 4) != 0) {
             memmove(b + w, b + o, whole);
             w += whole;
@@ -383,7 +383,8 @@ static int pl_rend_multipart(const pl_renditions_spec *rs, pl_rend_out *outs, co
             g_string_append_printf(s,
                                    "--%s\r\nContent-Type: %s\r\nContent-Disposition: inline; name=\"%s\"; filename=\"%s.%s\"\r\n"
                                    "Image-Width: %d\r\nImage-Height: %d\r\nContent-Length: %zu\r\n\r\n",
-                                   bd, o->res.mime, name, name, pl_rend_ext(o->res.format), o->res.width, o->res.height, o->res.len);
+                                   bd, o->res.mime, name, name, pl_rend_ext(o->res.format), o->res.width, o->res.height,
+                                   o->res.len);
             g_string_append_len(s, o->res.data, (gssize)o->res.len);
         } else {
             json_t *e = pl_rend_error_json(&o->err);
@@ -429,8 +430,7 @@ static json_t *pl_rend_list(const pl_renditions_spec *rs, const pl_rend_out *out
 
 /* ---- the run ---- */
 
-int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out,
-                      pl_error *err)
+int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
 {
     const pl_renditions_spec *rs = &plan->rend;
     pl_ctx c;
@@ -576,7 +576,7 @@ int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *
     out->vary_accept = true; /* Accept picks the JSON or the multipart form */
     out->t.process_ms = pl_rend_ms(t2, g_get_monotonic_time());
     goto done;
-part_failed: {
+part_failed : {
     /* all=true: the first failed output fails the request, named */
     char msg[PL_ERROR_MESSAGE_MAX];
     snprintf(msg, sizeof(msg), "rendition %d (\"%s\") failed and all=true: %.*s", failed + 1, rs->names[failed],

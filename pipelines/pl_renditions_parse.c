@@ -68,7 +68,10 @@ static int pl_rend_placeholders(const char *v, size_t len, unsigned *bits, pl_er
     static const struct {
         const char *name;
         unsigned bit;
-    } words[] = {{"blurhash", PL_PH_BLURHASH}, {"thumbhash", PL_PH_THUMBHASH}, {"color", PL_PH_COLOR}, {"colour", PL_PH_COLOR},
+    } words[] = {{"blurhash", PL_PH_BLURHASH},
+                 {"thumbhash", PL_PH_THUMBHASH},
+                 {"color", PL_PH_COLOR},
+                 {"colour", PL_PH_COLOR},
                  {"lqip", PL_PH_LQIP}};
     size_t i = 0;
     while (i < len) {
@@ -182,7 +185,7 @@ static int pl_rend_one(pl_renditions_spec *rs, int idx, char *q, size_t qlen, pl
     rs->steps[idx] = tmp->steps[0];
     ret = 0;
     goto out;
-bad: {
+bad : {
     char msg[PL_ERROR_MESSAGE_MAX];
     snprintf(msg, sizeof(msg), "rendition %d (r=, name \"%s\"): %.*s", idx + 1, name, (int)sizeof(msg) - 64, err->message);
     memcpy(err->message, msg, sizeof(msg));
@@ -281,9 +284,10 @@ int pl_renditions_parse(const char *query, size_t len, pl_plan *plan, pl_error *
             goto out;
     }
     if (rs->n == 0 && rs->placeholders == 0 && !rs->info) {
-        pl_error_set(err, PL_E_MISSING_PARAM,
-                     "Missing required param: r (one per output, a URL-encoded transform query such as r=w%%3D640%%26type%%3Dwebp), "
-                     "or placeholders= or info=true");
+        pl_error_set(
+            err, PL_E_MISSING_PARAM,
+            "Missing required param: r (one per output, a URL-encoded transform query such as r=w%%3D640%%26type%%3Dwebp), "
+            "or placeholders= or info=true");
         goto out;
     }
     plan->steps[0].params = plan->params;

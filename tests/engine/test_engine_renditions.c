@@ -143,7 +143,8 @@ static void compare_all(const char *what, const eu_file *f, const eu_file *exact
             int ar = eu_run_full(ts, f->data, f->len, ACCEPT, NULL, NULL, &alone, &aerr);
             int rr = eu_run_full(ts, exact->data, exact->len, ACCEPT, NULL, NULL, &ref, &rerr);
             if (b64 == NULL || ar != 0 || rr != 0) {
-                ok(0, "%s [%s]: all ran (rendition %s, alone %s)", what, spec, b64 ? "ok" : "failed", ar == 0 ? "ok" : aerr.message);
+                ok(0, "%s [%s]: all ran (rendition %s, alone %s)", what, spec, b64 ? "ok" : "failed",
+                   ar == 0 ? "ok" : aerr.message);
                 char *t = item ? json_dumps(item, JSON_COMPACT) : NULL;
                 diag("  %s", t ? t : "(no item)");
                 free(t);
@@ -154,14 +155,11 @@ static void compare_all(const char *what, const eu_file *f, const eu_file *exact
                 int w = (int)json_integer_value(json_object_get(item, "width"));
                 int h = (int)json_integer_value(json_object_get(item, "height"));
                 eu_img di = eu_decode(&(pl_result){.data = d, .len = dl});
-                ok(t1 && t2 && strcmp(t1, t2) == 0 && w == alone.width && h == alone.height && di.width == w &&
-                       di.page_height == h,
-                   "%s [%s]: %s %dx%d, alone %s %dx%d", what, spec, t1 ? t1 : "?", w, h, t2 ? t2 : "?", alone.width,
-                   alone.height);
+                ok(t1 && t2 && strcmp(t1, t2) == 0 && w == alone.width && h == alone.height && di.width == w && di.page_height == h,
+                   "%s [%s]: %s %dx%d, alone %s %dx%d", what, spec, t1 ? t1 : "?", w, h, t2 ? t2 : "?", alone.width, alone.height);
                 double db = psnr(d, dl, ref.data, ref.len), db_alone = psnr(d, dl, alone.data, alone.len);
                 double floor_db = strstr(spec, "type=gif") || strstr(spec, "palette=true") ? 30.0 : 40.0;
-                ok(db >= floor_db, "%s [%s]: %.1f dB from exact (>= %.0f); %.1f dB from alone", what, spec, db, floor_db,
-                   db_alone);
+                ok(db >= floor_db, "%s [%s]: %.1f dB from exact (>= %.0f); %.1f dB from alone", what, spec, db, floor_db, db_alone);
                 g_free(d);
             }
             pl_result_clear(&alone);
@@ -233,8 +231,7 @@ static void test_grammar(void)
     r = pl_plan_parse_string("renditions?r=w%3D300%26text%3Dhello%2520world%26name%3Dwm", plan, &err);
     ok(r == 0 && strcmp(plan->rend.steps[0].params.text, "hello world") == 0, "grammar: inner values decoded once more (text)");
     ok(pl_renditions_wants_json("application/json") && pl_renditions_wants_json("multipart/mixed, application/json;q=0.5") &&
-           !pl_renditions_wants_json("application/json;q=0") && !pl_renditions_wants_json("*/*") &&
-           !pl_renditions_wants_json(NULL),
+           !pl_renditions_wants_json("application/json;q=0") && !pl_renditions_wants_json("*/*") && !pl_renditions_wants_json(NULL),
        "grammar: Accept picks the JSON form");
     g_free(plan);
 }
@@ -284,7 +281,8 @@ static void test_json_form(const eu_file *jpg)
            strcmp(json_string_value(json_object_get(info, "type")) ?: "", "jpeg") == 0,
        "json: info has the original's facts");
     json_t *list = json_object_get(doc, "renditions");
-    ok(json_array_size(list) == 2 && strcmp(json_string_value(json_object_get(json_array_get(list, 0), "name")) ?: "", "hero") == 0 &&
+    ok(json_array_size(list) == 2 &&
+           strcmp(json_string_value(json_object_get(json_array_get(list, 0), "name")) ?: "", "hero") == 0 &&
            strcmp(json_string_value(json_object_get(json_array_get(list, 1), "type")) ?: "", "jpeg") == 0 &&
            json_integer_value(json_object_get(json_array_get(list, 1), "width")) == 320,
        "json: renditions in request order, named, typed");
@@ -348,7 +346,9 @@ static void test_multipart(const eu_file *jpg)
     static const struct {
         const char *type, *file;
         int w;
-    } want[] = {{"application/json", "meta.json", 0}, {"image/webp", "hero.webp", 640}, {"image/jpeg", "r2.jpg", 320},
+    } want[] = {{"application/json", "meta.json", 0},
+                {"image/webp", "hero.webp", 640},
+                {"image/jpeg", "r2.jpg", 320},
                 {"application/json", "r3.json", 0}};
     while (p != NULL && p < end && parts < 4) {
         const char *hs = p + strlen(delim) + 2;
@@ -365,8 +365,7 @@ static void test_multipart(const eu_file *jpg)
            got ? disp : "no Content-Disposition");
         size_t blen = part_header(hs, hl, "Content-Length", len_s, sizeof(len_s)) ? (size_t)atol(len_s) : 0;
         const char *b = he + 4;
-        ok(blen > 0 && b + blen + 2 <= end && memcmp(b + blen, "\r\n", 2) == 0 &&
-               memcmp(b + blen + 2, delim, strlen(delim)) == 0,
+        ok(blen > 0 && b + blen + 2 <= end && memcmp(b + blen, "\r\n", 2) == 0 && memcmp(b + blen + 2, delim, strlen(delim)) == 0,
            "multipart: part %d Content-Length %zu ends at the next boundary", parts + 1, blen);
         if (want[parts].w > 0) {
             eu_img d = eu_decode(&(pl_result){.data = (void *)b, .len = blen});
@@ -402,9 +401,10 @@ static void test_multipart(const eu_file *jpg)
 /* decoded once at the scale the largest output needs; smaller outputs from the outputs above */
 static void test_sources(const eu_file *jpg)
 {
-    static const char *const specs[] = {"w=320&type=png&name=small", "w=640&type=webp&name=mid", "w=640&type=jpeg&name=mid-jpg",
-                                        "w=200&h=200&fit=cover&type=jpeg&name=square", "w=150&sigma=1&type=png&name=soft",
-                                        "areawidth=300&areaheight=200&left=10&top=10&type=png&name=cut"};
+    static const char *const specs[] = {
+        "w=320&type=png&name=small",        "w=640&type=webp&name=mid",
+        "w=640&type=jpeg&name=mid-jpg",     "w=200&h=200&fit=cover&type=jpeg&name=square",
+        "w=150&sigma=1&type=png&name=soft", "areawidth=300&areaheight=200&left=10&top=10&type=png&name=cut"};
     char *q = query(specs, 6, "placeholders=color");
     pl_result res;
     pl_error err;
@@ -481,6 +481,43 @@ static void test_limits(const eu_file *jpg)
     g_free(q);
 }
 
+/* an animation gives its first frame; an EXIF-rotated input gives upright placeholders */
+static void test_inputs(void)
+{
+    eu_file gif = eu_read("edge/animated-loop3.gif"), rot = eu_read("edge/exif-orientation-6.jpg");
+    pl_result res;
+    pl_error err;
+    json_t *doc = NULL;
+    static const char *const gspec[] = {"w=40&type=gif", "w=30&type=png"};
+    char *q = query(gspec, 2, NULL);
+    ok(run_json(q, &gif, NULL, &doc, &res, &err) == 0, "gif: an animation runs");
+    json_t *it = json_array_get(json_object_get(doc, "renditions"), 0);
+    const char *b64 = json_string_value(json_object_get(it, "data"));
+    gsize n = 0;
+    guchar *d = b64 ? g_base64_decode(b64, &n) : NULL;
+    eu_img di = eu_decode(&(pl_result){.data = d, .len = n});
+    ok(di.ok && di.width == 40 && di.pages == 1, "gif: the first frame, %d wide, %d page(s)", di.width, di.pages);
+    g_free(d);
+    json_decref(doc);
+    pl_result_clear(&res);
+    g_free(q);
+
+    ok(run_json("renditions?placeholders=thumbhash,lqip", &rot, NULL, &doc, &res, &err) == 0, "orientation 6: placeholders");
+    json_t *lq = json_object_get(json_object_get(doc, "placeholders"), "lqip");
+    const char *th = json_string_value(json_object_get(json_object_get(doc, "placeholders"), "thumbhash"));
+    gsize thn = 0;
+    guchar *thb = th ? g_base64_decode(th, &thn) : NULL;
+    /* stored 450x600, upright 600x450: landscape */
+    ok(json_integer_value(json_object_get(lq, "width")) == 32 && json_integer_value(json_object_get(lq, "height")) == 24 &&
+           thb != NULL && thn > 4 && (thb[4] & 0x80) != 0,
+       "orientation 6: the LQIP (32x24) and the ThumbHash (landscape flag) are upright");
+    g_free(thb);
+    json_decref(doc);
+    pl_result_clear(&res);
+    eu_free(&gif);
+    eu_free(&rot);
+}
+
 int main(void)
 {
     if (eu_init())
@@ -534,13 +571,18 @@ int main(void)
     test_json_form(&jpg);
     test_multipart(&jpg);
     test_sources(&jpg);
+    test_inputs();
     test_limits(&jpg);
 
     eu_file jpg_exact = lossless_copy(&jpg), rot_exact = lossless_copy(&rot);
     compare_all("jpeg", &jpg, &jpg_exact, kinds, nk);
     static const char *const rotated[] = {
-        "w=300&type=png",       "w=200&h=200&fit=cover&type=png", "w=300&norotation=true&type=png", "w=150&type=png",
-        "areawidth=100&areaheight=100&left=10&top=20&type=png", "w=300&rotate=90&type=png",
+        "w=300&type=png",
+        "w=200&h=200&fit=cover&type=png",
+        "w=300&norotation=true&type=png",
+        "w=150&type=png",
+        "areawidth=100&areaheight=100&left=10&top=20&type=png",
+        "w=300&rotate=90&type=png",
     };
     compare_all("orientation 6", &rot, &rot_exact, rotated, (int)(sizeof(rotated) / sizeof(rotated[0])));
     static const char *const alpha[] = {

@@ -71,8 +71,7 @@ int main(void)
         gsize n = 0;
         guchar *d = b64 ? g_base64_decode(b64, &n) : NULL;
         VipsImage *im = d ? vips_image_new_from_buffer(d, n, "", NULL) : NULL;
-        ok(im != NULL && im->Xsize == json_integer_value(json_object_get(it, "width")) &&
-               im->Xsize == (i == 0 ? 320 : 160),
+        ok(im != NULL && im->Xsize == json_integer_value(json_object_get(it, "width")) && im->Xsize == (i == 0 ? 320 : 160),
            "JSON: rendition %zu decodes at its width", i + 1);
         if (im)
             g_object_unref(im);
@@ -81,6 +80,12 @@ int main(void)
     }
     ok(json_string_value(json_object_get(json_object_get(doc, "placeholders"), "color")) != NULL, "JSON: color placeholder");
     json_decref(doc);
+    tresp_free(&r);
+
+    /* field= picks another multipart part */
+    treq qf = {.mp_file = jpg, .mp_file_len = jpg_len, .mp_name = "upload", .headers = {"Accept: application/json"}};
+    t_do(curl, &srv, "/renditions?r=w%3D100&field=upload", &qf, &r);
+    ok(r.status == 200 && r.body && strstr(r.body, "\"width\":100"), "field=upload reads the part \"upload\" (%ld)", r.status);
     tresp_free(&r);
 
     /* a bad output spec: 400 naming the rendition */
