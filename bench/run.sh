@@ -91,7 +91,7 @@ if [ "$select" = 0 ]; then
     inputs=$corpus
 else
     case "$wname" in
-    thumbnail) n=$(select_inputs "$inputs" jpegload 7.9 100 3) ;;
+    thumbnail|renditions|renditions-separate) n=$(select_inputs "$inputs" jpegload 7.9 100 3) ;;
     web|imgproxy) n=$(select_inputs "$inputs" jpegload 1.5 4.5 3) ;;
     png) n=$(select_inputs "$inputs" pngload 1 100 4)
         if [ "$n" = 0 ]; then # the png workload's shape: 2400x1600 RGBA, alpha a horizontal ramp, from the corpus' JPEGs

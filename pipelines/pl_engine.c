@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "pl_internal.h"
+#include "pl_renditions.h"
 
 static void pl_engine_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
 {
@@ -279,10 +280,13 @@ static void pl_engine_imaginary_message(const pl_plan *plan, pl_error *err)
 int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
 {
     pl_error local;
+    pl_limits local_lim;
     if (err == NULL)
         err = &local;
     pl_error_clear(err);
     memset(out, 0, sizeof(*out));
+    if (plan != NULL && in != NULL && plan->op == PL_OP_RENDITIONS)
+        return pl_renditions_run(plan, in, lim != NULL ? lim : (pl_limits_default(&local_lim), &local_lim), ctl, out, err);
     if (plan == NULL || in == NULL || plan->n_steps < 1 || plan->n_steps > PL_MAX_STEPS)
         return pl_error_set(err, PL_E_INTERNAL, "Invalid plan: no operation to run");
     pl_limits dflt;

@@ -12,6 +12,7 @@
  */
 #include "pl_options.h"
 #include "pl_grammar_priv.h"
+#include "pl_renditions.h"
 
 #include <glib.h>
 #include <math.h>
@@ -906,7 +907,7 @@ int pl_plan_parse_query(const char *op_name, const qs_query *query, pl_plan *pla
         return pl_error_set(err, PL_E_PARAM,
                             "unknown operation \"%s\": expected one of resize, enlarge, extract, crop, smartcrop, fit, "
                             "thumbnail, zoom, rotate, autorotate, flip, flop, convert, blur, watermark, watermarkimage, "
-                            "pipeline, info, transform",
+                            "pipeline, info, transform, renditions",
                             q);
     }
     plan->op = (pl_op)op;
@@ -915,6 +916,10 @@ int pl_plan_parse_query(const char *op_name, const qs_query *query, pl_plan *pla
     if (query->raw_len > PL_QUERY_MAX)
         return pl_error_set(err, PL_E_PARAM, "the query is %zu bytes long; at most %d bytes are allowed", query->raw_len,
                             PL_QUERY_MAX);
+
+    /* renditions: its own query grammar (r= outputs, placeholders=; pl_renditions_parse.c) */
+    if (plan->op == PL_OP_RENDITIONS)
+        return pl_renditions_parse(query, plan, err);
 
     /* Every pair in request order, ';' included as a plain byte (see qs_query.h: with URL signatures
      * on, the service refuses such a query before it gets here); a bad escape is an error. */

@@ -40,7 +40,8 @@
     X(PL_OP_WATERMARKIMAGE, "watermarkimage", 1, "watermarkImage")                                                                 \
     X(PL_OP_PIPELINE, "pipeline", 1, NULL)                                                                                         \
     X(PL_OP_INFO, "info", 1, NULL)                                                                                                 \
-    X(PL_OP_TRANSFORM, "transform", 0, NULL)
+    X(PL_OP_TRANSFORM, "transform", 0, NULL)                                                                                       \
+    X(PL_OP_RENDITIONS, "renditions", 0, NULL)
 
 typedef enum {
 #define PL_X(id, name, imag, pipe) id,
@@ -198,6 +199,26 @@ typedef struct pl_step {
     pl_params params;
 } pl_step;
 
+/* ---- renditions: several transform outputs and placeholders from one upload (pl_renditions.h) ---- */
+
+#define PL_RENDITIONS_MAX 16    /* r= outputs per request */
+#define PL_RENDITION_NAME_MAX 32 /* name= of an output, NUL included */
+
+/* placeholders= bits */
+enum { PL_PH_BLURHASH = 1u << 0, PL_PH_THUMBHASH = 1u << 1, PL_PH_COLOR = 1u << 2, PL_PH_LQIP = 1u << 3 };
+
+/* /renditions' own query: each output is a whole transform step (plain values, no pointers, like
+ * the rest of pl_plan). */
+typedef struct pl_renditions_spec {
+    int n;                 /* outputs, 0..PL_RENDITIONS_MAX */
+    unsigned placeholders; /* PL_PH_* */
+    int blurhash_x, blurhash_y; /* components, 1..9 each (default 4x3) */
+    bool info;             /* add the original's /info facts */
+    bool all;              /* all-or-nothing: any failed output fails the request */
+    char names[PL_RENDITIONS_MAX][PL_RENDITION_NAME_MAX];
+    pl_step steps[PL_RENDITIONS_MAX]; /* op = PL_OP_TRANSFORM */
+} pl_renditions_spec;
+
 /* A validated request. For every operation but pipeline, n_steps = 1 and steps[0] holds the
  * operation and its parameters. For pipeline, steps are the JSON operations (each from fresh
  * defaults) and `params` holds the top-level query (validated, not applied, as imaginary). */
@@ -206,6 +227,7 @@ typedef struct pl_plan {
     int n_steps;
     pl_step steps[PL_MAX_STEPS];
     pl_params params;
+    pl_renditions_spec rend; /* op == PL_OP_RENDITIONS only (steps[0] then holds the top-level query) */
 } pl_plan;
 
 /* Parse "op" + query ("a=1&b=2", percent-encoded, '+' = space; may be empty or NULL) into plan.

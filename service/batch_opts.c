@@ -298,6 +298,11 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
         snprintf(msg, msg_len, "--do '%s': %s", opts->spec, err.message);
         return -1;
     }
+    if (opts->plan.op == PL_OP_RENDITIONS) { /* one multipart answer, not an image file */
+        snprintf(msg, msg_len, "--do '%s': renditions is an HTTP operation (a multipart answer); batch writes one image per --do",
+                 opts->spec);
+        return -1;
+    }
     /* watermarkimage needs a second image per request (HTTP's part "image"); batch has none to give */
     for (int i = 0; i < opts->plan.n_steps; i++)
         if (opts->plan.steps[i].op == PL_OP_WATERMARKIMAGE) {

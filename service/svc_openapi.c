@@ -56,6 +56,7 @@ static const struct {
     {"pipeline", "Run a JSON list of operations (`operations`) in order"},
     {"info", "Image metadata as JSON"},
     {"transform", "imgpipe's own operation: every parameter at once, applied in the documented pipeline order"},
+    {"renditions", "Up to 16 transform outputs and placeholders (BlurHash, ThumbHash, colour, LQIP) from one upload, decoded once"},
 };
 
 static const char *openapi_op_summary(const char *name)
@@ -386,6 +387,53 @@ static json_t *openapi_fixed_operation(const svc_route_info *r)
     return json_pack("{s:s, s:[s], s:o}", "summary", r->summary, "tags", "service", "responses", responses);
 }
 
+/* /renditions: its own query (r= repeated, each a URL-encoded transform query) and a multipart or
+ * JSON answer, so it is described here rather than from the parameter table. */
+static json_t *openapi_renditions_operation(void)
+{
+    json_t *params = json_array();
+    json_array_append_new(
+        params, json_pack("{s:s, s:s, s:b, s:s, s:b, s:s, s:{s:s, s:i, s:{s:s}}, s:[s, s]}", "name", "r", "in", "query", "required", 0,
+                          "style", "form", "explode", 1, "description",
+                          "One output per r= (at most 16): a /transform query, URL-encoded, with every /transform parameter plus "
+                          "name= (default r1, r2, …), e.g. r=w%3D640%26type%3Dwebp%26q%3D75%26name%3Dhero",
+                          "schema", "type", "array", "maxItems", 16, "items", "type", "string", "example",
+                          "w=640&type=webp&q=75&name=hero", "w=320&type=jpeg&q=80"));
+    json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "name", "placeholders", "in", "query", "description",
+                                            "Comma-separated subset of blurhash, thumbhash, color, lqip", "schema", "type", "string",
+                                            "example", "blurhash,thumbhash,color,lqip"));
+    json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "name", "blurhash", "in", "query", "description",
+                                            "BlurHash components XxY, each 1 to 9 (default 4x3); implies placeholders=blurhash",
+                                            "schema", "type", "string", "pattern", "^[1-9]x[1-9]$", "example", "4x3"));
+    json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", "info", "in", "query", "description",
+                                            "Add the original's /info facts to the JSON part", "schema", "type", "boolean"));
+    json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", "all", "in", "query", "description",
+                                            "All or nothing: an output that fails fails the request (default: its part carries the "
+                                            "error JSON)",
+                                            "schema", "type", "boolean"));
+    json_array_append_new(params, openapi_ref("#/components/parameters/field"));
+    json_t *example = json_pack(
+        "{s:{s:s, s:s}, s:[{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s}]}", "placeholders", "blurhash", "LGL04~AY1fJ9+{]m-8wx5:R,$#$h",
+        "color", "#a92103", "renditions", "name", "hero", "status", 200, "type", "webp", "mime", "image/webp", "width", 640, "height",
+        481, "bytes", 11320, "data", "UklGRjQsAABXRUJQ…");
+    json_t *responses = json_object(), *headers = json_object();
+    json_object_set_new(headers, "Server-Timing", openapi_ref("#/components/headers/Server-Timing"));
+    json_object_set_new(headers, "X-Request-Id", openapi_ref("#/components/headers/X-Request-Id"));
+    json_object_set_new(
+        responses, "200",
+        json_pack("{s:s, s:o, s:{s:{s:{s:s, s:s}}, s:{s:{s:s}, s:o}}}", "description",
+                  "multipart/mixed (default): an application/json part (placeholders, info, the list of outputs) then one part per "
+                  "output with Content-Type, Content-Disposition (inline; filename = name + extension), Image-Width, "
+                  "Image-Height; an output that failed is its error JSON (Image-Status). With Accept: application/json, one "
+                  "JSON document with the outputs in base64.",
+                  "headers", headers, "content", "multipart/mixed", "schema", "type", "string", "format", "binary", "application/json", "schema",
+                  "type", "object", "example", example));
+    openapi_add_error_responses(responses);
+    return json_pack("{s:s, s:s, s:[s], s:o, s:o, s:o, s:b}", "operationId", "renditions", "summary",
+                     openapi_op_summary("renditions"), "tags", "imgpipe", "parameters", params, "requestBody",
+                     openapi_ref("#/components/requestBodies/Image"), "responses", responses, "x-imaginary-route", 0);
+}
+
 static json_t *openapi_build(const char *version)
 {
     json_t *paths = json_object(), *comp_params = json_object(), *param_refs[PL_OP__COUNT];
@@ -420,6 +468,7 @@ static json_t *openapi_build(const char *version)
     }
     PL_OPS(PL_X)
 #undef PL_X
+    json_object_set_new(paths, "/renditions", json_pack("{s:o}", "post", openapi_renditions_operation()));
 
     size_t nfixed = 0;
     const svc_route_info *fixed = svc_openapi_fixed_routes(&nfixed);

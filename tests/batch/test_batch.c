@@ -532,6 +532,8 @@ static void test_limits(void)
     ok(hidden <= 0, "no temporary file left after a deadline");
     const char *bad_types[] = {"--do", "resize?width=60", "--allowed-types", "jpeg,bogus", "-o", P("x"), "-", NULL};
     is_int(run_batch(bad_types, list), 2, "an unknown type in --allowed-types: exit 2");
+    const char *rend[] = {"--do", "renditions?r=w%3D60", "-o", P("x"), "-", NULL};
+    is_int(run_batch(rend, list), 2, "--do renditions (a multipart answer, not an image): exit 2");
 }
 
 static void test_null_and_duplicates(void)

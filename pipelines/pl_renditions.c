@@ -1,0 +1,604 @@
+/*
+ * pl_renditions: runs a /renditions plan. The input is decoded once: every output's target size
+ * (pl_geometry_target, as /transform alone would shrink-on-load for it) is folded into one box
+ * and pl_load_image opens the input at the largest shrink-on-load scale that still covers the
+ * box (JPEG m/8, WebP scale, HEIF thumbnail, the PNG fast path), brings it to sRGB, and the result
+ * is held in memory once. Outputs then run largest first; each starts from the smallest image
+ * already made that still covers its own target: the decoded image, or the pixels of an earlier
+ * output that was a plain resize of the whole picture (kept in memory as an intermediate). Two
+ * outputs with the same geometry (e.g. 640 px WebP and 640 px JPEG) thus share one resize, and a
+ * 320 px output reads the 640 px pixels, not the full decode. An output that needs the original
+ * coordinates (trim, extract area), its full size, or its stored orientation (norotation) reads
+ * the decoded image. The placeholders (pl_placeholder.h) read the smallest image covering 100 px.
+ *
+ * Each output is otherwise exactly /transform's step (pl_geometry_transform, pl_encode_image);
+ * one that fails fails its part (error JSON with its status) unless all=true. Limits count the
+ * whole set: the sum of the outputs' pixels against max_output_pixels, and one deadline (a
+ * deadline or cancel fails the request). The answer is one buffer: multipart/mixed (a JSON part
+ * first, then one part per output) or, when Accept asks for application/json, one JSON document
+ * with the outputs in base64.
+ *
+ * DESIGN: one pl_ctx for the run (its base owns every image, the eval callback that stops libvips
+ * points at it); the per-output fields (plan, err, logical size, orientation, output format,
+ * metadata policy) are set before each output. The shared images are in memory and never
+ * written: libvips images are immutable, and c->owned_pixels is cleared so that no step
+ * premultiplies the shared pixels in place.
+ */
+#include <jansson.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pl_internal.h"
+#include "pl_placeholder.h"
+#include "pl_renditions.h"
+
+/* An image outputs may start from: in memory, upright or in the stored orientation. */
+typedef struct pl_rend_src {
+    VipsImage *img;
+    bool upright;
+    int owner; /* the output whose pixels these are, -1 = the decoded image */
+} pl_rend_src;
+
+typedef struct pl_rend_out {
+    pl_plan plan; /* the output as a transform plan */
+    pl_error err;
+    pl_result res;
+    int rc;
+    bool chosen;        /* pl_encode_choose passed */
+    pl_format fmt;      /* its output format */
+    bool asked, vary;   /* pl_encode_choose's facts */
+    int tw, th;         /* upright target size; 0 = the full picture */
+    bool needs_decoded; /* reads the decoded image (trim, extract, norotation, full size) */
+    bool plain;         /* a resize of the whole picture, nothing else: can serve later outputs */
+    int from;           /* the source it started from (pl_rend_src.owner) */
+} pl_rend_out;
+
+#define PL_REND_SOURCES (PL_RENDITIONS_MAX + 1)
+
+static double pl_rend_ms(int64_t from, int64_t to)
+{
+    return (double)(to - from) / 1000.0;
+}
+
+static bool pl_rend_fatal(const pl_error *e)
+{
+    return e->code == PL_E_CANCELLED || e->code == PL_E_DEADLINE || e->code == PL_E_INTERNAL;
+}
+
+/* The facts of one output before any pixel: format, target, which images it may start from. */
+static void pl_rend_prepare(pl_ctx *c, pl_rend_out *o, int orient0)
+{
+    const pl_step *s = &o->plan.steps[0];
+    const pl_params *p = &s->params;
+    c->plan = &o->plan;
+    c->err = &o->err;
+    c->lw = c->in_width, c->lh = c->in_height, c->orientation = orient0;
+    o->rc = -1;
+    if (pl_encode_choose(c) != 0)
+        return;
+    o->chosen = true;
+    o->fmt = c->out_format;
+    o->asked = c->out_format_asked;
+    o->vary = c->vary_accept;
+    int tw = 0, th = 0;
+    pl_geometry_target(c, s, &tw, &th); /* stored orientation, 0 = no downscale of the whole */
+    bool swap = !p->norotation && orient0 >= 5 && orient0 <= 8;
+    o->tw = swap ? th : tw;
+    o->th = swap ? tw : th;
+    bool rotated_tag = orient0 > 1;
+    o->needs_decoded = tw <= 0 || th <= 0 || (p->norotation && rotated_tag);
+    bool fit_keeps_aspect = p->fit == PL_FIT_NONE || p->fit == PL_FIT_INSIDE || p->fit == PL_FIT_OUTSIDE;
+    o->plain = !o->needs_decoded && fit_keeps_aspect && !p->force && p->trim <= 0 && p->areawidth == 0 && p->areaheight == 0 &&
+               pl_ops_angle_floor(p->rotate) == 0 && !p->flip && !p->flop && p->sigma <= 0 && p->sharpen <= 0 && !p->grayscale &&
+               p->text[0] == '\0';
+}
+
+/* The smallest source that covers w x h (upright), among those the output may use. */
+static const pl_rend_src *pl_rend_pick(const pl_rend_src *src, int n_src, int w, int h, bool decoded_only)
+{
+    const pl_rend_src *best = &src[0];
+    for (int i = 1; !decoded_only && i < n_src; i++) {
+        const VipsImage *im = src[i].img;
+        if (im->Xsize >= w && im->Ysize >= h && (uint64_t)im->Xsize * im->Ysize < (uint64_t)best->img->Xsize * best->img->Ysize)
+            best = &src[i];
+    }
+    return best;
+}
+
+/* Metadata policy of a transform step (pl_engine's rule). */
+static void pl_rend_meta(pl_ctx *c, const pl_params *p)
+{
+    c->keep_meta = !p->strip;
+    c->keep_profile = !p->noprofile;
+}
+
+static int pl_rend_materialise(pl_ctx *c, VipsImage **x)
+{
+    VipsImage **t = pl_ctx_slot(c);
+    *t = vips_image_copy_memory(*x);
+    if (*t == NULL)
+        return pl_cancel_fail(c, PL_E_DECODE, "Cannot decode the image: its pixel data is damaged or truncated");
+    *x = *t;
+    return 0;
+}
+
+/* One output: geometry from its source, the set's pixel budget, an intermediate when it can serve
+ * later outputs, encode. Returns -1 with o->err on failure. */
+static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_rend_src *src, int *n_src, int orient0, bool more,
+                       uint64_t *set_px)
+{
+    const pl_step *s = &o->plan.steps[0];
+    c->plan = &o->plan;
+    c->err = &o->err;
+    if (pl_cancel_check(c))
+        return -1;
+    const pl_rend_src *from = pl_rend_pick(src, *n_src, o->tw, o->th, o->needs_decoded);
+    o->from = from->owner;
+    bool swap = orient0 >= 5 && orient0 <= 8;
+    if (from->upright && from != &src[0]) {
+        c->lw = swap ? c->in_height : c->in_width;
+        c->lh = swap ? c->in_width : c->in_height;
+        c->orientation = 1;
+    } else {
+        c->lw = c->in_width, c->lh = c->in_height, c->orientation = orient0;
+    }
+    c->out_format = o->fmt;
+    c->out_format_asked = o->asked;
+    c->vary_accept = o->vary;
+    pl_rend_meta(c, &s->params);
+    VipsImage *x;
+    if (pl_geometry_transform(c, s, from->img, &x))
+        return -1;
+    uint64_t px = (uint64_t)x->Xsize * (uint64_t)vips_image_get_page_height(x);
+    const pl_limits *lim = c->lim;
+    if (lim != NULL && lim->max_output_pixels > 0 && *set_px + px > lim->max_output_pixels)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                            "Output set too large: rendition %d (\"%s\", %dx%d) brings the outputs to %.1f megapixels, over the "
+                            "limit of %.1f for the whole set",
+                            idx + 1, name, x->Xsize, vips_image_get_page_height(x), (double)(*set_px + px) / 1e6,
+                            lim->max_output_pixels / 1e6);
+    *set_px += px;
+    if (o->plain && more && *n_src < PL_REND_SOURCES &&
+        (uint64_t)x->Xsize * x->Ysize < (uint64_t)from->img->Xsize * from->img->Ysize) {
+        if (pl_rend_materialise(c, &x))
+            return -1;
+        src[(*n_src)++] = (pl_rend_src){x, true, idx};
+    }
+    return pl_encode_image(c, x, &o->res);
+}
+
+/* ---- placeholders ---- */
+
+static json_t *pl_rend_b64(const char *prefix, const void *data, size_t len)
+{
+    gchar *b = g_base64_encode(data, len);
+    GString *s = g_string_new(prefix);
+    g_string_append(s, b);
+    json_t *j = json_string(s->str);
+    g_free(b);
+    g_string_free(s, TRUE);
+    return j;
+}
+
+/* 8-bit sRGB with alpha, upright, fitting box x box, read out into memory. */
+static int pl_rend_small(pl_ctx *c, const pl_rend_src *from, int box, VipsImage **img_out, uint8_t **px, size_t *len)
+{
+    VipsImage *x = from->img;
+    if (!from->upright && pl_ops_autorot(c, x, &x))
+        return -1;
+    double s = fmin(1.0, fmin((double)box / x->Xsize, (double)box / x->Ysize));
+    int w = (int)fmax(1, floor(x->Xsize * s + 0.5)), h = (int)fmax(1, floor(x->Ysize * s + 0.5));
+    if (pl_ops_resize(c, x, w, h, &x))
+        return -1;
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 4);
+    if (x->Type != VIPS_INTERPRETATION_sRGB || x->BandFmt != VIPS_FORMAT_UCHAR || x->Bands < 3) {
+        if (vips_colourspace(x, &t[0], VIPS_INTERPRETATION_sRGB, NULL) || vips_cast_uchar(t[0], &t[1], NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot make the placeholder image");
+        x = t[1];
+    }
+    if (x->Bands > 4) {
+        if (vips_extract_band(x, &t[2], 0, "n", 4, NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot make the placeholder image");
+        x = t[2];
+    }
+    *img_out = x;
+    if (x->Bands == 3) {
+        if (vips_addalpha(x, &t[3], NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot make the placeholder image");
+        x = t[3];
+    }
+    *px = vips_image_write_to_memory(x, len);
+    if (*px == NULL)
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot make the placeholder image");
+    return 0;
+}
+
+/* libvips 8.14's webpsave writes a small EXIF block (resolution) even when stripping: drop the
+ * EXIF and XMP chunks and their VP8X flags in place (488 -> ~260 bytes for a 32 px LQIP). */
+static void pl_rend_webp_strip(uint8_t *b, size_t *len)
+{
+    if (*len < 20 || memcmp(b, "RIFF", 4) != 0 || memcmp(b + 8, "WEBP", 4) != 0)
+        return;
+    size_t o = 12, w = 12;
+    while (o + 8 <= *len) {
+        uint32_t n = (uint32_t)b[o + 4] | (uint32_t)b[o + 5] << 8 | (uint32_t)b[o + 6] << 16 | (uint32_t)b[o + 7] << 24;
+        size_t whole = 8 + (size_t)n + (n & 1);
+        if (o + whole > *len)
+            return; /* not what we expect: leave it alone */
+        if (memcmp(b + o, "VP8X", 4) == 0 && n >= 1)
+            b[o + 8] &= (uint8_t) ~(0x08 | 0x04);
+        if (memcmp(b + o, "EXIF", 4) != 0 && memcmp(b + o, "XMP ", 4) != 0) {
+            memmove(b + w, b + o, whole);
+            w += whole;
+        }
+        o += whole;
+    }
+    uint32_t riff = (uint32_t)(w - 8);
+    b[4] = riff & 255, b[5] = (riff >> 8) & 255, b[6] = (riff >> 16) & 255, b[7] = (uint8_t)(riff >> 24);
+    *len = w;
+}
+
+/* The LQIP: longest side 32 px, WebP q50, as a data URI. */
+static json_t *pl_rend_lqip(pl_ctx *c, VipsImage *small)
+{
+    VipsImage *x = small;
+    int big = x->Xsize > x->Ysize ? x->Xsize : x->Ysize;
+    if (big > 32) {
+        int w = (int)fmax(1, floor(x->Xsize * 32.0 / big + 0.5)), h = (int)fmax(1, floor(x->Ysize * 32.0 / big + 0.5));
+        if (pl_ops_resize(c, x, w, h, &x))
+            return NULL;
+    }
+    /* pixels only: no EXIF, XMP or profile in a data URI */
+    size_t raw_len = 0;
+    void *raw = vips_image_write_to_memory(x, &raw_len);
+    VipsImage **t = pl_ctx_slot(c);
+    if (raw == NULL || (*t = vips_image_new_from_memory_copy(raw, raw_len, x->Xsize, x->Ysize, x->Bands, x->BandFmt)) == NULL) {
+        g_free(raw);
+        pl_cancel_fail(c, PL_E_OPERATION, "Cannot make the LQIP");
+        return NULL;
+    }
+    g_free(raw);
+    (*t)->Type = VIPS_INTERPRETATION_sRGB;
+    x = *t;
+    void *buf = NULL;
+    size_t len = 0;
+    if (vips_webpsave_buffer(x, &buf, &len, "Q", 50, "strip", TRUE, NULL)) {
+        pl_cancel_fail(c, PL_E_OPERATION, "Cannot encode the LQIP");
+        return NULL;
+    }
+    pl_rend_webp_strip(buf, &len);
+    json_t *j = json_pack("{s:o, s:i, s:i}", "src", pl_rend_b64("data:image/webp;base64,", buf, len), "width", x->Xsize, "height",
+                          x->Ysize);
+    g_free(buf);
+    return j;
+}
+
+static int pl_rend_placeholders(pl_ctx *c, const pl_renditions_spec *rs, const pl_rend_src *src, int n_src, int orient0,
+                                json_t *obj)
+{
+    int box = PL_THUMBHASH_SIDE;
+    /* the smallest source from which the picture fits box x box without enlarging */
+    bool swap = orient0 >= 5 && orient0 <= 8;
+    int uw = swap ? c->in_height : c->in_width, uh = swap ? c->in_width : c->in_height;
+    double s = fmin(1.0, (double)box / VIPS_MAX(uw, uh));
+    const pl_rend_src *from = pl_rend_pick(src, n_src, (int)ceil(uw * s - 0.5), (int)ceil(uh * s - 0.5), false);
+    VipsImage *small = NULL;
+    uint8_t *px = NULL;
+    size_t len = 0;
+    if (pl_rend_small(c, from, box, &small, &px, &len))
+        return -1;
+    int w = small->Xsize, h = small->Ysize;
+    int rc = 0;
+    if (rs->placeholders & PL_PH_BLURHASH) {
+        char bh[PL_BLURHASH_MAX];
+        if (pl_blurhash_encode(px, w, h, 4, (size_t)w * 4, rs->blurhash_x, rs->blurhash_y, bh, sizeof(bh)) == 0)
+            json_object_set_new(obj, "blurhash", json_string(bh));
+    }
+    if (rs->placeholders & PL_PH_THUMBHASH) {
+        uint8_t th[PL_THUMBHASH_MAX];
+        size_t n = 0;
+        if (pl_thumbhash_encode(px, w, h, th, sizeof(th), &n) == 0)
+            json_object_set_new(obj, "thumbhash", pl_rend_b64("", th, n));
+    }
+    if (rs->placeholders & PL_PH_COLOR) {
+        uint8_t rgb[3];
+        char hex[8];
+        pl_placeholder_color(px, w, h, rgb);
+        snprintf(hex, sizeof(hex), "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+        json_object_set_new(obj, "color", json_string(hex));
+    }
+    if (rs->placeholders & PL_PH_LQIP) {
+        json_t *l = pl_rend_lqip(c, small);
+        if (l == NULL)
+            rc = -1;
+        else
+            json_object_set_new(obj, "lqip", l);
+    }
+    g_free(px);
+    return rc;
+}
+
+/* ---- the answer ---- */
+
+static json_t *pl_rend_error_json(const pl_error *e)
+{
+    return json_pack("{s:s, s:i, s:s}", "message", e->message, "status", pl_error_http_status(e->code, 0), "error",
+                     pl_error_name(e->code));
+}
+
+static const char *pl_rend_ext(pl_format f)
+{
+    return f == PL_FMT_JPEG ? "jpg" : pl_format_name(f);
+}
+
+/* Boundaries, each with its Content-Type: the first that occurs in no part is used. */
+static const struct {
+    const char *boundary, *content_type;
+} pl_rend_boundaries[] = {
+    {"imgpipe-renditions-6f1d0c9a2b7e4853", "multipart/mixed; boundary=imgpipe-renditions-6f1d0c9a2b7e4853"},
+    {"imgpipe-renditions-c43a8e17f5d29b06", "multipart/mixed; boundary=imgpipe-renditions-c43a8e17f5d29b06"},
+    {"imgpipe-renditions-0b9e62d7a1c5f384", "multipart/mixed; boundary=imgpipe-renditions-0b9e62d7a1c5f384"},
+    {"imgpipe-renditions-95d7f3b0e8a26c41", "multipart/mixed; boundary=imgpipe-renditions-95d7f3b0e8a26c41"},
+};
+
+static bool pl_rend_contains(const void *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (const uint8_t *p = hay, *end = (const uint8_t *)hay + n; p + k <= end; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p));
+        if (p == NULL || p + k > end)
+            return false;
+        if (memcmp(p, needle, k) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int pl_rend_multipart(const pl_renditions_spec *rs, pl_rend_out *outs, const char *meta, pl_result *out, pl_error *err)
+{
+    size_t nb = sizeof(pl_rend_boundaries) / sizeof(pl_rend_boundaries[0]), b = 0;
+    for (; b < nb; b++) {
+        const char *bd = pl_rend_boundaries[b].boundary;
+        bool clash = pl_rend_contains(meta, strlen(meta), bd);
+        for (int i = 0; !clash && i < rs->n; i++)
+            clash = outs[i].rc == 0 && pl_rend_contains(outs[i].res.data, outs[i].res.len, bd);
+        if (!clash)
+            break;
+    }
+    if (b == nb)
+        return pl_error_set(err, PL_E_INTERNAL, "Cannot find a multipart boundary that no output contains");
+    const char *bd = pl_rend_boundaries[b].boundary;
+    GString *s = g_string_sized_new(4096);
+    g_string_append_printf(s,
+                           "--%s\r\nContent-Type: application/json\r\nContent-Disposition: inline; name=\"meta\"; "
+                           "filename=\"meta.json\"\r\nContent-Length: %zu\r\n\r\n%s\r\n",
+                           bd, strlen(meta), meta);
+    for (int i = 0; i < rs->n; i++) {
+        const pl_rend_out *o = &outs[i];
+        const char *name = rs->names[i];
+        if (o->rc == 0) {
+            g_string_append_printf(s,
+                                   "--%s\r\nContent-Type: %s\r\nContent-Disposition: inline; name=\"%s\"; filename=\"%s.%s\"\r\n"
+                                   "Image-Width: %d\r\nImage-Height: %d\r\nContent-Length: %zu\r\n\r\n",
+                                   bd, o->res.mime, name, name, pl_rend_ext(o->res.format), o->res.width, o->res.height,
+                                   o->res.len);
+            g_string_append_len(s, o->res.data, (gssize)o->res.len);
+        } else {
+            json_t *e = pl_rend_error_json(&o->err);
+            json_object_set_new(e, "name", json_string(name));
+            char *txt = json_dumps(e, JSON_COMPACT);
+            json_decref(e);
+            g_string_append_printf(s,
+                                   "--%s\r\nContent-Type: application/json\r\nContent-Disposition: inline; name=\"%s\"; "
+                                   "filename=\"%s.json\"\r\nImage-Status: %d\r\nContent-Length: %zu\r\n\r\n%s",
+                                   bd, name, name, pl_error_http_status(o->err.code, 0), txt ? strlen(txt) : 0, txt ? txt : "");
+            free(txt);
+        }
+        g_string_append(s, "\r\n");
+    }
+    g_string_append_printf(s, "--%s--\r\n", bd);
+    out->len = s->len;
+    out->data = g_string_free(s, FALSE);
+    out->mime = pl_rend_boundaries[b].content_type;
+    return 0;
+}
+
+/* The outputs' summary (meta part) or, in the JSON form, the outputs themselves. */
+static json_t *pl_rend_list(const pl_renditions_spec *rs, const pl_rend_out *outs, bool with_data)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < rs->n; i++) {
+        const pl_rend_out *o = &outs[i];
+        json_t *j;
+        if (o->rc == 0) {
+            j = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:I, s:s}", "name", rs->names[i], "status", 200, "type",
+                          pl_format_name(o->res.format), "mime", o->res.mime, "width", o->res.width, "height", o->res.height,
+                          "bytes", (json_int_t)o->res.len, "source", o->from >= 0 ? rs->names[o->from] : "decoded");
+            if (with_data)
+                json_object_set_new(j, "data", pl_rend_b64("", o->res.data, o->res.len));
+        } else {
+            j = json_pack("{s:s, s:i, s:o}", "name", rs->names[i], "status", pl_error_http_status(o->err.code, 0), "error",
+                          pl_rend_error_json(&o->err));
+        }
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
+/* ---- the run ---- */
+
+int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
+{
+    const pl_renditions_spec *rs = &plan->rend;
+    pl_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.base = VIPS_OBJECT(vips_image_new());
+    c.plan = plan;
+    c.in = in;
+    c.lim = lim;
+    c.ctl = ctl;
+    c.err = err;
+    atomic_init(&c.kill_code, 0);
+    pl_rend_out *outs = g_new0(pl_rend_out, rs->n > 0 ? rs->n : 1);
+    json_t *meta = json_object(), *info = NULL;
+    pl_probe_info pi;
+    int rc = -1, failed = 0, order[PL_RENDITIONS_MAX];
+    int64_t t0 = g_get_monotonic_time(), t1, t2;
+
+    if (pl_cancel_check(&c) || pl_load_header(&c, in->data, in->len, &pi))
+        goto done;
+    out->in_format = c.in_format;
+    out->in_width = c.in_width;
+    out->in_height = c.in_height;
+    if (pl_load_check_limits(&c, &pi, 1))
+        goto done;
+    if (rs->info) {
+        pl_result ir = {0};
+        if (pl_info_json(&c, &pi, c.head, &ir))
+            goto done;
+        info = json_loadb(ir.data, ir.len, 0, NULL);
+        pl_result_clear(&ir);
+    }
+    int orient0 = c.orientation;
+    c.n_frames = 1; /* the first frame of an animation */
+
+    /* every output's facts, and the one box the decode must cover (stored orientation) */
+    int bw = 0, bh = 0, n_order = 0;
+    bool swap = orient0 >= 5 && orient0 <= 8;
+    for (int i = 0; i < rs->n; i++) {
+        pl_rend_out *o = &outs[i];
+        o->plan.op = PL_OP_TRANSFORM;
+        o->plan.n_steps = 1;
+        o->plan.steps[0] = rs->steps[i];
+        o->plan.params = rs->steps[i].params;
+        pl_rend_prepare(&c, o, orient0);
+        if (!o->chosen)
+            continue;
+        int sw = o->needs_decoded ? c.in_width : swap ? o->th : o->tw;
+        int sh = o->needs_decoded ? c.in_height : swap ? o->tw : o->th;
+        bw = VIPS_MAX(bw, sw);
+        bh = VIPS_MAX(bh, sh);
+        order[n_order++] = i;
+    }
+    c.err = err;
+    if (rs->placeholders != 0 || n_order == 0) {
+        double s = fmin(1.0, (double)PL_THUMBHASH_SIDE / VIPS_MAX(c.in_width, c.in_height));
+        bw = VIPS_MAX(bw, (int)ceil(c.in_width * s));
+        bh = VIPS_MAX(bh, (int)ceil(c.in_height * s));
+    }
+    if (rs->all)
+        for (int i = 0; i < rs->n; i++)
+            if (!outs[i].chosen) {
+                *err = outs[i].err;
+                failed = i;
+                goto part_failed;
+            }
+    /* largest first (stable: equal sizes keep the request's order) */
+    for (int i = 1; i < n_order; i++)
+        for (int j = i; j > 0; j--) {
+            const pl_rend_out *a = &outs[order[j - 1]], *b = &outs[order[j]];
+            uint64_t aa = a->needs_decoded ? UINT64_MAX : (uint64_t)a->tw * a->th;
+            uint64_t ba = b->needs_decoded ? UINT64_MAX : (uint64_t)b->tw * b->th;
+            if (ba <= aa)
+                break;
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+
+    /* decode once, at the largest shrink-on-load scale that covers the box, into memory */
+    c.lw = c.in_width, c.lh = c.in_height, c.orientation = orient0;
+    VipsImage *img;
+    bool full = bw >= c.in_width && bh >= c.in_height;
+    /* GIF: random access, as pl_run (libvips 8.14's sequential gifload can spin on tall frames) */
+    if (pl_load_image(&c, 1, full ? 0 : bw, full ? 0 : bh, c.in_format == PL_FMT_GIF, &img) || pl_rend_materialise(&c, &img))
+        goto done;
+    c.owned_pixels = NULL; /* shared by every output: never rewritten in place */
+    c.head = img;
+    pl_cancel_attach(&c, img);
+    t1 = g_get_monotonic_time();
+    out->t.decode_ms = pl_rend_ms(t0, t1);
+
+    json_object_set_new(meta, "decoded", json_pack("{s:i, s:i}", "width", img->Xsize, "height", img->Ysize));
+    pl_rend_src src[PL_REND_SOURCES];
+    int n_src = 1;
+    src[0] = (pl_rend_src){img, orient0 <= 1, -1};
+    uint64_t set_px = 0;
+    for (int k = 0; k < n_order; k++) {
+        int i = order[k];
+        pl_rend_out *o = &outs[i];
+        o->rc = pl_rend_one(&c, o, i, rs->names[i], src, &n_src, orient0, k + 1 < n_order || rs->placeholders != 0, &set_px);
+        if (o->rc != 0 && pl_rend_fatal(&o->err)) {
+            *err = o->err;
+            goto done;
+        }
+        if (o->rc != 0 && rs->all) {
+            *err = o->err;
+            failed = i;
+            goto part_failed;
+        }
+    }
+    c.err = err;
+    c.plan = plan;
+    t2 = g_get_monotonic_time();
+    out->t.encode_ms = pl_rend_ms(t1, t2);
+
+    if (rs->placeholders != 0) {
+        json_t *ph = json_object();
+        json_object_set_new(meta, "placeholders", ph);
+        if (pl_rend_placeholders(&c, rs, src, n_src, orient0, ph))
+            goto done;
+    }
+    if (info != NULL) {
+        json_object_set_new(meta, "info", info);
+        info = NULL;
+    }
+    bool as_json = pl_renditions_wants_json(in->accept);
+    json_object_set_new(meta, "renditions", pl_rend_list(rs, outs, as_json));
+    char *text = json_dumps(meta, JSON_COMPACT);
+    if (text == NULL) {
+        pl_error_set(err, PL_E_INTERNAL, "Out of memory building the renditions answer");
+        goto done;
+    }
+    if (as_json) {
+        out->len = strlen(text);
+        out->data = g_memdup2(text, out->len + 1);
+        out->mime = "application/json";
+        rc = 0;
+    } else {
+        rc = pl_rend_multipart(rs, outs, text, out, err);
+    }
+    free(text);
+    out->format = PL_FMT_UNKNOWN;
+    out->vary_accept = true; /* Accept picks the JSON or the multipart form */
+    out->t.process_ms = pl_rend_ms(t2, g_get_monotonic_time());
+    goto done;
+part_failed : {
+    /* all=true: the first failed output fails the request, named */
+    char msg[PL_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg), "rendition %d (\"%s\") failed and all=true: %.*s", failed + 1, rs->names[failed],
+             (int)sizeof(msg) - 96, err->message);
+    memcpy(err->message, msg, sizeof(msg));
+}
+done:
+    for (int i = 0; i < rs->n; i++)
+        pl_result_clear(&outs[i].res);
+    g_free(outs);
+    json_decref(meta);
+    json_decref(info);
+#ifdef __GLIBC__
+    if (c.in_format == PL_FMT_HEIF || c.in_format == PL_FMT_AVIF)
+        malloc_trim(0);
+#endif
+    if (rc != 0) {
+        pl_format f = out->in_format;
+        int w = out->in_width, h = out->in_height;
+        pl_result_clear(out);
+        out->in_format = f, out->in_width = w, out->in_height = h;
+    }
+    g_object_unref(c.base);
+    return rc;
+}
