@@ -175,31 +175,31 @@ PL_UF_INLINE __m128i pl_uf_abs16_sse2(__m128i v)
 }
 
 /* Paeth at 3, 4, 6, 8 bytes per pixel (up != NULL), in 16-bit lanes; ABS is SSE2's or SSSE3's */
-#define PL_UF_PAETH_PX(ABS)                                                                                                  \
-    do {                                                                                                                     \
-        const __m128i zero = _mm_setzero_si128(), lo = _mm_set1_epi16(0xff);                                               \
-        __m128i a = zero, c = zero;                                                                                          \
-        for (size_t x = 0; x + (size_t)bpp <= n; x += (size_t)bpp) {                                                         \
-            __m128i b = _mm_unpacklo_epi8(pl_uf_load(up + x, bpp), zero);                                                    \
-            __m128i cx = _mm_add_epi16(c, _mm_unpacklo_epi8(pl_uf_load(src + x, bpp), zero));                                \
-            __m128i bc = _mm_sub_epi16(b, c), pa = ABS(bc);                                                                  \
-            __m128i ac = _mm_sub_epi16(a, c);                                                                                \
-            __m128i pb = ABS(ac), pc = ABS(_mm_add_epi16(ac, bc));                                                           \
-            __m128i use_b = _mm_cmpgt_epi16(pa, pb);                                /* pb < pa */                            \
-            __m128i use_c = _mm_cmpgt_epi16(_mm_min_epi16(pa, pb), pc);             /* pc < both */                          \
-            __m128i off = _mm_xor_si128(ac, _mm_and_si128(_mm_xor_si128(ac, bc), use_b)); /* a - c or b - c */               \
-            a = _mm_and_si128(_mm_add_epi16(cx, _mm_andnot_si128(use_c, off)), lo);                                          \
-            pl_uf_store(dst + x, _mm_packus_epi16(a, a), bpp);                                                               \
-            c = b;                                                                                                           \
-        }                                                                                                                    \
+#define PL_UF_PAETH_PX(ABS)                                                                                                        \
+    do {                                                                                                                           \
+        const __m128i zero = _mm_setzero_si128(), lo = _mm_set1_epi16(0xff);                                                       \
+        __m128i a = zero, c = zero;                                                                                                \
+        for (size_t x = 0; x + (size_t)bpp <= n; x += (size_t)bpp) {                                                               \
+            __m128i b = _mm_unpacklo_epi8(pl_uf_load(up + x, bpp), zero);                                                          \
+            __m128i cx = _mm_add_epi16(c, _mm_unpacklo_epi8(pl_uf_load(src + x, bpp), zero));                                      \
+            __m128i bc = _mm_sub_epi16(b, c), pa = ABS(bc);                                                                        \
+            __m128i ac = _mm_sub_epi16(a, c);                                                                                      \
+            __m128i pb = ABS(ac), pc = ABS(_mm_add_epi16(ac, bc));                                                                 \
+            __m128i use_b = _mm_cmpgt_epi16(pa, pb);                                      /* pb < pa */                            \
+            __m128i use_c = _mm_cmpgt_epi16(_mm_min_epi16(pa, pb), pc);                   /* pc < both */                          \
+            __m128i off = _mm_xor_si128(ac, _mm_and_si128(_mm_xor_si128(ac, bc), use_b)); /* a - c or b - c */                     \
+            a = _mm_and_si128(_mm_add_epi16(cx, _mm_andnot_si128(use_c, off)), lo);                                                \
+            pl_uf_store(dst + x, _mm_packus_epi16(a, a), bpp);                                                                     \
+            c = b;                                                                                                                 \
+        }                                                                                                                          \
     } while (0)
 
 /* one function per implementation and bpp (a constant bpp makes the loads and stores fixed) */
-#define PL_UF_PAETH_FN(name, attr, ABS, BPP)                                                                                 \
-    attr static void name(uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n)                                     \
-    {                                                                                                                        \
-        const int bpp = BPP;                                                                                                 \
-        PL_UF_PAETH_PX(ABS);                                                                                                 \
+#define PL_UF_PAETH_FN(name, attr, ABS, BPP)                                                                                       \
+    attr static void name(uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n)                                           \
+    {                                                                                                                              \
+        const int bpp = BPP;                                                                                                       \
+        PL_UF_PAETH_PX(ABS);                                                                                                       \
     }
 #define PL_UF_SSSE3 __attribute__((target("ssse3")))
 PL_UF_PAETH_FN(pl_uf_paeth3_sse2, , pl_uf_abs16_sse2, 3)
@@ -212,20 +212,20 @@ PL_UF_PAETH_FN(pl_uf_paeth6_ssse3, PL_UF_SSSE3, _mm_abs_epi16, 6)
 PL_UF_PAETH_FN(pl_uf_paeth8_ssse3, PL_UF_SSSE3, _mm_abs_epi16, 8)
 
 /* Each bpp gets its own copy of the loops (a constant bpp makes the loads and stores fixed). */
-#define PL_UF_BY_BPP(fn, ...)                                                                                                \
-    switch (bpp) {                                                                                                           \
-    case 3:                                                                                                                  \
-        fn(__VA_ARGS__, 3);                                                                                                  \
-        break;                                                                                                               \
-    case 4:                                                                                                                  \
-        fn(__VA_ARGS__, 4);                                                                                                  \
-        break;                                                                                                               \
-    case 6:                                                                                                                  \
-        fn(__VA_ARGS__, 6);                                                                                                  \
-        break;                                                                                                               \
-    default:                                                                                                                 \
-        fn(__VA_ARGS__, 8);                                                                                                  \
-        break;                                                                                                               \
+#define PL_UF_BY_BPP(fn, ...)                                                                                                      \
+    switch (bpp) {                                                                                                                 \
+    case 3:                                                                                                                        \
+        fn(__VA_ARGS__, 3);                                                                                                        \
+        break;                                                                                                                     \
+    case 4:                                                                                                                        \
+        fn(__VA_ARGS__, 4);                                                                                                        \
+        break;                                                                                                                     \
+    case 6:                                                                                                                        \
+        fn(__VA_ARGS__, 6);                                                                                                        \
+        break;                                                                                                                     \
+    default:                                                                                                                       \
+        fn(__VA_ARGS__, 8);                                                                                                        \
+        break;                                                                                                                     \
     }
 
 static void pl_uf_simd(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n, int bpp, int filter)
@@ -259,11 +259,15 @@ static void pl_uf_simd(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, 
         if (bpp <= 2)
             pl_uf_scalar(dst, src, up, 0, n, bpp, 4);
         else if (impl == PL_UNFILTER_SSSE3)
-            (bpp == 3 ? pl_uf_paeth3_ssse3 : bpp == 4 ? pl_uf_paeth4_ssse3 : bpp == 6 ? pl_uf_paeth6_ssse3 : pl_uf_paeth8_ssse3)(
-                dst, src, up, n);
+            (bpp == 3   ? pl_uf_paeth3_ssse3
+             : bpp == 4 ? pl_uf_paeth4_ssse3
+             : bpp == 6 ? pl_uf_paeth6_ssse3
+                        : pl_uf_paeth8_ssse3)(dst, src, up, n);
         else
-            (bpp == 3 ? pl_uf_paeth3_sse2 : bpp == 4 ? pl_uf_paeth4_sse2 : bpp == 6 ? pl_uf_paeth6_sse2 : pl_uf_paeth8_sse2)(
-                dst, src, up, n);
+            (bpp == 3   ? pl_uf_paeth3_sse2
+             : bpp == 4 ? pl_uf_paeth4_sse2
+             : bpp == 6 ? pl_uf_paeth6_sse2
+                        : pl_uf_paeth8_sse2)(dst, src, up, n);
         break;
     default:
         memmove(dst, src, n);

@@ -24,8 +24,7 @@ int pl_png_unfilter_has(pl_unfilter_impl impl);
  * apart from src or lies before it in the same buffer (dst < src: the in-place layout of
  * pl_png_unfilter_image), never at src itself, and does not overlap up. An implementation this
  * CPU lacks runs the scalar code. Returns -1 on an unknown filter type or bpp, else 0. */
-int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n, int bpp,
-                        int filter);
+int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n, int bpp, int filter);
 
 /* Unfilter h rows stored as [filter byte, s bytes] at buf + i*(s+1) into rows of s bytes at
  * buf + i*s (in place, with the best implementation). Returns -1 on a bad filter byte. */

@@ -193,8 +193,8 @@ static int check_png(const char *name, const uint8_t *d, size_t len, int want_fi
     if (r.depth == 16)
         pl_png_unfilter_be16(r.raw, r.s * r.h);
     ok(un == 0 && memcmp(r.raw, refpix, refsize) == 0,
-       "%s: pl_png_unfilter_image = vips_pngload_buffer, byte for byte (rows by filter 0-4: %d %d %d %d %d)", name,
-       r.filters[0], r.filters[1], r.filters[2], r.filters[3], r.filters[4]);
+       "%s: pl_png_unfilter_image = vips_pngload_buffer, byte for byte (rows by filter 0-4: %d %d %d %d %d)", name, r.filters[0],
+       r.filters[1], r.filters[2], r.filters[3], r.filters[4]);
     /* an ICC profile sends the engine's pixels through a colour transform: test_engine_png covers those */
     if (vips_image_get_typeof(ref, VIPS_META_ICC_NAME) != 0) {
         g_free(r.raw);
@@ -219,14 +219,12 @@ static VipsImage *make_image(int w, int h, int bands, int depth)
     VipsImage *bandv[4] = {NULL};
     double top = depth == 16 ? 65535 : 255;
     for (int b = 0; b < bands; b++) {
-        if (vips_gaussnoise(&noise, w, h, "mean", top / 2, "sigma", top / 6, "seed", 7 + b, NULL) ||
-            vips_xyz(&ramp, w, h, NULL) || vips_extract_band(ramp, &joined, 0, NULL) ||
-            vips_linear1(joined, &sum, top / (3.0 * w), -top / 6, NULL))
+        if (vips_gaussnoise(&noise, w, h, "mean", top / 2, "sigma", top / 6, "seed", 7 + b, NULL) || vips_xyz(&ramp, w, h, NULL) ||
+            vips_extract_band(ramp, &joined, 0, NULL) || vips_linear1(joined, &sum, top / (3.0 * w), -top / 6, NULL))
             return NULL;
         VIPS_UNREF(joined);
         VipsImage *t = NULL;
-        if (vips_add(noise, sum, &t, NULL) ||
-            vips_cast(t, &bandv[b], depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, NULL))
+        if (vips_add(noise, sum, &t, NULL) || vips_cast(t, &bandv[b], depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, NULL))
             return NULL;
         VIPS_UNREF(t);
         VIPS_UNREF(noise);
@@ -248,8 +246,8 @@ static void test_generated(void)
         VipsForeignPngFilter f;
         int byte; /* the filter byte every row must carry, -1 = adaptive */
         const char *name;
-    } filters[] = {{VIPS_FOREIGN_PNG_FILTER_NONE, 0, "none"}, {VIPS_FOREIGN_PNG_FILTER_SUB, 1, "sub"},
-                   {VIPS_FOREIGN_PNG_FILTER_UP, 2, "up"},     {VIPS_FOREIGN_PNG_FILTER_AVG, 3, "avg"},
+    } filters[] = {{VIPS_FOREIGN_PNG_FILTER_NONE, 0, "none"},   {VIPS_FOREIGN_PNG_FILTER_SUB, 1, "sub"},
+                   {VIPS_FOREIGN_PNG_FILTER_UP, 2, "up"},       {VIPS_FOREIGN_PNG_FILTER_AVG, 3, "avg"},
                    {VIPS_FOREIGN_PNG_FILTER_PAETH, 4, "paeth"}, {VIPS_FOREIGN_PNG_FILTER_ALL, -1, "all"}};
     static const int sizes[][2] = {{67, 13}, {1, 5}, {2, 3}, {33, 17}, {5, 1}};
     for (int depth = 8; depth <= 16; depth += 8)
@@ -264,16 +262,16 @@ static void test_generated(void)
                     void *buf = NULL;
                     size_t len = 0;
                     char name[96];
-                    snprintf(name, sizeof(name), "pngsave %dx%d %d-band %d-bit filter=%s", sizes[si][0], sizes[si][1], bands,
-                             depth, filters[fi].name);
+                    snprintf(name, sizeof(name), "pngsave %dx%d %d-band %d-bit filter=%s", sizes[si][0], sizes[si][1], bands, depth,
+                             filters[fi].name);
                     if (vips_pngsave_buffer(im, &buf, &len, "filter", filters[fi].f, "bitdepth", depth, "strip", TRUE, NULL)) {
                         ok(0, "%s: %s", name, vips_error_buffer());
                         vips_error_clear();
                         continue;
                     }
                     /* libpng writes a 1-pixel-wide or 1-row image with other filters than asked */
-                    ok(check_png(name, buf, len, sizes[si][0] > 1 && sizes[si][1] > 1 ? filters[fi].byte : -1), "%s: in the fast path's layout",
-                       name);
+                    ok(check_png(name, buf, len, sizes[si][0] > 1 && sizes[si][1] > 1 ? filters[fi].byte : -1),
+                       "%s: in the fast path's layout", name);
                     g_free(buf);
                 }
                 VIPS_UNREF(im);
