@@ -82,20 +82,35 @@ static void pl_uf_scalar(uint8_t *dst, const uint8_t *src, const uint8_t *up, si
 #ifdef PL_UNFILTER_X86
 #define PL_UF_INLINE static inline __attribute__((always_inline))
 
-/* a pixel's bytes to and from the low lanes of a register, with the pixel's exact size */
-PL_UF_INLINE __m128i pl_uf_load(const uint8_t *p, int bpp)
+/* A pixel's bytes to and from the low lanes of a register. Loads: wide = 8 more bytes may be
+ * read at p (4 or 8 bytes then carry a 3- or 6-byte pixel, the extra lanes are ignored); else
+ * the exact bytes, put together in a general register (a copy through memory would stall on
+ * store forwarding). Stores: the exact size. */
+PL_UF_INLINE __m128i pl_uf_load(const uint8_t *p, int bpp, int wide)
 {
-    uint32_t v32 = 0;
-    uint64_t v64 = 0;
+    uint32_t v32;
+    uint16_t v16;
+    uint64_t v64;
     switch (bpp) {
     case 3:
-        memcpy(&v32, p, 3);
+        if (wide) {
+            memcpy(&v32, p, 4);
+        } else {
+            memcpy(&v16, p, 2);
+            v32 = v16 | (uint32_t)p[2] << 16;
+        }
         return _mm_cvtsi32_si128((int)v32);
     case 4:
         memcpy(&v32, p, 4);
         return _mm_cvtsi32_si128((int)v32);
     case 6:
-        memcpy(&v64, p, 6);
+        if (wide) {
+            memcpy(&v64, p, 8);
+        } else {
+            memcpy(&v32, p, 4);
+            memcpy(&v16, p + 4, 2);
+            v64 = v32 | (uint64_t)v16 << 32;
+        }
         return _mm_cvtsi64_si128((long long)v64);
     default:
         return _mm_loadl_epi64((const __m128i *)(const void *)p);
@@ -151,7 +166,7 @@ PL_UF_INLINE void pl_uf_sub_px_sse2(uint8_t *dst, const uint8_t *src, size_t n, 
 {
     __m128i a = _mm_setzero_si128();
     for (size_t x = 0; x + (size_t)bpp <= n; x += (size_t)bpp) {
-        a = _mm_add_epi8(a, pl_uf_load(src + x, bpp));
+        a = _mm_add_epi8(a, pl_uf_load(src + x, bpp, x + 8 <= n));
         pl_uf_store(dst + x, a, bpp);
     }
 }
@@ -162,7 +177,8 @@ PL_UF_INLINE void pl_uf_avg_px_sse2(uint8_t *dst, const uint8_t *src, const uint
     const __m128i one = _mm_set1_epi8(1);
     __m128i a = _mm_setzero_si128();
     for (size_t x = 0; x + (size_t)bpp <= n; x += (size_t)bpp) {
-        __m128i b = pl_uf_load(up + x, bpp), s = pl_uf_load(src + x, bpp);
+        int wide = x + 8 <= n;
+        __m128i b = pl_uf_load(up + x, bpp, wide), s = pl_uf_load(src + x, bpp, wide);
         __m128i lost = _mm_and_si128(_mm_xor_si128(a, b), one);
         a = _mm_sub_epi8(_mm_add_epi8(_mm_avg_epu8(a, b), s), lost);
         pl_uf_store(dst + x, a, bpp);
@@ -180,8 +196,9 @@ PL_UF_INLINE __m128i pl_uf_abs16_sse2(__m128i v)
         const __m128i zero = _mm_setzero_si128(), lo = _mm_set1_epi16(0xff);                                                       \
         __m128i a = zero, c = zero;                                                                                                \
         for (size_t x = 0; x + (size_t)bpp <= n; x += (size_t)bpp) {                                                               \
-            __m128i b = _mm_unpacklo_epi8(pl_uf_load(up + x, bpp), zero);                                                          \
-            __m128i cx = _mm_add_epi16(c, _mm_unpacklo_epi8(pl_uf_load(src + x, bpp), zero));                                      \
+            int wide = x + 8 <= n;                                                                                                 \
+            __m128i b = _mm_unpacklo_epi8(pl_uf_load(up + x, bpp, wide), zero);                                                    \
+            __m128i cx = _mm_add_epi16(c, _mm_unpacklo_epi8(pl_uf_load(src + x, bpp, wide), zero));                                \
             __m128i bc = _mm_sub_epi16(b, c), pa = ABS(bc);                                                                        \
             __m128i ac = _mm_sub_epi16(a, c);                                                                                      \
             __m128i pb = ABS(ac), pc = ABS(_mm_add_epi16(ac, bc));                                                                 \
