@@ -15,12 +15,12 @@
  * leaves its 16-bit register between pixels. SSSE3's pabsw shortens the chain by the SSE2
  * max(v, -v) pair, chosen at run time (__builtin_cpu_supports). Average and Paeth at 1 and 2
  * bytes per pixel stay scalar: the chain is one byte (or two), and a vector lane buys nothing
- * there. Pixels at 3 and 6 bytes are loaded and stored with their exact size, so that no store
- * reaches bytes the chain has not read yet: rows can be unfiltered in place, each moving down by
- * its filter byte and the ones before it (pl_png_unfilter_image).
+ * there. Pixels at 3 and 6 bytes are stored with their exact size and loaded 4 or 8 bytes wide
+ * (exact at a row's end), so that no store reaches bytes the chain has not read yet: rows can be
+ * unfiltered in place, each moving down by its filter byte and the ones before it
+ * (pl_png_unfilter_image).
  *
- * Thread-safe: no state besides the implementation choice, which is read-only after the first
- * call.
+ * Thread-safe: no state; the implementation is chosen per image (pl_png_unfilter_best).
  */
 #include <stdlib.h>
 #include <string.h>
