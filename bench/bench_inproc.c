@@ -7,9 +7,15 @@
  * /proc/self until they finish. Workers share the read-only plans, workload and corpus, take
  * request numbers from one atomic counter, and record into their own stats and histogram; the
  * main thread merges them after joining. Each worker calls pl_engine_thread_done() before it exits.
+ *
+ * --per-input FILE (one worker thread): each counted request is also timed by the process's CPU
+ * (getrusage: the worker, its libvips threads and the sampler's few reads of /proc) and wall
+ * clock, summed per operation and input file, and written as a TSV after the run.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +24,11 @@
 #include "bench_run.h"
 #include "pl_engine.h"
 #include "pl_options.h"
+
+typedef struct inproc_input { /* --per-input: one operation on one input file */
+    uint64_t runs, ok;
+    double cpu_ms, cpu_ms_min, wall_ms, out_bytes;
+} inproc_input;
 
 typedef struct inproc_shared {
     const bench_config *cfg;
@@ -29,7 +40,15 @@ typedef struct inproc_shared {
     atomic_ullong next;
     atomic_ullong sent;
     atomic_llong last_done_us;
+    inproc_input *per; /* --per-input: [op * corpus size + image], else NULL */
 } inproc_shared;
+
+static double inproc_cpu_ms(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
 
 typedef struct inproc_worker {
     pthread_t thread;
@@ -58,11 +77,22 @@ static void *inproc_main(void *arg)
         pl_error perr;
         memset(&res, 0, sizeof(res));
         pl_error_clear(&perr);
+        double cpu0 = sh->per ? inproc_cpu_ms() : 0;
         int rc = pl_run(&sh->plans[op], &in, &sh->limits, NULL, &res, &perr);
         int64_t done = bench_now_us();
         if (done < sh->warm_end_us || done > sh->end_us) {
             pl_result_clear(&res);
             continue;
+        }
+        if (sh->per) {
+            inproc_input *p = &sh->per[op * sh->c->n + image];
+            double cpu = inproc_cpu_ms() - cpu0;
+            p->cpu_ms_min = p->runs == 0 || cpu < p->cpu_ms_min ? cpu : p->cpu_ms_min;
+            p->runs++;
+            p->ok += rc == 0;
+            p->cpu_ms += cpu;
+            p->wall_ms += (double)(done - start) / 1e3;
+            p->out_bytes += rc == 0 ? (double)res.len : 0;
         }
         int status = rc == 0 ? 200 : pl_error_http_status(perr.code, 0);
         st->window_done++;
@@ -111,6 +141,29 @@ static void inproc_merge(bench_stats *into, const bench_stats *from)
         memcpy(into->first_error, from->first_error, sizeof(into->first_error));
 }
 
+/* --per-input: one line per operation and input file that ran in the window */
+static int inproc_write_per_input(const char *path, const bench_workload *w, const bench_corpus *c, const inproc_input *per,
+                                  bench_error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return bench_error_set(err, "cannot write --per-input %s: %s", path, strerror(errno));
+    fprintf(f, "operation\tfile\ttype\tbytes\truns\tok\tcpu_ms_mean\tcpu_ms_min\twall_ms_mean\tout_bytes_mean\n");
+    for (size_t op = 0; op < w->n; op++)
+        for (size_t i = 0; i < c->n; i++) {
+            const inproc_input *p = &per[op * c->n + i];
+            if (p->runs == 0)
+                continue;
+            fprintf(f, "%s\t%s\t%s\t%zu\t%llu\t%llu\t%.1f\t%.1f\t%.1f\t%.0f\n", w->ops[op].spec, c->images[i].name,
+                    c->images[i].type, c->images[i].len, (unsigned long long)p->runs, (unsigned long long)p->ok,
+                    p->cpu_ms / (double)p->runs, p->cpu_ms_min, p->wall_ms / (double)p->runs,
+                    p->ok ? p->out_bytes / (double)p->ok : 0.0);
+        }
+    if (fclose(f) != 0)
+        return bench_error_set(err, "cannot write --per-input %s: %s", path, strerror(errno));
+    return 0;
+}
+
 int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const bench_corpus *c, bench_run *run, bench_error *err)
 {
     memset(run, 0, sizeof(*run));
@@ -125,7 +178,9 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
     pl_plan *plans = calloc(w->n, sizeof(*plans));
     inproc_worker *workers = calloc((size_t)cfg->threads, sizeof(*workers));
     inproc_shared sh = {.cfg = cfg, .w = w, .c = c, .plans = plans};
-    if (!plans || !workers) {
+    if (cfg->per_input_path)
+        sh.per = calloc(w->n * c->n, sizeof(*sh.per));
+    if (!plans || !workers || (cfg->per_input_path && !sh.per)) {
         bench_error_set(err, "out of memory");
         goto out;
     }
@@ -186,7 +241,10 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
     run->window_s = (double)(window_end - sh.warm_end_us) / 1e6;
     run->sent_total = atomic_load(&sh.sent);
     rc = started == cfg->threads ? 0 : -1;
+    if (rc == 0 && sh.per)
+        rc = inproc_write_per_input(cfg->per_input_path, w, c, sh.per, err);
 out:
+    free(sh.per);
     free(plans);
     free(workers);
     return rc;

@@ -24,7 +24,7 @@ static void main_usage(FILE *out)
         out,
         "usage: imgpipe-bench --url URL --corpus DIR --do OP|FILE (--concurrency C | --rate R) --duration S\n"
         "                     [--warmup S] [--max-requests N] [--http2] [--server-pid PID] [--json FILE]\n"
-        "       imgpipe-bench --inprocess --threads T --corpus DIR --do OP|FILE --duration S [--json FILE]\n"
+        "       imgpipe-bench --inprocess --threads T --corpus DIR --do OP|FILE --duration S [--json FILE] [--per-input FILE]\n"
         "       imgpipe-bench --free-port     print a free TCP port on 127.0.0.1 (for scripts)\n"
         "\n"
         "Load an imgpipe (or imaginary-compatible) server with POST URL/op?query requests whose bodies cycle\n"
@@ -49,6 +49,7 @@ static void main_usage(FILE *out)
         "  --samples FILE       write the RSS/CPU samples as 't_s rss_kb cpu_s' lines (for plots)\n"
         "  --inprocess          no HTTP: run the engine directly on --threads T (1..256; default: cores)\n"
         "  --vips-threads N     in-process: libvips threads per image (default: max(1, cores / T))\n"
+        "  --per-input FILE     in-process, one thread: CPU-ms and wall-ms per input file and operation (TSV)\n"
         "  --timeout S          per-request timeout (default 30)\n"
         "  --drain S            open loop: wait this long after the window for answers (default 10)\n"
         "  --max-inflight N     open loop: requests in flight at most (default 512)\n"
@@ -112,7 +113,8 @@ enum {
     OPT_LABEL,
     OPT_FREEPORT,
     OPT_TSV,
-    OPT_SAMPLES
+    OPT_SAMPLES,
+    OPT_PERINPUT
 };
 
 static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err)
@@ -141,6 +143,7 @@ static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err
                                          {"free-port", no_argument, NULL, OPT_FREEPORT},
                                          {"tsv", required_argument, NULL, OPT_TSV},
                                          {"samples", required_argument, NULL, OPT_SAMPLES},
+                                         {"per-input", required_argument, NULL, OPT_PERINPUT},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -226,6 +229,9 @@ static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err
         case OPT_SAMPLES:
             cfg->samples_path = optarg;
             break;
+        case OPT_PERINPUT:
+            cfg->per_input_path = optarg;
+            break;
         case OPT_LABEL:
             cfg->label = optarg;
             break;
@@ -247,14 +253,18 @@ static int main_parse(int argc, char **argv, bench_config *cfg, bench_error *err
     if (cfg->inprocess) {
         if (cfg->url || cfg->rate > 0 || cfg->concurrency || cfg->http2 || cfg->server_pid)
             return bench_error_set(err, "--inprocess runs without HTTP: drop --url, --rate, --concurrency, --http2, --server-pid");
+        if (cfg->per_input_path && cfg->threads > 1)
+            return bench_error_set(err, "--per-input times each request by the process's CPU: use it with --threads 1");
+        if (cfg->per_input_path)
+            cfg->threads = 1;
         if (!cfg->threads)
             cfg->threads = (int)cores;
         if (!cfg->vips_threads)
             cfg->vips_threads = cores / cfg->threads > 1 ? (int)(cores / cfg->threads) : 1;
         return 0;
     }
-    if (cfg->threads || cfg->vips_threads)
-        return bench_error_set(err, "--threads and --vips-threads belong to --inprocess");
+    if (cfg->threads || cfg->vips_threads || cfg->per_input_path)
+        return bench_error_set(err, "--threads, --vips-threads and --per-input belong to --inprocess");
     if (!cfg->url)
         return bench_error_set(err, "--url is required (or --inprocess), e.g. --url http://127.0.0.1:8080");
     if ((cfg->concurrency > 0) == (cfg->rate > 0))

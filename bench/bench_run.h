@@ -39,6 +39,7 @@ typedef struct bench_config {
     const char *json_path;
     const char *tsv_path;     /* --tsv: append one summary line */
     const char *samples_path; /* --samples: write the RSS/CPU samples */
+    const char *per_input_path; /* --per-input: in-process, one thread: CPU-ms per input file (TSV) */
     const char *label;        /* free text copied to the JSON */
     int concurrency;          /* closed loop; 0 when --rate */
     double rate;              /* open loop requests/s; 0 when --concurrency */

@@ -1,0 +1,36 @@
+/*
+ * pl_png_unfilter: PNG row unfiltering (None, Sub, Up, Average, Paeth) for 1, 2, 3, 4, 6 and 8
+ * bytes per pixel, scalar and SSE2/SSSE3 (chosen at run time), for the PNG fast path (pl_png.c).
+ * The technique is described at the top of pl_png_unfilter.c.
+ */
+#ifndef PL_PNG_UNFILTER_H
+#define PL_PNG_UNFILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Implementations, for tests and measurements: the scalar code, SSE2 (the x86-64 baseline) and
+ * SSE2 + SSSE3. */
+typedef enum { PL_UNFILTER_SCALAR = 0, PL_UNFILTER_SSE2 = 1, PL_UNFILTER_SSSE3 = 2 } pl_unfilter_impl;
+
+/* The best implementation this build and CPU run (IMGPIPE_PNG_UNFILTER=scalar|sse2|ssse3 caps it,
+ * for A/B measurements). */
+pl_unfilter_impl pl_png_unfilter_best(void);
+/* 1 when this build and CPU can run impl. */
+int pl_png_unfilter_has(pl_unfilter_impl impl);
+
+/* Unfilter one row of n bytes: src (the filtered bytes, without the filter byte) -> dst, with up =
+ * the previous unfiltered row (NULL for the first row). bpp: 1, 2, 3, 4, 6 or 8. dst is either
+ * apart from src or lies before it in the same buffer (dst < src: the in-place layout of
+ * pl_png_unfilter_image), never at src itself, and does not overlap up. An implementation this
+ * CPU lacks runs the scalar code. Returns -1 on an unknown filter type or bpp, else 0. */
+int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n, int bpp, int filter);
+
+/* Unfilter h rows stored as [filter byte, s bytes] at buf + i*(s+1) into rows of s bytes at
+ * buf + i*s (in place, with the best implementation). Returns -1 on a bad filter byte. */
+int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp);
+
+/* 16-bit samples from PNG's big-endian order to the host's, in place (n bytes, n even). */
+void pl_png_unfilter_be16(uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * test_engine_png_unfilter: the PNG unfilter of the fast decoder (pipelines/pl_png_unfilter.c).
+ * 1. Every implementation this CPU runs (scalar, SSE2, SSSE3) against a textbook reference written
+ *    here from the PNG specification, on random rows: every filter, 1/2/3/4/6/8 bytes per pixel,
+ *    widths 1..67 pixels, first row (no row above) and later rows, into a separate buffer and in
+ *    the in-place layout (dst 1 or 3 bytes before src).
+ * 2. PNGs written by libvips' pngsave with each filter (none, sub, up, avg, paeth, all = adaptive)
+ *    at 8 and 16 bits, 1-4 bands, odd sizes, plus every PNG fixture in the fast path's layout: the
+ *    IDAT stream inflated here and unfiltered in place by pl_png_unfilter_image (16-bit samples
+ *    put in host order by pl_png_unfilter_be16) must equal vips_pngload_buffer's pixels byte for
+ *    byte; and the whole engine (pl_run, PNG in and out, 16 bits kept) must give those pixels too
+ *    (images without an ICC profile: a profile brings a colour transform; test_engine_png compares
+ *    those with the fast path on and off).
+ */
+#include <libdeflate.h>
+#include <stdlib.h>
+
+#include "engine_util.h"
+#include "pl_png_unfilter.h"
+
+static const int bpps[] = {1, 2, 3, 4, 6, 8};
+static const char *impl_names[] = {"scalar", "sse2", "ssse3"};
+
+/* ---- 1. the reference, from the specification's formulas, one byte at a time */
+
+static int ref_paeth(int a, int b, int c)
+{
+    int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    if (pa <= pb && pa <= pc)
+        return a;
+    return pb <= pc ? b : c;
+}
+
+static void ref_row(uint8_t *out, const uint8_t *src, const uint8_t *up, size_t n, int bpp, int f)
+{
+    for (size_t x = 0; x < n; x++) {
+        int a = x >= (size_t)bpp ? out[x - bpp] : 0, b = up ? up[x] : 0, c = up && x >= (size_t)bpp ? up[x - bpp] : 0;
+        int pred = f == 0 ? 0 : f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) / 2 : ref_paeth(a, b, c);
+        out[x] = (uint8_t)(src[x] + pred);
+    }
+}
+
+static uint32_t rng = 12345;
+static uint8_t rnd8(void)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (uint8_t)(rng >> 16);
+}
+
+static void test_rows(void)
+{
+    enum { MAXN = 67 * 8 };
+    uint8_t src[MAXN], up[MAXN], want[MAXN], got[MAXN], inplace[MAXN + 8];
+    for (int impl = 0; impl <= PL_UNFILTER_SSSE3; impl++) {
+        if (!pl_png_unfilter_has((pl_unfilter_impl)impl)) {
+            ok(1, "# SKIP %s: not on this CPU/build", impl_names[impl]);
+            continue;
+        }
+        for (size_t bi = 0; bi < sizeof(bpps) / sizeof(bpps[0]); bi++)
+            for (int f = 0; f <= 4; f++) {
+                int bad = 0, cases = 0;
+                for (int w = 1; w <= 67; w++)
+                    for (int first = 0; first <= 1; first++)
+                        for (int rep = 0; rep < 3; rep++) {
+                            size_t n = (size_t)w * (size_t)bpps[bi];
+                            /* rep 2: extreme values (0 and 255 only) where Paeth's ties and overflows live */
+                            for (size_t x = 0; x < n; x++) {
+                                src[x] = rep == 2 ? (rnd8() & 1) * 255 : rnd8();
+                                up[x] = rep == 2 ? (rnd8() & 1) * 255 : rnd8();
+                            }
+                            const uint8_t *u = first ? NULL : up;
+                            ref_row(want, src, u, n, bpps[bi], f);
+                            memset(got, 0xa5, sizeof(got));
+                            int rc = pl_png_unfilter_row((pl_unfilter_impl)impl, got, src, u, n, bpps[bi], f);
+                            bad += rc != 0 || memcmp(got, want, n) != 0;
+                            /* in place: the filtered bytes at inplace + k, the result at inplace */
+                            size_t k = rep == 0 ? 1 : 3;
+                            memcpy(inplace + k, src, n);
+                            rc = pl_png_unfilter_row((pl_unfilter_impl)impl, inplace, inplace + k, u, n, bpps[bi], f);
+                            bad += rc != 0 || memcmp(inplace, want, n) != 0;
+                            cases += 2;
+                        }
+                ok(bad == 0, "%s, %d bytes/pixel, filter %d: %d of %d random rows (widths 1..67) differ from the reference",
+                   impl_names[impl], bpps[bi], f, bad, cases);
+            }
+        uint8_t row[4] = {0};
+        ok(pl_png_unfilter_row((pl_unfilter_impl)impl, got, row, NULL, 4, 4, 5) == -1 &&
+               pl_png_unfilter_row((pl_unfilter_impl)impl, got, row, NULL, 4, 5, 1) == -1,
+           "%s: filter type 5 and 5 bytes/pixel are refused", impl_names[impl]);
+    }
+}
+
+/* ---- 2. real PNGs */
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+typedef struct {
+    uint32_t w, h;
+    int depth, ct, interlace, bpp, filters[5];
+    size_t s;
+    uint8_t *raw; /* (s + 1) * h bytes, filter byte first on each row */
+} png_raw;
+
+/* Inflate a PNG's IDAT stream. 0 = done, 1 = not the fast path's layout, -1 = unreadable. */
+static int png_inflate(const uint8_t *d, size_t len, png_raw *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (len < 8 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0)
+        return -1;
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    int other = 0;
+    for (size_t p = 8; p + 12 <= len;) {
+        uint32_t L = be32(d + p);
+        if (L > len - p - 12)
+            break;
+        const uint8_t *t = d + p + 4;
+        if (memcmp(t, "IHDR", 4) == 0 && L == 13) {
+            r->w = be32(d + p + 8);
+            r->h = be32(d + p + 12);
+            r->depth = d[p + 16];
+            r->ct = d[p + 17];
+            r->interlace = d[p + 20];
+        } else if (memcmp(t, "IDAT", 4) == 0) {
+            z = g_realloc(z, zlen + L);
+            memcpy(z + zlen, d + p + 8, L);
+            zlen += L;
+        } else if (memcmp(t, "tRNS", 4) == 0 || memcmp(t, "PLTE", 4) == 0) {
+            other = 1;
+        }
+        p += 12 + (size_t)L;
+    }
+    int bands = r->ct == 0 ? 1 : r->ct == 4 ? 2 : r->ct == 2 ? 3 : r->ct == 6 ? 4 : 0;
+    if (other || bands == 0 || r->interlace != 0 || (r->depth != 8 && r->depth != 16) || z == NULL) {
+        g_free(z);
+        return 1;
+    }
+    r->bpp = bands * r->depth / 8;
+    r->s = (size_t)r->w * (size_t)r->bpp;
+    size_t rawlen = (r->s + 1) * r->h, got = 0;
+    r->raw = g_malloc(rawlen);
+    struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
+    int rc = libdeflate_zlib_decompress(dd, z, zlen, r->raw, rawlen, &got) == LIBDEFLATE_SUCCESS && got == rawlen ? 0 : -1;
+    libdeflate_free_decompressor(dd);
+    g_free(z);
+    for (uint32_t y = 0; rc == 0 && y < r->h; y++)
+        if (r->raw[y * (r->s + 1)] <= 4)
+            r->filters[r->raw[y * (r->s + 1)]]++;
+    return rc;
+}
+
+/* decoded pixels of the whole engine: PNG in, PNG out (lossless, depth kept), decoded by libvips */
+static int engine_pixels(const uint8_t *d, size_t len, VipsImage **out)
+{
+    pl_result res;
+    pl_error err;
+    if (eu_run_full("transform?type=png&strip=false", d, len, NULL, NULL, NULL, &res, &err) != 0)
+        return -1;
+    VipsImage *im = vips_image_new_from_buffer(res.data, res.len, "", NULL);
+    *out = im != NULL ? vips_image_copy_memory(im) : NULL;
+    VIPS_UNREF(im);
+    pl_result_clear(&res);
+    return *out != NULL ? 0 : -1;
+}
+
+/* Check one PNG; want_filter >= 0: every row must carry that filter. Returns 1 if it was checked. */
+static int check_png(const char *name, const uint8_t *d, size_t len, int want_filter)
+{
+    png_raw r;
+    int rc = png_inflate(d, len, &r);
+    if (rc == 1)
+        return 0;
+    VipsImage *ref = NULL, *lo = NULL;
+    if (vips_pngload_buffer((void *)d, len, &lo, NULL) == 0)
+        ref = vips_image_copy_memory(lo);
+    VIPS_UNREF(lo);
+    size_t refsize = 0;
+    const void *refpix = ref != NULL ? vips_image_get_data(ref) : NULL;
+    if (ref != NULL)
+        refsize = VIPS_IMAGE_SIZEOF_IMAGE(ref);
+    if (!ok(rc == 0 && refpix != NULL && refsize == r.s * r.h, "%s: inflated (%ux%u, %d-bit, %d bytes/pixel), libvips loads it",
+            name, r.w, r.h, r.depth, r.bpp)) {
+        g_free(r.raw);
+        VIPS_UNREF(ref);
+        return 1;
+    }
+    if (want_filter >= 0)
+        ok(r.filters[want_filter] == (int)r.h, "%s: all %u rows carry filter %d", name, r.h, want_filter);
+    int un = pl_png_unfilter_image(r.raw, r.s, r.h, r.bpp);
+    if (r.depth == 16)
+        pl_png_unfilter_be16(r.raw, r.s * r.h);
+    ok(un == 0 && memcmp(r.raw, refpix, refsize) == 0,
+       "%s: pl_png_unfilter_image = vips_pngload_buffer, byte for byte (rows by filter 0-4: %d %d %d %d %d)", name, r.filters[0],
+       r.filters[1], r.filters[2], r.filters[3], r.filters[4]);
+    /* an ICC profile sends the engine's pixels through a colour transform: test_engine_png covers those */
+    if (vips_image_get_typeof(ref, VIPS_META_ICC_NAME) != 0) {
+        g_free(r.raw);
+        VIPS_UNREF(ref);
+        return 1;
+    }
+    VipsImage *eng = NULL;
+    int e = engine_pixels(d, len, &eng);
+    ok(e == 0 && eng->Bands == ref->Bands && eng->BandFmt == ref->BandFmt && VIPS_IMAGE_SIZEOF_IMAGE(eng) == refsize &&
+           memcmp(vips_image_get_data(eng), refpix, refsize) == 0,
+       "%s: the engine's PNG round trip keeps pngload's pixels", name);
+    VIPS_UNREF(eng);
+    VIPS_UNREF(ref);
+    g_free(r.raw);
+    return 1;
+}
+
+/* noise with some structure (a ramp under it), so that every filter predicts something */
+static VipsImage *make_image(int w, int h, int bands, int depth)
+{
+    VipsImage *noise = NULL, *ramp = NULL, *sum = NULL, *cast = NULL, *joined = NULL;
+    VipsImage *bandv[4] = {NULL};
+    double top = depth == 16 ? 65535 : 255;
+    for (int b = 0; b < bands; b++) {
+        if (vips_gaussnoise(&noise, w, h, "mean", top / 2, "sigma", top / 6, "seed", 7 + b, NULL) || vips_xyz(&ramp, w, h, NULL) ||
+            vips_extract_band(ramp, &joined, 0, NULL) || vips_linear1(joined, &sum, top / (3.0 * w), -top / 6, NULL))
+            return NULL;
+        VIPS_UNREF(joined);
+        VipsImage *t = NULL;
+        if (vips_add(noise, sum, &t, NULL) || vips_cast(t, &bandv[b], depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, NULL))
+            return NULL;
+        VIPS_UNREF(t);
+        VIPS_UNREF(noise);
+        VIPS_UNREF(ramp);
+        VIPS_UNREF(sum);
+    }
+    if (vips_bandjoin(bandv, &cast, bands, NULL))
+        return NULL;
+    for (int b = 0; b < bands; b++)
+        VIPS_UNREF(bandv[b]);
+    cast->Type = depth == 16 ? (bands >= 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16)
+                             : (bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W);
+    return cast;
+}
+
+static void test_generated(void)
+{
+    static const struct {
+        VipsForeignPngFilter f;
+        int byte; /* the filter byte every row must carry, -1 = adaptive */
+        const char *name;
+    } filters[] = {{VIPS_FOREIGN_PNG_FILTER_NONE, 0, "none"},   {VIPS_FOREIGN_PNG_FILTER_SUB, 1, "sub"},
+                   {VIPS_FOREIGN_PNG_FILTER_UP, 2, "up"},       {VIPS_FOREIGN_PNG_FILTER_AVG, 3, "avg"},
+                   {VIPS_FOREIGN_PNG_FILTER_PAETH, 4, "paeth"}, {VIPS_FOREIGN_PNG_FILTER_ALL, -1, "all"}};
+    static const int sizes[][2] = {{67, 13}, {1, 5}, {2, 3}, {33, 17}, {5, 1}};
+    for (int depth = 8; depth <= 16; depth += 8)
+        for (int bands = 1; bands <= 4; bands++)
+            for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+                VipsImage *im = make_image(sizes[si][0], sizes[si][1], bands, depth);
+                if (!ok(im != NULL, "made a %dx%d %d-band %d-bit image", sizes[si][0], sizes[si][1], bands, depth)) {
+                    diag("%s", vips_error_buffer());
+                    continue;
+                }
+                for (size_t fi = 0; fi < sizeof(filters) / sizeof(filters[0]); fi++) {
+                    void *buf = NULL;
+                    size_t len = 0;
+                    char name[96];
+                    snprintf(name, sizeof(name), "pngsave %dx%d %d-band %d-bit filter=%s", sizes[si][0], sizes[si][1], bands, depth,
+                             filters[fi].name);
+                    if (vips_pngsave_buffer(im, &buf, &len, "filter", filters[fi].f, "bitdepth", depth, "strip", TRUE, NULL)) {
+                        ok(0, "%s: %s", name, vips_error_buffer());
+                        vips_error_clear();
+                        continue;
+                    }
+                    /* libpng writes a 1-pixel-wide or 1-row image with other filters than asked */
+                    ok(check_png(name, buf, len, sizes[si][0] > 1 && sizes[si][1] > 1 ? filters[fi].byte : -1),
+                       "%s: in the fast path's layout", name);
+                    g_free(buf);
+                }
+                VIPS_UNREF(im);
+            }
+}
+
+static void test_fixtures(void)
+{
+    static const char *pngs[] = {"edge/alpha-blackbug.png",
+                                 "edge/displayp3-profile.png",
+                                 "edge/palette-swiss.png",
+                                 "edge/pngsuite-basi6a08-interlaced.png",
+                                 "edge/pngsuite-basn0g16-grey16.png",
+                                 "edge/pngsuite-basn6a08-rgba.png",
+                                 "edge/pngsuite-basn6a16-rgba16.png",
+                                 "edge/prophoto-profile.png",
+                                 "edge/tall-strip-6x1024.png",
+                                 "photos/coffee.png",
+                                 "photos/kodim23-parrots.png"};
+    int checked = 0;
+    for (size_t i = 0; i < sizeof(pngs) / sizeof(pngs[0]); i++) {
+        eu_file f = eu_read(pngs[i]);
+        checked += f.len > 0 && check_png(pngs[i], f.data, f.len, -1);
+        eu_free(&f);
+    }
+    ok(checked >= 8, "%d PNG fixtures in the fast path's layout checked", checked);
+}
+
+int main(void)
+{
+    if (eu_init() != 0)
+        return 1;
+    diag("best unfilter here: %s", impl_names[pl_png_unfilter_best()]);
+    test_rows();
+    test_generated();
+    test_fixtures();
+    return tap_done();
+}
