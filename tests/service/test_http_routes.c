@@ -201,6 +201,18 @@ static void test_headers_and_negotiation(void)
     ok(t_header(&r, "vary", v, sizeof(v)) == NULL, "no Vary without type=auto");
     tresp_free(&r);
 
+    /* An error after the job ran carries the stages it reached; one refused before any stage carries none. */
+    post("/extract?left=5000&top=5000&areawidth=100&areaheight=100", jpg, jpg_len, 0, NULL, &r);
+    ok(r.status == 400 && t_header(&r, "server-timing", v, sizeof(v)) && strstr(v, "queue;dur="),
+       "an error from the worker carries Server-Timing with its queue stage (%ld: %s)", r.status,
+       t_header(&r, "server-timing", v, sizeof(v)) ? v : "none");
+    ok(t_header(&r, "image-width", v, sizeof(v)) == NULL, "no Image-Width on an error");
+    tresp_free(&r);
+    post("/resize?width=abc", jpg, jpg_len, 0, NULL, &r);
+    ok(r.status == 400 && t_header(&r, "server-timing", v, sizeof(v)) == NULL && t_header(&r, "x-request-id", v, sizeof(v)),
+       "a parameter error (no stage reached) carries X-Request-Id and no Server-Timing (%ld)", r.status);
+    tresp_free(&r);
+
     {
         treq q = {.method = "POST", .body = jpg, .body_len = jpg_len, .headers = {"X-Request-Id: test-id-42"}};
         t_do(curl, &srv, "/resize?width=100", &q, &r);
