@@ -84,8 +84,9 @@ void bench_report_print(const bench_run *run, FILE *out)
     /* A ceiling that left its threads idle (a loaded machine, too few inputs, I/O) is too low, and
      * every service / ceiling ratio measured against it too high. */
     if (strcmp(run->mode, "inprocess") == 0 && run->proc.n && cfg->threads > 0 && n.proc.cpu_cores < 0.8 * cfg->threads)
-        fprintf(out, "  WARNING      the ceiling used %.2f of %d cores (< 80 %%): it did not saturate them, so service / ceiling "
-                     "overstates the service; rerun on a quieter machine\n",
+        fprintf(out,
+                "  WARNING      the ceiling used %.2f of %d cores (< 80 %%): it did not saturate them, so service / ceiling "
+                "overstates the service; rerun on a quieter machine\n",
                 n.proc.cpu_cores, cfg->threads);
     if (strcmp(run->mode, "inprocess") != 0)
         fprintf(out, "  client       cpu %.2f cores; answers over HTTP/1.1 %llu, HTTP/2 %llu\n",

@@ -450,8 +450,9 @@ int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *
     size_t n = svc_batch_find_collisions(list);
     if (n > 0) {
         if (strstr(opts->name, "{dir}") == NULL)
-            snprintf(msg, msg_len, "%zu output name collision%s: add {dir} to --name (e.g. -n '{dir}/{stem}.{ext}') or rename inputs",
-                     n, n == 1 ? "" : "s");
+            snprintf(msg, msg_len,
+                     "%zu output name collision%s: add {dir} to --name (e.g. -n '{dir}/{stem}.{ext}') or rename inputs", n,
+                     n == 1 ? "" : "s");
         else if (strstr(opts->name, "{stem}") != NULL)
             snprintf(msg, msg_len,
                      "%zu output name collision%s: --name '%s' already has {dir}, so the inputs differ by their extension "

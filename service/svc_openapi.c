@@ -21,7 +21,8 @@
 /* operationId of a fixed route is its method and this name: getHealth, postHealth, getIndex, … */
 static const struct {
     const char *path, *id;
-} openapi_fixed_ids[] = {{"/", "Index"}, {"/health", "Health"}, {"/ready", "Ready"}, {"/metrics", "Metrics"}, {"/openapi.json", "OpenApi"}};
+} openapi_fixed_ids[] = {
+    {"/", "Index"}, {"/health", "Health"}, {"/ready", "Ready"}, {"/metrics", "Metrics"}, {"/openapi.json", "OpenApi"}};
 
 static const svc_route_info openapi_fixed_routes[] = {
     {"/", "GET,POST", "Service name and versions of imgpipe and libvips (imaginary's index)"},
@@ -366,7 +367,8 @@ static json_t *openapi_image_operation(const char *name, int imaginary, json_t *
     return json_pack("{s:s, s:s, s:[s], s:O, s:o, s:o, s:b}", "operationId", name, "summary", openapi_op_summary(name), "tags",
                      imaginary ? "imaginary" : "imgpipe", "parameters", param_refs, "requestBody",
                      openapi_ref(strcmp(name, "watermarkimage") == 0 ? "#/components/requestBodies/ImageAndOverlay"
-                                                                      : "#/components/requestBodies/Image"), "responses", responses, "x-imaginary-route", imaginary);
+                                                                     : "#/components/requestBodies/Image"),
+                     "responses", responses, "x-imaginary-route", imaginary);
 }
 
 static json_t *openapi_fixed_operation(const svc_route_info *r, const char *method)
@@ -388,8 +390,7 @@ static json_t *openapi_fixed_operation(const svc_route_info *r, const char *meth
     json_object_set_new(responses, "401",
                         json_pack("{s:s, s:{s:{s:o}}}", "description", "Missing or invalid API key", "content", "application/json",
                                   "schema", openapi_ref("#/components/schemas/Error")));
-    return json_pack("{s:s, s:s, s:[s], s:o}", "operationId", id, "summary", r->summary, "tags", "service", "responses",
-                     responses);
+    return json_pack("{s:s, s:s, s:[s], s:o}", "operationId", id, "summary", r->summary, "tags", "service", "responses", responses);
 }
 
 static json_t *openapi_build(const char *version)
@@ -423,11 +424,11 @@ static json_t *openapi_build(const char *version)
         json_decref(param_refs[op]);
 
     json_t *components =
-        json_pack("{s:{s:o}, s:o, s:o, s:o, s:{s:o, s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas", "Error",
-                  openapi_error_schema(), "parameters", comp_params, "headers", openapi_headers(), "responses",
-                  openapi_error_components(), "requestBodies", "Image", openapi_request_body(), "ImageAndOverlay", openapi_overlay_body(), "securitySchemes", "ApiKeyHeader",
-                  "type", "apiKey", "in", "header", "name", "API-Key", "ApiKeyQuery", "type", "apiKey", "in", "query", "name",
-                  "key", "Bearer", "type", "http", "scheme", "bearer");
+        json_pack("{s:{s:o}, s:o, s:o, s:o, s:{s:o, s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas",
+                  "Error", openapi_error_schema(), "parameters", comp_params, "headers", openapi_headers(), "responses",
+                  openapi_error_components(), "requestBodies", "Image", openapi_request_body(), "ImageAndOverlay",
+                  openapi_overlay_body(), "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in", "header", "name", "API-Key",
+                  "ApiKeyQuery", "type", "apiKey", "in", "query", "name", "key", "Bearer", "type", "http", "scheme", "bearer");
 
     return json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:[{}, {s:[]}, {s:[]}, "
                      "{s:[]}]}",
@@ -435,10 +436,10 @@ static json_t *openapi_build(const char *version)
                      "Image-processing service compatible with imaginary's HTTP API. Every image route takes the image as "
                      "the POST body and its options as query parameters. API keys are needed only when the service is "
                      "configured with them; URL signatures (sign=, expires=) only when signing is on.",
-                     "license", "name", "MIT", "url", "https://opensource.org/licenses/MIT", "servers", "url", "/",
-                     "description", "The server that serves this document", "url", "http://127.0.0.1:8080", "description",
-                     "imgpipe serve's default listen address (make run)",
-                     "paths", paths, "components", components, "security", "ApiKeyHeader", "ApiKeyQuery", "Bearer");
+                     "license", "name", "MIT", "url", "https://opensource.org/licenses/MIT", "servers", "url", "/", "description",
+                     "The server that serves this document", "url", "http://127.0.0.1:8080", "description",
+                     "imgpipe serve's default listen address (make run)", "paths", paths, "components", components, "security",
+                     "ApiKeyHeader", "ApiKeyQuery", "Bearer");
 }
 
 static pthread_mutex_t openapi_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -541,8 +541,7 @@ static void test_usage_errors(void)
     const char *args_r[] = {"--do", "resize?width=16&type=webp", "-r", "-o", P("colout"), P("col"), NULL};
     is_int(run_batch(args_r, NULL), 0, "-r without -n mirrors the tree: the same names are fine");
     ok(exists(P("colout/a.webp")) && exists(P("colout/sub/a.webp")), "-r: outputs at {dir}/{stem}.{ext}");
-    const char *args_flat[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{stem}.{ext}", "-o", P("colflat"), P("col"),
-                               NULL};
+    const char *args_flat[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{stem}.{ext}", "-o", P("colflat"), P("col"), NULL};
     is_int(run_batch(args_flat, NULL), 2, "-r with an explicit flat -n '{stem}.{ext}': the collision is refused");
     copy_file(tap_fixture("photos/FreshFlower-1600x1203.jpg"), P("col2/x.jpg"));
     copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P("col2/x.png"));
@@ -550,8 +549,8 @@ static void test_usage_errors(void)
     is_int(run_batch(args_ext, NULL), 2, "x.jpg and x.png with -r (template {dir}/{stem}.{ext}): exit 2");
     ok(strstr(err_text, "add {dir}") == NULL && strstr(err_text, "{name}") != NULL,
        "... the hint does not suggest adding {dir}, which is there, but {name}");
-    const char *args_name[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{dir}/{name}.{ext}", "-o", P("col2out"),
-                               P("col2"), NULL};
+    const char *args_name[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{dir}/{name}.{ext}", "-o", P("col2out"), P("col2"),
+                               NULL};
     is_int(run_batch(args_name, NULL), 0, "... and following it works");
     ok(exists(P("col2out/x.jpg.webp")) && exists(P("col2out/x.png.webp")), "... x.jpg.webp and x.png.webp");
 

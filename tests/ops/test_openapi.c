@@ -125,8 +125,8 @@ int main(void)
             json_t *req = json_object_get(json_object_get(mp, "schema"), "required");
             char *reqs = json_dumps(req, JSON_COMPACT);
             json_t *props = json_object_get(json_object_get(mp, "schema"), "properties");
-            ok(mp && json_object_get(props, "file") && json_object_get(props, "image") && reqs &&
-                   strstr(reqs, "\"file\"") && strstr(reqs, "\"image\""),
+            ok(mp && json_object_get(props, "file") && json_object_get(props, "image") && reqs && strstr(reqs, "\"file\"") &&
+                   strstr(reqs, "\"image\""),
                "%s takes a multipart form with the parts `file` and `image`, both required (%s)", path, reqs ? reqs : "none");
             free(reqs);
         } else {
@@ -276,8 +276,8 @@ int main(void)
             }
         }
         json_decref(seen);
-        ok(nops > 0 && missing == 0 && dup == 0, "every operation (%d) has a unique operationId (%d missing, %d duplicated)",
-           nops, missing, dup);
+        ok(nops > 0 && missing == 0 && dup == 0, "every operation (%d) has a unique operationId (%d missing, %d duplicated)", nops,
+           missing, dup);
         ok(with429 == 0 && !json_object_get(json_object_get(comp, "responses"), "E429"),
            "no operation lists 429 (%d do); imgpipe answers overload with 503", with429);
     }

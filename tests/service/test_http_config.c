@@ -125,8 +125,10 @@ int main(void)
         else if ((int)(e - l) != col)
             ragged++;
     }
-    ok(col > 0 && runs_in == 0 && ragged == 0, "--help: every variable name is followed by the description column "
-                                               "(%d run in, %d start elsewhere)", runs_in, ragged);
+    ok(col > 0 && runs_in == 0 && ragged == 0,
+       "--help: every variable name is followed by the description column "
+       "(%d run in, %d start elsewhere)",
+       runs_in, ragged);
 
     is_int(run((const char *const[]){"serve", "--print-env", NULL}, NULL, out, sizeof(out)), 0, "serve --print-env exits 0");
     ok(strstr(out, "\nIMGPIPE_LISTEN=127.0.0.1:8080\n") != NULL, "--print-env: listen default");

@@ -411,7 +411,8 @@ static void test_access_log(void)
             diag("stderr line not JSON with level and msg: %.200s", line);
         if (j && json_object_get(j, "settings") && json_object_get(json_object_get(j, "settings"), "max-body-bytes"))
             startup++;
-        if (j && json_string_value(json_object_get(j, "domain")) && strcmp(json_string_value(json_object_get(j, "domain")), "VIPS") == 0 &&
+        if (j && json_string_value(json_object_get(j, "domain")) &&
+            strcmp(json_string_value(json_object_get(j, "domain")), "VIPS") == 0 &&
             json_string_value(json_object_get(j, "request_id")) &&
             strcmp(json_string_value(json_object_get(j, "request_id")), "vips-warn-7") == 0)
             vips_warn++;
