@@ -20,7 +20,8 @@
 # Skipped examples are reported as TAP SKIP with the reason: use skip only for what this branch cannot
 # serve (an unlanded feature, TLS), never to hide a failing example.
 #
-# Also: every error name of pipelines/pl_error.h is in docs/http-api.md's errors table.
+# Also: every error name of pipelines/pl_error.h is in docs/http-api.md's errors table, and every
+# setting of `imgpipe serve --print-env` in its settings table.
 # Env: IMGPIPE_BIN, IMGPIPE_FIXTURES (tests/meson.build).
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -125,6 +126,14 @@ table = "\n".join(l for l in api.split("\n") if l.startswith("| 4") or l.startsw
 missing = [x for x in names if "`%s`" % x not in table]
 tap(names and not missing, "docs/http-api.md's errors table names every engine error (%d)%s" %
     (len(names), " missing: " + ", ".join(missing) if missing else ""))
+
+# --- the settings table names every setting of `imgpipe serve --print-env` ---
+env = subprocess.run([binary, "serve", "--print-env"], capture_output=True, text=True).stdout
+settings = [v[len("IMGPIPE_"):].lower().replace("_", "-") for v in re.findall(r"^(IMGPIPE_[A-Z0-9_]+)=", env, re.M)]
+rows = "\n".join(l for l in api.split("\n") if l.startswith("| `"))
+absent = [x for x in settings if "`%s`" % x not in rows]
+tap(settings and not absent, "docs/http-api.md's settings table names every setting (%d)%s" %
+    (len(settings), " missing: " + ", ".join(absent) if absent else ""))
 
 docs = sorted(set([os.path.join(root, "README.md")] + glob.glob(os.path.join(root, "docs/*.md")) +
                   glob.glob(os.path.join(root, "*/README.md"))))
