@@ -81,6 +81,13 @@ void bench_report_print(const bench_run *run, FILE *out)
         fprintf(out, "  %-12s pid %d: cpu %.2f cores (%.1f cpu-ms/image), rss peak %.1f MB, mean %.1f MB, hwm %.1f MB\n",
                 strcmp(run->mode, "inprocess") == 0 ? "process" : "server", run->proc.pid, n.proc.cpu_cores, n.cpu_ms_per_image,
                 (double)n.proc.rss_peak_kb / 1024.0, (double)n.proc.rss_mean_kb / 1024.0, (double)run->proc.hwm_kb / 1024.0);
+    /* A ceiling that left its threads idle (a loaded machine, too few inputs, I/O) is too low, and
+     * every service / ceiling ratio measured against it too high. */
+    if (strcmp(run->mode, "inprocess") == 0 && run->proc.n && cfg->threads > 0 && n.proc.cpu_cores < 0.8 * cfg->threads)
+        fprintf(out,
+                "  WARNING      the ceiling used %.2f of %d cores (< 80 %%): it did not saturate them, so service / ceiling "
+                "overstates the service; rerun on a quieter machine\n",
+                n.proc.cpu_cores, cfg->threads);
     if (strcmp(run->mode, "inprocess") != 0)
         fprintf(out, "  client       cpu %.2f cores; answers over HTTP/1.1 %llu, HTTP/2 %llu\n",
                 run->window_s > 0 ? run->client_cpu_s / run->window_s : 0, (unsigned long long)st->http1,

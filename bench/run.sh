@@ -9,7 +9,10 @@
 # usage: bench/run.sh [--workload thumbnail|web|png|imgproxy|mixed|FILE] [--corpus DIR] [--duration S]
 #                     [--warmup S] [--concurrency "1 2 4 8"] [--rates "0.5 0.8 1.0 1.2"] [--no-rates]
 #                     [--http2] [--with-sharp] [--soak S] [--workers N] [--build DIR] [--no-select]
+#        bench/run.sh --render bench/results/DIR   (the table and the plots again, from DIR/summary.tsv)
 # Keep --duration short on a shared machine: every point runs --warmup + --duration seconds.
+# Plots need gnuplot (Debian: apt-get install gnuplot-nox), which the build does not: without it the
+# table is printed, the .dat files written, and a line says how to draw them later.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +30,8 @@ soak=0
 workers=0
 build=${BUILD:-$root/build}
 select=1
+render_dir=""
+gnuplot=${GNUPLOT:-gnuplot} # the plotter (the tests point it elsewhere to check the message without it)
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -44,7 +49,8 @@ while [ $# -gt 0 ]; do
     --workers) workers=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --no-select) select=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --render) render_dir=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -53,6 +59,88 @@ case "$workload" in
 */*|*.txt) wfile=$workload; wname=$(basename "$workload" .txt) ;;
 *) wfile=$here/workloads/$workload.txt; wname=$workload ;;
 esac
+
+# ---- the table and the plots, from $summary (also alone: --render DIR)
+render() {
+# The table: service / ceiling per point, imgpipe / sharp when measured. images/s depends on how
+# much CPU the other processes of the machine leave; cpu-ms per image (server CPU / images) much less.
+local ceiling_cpu has_sharp unsat
+ceiling_cpu=$(awk -F'\t' '$1 ~ /^ceiling/ { s += $16; n++ } END { if (n) printf "%.1f", s / n }' "$summary")
+has_sharp=$(awk -F'\t' '$1 == "sharp" { n++ } END { print n ? 1 : 0 }' "$summary")
+echo
+echo "== $wname on $cores cores: ceiling $ceiling images/s (before $ceiling_first, after $ceiling_end), $ceiling_cpu cpu-ms/image (in-process, $cores threads) =="
+# A ceiling that did not keep its threads busy (a loaded machine, too few inputs) is too low, and
+# every service / ceiling ratio above it too high.
+unsat=$(awk -F'\t' '$1 ~ /^ceiling/ && $15 < 0.8 * $4 { printf "%s used %.2f of %g cores; ", $1, $15, $4 }' "$summary")
+if [ -n "$unsat" ]; then
+    echo "WARNING: the ceiling did not saturate the cores (${unsat%; }): svc/ceil overstates the service; rerun on a quieter machine"
+fi
+awk -F'\t' -v ceil="$ceiling" -v ceilcpu="$ceiling_cpu" -v sharp="$has_sharp" '
+NR > 1 && $1 !~ /^ceiling/ {
+    key = $2 " " $4; if (!(key in seen)) { order[n++] = key; seen[key] = 1 }
+    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13; cpu[$1, key] = $16; kb[$1, key] = $17 / 1024
+}
+END {
+    head = sprintf("%-11s %9s %8s %8s %8s %8s %7s %7s %6s", "point", "imgpipe/s", "p99 ms", "cpu-ms/i", "svc/ceil", "cpu eff",
+                   "errors", "rss MB", "KB/img");
+    if (sharp)
+        head = head sprintf(" | %8s %8s %8s %7s %6s | %8s %8s", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "KB/img", "imgp/shp",
+                            "rss i/s");
+    print head;
+    for (i = 0; i < n; i++) {
+        k = order[i]; split(k, a, " ");
+        name = (a[1] == "closed" ? "c=" : "rate=") a[2];
+        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %8.3f %7d %7.1f %6.0f", name, ips["imgpipe", k], p99["imgpipe", k],
+                       cpu["imgpipe", k], ceil > 0 ? ips["imgpipe", k] / ceil : 0,
+                       cpu["imgpipe", k] > 0 ? ceilcpu / cpu["imgpipe", k] : 0, err["imgpipe", k], rss["imgpipe", k] / 1024,
+                       kb["imgpipe", k]);
+        if (sharp)
+            line = line (("sharp", k) in ips ? sprintf(" | %8.2f %8.1f %8.1f %7.1f %6.0f | %8.3f %8.3f", ips["sharp", k],
+                                p99["sharp", k], cpu["sharp", k], rss["sharp", k] / 1024, kb["sharp", k],
+                                ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
+                                rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0) : " | (not measured)");
+        print line
+    }
+    print "svc/ceil = imgpipe images/s / ceiling; cpu eff = ceiling cpu-ms per image / service cpu-ms per image;"
+    if (sharp)
+        print "imgp/shp = imgpipe / sharp images/s; rss i/s = peak RSS imgpipe / sharp; KB/img = mean output size"
+    else
+        print "KB/img = mean output size (sharp columns: run with --with-sharp)"
+}' "$summary" | tee "$out/table.txt"
+[ -z "$unsat" ] || echo "WARNING: the ceiling did not saturate the cores (${unsat%; })" >>"$out/table.txt"
+
+# The plots. gnuplot is not among the build dependencies (scripts/install-deps.sh): say so rather
+# than skip them silently.
+if ! command -v "$gnuplot" >/dev/null 2>&1; then
+    echo "plots skipped: gnuplot is not installed (Debian: apt-get install gnuplot-nox); the data is in $out/*.dat;" \
+        "draw them later with: bench/run.sh --render $out"
+fi
+local s ext
+for s in imgpipe sharp; do
+    awk -F'\t' -v s="$s" '$1 == s && $2 == "closed" { print $4, $6, $9 }' "$summary" >"$out/$s-closed.dat"
+    awk -F'\t' -v s="$s" '$1 == s && $2 == "open" { print $4, $6, $9 }' "$summary" >"$out/$s-open.dat"
+done
+if command -v "$gnuplot" >/dev/null 2>&1; then
+    for ext in svg png; do
+        "$gnuplot" -e "dir='$out'; ceiling=$ceiling; title='$wname, $cores cores'; ext='$ext'" "$here/plot.gp" 2>>"$out/gnuplot.log" \
+            || echo "gnuplot ($ext) failed: see $out/gnuplot.log"
+    done
+    echo "plots: $(ls "$out"/*.svg "$out"/*.png 2>/dev/null | tr '\n' ' ')"
+fi
+}
+
+if [ -n "$render_dir" ]; then # the table and plots again, from a results folder
+    out=${render_dir%/}
+    summary=$out/summary.tsv
+    [ -f "$summary" ] || die "--render $render_dir: no summary.tsv there"
+    wname=$(basename "$out" | sed 's/^[0-9]*-[0-9]*-//')
+    ceiling_first=$(awk -F'\t' '$1 == "ceiling" { print $6 }' "$summary")
+    ceiling_end=$(awk -F'\t' '$1 == "ceiling-end" { print $6 }' "$summary")
+    ceiling=$(awk -v a="$ceiling_first" -v b="$ceiling_end" 'BEGIN { if (b == "") b = a; printf "%.3f", (a + b) / 2 }')
+    render
+    exit 0
+fi
+
 [ -f "$wfile" ] || die "no workload file $wfile (standard: thumbnail web png imgproxy mixed)"
 [ -d "$corpus" ] || die "--corpus $corpus is not a folder of images"
 
@@ -193,46 +281,4 @@ for p in "${spids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 ceiling_end=$(awk -F'\t' '$1 == "ceiling-end" { print $6 }' "$summary")
 ceiling=$(awk -v a="$ceiling_first" -v b="$ceiling_end" 'BEGIN { printf "%.3f", (a + b) / 2 }')
 
-# ---- the table: service / ceiling per point, imgpipe / sharp when measured. images/s depends on how
-# much CPU the other processes of the machine leave; cpu-ms per image (server CPU / images) much less.
-ceiling_cpu=$(awk -F'\t' '$1 ~ /^ceiling/ { s += $16; n++ } END { if (n) printf "%.1f", s / n }' "$summary")
-echo
-echo "== $wname on $cores cores: ceiling $ceiling images/s (before $ceiling_first, after $ceiling_end), $ceiling_cpu cpu-ms/image (in-process, $cores threads) =="
-awk -F'\t' -v ceil="$ceiling" -v ceilcpu="$ceiling_cpu" '
-NR > 1 && $1 !~ /^ceiling/ {
-    key = $2 " " $4; if (!(key in seen)) { order[n++] = key; seen[key] = 1 }
-    ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13; cpu[$1, key] = $16; kb[$1, key] = $17 / 1024
-}
-END {
-    printf "%-11s %9s %8s %8s %8s %8s %7s %7s %6s | %8s %8s %8s %7s %6s | %8s %8s\n", "point", "imgpipe/s", "p99 ms",
-           "cpu-ms/i", "svc/ceil", "cpu eff", "errors", "rss MB", "KB/img", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "KB/img",
-           "imgp/shp", "rss i/s";
-    for (i = 0; i < n; i++) {
-        k = order[i]; split(k, a, " ");
-        name = (a[1] == "closed" ? "c=" : "rate=") a[2];
-        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %8.3f %7d %7.1f %6.0f", name, ips["imgpipe", k], p99["imgpipe", k],
-                       cpu["imgpipe", k], ceil > 0 ? ips["imgpipe", k] / ceil : 0,
-                       cpu["imgpipe", k] > 0 ? ceilcpu / cpu["imgpipe", k] : 0, err["imgpipe", k], rss["imgpipe", k] / 1024,
-                       kb["imgpipe", k]);
-        if (("sharp", k) in ips)
-            line = line sprintf(" | %8.2f %8.1f %8.1f %7.1f %6.0f | %8.3f %8.3f", ips["sharp", k], p99["sharp", k], cpu["sharp", k],
-                                rss["sharp", k] / 1024, kb["sharp", k], ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
-                                rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0);
-        print line
-    }
-    print "svc/ceil = imgpipe images/s / ceiling; cpu eff = ceiling cpu-ms per image / service cpu-ms per image;"
-    print "imgp/shp = imgpipe / sharp images/s; rss i/s = peak RSS imgpipe / sharp; KB/img = mean output size"
-}' "$summary" | tee "$out/table.txt"
-
-# ---- plots
-if command -v gnuplot >/dev/null 2>&1; then
-    for s in imgpipe sharp; do
-        awk -F'\t' -v s="$s" '$1 == s && $2 == "closed" { print $4, $6, $9 }' "$summary" >"$out/$s-closed.dat"
-        awk -F'\t' -v s="$s" '$1 == s && $2 == "open" { print $4, $6, $9 }' "$summary" >"$out/$s-open.dat"
-    done
-    for ext in svg png; do
-        gnuplot -e "dir='$out'; ceiling=$ceiling; title='$wname, $(nproc) cores'; ext='$ext'" "$here/plot.gp" 2>>"$out/gnuplot.log" \
-            || echo "gnuplot ($ext) failed: see $out/gnuplot.log"
-    done
-    echo "plots: $(ls "$out"/*.svg "$out"/*.png 2>/dev/null | tr '\n' ' ')"
-fi
+render

@@ -8,15 +8,19 @@
  *
  * Threads: this file runs on the main thread only. It owns the options, the list and the run;
  * it handles SIGINT/SIGTERM (blocked in the workers): the first one stops new work and lets
- * running images finish, the second cancels them. Exit status: 0 all ok or skipped, 1 some
- * failed, 2 usage error (nothing processed), 130 interrupted.
+ * running images finish, the second cancels them. Exit status: 0 all ok or skipped, 1 the run
+ * could not start (the engine, the threads) or its report could not be written, 2 usage error or
+ * an output directory that cannot be written (nothing processed), 3 the run went through but some
+ * inputs failed (each named on stderr and in --report), 130 interrupted.
  */
 #include "batch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +50,25 @@ static void svc_batch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Can files be created in dir? Tried for real (a temporary file, removed at once): access(2)
+ * says yes to root on a read-only mount and knows nothing of ACLs or quotas. */
+static int svc_batch_check_writable(const char *dir, char *msg, size_t msg_len)
+{
+    char *probe = g_strdup_printf("%s/.imgpipe-probe-XXXXXX", dir);
+    int fd = mkostemp(probe, O_CLOEXEC);
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe);
+    }
+    g_free(probe);
+    if (fd >= 0)
+        return 0;
+    snprintf(msg, msg_len, "cannot write in the output directory '%s': %s (nothing was processed; choose a writable -o)", dir,
+             strerror(e));
+    return -1;
 }
 
 static int svc_batch_engine_init(const svc_batch_opts *opts)
@@ -116,6 +139,8 @@ int svc_batch_main(int argc, char **argv)
         snprintf(msg, sizeof(msg), "cannot create the output directory '%s': %s", opts.out_dir, strerror(errno));
         goto usage;
     }
+    if (svc_batch_check_writable(opts.out_dir, msg, sizeof(msg)) != 0)
+        goto usage;
     if (opts.report != NULL && (report = fopen(opts.report, "w")) == NULL) {
         snprintf(msg, sizeof(msg), "--report '%s': cannot write it: %s", opts.report, strerror(errno));
         goto usage;
@@ -129,6 +154,7 @@ int svc_batch_main(int argc, char **argv)
     svc_batch_signals();
     svc_batch_run_init(&run, &opts, &list, report);
     run.tty = !opts.quiet && isatty(STDERR_FILENO);
+    svc_batch_log_capture(&run);
     if (svc_batch_run_start(&run) != 0) {
         fprintf(stderr, "imgpipe batch: cannot start worker threads: %s\n", strerror(errno));
         svc_batch_run_finish(&run);
@@ -141,7 +167,7 @@ int svc_batch_main(int argc, char **argv)
         svc_batch_progress_summary(&run, interrupted);
     size_t failed = atomic_load(&run.stats.failed);
     svc_batch_run_finish(&run);
-    status = interrupted ? 130 : failed > 0 ? 1 : 0;
+    status = interrupted ? 130 : failed > 0 ? 3 : 0;
     goto out;
 
 usage:

@@ -18,8 +18,9 @@
 #include "pl_engine.h"
 #include "pl_options.h"
 
-#define SVC_BATCH_DEFAULT_NAME "{stem}.{ext}"
-#define SVC_BATCH_DEFAULT_DEADLINE_US (10 * 1000 * 1000) /* the server's default: 10 s per image */
+#define SVC_BATCH_DEFAULT_NAME "{stem}.{ext}"                 /* without -r */
+#define SVC_BATCH_DEFAULT_NAME_RECURSIVE "{dir}/{stem}.{ext}" /* with -r: the tree mirrored */
+#define SVC_BATCH_DEFAULT_DEADLINE_US (10 * 1000 * 1000)      /* the server's default: 10 s per image */
 
 typedef struct svc_batch_opts {
     const char *spec;     /* --do, the grammar string */

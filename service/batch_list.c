@@ -449,8 +449,21 @@ int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *
     /* 2. collisions, over the whole list so that every shard refuses the same way */
     size_t n = svc_batch_find_collisions(list);
     if (n > 0) {
-        snprintf(msg, msg_len, "%zu output name collision%s: add {dir} to --name (e.g. -n '{dir}/{stem}.{ext}') or rename inputs",
-                 n, n == 1 ? "" : "s");
+        if (strstr(opts->name, "{dir}") == NULL)
+            snprintf(msg, msg_len,
+                     "%zu output name collision%s: add {dir} to --name (e.g. -n '{dir}/{stem}.{ext}') or rename inputs", n,
+                     n == 1 ? "" : "s");
+        else if (strstr(opts->name, "{stem}") != NULL)
+            snprintf(msg, msg_len,
+                     "%zu output name collision%s: --name '%s' already has {dir}, so the inputs differ by their extension "
+                     "only (a.png, a.jpg) or were named as files from different folders (which keep only their file name): "
+                     "use {name} for {stem} (-n '{dir}/{name}.{ext}'), give their common folder as the input, or rename inputs",
+                     n, n == 1 ? "" : "s", opts->name);
+        else
+            snprintf(msg, msg_len,
+                     "%zu output name collision%s: --name '%s' already has {dir}; inputs named as files from different "
+                     "folders keep only their file name: give their common folder as the input, or rename inputs",
+                     n, n == 1 ? "" : "s", opts->name);
         return -1;
     }
 

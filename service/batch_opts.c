@@ -28,10 +28,11 @@ void svc_batch_opts_usage(FILE *out)
             "\n"
             "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
             "  -o, --output DIR     output directory (created if missing)\n"
-            "  -n, --name TEMPLATE  output name under DIR (default '" SVC_BATCH_DEFAULT_NAME "'): {dir} relative\n"
-            "                       directory of the input (mirrors trees), {stem} file name without extension,\n"
-            "                       {name} file name, {ext} extension of the output type\n"
-            "  -r, --recursive      walk directories recursively\n"
+            "  -n, --name TEMPLATE  output name under DIR (default '" SVC_BATCH_DEFAULT_NAME "', with -r\n"
+            "                       '" SVC_BATCH_DEFAULT_NAME_RECURSIVE "'): {dir} relative directory of the input\n"
+            "                       (mirrors trees), {stem} file name without extension, {name} file name,\n"
+            "                       {ext} extension of the output type\n"
+            "  -r, --recursive      walk directories recursively (and mirror the tree under DIR)\n"
             "  -0, --null           paths on stdin are NUL-separated (find -print0)\n"
             "  -j, --jobs N         worker threads (default: number of cores)\n"
             "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
@@ -46,8 +47,10 @@ void svc_batch_opts_usage(FILE *out)
             "  --allowed-types LIST input types accepted, e.g. jpeg,png,webp (default: the server's)\n"
             "  -h, --help           this text\n"
             "\n"
-            "Exit status: 0 all inputs succeeded (or were skipped), 1 some failed, 2 usage error (nothing\n"
-            "was processed), 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
+            "Exit status: 0 all inputs succeeded (or were skipped); 1 the run could not start (image engine,\n"
+            "threads) or the report could not be written; 2 usage error or an output directory that cannot be\n"
+            "written (nothing was processed); 3 some inputs failed (each named on stderr and in --report), the\n"
+            "others were written; 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
             "See docs/batch.md.\n",
             (unsigned long long)lim.max_input_pixels, (unsigned long long)lim.max_output_pixels, lim.max_frames,
             SVC_BATCH_DEFAULT_DEADLINE_US / 1e6);
@@ -191,6 +194,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
     int c;
     uint64_t u;
     pl_error err;
+    bool name_given = false;
     while ((c = getopt_long(argc, argv, ":o:n:rj:qh0", svc_batch_longopts, NULL)) != -1) {
         switch (c) {
         case OPT_DO:
@@ -201,6 +205,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
             break;
         case 'n':
             opts->name = optarg;
+            name_given = true;
             break;
         case 'r':
             opts->recursive = true;
@@ -291,6 +296,8 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
         snprintf(msg, msg_len, "no INPUT given: name files, directories, or '-' to read paths from stdin");
         return -1;
     }
+    if (!name_given && opts->recursive)
+        opts->name = SVC_BATCH_DEFAULT_NAME_RECURSIVE; /* mirror the tree, as recursive tools do */
     if (svc_batch_check_name(opts->name, msg, msg_len) != 0)
         return -1;
     pl_error_clear(&err);

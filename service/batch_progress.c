@@ -5,12 +5,86 @@
  * processed (ok or failed, not skipped), MB/s counts input bytes read.
  *
  * Main thread only; output under run->err_lock, shared with the workers' error lines.
+ *
+ * Also libvips' warnings, prefixed with the file they are about. DESIGN (threads): a worker
+ * thread names its file in a thread-local and in a slot of a mutex-guarded table
+ * (svc_batch_log_file); the GLib handler runs on whatever thread warned: the worker itself
+ * (header reads) or one of libvips' pool threads (pixels). It names the thread-local file, else
+ * the one file in progress, else every file in progress ("one of A, B").
  */
 #include "batch_progress.h"
 
 #include <glib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+#define SVC_BATCH_LOG_SLOTS 256 /* -j is at most 256 */
+
+static __thread int svc_batch_log_slot = -1;
+static __thread const char *svc_batch_log_path;
+static pthread_mutex_t svc_batch_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *svc_batch_log_files[SVC_BATCH_LOG_SLOTS];
+
+void svc_batch_log_file(const char *path)
+{
+    pthread_mutex_lock(&svc_batch_log_lock);
+    if (svc_batch_log_slot >= 0)
+        svc_batch_log_files[svc_batch_log_slot] = NULL;
+    svc_batch_log_slot = -1;
+    for (int i = 0; path != NULL && i < SVC_BATCH_LOG_SLOTS; i++)
+        if (svc_batch_log_files[i] == NULL) {
+            svc_batch_log_files[i] = path;
+            svc_batch_log_slot = i;
+            break;
+        }
+    svc_batch_log_path = path;
+    pthread_mutex_unlock(&svc_batch_log_lock);
+}
+
+static void svc_batch_log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
+{
+    svc_batch_run *run = user;
+    char who[1024];
+    size_t pos = 0;
+    int n = 0;
+    if (!(level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)))
+        return; /* libvips' info/debug chatter */
+    pthread_mutex_lock(&svc_batch_log_lock);
+    if (svc_batch_log_path != NULL) {
+        snprintf(who, sizeof(who), "%s", svc_batch_log_path);
+    } else {
+        const char *one = NULL;
+        who[0] = '\0';
+        for (int i = 0; i < SVC_BATCH_LOG_SLOTS; i++) {
+            if (svc_batch_log_files[i] == NULL)
+                continue;
+            one = svc_batch_log_files[i];
+            if (pos < sizeof(who))
+                pos += (size_t)snprintf(who + pos, sizeof(who) - pos, "%s%s", n ? ", " : "", one);
+            n++;
+        }
+        if (n == 0)
+            snprintf(who, sizeof(who), "(no file in progress)");
+        else if (n == 1)
+            snprintf(who, sizeof(who), "%s", one);
+    }
+    pthread_mutex_unlock(&svc_batch_log_lock);
+    pthread_mutex_lock(&run->err_lock);
+    if (run->tty)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "imgpipe batch: %s%s: warning: %s: %s\n", n > 1 ? "one of " : "", who, domain ? domain : "glib",
+            message ? message : "");
+    fflush(stderr);
+    pthread_mutex_unlock(&run->err_lock);
+}
+
+void svc_batch_log_capture(svc_batch_run *run)
+{
+    /* prepended to the domain's handlers, so it wins over pl_engine_init's plain one */
+    g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, svc_batch_log_handler, run);
+    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL, svc_batch_log_handler, run);
+}
 
 static double svc_batch_elapsed_s(const svc_batch_run *run)
 {

@@ -16,4 +16,12 @@ void svc_batch_progress_clear(svc_batch_run *run);
 /* The end summary: images, failures, skipped, not started, bytes in/out, wall time, images/s. */
 void svc_batch_progress_summary(svc_batch_run *run, bool interrupted);
 
+/* libvips' warnings (GLib domain VIPS) on stderr as "imgpipe batch: PATH: warning: TEXT", PATH the
+ * file being processed, under run->err_lock. Call once, after pl_engine_init, before the workers. */
+void svc_batch_log_capture(svc_batch_run *run);
+
+/* The file the calling worker thread is processing (NULL when done): names the file in warnings.
+ * Any thread. */
+void svc_batch_log_file(const char *path);
+
 #endif

@@ -19,6 +19,7 @@
  * - Each worker calls pl_engine_thread_done() before it exits (libvips per-thread state).
  */
 #include "batch_run.h"
+#include "batch_progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -385,7 +386,9 @@ static void svc_batch_run_job(svc_batch_worker *w, svc_batch_job *j)
     }
     int64_t t0 = g_get_monotonic_time();
     svc_batch_outcome oc = {0};
+    svc_batch_log_file(j->path); /* names the file in libvips' warnings (batch_progress.c) */
     int rc = svc_batch_process(w, j, &oc);
+    svc_batch_log_file(NULL);
     j->ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
     if (rc == 0) {
         j->status = SVC_BATCH_OK;

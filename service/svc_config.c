@@ -294,13 +294,23 @@ int svc_config_split_addr(const char *addr, char *host, size_t hostlen, int *por
 static void print_help(FILE *out)
 {
     char env[64], desc[128];
+    int wname = 0, wenv = 0;
+    /* Columns as wide as the longest flag and variable name, so no name runs into the description. */
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        int ln = (int)strlen(settings[i].name), le;
+        env_name(&settings[i], env, sizeof(env));
+        le = (int)strlen(env);
+        wname = ln > wname ? ln : wname;
+        wenv = le > wenv ? le : wenv;
+    }
     fprintf(out, "usage: imgpipe serve [--SETTING VALUE ...] [--print-env] [--help]\n\n"
                  "Every setting is a flag and an environment variable; flags win over the environment.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const svc_setting *s = &settings[i];
         env_name(s, env, sizeof(env));
-        fprintf(out, "  --%-20s %-24s %s\n", s->name, env, s->help);
-        fprintf(out, "  %-47s %s; default %s\n", "", type_desc(s, desc, sizeof(desc)), *s->def ? s->def : "(empty)");
+        fprintf(out, "  --%-*s  %-*s  %s\n", wname, s->name, wenv, env, s->help);
+        fprintf(out, "  %*s  %*s  %s; default %s\n", wname + 2, "", wenv, "", type_desc(s, desc, sizeof(desc)),
+                *s->def ? s->def : "(empty)");
     }
     fprintf(out, "\n  --print-env    print an env file (IMGPIPE_*=default, with comments) generated from this table\n"
                  "  --help         this text\n");

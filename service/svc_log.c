@@ -117,6 +117,21 @@ void svc_log_printf(int level, const char *fmt, ...)
     svc_log_write(level, msg, NULL);
 }
 
+#define SVC_LOG_ID_MAX 72
+static __thread char log_thread_request[SVC_LOG_ID_MAX];
+static char log_process_request[SVC_LOG_ID_MAX]; /* the worker process's current job; written by its one job thread */
+
+void svc_log_set_request(const char *request_id)
+{
+    size_t n = strlen(request_id);
+    if (n >= SVC_LOG_ID_MAX)
+        n = SVC_LOG_ID_MAX - 1;
+    memcpy(log_thread_request, request_id, n);
+    log_thread_request[n] = '\0';
+    memcpy(log_process_request, request_id, n);
+    log_process_request[n] = '\0';
+}
+
 static void glib_handler(const gchar *domain, GLogLevelFlags flags, const gchar *message, gpointer user)
 {
     int level = SVC_LOG_DEBUG;
@@ -133,6 +148,14 @@ static void glib_handler(const gchar *domain, GLogLevelFlags flags, const gchar 
     put(extra, sizeof(extra), &pos, "\"source\":\"glib\",\"domain\":\"");
     svc_log_json_escape(extra, sizeof(extra) - 2, &pos, domain ? domain : "", domain ? strlen(domain) : 0);
     put(extra, sizeof(extra), &pos, "\"");
+    {
+        const char *id = log_thread_request[0] ? log_thread_request : log_process_request;
+        if (id[0]) {
+            put(extra, sizeof(extra), &pos, ",\"request_id\":\"");
+            svc_log_json_escape(extra, sizeof(extra) - 2, &pos, id, strnlen(id, SVC_LOG_ID_MAX));
+            put(extra, sizeof(extra), &pos, "\"");
+        }
+    }
     svc_log_write(level, message ? message : "", extra);
 }
 

@@ -26,6 +26,11 @@ void svc_log_printf(int level, const char *fmt, ...) __attribute__((format(print
 /* Route GLib / libvips log messages (g_log) into svc_log. Call after the engine's init. */
 void svc_log_capture_glib(void);
 
+/* The request the calling thread works for ("" = none): GLib / libvips lines captured above carry
+ * it as "request_id". Also kept process-wide for libvips' own pool threads, which is exact in a
+ * worker process (one job at a time): call it there only, as svc_worker.c does. Any thread. */
+void svc_log_set_request(const char *request_id);
+
 /* Append s JSON-escaped (without quotes) to out[*pos..cap); truncates safely. */
 void svc_log_json_escape(char *out, size_t cap, size_t *pos, const char *s, size_t len);
 

@@ -18,6 +18,12 @@
 
 #include "pl_options.h"
 
+/* operationId of a fixed route is its method and this name: getHealth, postHealth, getIndex, … */
+static const struct {
+    const char *path, *id;
+} openapi_fixed_ids[] = {
+    {"/", "Index"}, {"/health", "Health"}, {"/ready", "Ready"}, {"/metrics", "Metrics"}, {"/openapi.json", "OpenApi"}};
+
 static const svc_route_info openapi_fixed_routes[] = {
     {"/", "GET,POST", "Service name and versions of imgpipe and libvips (imaginary's index)"},
     {"/health", "GET,POST", "Liveness: 200 with process figures while the process runs"},
@@ -122,13 +128,26 @@ static json_t *openapi_request_body(void)
     json_object_set(content, "application/octet-stream", bin);
     json_decref(bin);
     json_object_set_new(content, "multipart/form-data",
-                        json_pack("{s:{s:s, s:[s], s:{s:{s:s, s:s, s:s}}}}", "schema", "type", "object", "required", "file",
-                                  "properties", "file", "type", "string", "format", "binary", "description",
-                                  "The image (imaginary's form field)"));
+                        json_pack("{s:{s:s, s:[s], s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}}", "schema", "type", "object",
+                                  "required", "file", "properties", "file", "type", "string", "format", "binary", "description",
+                                  "The image (imaginary's form field)", "image", "type", "string", "format", "binary",
+                                  "description",
+                                  "Optional overlay: transform's image watermark, or a pipeline watermarkImage step"));
     return json_pack("{s:s, s:b, s:o}", "description",
                      "The input image: the raw body (the type is sniffed from the bytes, the Content-Type is not trusted) "
                      "or a multipart form with the part `file`",
                      "required", 1, "content", content);
+}
+
+/* /watermarkimage: a multipart form with the image (`file`) and the overlay (`image`), both required. */
+static json_t *openapi_overlay_body(void)
+{
+    return json_pack("{s:s, s:b, s:{s:{s:{s:s, s:[s,s], s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}}}}", "description",
+                     "A multipart form: the image in the part `file`, the overlay in the part `image` (imaginary fetched "
+                     "?image=URL instead)",
+                     "required", 1, "content", "multipart/form-data", "schema", "type", "object", "required", "file", "image",
+                     "properties", "file", "type", "string", "format", "binary", "description", "The image to draw on", "image",
+                     "type", "string", "format", "binary", "description", "The overlay (PNG with alpha, JPEG, …)");
 }
 
 /* Error responses shared by the image routes: status -> description. */
@@ -144,9 +163,8 @@ static const struct {
     {"413", "Body or pixel count too large"},
     {"415", "Unsupported input type"},
     {"422", "Image resolution is too big"},
-    {"429", "Too many requests (see Retry-After)"},
     {"500", "Internal error"},
-    {"503", "Overloaded or draining (see Retry-After)"},
+    {"503", "Overloaded: the queue is full or the predicted wait too long, or out of memory (see Retry-After)"},
     {"504", "Processing deadline exceeded"},
 };
 
@@ -368,11 +386,19 @@ static json_t *openapi_image_operation(const char *name, int imaginary, json_t *
                                       openapi_ref("#/components/headers/Cache-Control")));
     return json_pack("{s:s, s:s, s:[s], s:O, s:o, s:o, s:b}", "operationId", name, "summary", openapi_op_summary(name), "tags",
                      imaginary ? "imaginary" : "imgpipe", "parameters", param_refs, "requestBody",
-                     openapi_ref("#/components/requestBodies/Image"), "responses", responses, "x-imaginary-route", imaginary);
+                     openapi_ref(strcmp(name, "watermarkimage") == 0 ? "#/components/requestBodies/ImageAndOverlay"
+                                                                     : "#/components/requestBodies/Image"),
+                     "responses", responses, "x-imaginary-route", imaginary);
 }
 
-static json_t *openapi_fixed_operation(const svc_route_info *r)
+static json_t *openapi_fixed_operation(const svc_route_info *r, const char *method)
 {
+    char id[64];
+    const char *base = "Route";
+    for (size_t i = 0; i < sizeof(openapi_fixed_ids) / sizeof(openapi_fixed_ids[0]); i++)
+        if (strcmp(openapi_fixed_ids[i].path, r->path) == 0)
+            base = openapi_fixed_ids[i].id;
+    snprintf(id, sizeof(id), "%s%s", method, base);
     const char *ctype = "application/json";
     if (strcmp(r->path, "/metrics") == 0)
         ctype = "text/plain; version=0.0.4";
@@ -384,7 +410,7 @@ static json_t *openapi_fixed_operation(const svc_route_info *r)
     json_object_set_new(responses, "401",
                         json_pack("{s:s, s:{s:{s:o}}}", "description", "Missing or invalid API key", "content", "application/json",
                                   "schema", openapi_ref("#/components/schemas/Error")));
-    return json_pack("{s:s, s:[s], s:o}", "summary", r->summary, "tags", "service", "responses", responses);
+    return json_pack("{s:s, s:s, s:[s], s:o}", "operationId", id, "summary", r->summary, "tags", "service", "responses", responses);
 }
 
 /* /renditions: its own query (r= repeated, each a URL-encoded transform query) and a multipart or
@@ -483,7 +509,7 @@ static json_t *openapi_build(const char *version)
             for (; m[j] && j < sizeof(lower) - 1; j++)
                 lower[j] = (char)(m[j] | 0x20);
             lower[j] = '\0';
-            json_object_set_new(item, lower, openapi_fixed_operation(&fixed[i]));
+            json_object_set_new(item, lower, openapi_fixed_operation(&fixed[i], lower));
         }
         json_object_set_new(paths, fixed[i].path, item);
     }
@@ -491,20 +517,23 @@ static json_t *openapi_build(const char *version)
         json_decref(param_refs[op]);
 
     json_t *components =
-        json_pack("{s:{s:o}, s:o, s:o, s:o, s:{s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas", "Error",
-                  openapi_error_schema(), "parameters", comp_params, "headers", openapi_headers(), "responses",
-                  openapi_error_components(), "requestBodies", "Image", openapi_request_body(), "securitySchemes", "ApiKeyHeader",
-                  "type", "apiKey", "in", "header", "name", "API-Key", "ApiKeyQuery", "type", "apiKey", "in", "query", "name",
-                  "key", "Bearer", "type", "http", "scheme", "bearer");
+        json_pack("{s:{s:o}, s:o, s:o, s:o, s:{s:o, s:o}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}}}", "schemas",
+                  "Error", openapi_error_schema(), "parameters", comp_params, "headers", openapi_headers(), "responses",
+                  openapi_error_components(), "requestBodies", "Image", openapi_request_body(), "ImageAndOverlay",
+                  openapi_overlay_body(), "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in", "header", "name", "API-Key",
+                  "ApiKeyQuery", "type", "apiKey", "in", "query", "name", "key", "Bearer", "type", "http", "scheme", "bearer");
 
-    return json_pack(
-        "{s:s, s:{s:s, s:s, s:s}, s:o, s:o, s:[{}, {s:[]}, {s:[]}, {s:[]}]}", "openapi", "3.0.3", "info", "title", "imgpipe",
-        "version", version ? version : "unknown", "description",
-        "Image-processing service compatible with imaginary's HTTP API. Every image route takes the image as "
-        "the POST body and its options as query parameters; with enable-url-source or mount, GET takes it from url= or "
-        "file=. API keys are needed only when the service is "
-        "configured with them; URL signatures (sign=, expires=) only when signing is on.",
-        "paths", paths, "components", components, "security", "ApiKeyHeader", "ApiKeyQuery", "Bearer");
+    return json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:[{}, {s:[]}, {s:[]}, "
+                     "{s:[]}]}",
+                     "openapi", "3.0.3", "info", "title", "imgpipe", "version", version ? version : "unknown", "description",
+                     "Image-processing service compatible with imaginary's HTTP API. Every image route takes the image as "
+                     "the POST body and its options as query parameters; with enable-url-source or mount, GET takes it from url= or "
+                     "file=. API keys are needed only when the service is "
+                     "configured with them; URL signatures (sign=, expires=) only when signing is on.",
+                     "license", "name", "MIT", "url", "https://opensource.org/licenses/MIT", "servers", "url", "/", "description",
+                     "The server that serves this document", "url", "http://127.0.0.1:8080", "description",
+                     "imgpipe serve's default listen address (make run)", "paths", paths, "components", components, "security",
+                     "ApiKeyHeader", "ApiKeyQuery", "Bearer");
 }
 
 static pthread_mutex_t openapi_lock = PTHREAD_MUTEX_INITIALIZER;

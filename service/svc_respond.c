@@ -154,6 +154,20 @@ static void cache_headers(svc_reqctx *rc, int ok)
     add_header(req, H2O_STRLIT("expires"), buf, (size_t)l);
 }
 
+/* Server-Timing for the stages the request reached (a stage at -1 was not reached); none when no stage was. */
+static void timing_header(svc_reqctx *rc)
+{
+    const char *names[4] = {"queue", "decode", "process", "encode"};
+    double ms[4] = {rc->queue_ms, rc->decode_ms, rc->process_ms, rc->encode_ms};
+    char buf[256];
+    size_t l = 0;
+    for (int i = 0; i < 4 && l < sizeof(buf) - 48; i++)
+        if (ms[i] >= 0)
+            l += (size_t)snprintf(buf + l, sizeof(buf) - l, "%s%s;dur=%.1f", l ? ", " : "", names[i], ms[i]);
+    if (l > 0)
+        add_header(rc->req, H2O_STRLIT("server-timing"), buf, l);
+}
+
 static void finish(svc_reqctx *rc, const char *error_name)
 {
     h2o_req_t *req = rc->req;
@@ -232,6 +246,9 @@ void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const
         int l = snprintf(ra, sizeof(ra), "%d", retry_after);
         add_header(req, H2O_STRLIT("retry-after"), ra, (size_t)l);
     }
+    if (status == 503 && rc->queue_ms < 0)
+        rc->queue_ms = 0; /* refused at the queue without waiting */
+    timing_header(rc);
     common_headers(rc);
     cache_headers(rc, 0);
     req->res.content_length = pos;
@@ -321,9 +338,7 @@ void svc_respond_result(svc_reqctx *rc, pl_result *res, double queue_ms)
             svc_log_printf(SVC_LOG_INFO, "request %s: %d of %d frames kept (max-frames, frames= or a still output type)",
                            rc->request_id, res->frames_out, res->frames_in);
     }
-    l = snprintf(buf, sizeof(buf), "queue;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f", queue_ms, res->t.decode_ms,
-                 res->t.process_ms, res->t.encode_ms);
-    add_header(req, H2O_STRLIT("server-timing"), buf, (size_t)l);
+    timing_header(rc);
     common_headers(rc);
     cache_headers(rc, 1);
     req->res.content_length = res->len;

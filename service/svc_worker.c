@@ -114,6 +114,7 @@ static int run_job(int sock, svc_wproto_ctl *shared, wp_job *j, ssize_t n, int f
     if (base == NULL)
         return -1;
     svc_crash_set_request(j->request_id);
+    svc_log_set_request(j->request_id); /* libvips' warnings in the log name the request */
     const uint8_t *data = base + j->data_off;
     shared->ctl.deadline_us = j->deadline_us;
     if (j->want_estimate) {

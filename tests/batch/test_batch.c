@@ -345,7 +345,7 @@ static void test_tree(void)
                           P("in"),
                           NULL};
     int rc = run_batch(args, NULL);
-    is_int(rc, 1, "a run with one bad file exits 1");
+    is_int(rc, 3, "a run with one bad file exits 3 (some inputs failed)");
     ok(strstr(err_text, "broken.jpg") != NULL, "the bad file is named on stderr");
     ok(strstr(err_text, "4 ok, 1 failed") != NULL, "the summary counts 4 ok and 1 failed");
     check_image(P("out/coffee.webp"), "webp", 120, 80);
@@ -513,18 +513,18 @@ static void test_limits(void)
     snprintf(list, sizeof(list), "%s\n%s\n", P("in/coffee.png"), P("in/sub/flower.jpg"));
     const char *types[] = {
         "--do", "resize?width=60&type=png", "--allowed-types", "png", "--report", P("types.jsonl"), "-o", P("out3"), "-", NULL};
-    is_int(run_batch(types, list), 1, "--allowed-types png with a JPEG input: exit 1");
+    is_int(run_batch(types, list), 3, "--allowed-types png with a JPEG input: exit 3");
     is_str(report_error(P("types.jsonl"), "/flower.jpg"), "unsupported_media_type", "the JPEG is refused");
     ok(exists(P("out3/coffee.png")) && !exists(P("out3/flower.png")), "the PNG is processed, the JPEG is not");
     const char *pixels[] = {
         "--do", "resize?width=60&type=png", "--max-pixels", "300000", "--report", P("px.jsonl"), "-o", P("out4"), "-", NULL};
-    is_int(run_batch(pixels, list), 1, "--max-pixels 300000 with a 1.9 MP input: exit 1");
+    is_int(run_batch(pixels, list), 3, "--max-pixels 300000 with a 1.9 MP input: exit 3");
     is_str(report_error(P("px.jsonl"), "/flower.jpg"), "image_too_large", "the large input is refused");
     ok(exists(P("out4/coffee.png")) && !exists(P("out4/flower.png")), "the 0.24 MP input is processed");
     const char *deadline[] = {
         "--do", "blur?sigma=40&type=png", "--deadline", "0.02", "--report", P("dl.jsonl"), "-o", P("out5"), "-", NULL};
     double t0 = now_ms();
-    is_int(run_batch(deadline, list), 1, "--deadline 0.02 with a heavy blur: exit 1");
+    is_int(run_batch(deadline, list), 3, "--deadline 0.02 with a heavy blur: exit 3");
     ok(now_ms() - t0 < 10000, "the deadline stops the work (%.0f ms for the run)", now_ms() - t0);
     is_str(report_error(P("dl.jsonl"), "/flower.jpg"), "deadline_exceeded", "the slow image fails with deadline_exceeded");
     int hidden = -1;
@@ -605,13 +605,27 @@ static void test_usage_errors(void)
     diag("collisions and usage errors: exit 2 before any work");
     copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P("col/a.png"));
     copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P("col/sub/a.png"));
-    const char *args[] = {"--do", "resize?width=16&type=webp", "-r", "-o", P("colout"), P("col"), NULL};
+    /* named as files (not a tree): both keep only their file name */
+    const char *args[] = {"--do", "resize?width=16&type=webp", "-o", P("colout"), P("col/a.png"), P("col/sub/a.png"), NULL};
     is_int(run_batch(args, NULL), 2, "two inputs, one output name: exit 2");
     ok(strstr(err_text, "col/a.png") && strstr(err_text, "col/sub/a.png"), "both colliding inputs are named");
+    ok(strstr(err_text, "add {dir}") != NULL, "... and the hint suggests {dir}, which the template lacks");
     ok(!exists(P("colout")), "nothing was written");
-    const char *args_dir[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{dir}/{stem}.{ext}", "-o", P("colout"), P("col"),
-                              NULL};
-    is_int(run_batch(args_dir, NULL), 0, "with {dir} in --name the same tree is fine");
+    const char *args_r[] = {"--do", "resize?width=16&type=webp", "-r", "-o", P("colout"), P("col"), NULL};
+    is_int(run_batch(args_r, NULL), 0, "-r without -n mirrors the tree: the same names are fine");
+    ok(exists(P("colout/a.webp")) && exists(P("colout/sub/a.webp")), "-r: outputs at {dir}/{stem}.{ext}");
+    const char *args_flat[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{stem}.{ext}", "-o", P("colflat"), P("col"), NULL};
+    is_int(run_batch(args_flat, NULL), 2, "-r with an explicit flat -n '{stem}.{ext}': the collision is refused");
+    copy_file(tap_fixture("photos/FreshFlower-1600x1203.jpg"), P("col2/x.jpg"));
+    copy_file(tap_fixture("edge/pngsuite-basn6a08-rgba.png"), P("col2/x.png"));
+    const char *args_ext[] = {"--do", "resize?width=16&type=webp", "-r", "-o", P("col2out"), P("col2"), NULL};
+    is_int(run_batch(args_ext, NULL), 2, "x.jpg and x.png with -r (template {dir}/{stem}.{ext}): exit 2");
+    ok(strstr(err_text, "add {dir}") == NULL && strstr(err_text, "{name}") != NULL,
+       "... the hint does not suggest adding {dir}, which is there, but {name}");
+    const char *args_name[] = {"--do", "resize?width=16&type=webp", "-r", "-n", "{dir}/{name}.{ext}", "-o", P("col2out"), P("col2"),
+                               NULL};
+    is_int(run_batch(args_name, NULL), 0, "... and following it works");
+    ok(exists(P("col2out/x.jpg.webp")) && exists(P("col2out/x.png.webp")), "... x.jpg.webp and x.png.webp");
 
     const char *over[] = {"--do", "resize?width=16", "-o", P("col"), P("col/a.png"), NULL};
     is_int(run_batch(over, NULL), 2, "an output that is its input: exit 2");
@@ -643,8 +657,57 @@ static void test_usage_errors(void)
     is_int(run_batch(help, NULL), 0, "--help: exit 0");
     ok(strstr(out_text, "usage: imgpipe batch") != NULL, "--help prints the usage on stdout");
     const char *missing[] = {"--do", "resize?width=10&type=png", "-o", P("miss"), P("does-not-exist.png"), NULL};
-    is_int(run_batch(missing, NULL), 1, "a missing input fails alone: exit 1");
+    is_int(run_batch(missing, NULL), 3, "a missing input fails alone: exit 3");
     ok(strstr(err_text, "does-not-exist.png") != NULL, "... and is named");
+}
+
+/* An -o that cannot be written is refused before any image is decoded. */
+static void test_unwritable_output(void)
+{
+    diag("an output directory that cannot be written: exit 2 at once");
+    copy_file(tap_fixture("photos/coffee.png"), P("ro_in/a.png"));
+    copy_file(tap_fixture("photos/coffee.png"), P("ro_in/b.png"));
+    char ro[4096];
+    if (geteuid() == 0) {
+        snprintf(ro, sizeof(ro), "/proc/self"); /* root writes anywhere else; nobody creates files in /proc */
+    } else {
+        snprintf(ro, sizeof(ro), "%s", P("ro_out"));
+        mkdirs(ro);
+        chmod(ro, 0555);
+    }
+    const char *args[] = {"--do", "resize?width=16&type=png", "--report", P("ro.jsonl"), "-o", ro, P("ro_in"), NULL};
+    is_int(run_batch(args, NULL), 2, "read-only -o: exit 2");
+    ok(strstr(err_text, "cannot write in the output directory") != NULL && strstr(err_text, ro) != NULL,
+       "... with a message naming the directory: %.200s", err_text);
+    ok(strstr(err_text, "a.png") == NULL && strstr(err_text, "images:") == NULL, "... before any image was processed");
+    struct stat st;
+    ok(stat(P("ro.jsonl"), &st) != 0 || st.st_size == 0, "... no report line written");
+    if (geteuid() != 0)
+        chmod(ro, 0755);
+}
+
+/* libvips' warnings (a truncated JPEG) reach stderr as "imgpipe batch: PATH: warning: ...", never unprefixed. */
+static void test_warnings_prefixed(void)
+{
+    diag("libvips warnings name their file");
+    copy_file(tap_fixture("bad/truncated-10000B.jpg"), P("warn_in/trunc.jpg"));
+    copy_file(tap_fixture("photos/coffee.png"), P("warn_in/ok.png"));
+    const char *args[] = {"--do", "resize?width=16&type=png", "-j", "1", "-o", P("warn_out"), P("warn_in"), NULL};
+    is_int(run_batch(args, NULL), 3, "one truncated input: exit 3");
+    int lines = 0, bare = 0, named = 0;
+    static char copy[sizeof(err_text)];
+    snprintf(copy, sizeof(copy), "%s", err_text);
+    for (char *l = strtok(copy, "\n"); l; l = strtok(NULL, "\n")) {
+        lines++;
+        if (strncmp(l, "imgpipe batch: ", 15) != 0) {
+            bare++;
+            diag("unprefixed stderr line: %.200s", l);
+        }
+        if (strstr(l, "trunc.jpg: warning: VIPS") != NULL)
+            named++;
+    }
+    ok(lines > 0 && bare == 0, "every stderr line starts with 'imgpipe batch: ' (%d of %d do not)", bare, lines);
+    ok(named > 0, "libvips' warnings name trunc.jpg (%d lines)", named);
 }
 
 static void make_big_set(int n)
@@ -786,6 +849,8 @@ int main(int argc, char **argv)
     test_null_and_duplicates();
     test_shards();
     test_usage_errors();
+    test_unwritable_output();
+    test_warnings_prefixed();
     make_big_set(40);
     test_tty_progress();
     test_interrupt(false);

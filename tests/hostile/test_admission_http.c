@@ -2,7 +2,7 @@
  * test_admission_http: the decode-memory budget seen from outside. `imgpipe serve` with a
  * 1 MiB budget (smaller than any photo's estimate, so every job is clamped and runs alone):
  * 6 concurrent requests all succeed (no deadlock), /health shows jobs waiting for memory while
- * they run and nothing reserved afterwards; with a 300 ms deadline the jobs that waited too long
+ * they run and nothing reserved afterwards; with a 1.5 s deadline the jobs that waited too long
  * get 504 and every other answer is 200. Loopback only, bounded (curl timeouts of 30 s).
  */
 #include <jansson.h>
@@ -96,7 +96,7 @@ int main(void)
     size_t len;
     char *img;
     static const char *const args[] = {"--workers", "2", "--queue", "16", "--memory-budget", "1MiB", "--access-log", "off", NULL};
-    static const char *const args_dl[] = {"--workers",    "2",   "--queue", "16", "--memory-budget", "1MiB", "--deadline", "300ms",
+    static const char *const args_dl[] = {"--workers",    "2",   "--queue", "16", "--memory-budget", "1MiB", "--deadline", "1500ms",
                                           "--access-log", "off", "--max-queue-wait", "10s", NULL};
 
     if (VIPS_INIT("test_admission_http"))
@@ -120,7 +120,7 @@ int main(void)
     is_int(tsrv_stop(&s, 20), 0, "exit 0");
     tsrv_cleanup(&s);
 
-    if (!ok(tsrv_start(&s, args_dl, NULL) == 0, "server with a 1 MiB budget and a 300 ms deadline starts"))
+    if (!ok(tsrv_start(&s, args_dl, NULL) == 0, "server with a 1 MiB budget and a 1.5 s deadline starts"))
         return tap_done();
     run_flight(&s, "/blur?sigma=3", img, len, &f);
     int n200 = 0, n504 = 0;
@@ -131,7 +131,7 @@ int main(void)
             diag("504 without a deadline message: %s", f.r[i].body ? f.r[i].body : "");
         tresp_free(&f.r[i]);
     }
-    diag("300 ms deadline: %d x 200, %d x 504", n200, n504);
+    diag("1.5 s deadline: %d x 200, %d x 504", n200, n504);
     is_int(n200 + n504, N, "every answer is 200 or 504 (deadline passed while waiting for memory)");
     ok(n200 >= 1, "the first job admitted succeeds");
     is_int(health_field(&s, "memoryReservedBytes"), 0, "nothing reserved afterwards");

@@ -5,11 +5,13 @@
 #  - every IMGPIPE_* variable the Dockerfile, Kubernetes and systemd files set is a real setting;
 #  - stop timeouts (k8s terminationGracePeriodSeconds, systemd TimeoutStopSec) exceed preStop +
 #    drain timeout + deadline;
-#  - HAProxy accepts deploy/haproxy/haproxy.cfg (when haproxy is installed), and in front of a
-#    live imgpipe (loopback) answers two different Content-Length values 400 itself and strips
-#    Content-Length beside chunked, while imgpipe alone refuses both;
+#  - HAProxy accepts deploy/haproxy/haproxy.cfg with the check command its header shows (when
+#    haproxy is installed), and that command sets every ${IMGPIPE_*} the file uses;
 #  - the Dockerfile is multi-stage bookworm, non-root, with a HEALTHCHECK on /health whose command
-#    (run as Docker would) passes against a live imgpipe and fails against a stopped one;
+#    (run as Docker would, with IMGPIPE_LISTEN set to another port) passes against a live imgpipe
+#    and fails against a stopped one;
+#  - in front of a live imgpipe (loopback) HAProxy answers two different Content-Length values 400
+#    itself and strips Content-Length beside chunked, while imgpipe alone refuses both;
 #  - the Kubernetes manifests parse (when python3-yaml is installed) and probe /health and /ready
 #    on the key-free metrics-listen port; IMGPIPE_API_KEYS comes from the Secret imgpipe-auth
 #    (secretKeyRef, required), whose example has that name and key and is not in kustomization.yaml.
@@ -102,10 +104,19 @@ else
 fi
 
 # --- HAProxy ---
+# The check command of the file's header: the comment lines after "Check it", joined at "\".
+hcfg=$deploy/haproxy/haproxy.cfg
+hcmd=$(sed -n '/^# .*Check it/,/haproxy -c/p' "$hcfg" | sed -n 's/^#   //p' | sed 's/ *\\$//' | tr '\n' ' ')
+hvars=$(grep -oE '\$\{IMGPIPE_[A-Z0-9_]+\}' "$hcfg" | tr -d '${}' | sort -u)
+unset_in_cmd=""
+for v in $hvars; do
+    echo "$hcmd" | grep -q "$v=" || unset_in_cmd="$unset_in_cmd $v"
+done
+[ -n "$hcmd" ] && [ -z "$unset_in_cmd" ]
+ok $? "haproxy.cfg's header shows a check command setting every variable the file uses${unset_in_cmd:+ (missing:$unset_in_cmd)}"
 if command -v haproxy >/dev/null 2>&1; then
-    out=$(IMGPIPE_LB_BIND=127.0.0.1:1 IMGPIPE_LB_STATS=127.0.0.1:2 IMGPIPE_S1=127.0.0.1:3 IMGPIPE_S2=127.0.0.1:4 \
-        IMGPIPE_S3=127.0.0.1:5 haproxy -c -f "$deploy/haproxy/haproxy.cfg" 2>&1)
-    ok $? "haproxy -c accepts deploy/haproxy/haproxy.cfg${out:+ ($(echo "$out" | tr '\n' ' '))}"
+    out=$(cd "$here/../.." && env -i PATH="$PATH" bash -c "$hcmd" 2>&1)
+    ok $? "the header's command passes: $hcmd${out:+ ($(echo "$out" | tr '\n' ' '))}"
     # Request smuggling shapes through the bundled config (loopback only): HAProxy answers two
     # different Content-Length values 400 itself, and forwards Content-Length + chunked without
     # the Content-Length, so imgpipe's own framing guard (which refuses both) never sees them.
@@ -179,14 +190,17 @@ ok $? "Dockerfile exposes 8080, listens on 0.0.0.0:8080, sets MALLOC_ARENA_MAX"
 ok $? "the runtime stage installs no -dev packages or compilers"
 # The HEALTHCHECK command itself (exec form, as Docker runs it) against a live imgpipe, then a dead one.
 out=$(python3 - "$df" "$bin" <<'PY'
-import json, re, signal, socket, subprocess, sys, time, urllib.request
+import json, os, re, signal, socket, subprocess, sys, time, urllib.request
 src = open(sys.argv[1]).read().replace("\\\n", "")
 cmd = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[.*\])", src).group(1))
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 port = s.getsockname()[1]
 s.close()
-cmd = [c.replace("8080", str(port)) for c in cmd]
+if any("8080" in c and "IMGPIPE_LISTEN" not in c for c in cmd) or "IMGPIPE_LISTEN" not in " ".join(cmd):
+    print("the HEALTHCHECK hard-codes its port instead of reading IMGPIPE_LISTEN: %s" % cmd)
+    sys.exit(0)
+env = dict(os.environ, IMGPIPE_LISTEN="0.0.0.0:%d" % port)  # the image's ENV, with another port
 srv = subprocess.Popen([sys.argv[2], "serve", "--listen", "127.0.0.1:%d" % port, "--workers", "1", "--access-log", "off"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 for _ in range(100):
@@ -195,15 +209,15 @@ for _ in range(100):
         break
     except Exception:
         time.sleep(0.1)
-up = subprocess.call(cmd, timeout=10)
+up = subprocess.call(cmd, timeout=10, env=env)
 srv.send_signal(signal.SIGTERM)
 srv.wait(timeout=20)
-down = subprocess.call(cmd, timeout=10, stderr=subprocess.DEVNULL)
+down = subprocess.call(cmd, timeout=10, stderr=subprocess.DEVNULL, env=env)
 print("up=%d down=%d" % (up, down))
 PY
 )
 [ "$out" = "up=0 down=1" ]
-ok $? "the HEALTHCHECK command passes against a running imgpipe and fails once it stopped ($out)"
+ok $? "the HEALTHCHECK command (port from IMGPIPE_LISTEN) passes against a running imgpipe and fails once it stopped ($out)"
 
 # --- Kubernetes ---
 if python3 -c 'import yaml' 2>/dev/null; then
@@ -238,15 +252,24 @@ for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
 assert "limits" in c["resources"] and "requests" in c["resources"], "resources requests and limits"
 job = kinds["Job"]["spec"]
 assert job["completionMode"] == "Indexed", "Job must be Indexed"
-args = " ".join(job["template"]["spec"]["containers"][0]["args"])
+jc = job["template"]["spec"]["containers"][0]
+args = " ".join(jc["args"])
 assert "--shard $(JOB_COMPLETION_INDEX)/%d" % job["completions"] in args, "--shard K/N with N = completions: " + args
+# batch exits 3 when some inputs were bad (docs/batch.md): that shard must not be retried
+assert job["template"]["spec"]["restartPolicy"] == "Never", "podFailurePolicy needs restartPolicy: Never"
+rules = job.get("podFailurePolicy", {}).get("rules", [])
+bad = [r for r in rules if 3 in r.get("onExitCodes", {}).get("values", []) and r.get("onExitCodes", {}).get("operator") == "In"]
+assert bad and bad[0]["action"] in ("FailIndex", "Ignore", "FailJob"), "a podFailurePolicy rule for exit code 3: %s" % rules
+assert bad[0]["action"] != "FailIndex" or "backoffLimitPerIndex" in job, "FailIndex needs backoffLimitPerIndex"
+names = [e["name"] for e in jc.get("env", [])]
+assert "VIPS_CONCURRENCY" not in names, "batch ignores VIPS_CONCURRENCY (it splits cores by -j): do not set it"
 hpa = kinds["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["resource"]["name"]
 assert hpa == "cpu", "HPA on CPU"
 print("ok")
 EOF
     )
     [ "$out" = ok ]
-    ok $? "k8s manifests parse: Deployment probes /health and /ready on the ops port, API keys from the Secret imgpipe-auth, Indexed Job shards by completions, HPA on CPU${out:+ ($out)}"
+    ok $? "k8s manifests parse: Deployment probes /health and /ready on the ops port, API keys from the Secret imgpipe-auth, Indexed Job shards by completions with a podFailurePolicy for exit 3, HPA on CPU${out:+ ($out)}"
 else
     skip "python3-yaml not installed: k8s manifests not parsed"
 fi

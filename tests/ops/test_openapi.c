@@ -84,6 +84,11 @@ int main(void)
     const char *ver = json_string_value(json_object_get(doc, "openapi"));
     ok(ver && strncmp(ver, "3.0.", 4) == 0, "openapi is 3.0.x (%s)", ver ? ver : "absent");
     is_str(json_string_value(json_object_get(json_object_get(doc, "info"), "version")), "1.2.3-test", "info.version is ours");
+    is_str(json_string_value(json_object_get(json_object_get(json_object_get(doc, "info"), "license"), "name")), "MIT",
+           "info.license is MIT");
+    ok(json_array_size(json_object_get(doc, "servers")) > 0 &&
+           json_is_string(json_object_get(json_array_get(json_object_get(doc, "servers"), 0), "url")),
+       "servers lists at least one url");
     ok(json_is_string(json_object_get(json_object_get(doc, "info"), "title")), "info.title present");
 
     char *again = svc_openapi_json("ignored", NULL);
@@ -116,9 +121,19 @@ int main(void)
             rb = resolve(doc, json_string_value(json_object_get(rb, "$ref")));
         json_t *content = json_object_get(rb, "content");
         json_t *mp = json_object_get(content, "multipart/form-data");
-        ok(json_object_get(content, "image/*") && json_object_get(content, "application/octet-stream") &&
-               json_object_get(json_object_get(json_object_get(mp, "schema"), "properties"), "file"),
-           "%s takes image/*, application/octet-stream and multipart `file`", path);
+        if (strcmp(ops[i].name, "watermarkimage") == 0) {
+            json_t *req = json_object_get(json_object_get(mp, "schema"), "required");
+            char *reqs = json_dumps(req, JSON_COMPACT);
+            json_t *props = json_object_get(json_object_get(mp, "schema"), "properties");
+            ok(mp && json_object_get(props, "file") && json_object_get(props, "image") && reqs && strstr(reqs, "\"file\"") &&
+                   strstr(reqs, "\"image\""),
+               "%s takes a multipart form with the parts `file` and `image`, both required (%s)", path, reqs ? reqs : "none");
+            free(reqs);
+        } else {
+            ok(json_object_get(content, "image/*") && json_object_get(content, "application/octet-stream") &&
+                   json_object_get(json_object_get(json_object_get(mp, "schema"), "properties"), "file"),
+               "%s takes image/*, application/octet-stream and multipart `file`", path);
+        }
         json_t *resp = json_object_get(post, "responses");
         ok(json_object_get(resp, "200") && json_object_get(resp, "400"), "%s documents 200 and 400", path);
         if (strcmp(ops[i].name, "renditions") == 0) { /* no one image: the sizes are per part */
@@ -239,6 +254,38 @@ int main(void)
     json_t *sec = json_object_get(comp, "securitySchemes");
     ok(json_object_get(sec, "ApiKeyHeader") && json_object_get(sec, "ApiKeyQuery") && json_object_get(sec, "Bearer"),
        "security schemes: API-Key header, key= query, Bearer");
+    /* every operation has a unique operationId; no response lists 429 (imgpipe never sends it) */
+    {
+        int missing = 0, dup = 0, with429 = 0, nops = 0;
+        json_t *seen = json_object();
+        const char *pk, *mk;
+        json_t *item, *op;
+        json_object_foreach(paths, pk, item)
+        {
+            json_object_foreach(item, mk, op)
+            {
+                const char *id = json_string_value(json_object_get(op, "operationId"));
+                nops++;
+                if (!id || !*id) {
+                    missing++;
+                    diag("no operationId: %s %s", mk, pk);
+                } else if (json_object_get(seen, id)) {
+                    dup++;
+                    diag("duplicate operationId %s", id);
+                } else {
+                    json_object_set_new(seen, id, json_true());
+                }
+                if (json_object_get(json_object_get(op, "responses"), "429"))
+                    with429++;
+            }
+        }
+        json_decref(seen);
+        ok(nops > 0 && missing == 0 && dup == 0, "every operation (%d) has a unique operationId (%d missing, %d duplicated)", nops,
+           missing, dup);
+        ok(with429 == 0 && !json_object_get(json_object_get(comp, "responses"), "E429"),
+           "no operation lists 429 (%d do); imgpipe answers overload with 503", with429);
+    }
+
     const char *bad = NULL;
     int nbad = bad_refs(doc, doc, &bad);
     ok(nbad == 0, "every $ref resolves (%d bad%s%s)", nbad, bad ? ", e.g. " : "", bad ? bad : "");

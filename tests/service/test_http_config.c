@@ -117,6 +117,32 @@ int main(void)
     }
     is_int(missing, 0, "--help lists every setting");
     ok(strstr(out, "IMGPIPE_MAX_BODY_BYTES") != NULL, "--help shows the env var names");
+    /* Every variable name ends before the description column: two spaces after it, and the descriptions
+       of all settings start at the same column. */
+    int runs_in = 0, col = -1, ragged = 0;
+    for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *e = strstr(l, "IMGPIPE_"), *nl = strchr(l, '\n');
+        if (strncmp(l, "  --", 4) != 0 || e == NULL || (nl && e > nl))
+            continue;
+        while (*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9'))
+            e++;
+        if (*e == '*') /* --print-env's description, not a setting */
+            continue;
+        if (e[0] != ' ' || e[1] != ' ') {
+            runs_in++;
+            continue;
+        }
+        while (*e == ' ')
+            e++;
+        if (col < 0)
+            col = (int)(e - l);
+        else if ((int)(e - l) != col)
+            ragged++;
+    }
+    ok(col > 0 && runs_in == 0 && ragged == 0,
+       "--help: every variable name is followed by the description column "
+       "(%d run in, %d start elsewhere)",
+       runs_in, ragged);
 
     is_int(run((const char *const[]){"serve", "--print-env", NULL}, NULL, out, sizeof(out)), 0, "serve --print-env exits 0");
     ok(strstr(out, "\nIMGPIPE_LISTEN=127.0.0.1:8080\n") != NULL, "--print-env: listen default");

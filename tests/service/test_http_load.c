@@ -110,7 +110,7 @@ static void test_overflow_and_deadline(void)
     tsrv s;
     static const char *const args[] = {"--workers", "1", "--queue", "1", "--deadline", "1500ms", NULL};
     job jobs[5];
-    int n503 = 0, n504 = 0, retry = 0, json_ok = 0;
+    int n503 = 0, n504 = 0, retry = 0, json_ok = 0, timing = 0;
     if (!ok(tsrv_start(&s, args, NULL) == 0, "server --workers 1 --queue 1 starts"))
         return;
     for (int i = 0; i < 5; i++) {
@@ -128,6 +128,7 @@ static void test_overflow_and_deadline(void)
         if (jobs[i].r.status == 503) {
             n503++;
             retry += t_header(&jobs[i].r, "retry-after", ra, sizeof(ra)) != NULL && atoi(ra) >= 1;
+            timing += t_header(&jobs[i].r, "server-timing", ra, sizeof(ra)) != NULL && strcmp(ra, "queue;dur=0.0") == 0;
             json_ok += err && strcmp(err, "overloaded") == 0;
         } else if (jobs[i].r.status == 504) {
             n504++;
@@ -140,6 +141,7 @@ static void test_overflow_and_deadline(void)
     }
     ok(n503 >= 3, "full queue: at least 3 of 5 get 503 (%d)", n503);
     is_int(retry, n503, "every 503 has Retry-After");
+    is_int(timing, n503, "every 503 has Server-Timing: queue;dur=0.0");
     ok(n504 >= 1, "the slow ones hit the 1.5 s deadline: 504 (%d)", n504);
     is_int(json_ok, n503 + n504, "JSON errors name overloaded / deadline_exceeded");
     ok(took < 6.0, "deadline really stops libvips: all answered in %.1f s (work alone would take > 8 s)", took);

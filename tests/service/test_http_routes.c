@@ -201,6 +201,28 @@ static void test_headers_and_negotiation(void)
     ok(t_header(&r, "vary", v, sizeof(v)) == NULL, "no Vary without type=auto");
     tresp_free(&r);
 
+    /* An error after the job ran carries the stages it reached; one refused before any stage carries none. */
+    post("/extract?left=5000&top=5000&areawidth=100&areaheight=100", jpg, jpg_len, 0, NULL, &r);
+    ok(r.status == 400 && t_header(&r, "server-timing", v, sizeof(v)) && strstr(v, "queue;dur="),
+       "an error from the worker carries Server-Timing with its queue stage (%ld: %s)", r.status,
+       t_header(&r, "server-timing", v, sizeof(v)) ? v : "none");
+    ok(t_header(&r, "image-width", v, sizeof(v)) == NULL, "no Image-Width on an error");
+    tresp_free(&r);
+    {
+        /* libvips warns about a truncated JPEG: the log line names the request (checked in test_access_log) */
+        size_t tlen = 0;
+        char *trunc = t_slurp(tap_fixture("bad/truncated-10000B.jpg"), &tlen);
+        treq q = {.method = "POST", .body = trunc, .body_len = tlen, .headers = {"X-Request-Id: vips-warn-7"}};
+        t_do(curl, &srv, "/resize?width=50", &q, &r);
+        ok(r.status == 400, "a truncated JPEG: 400 (%ld)", r.status);
+        tresp_free(&r);
+        free(trunc);
+    }
+    post("/resize?width=abc", jpg, jpg_len, 0, NULL, &r);
+    ok(r.status == 400 && t_header(&r, "server-timing", v, sizeof(v)) == NULL && t_header(&r, "x-request-id", v, sizeof(v)),
+       "a parameter error (no stage reached) carries X-Request-Id and no Server-Timing (%ld)", r.status);
+    tresp_free(&r);
+
     {
         treq q = {.method = "POST", .body = jpg, .body_len = jpg_len, .headers = {"X-Request-Id: test-id-42"}};
         t_do(curl, &srv, "/resize?width=100", &q, &r);
@@ -378,7 +400,7 @@ static void test_access_log(void)
     /* stderr: the startup line and every other log line are JSON too */
     log = t_slurp(srv.err_path, &len);
     lines = good = 0;
-    int startup = 0;
+    int startup = 0, vips_warn = 0;
     for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n")) {
         json_error_t je;
         json_t *j = json_loads(line, 0, &je);
@@ -389,11 +411,17 @@ static void test_access_log(void)
             diag("stderr line not JSON with level and msg: %.200s", line);
         if (j && json_object_get(j, "settings") && json_object_get(json_object_get(j, "settings"), "max-body-bytes"))
             startup++;
+        if (j && json_string_value(json_object_get(j, "domain")) &&
+            strcmp(json_string_value(json_object_get(j, "domain")), "VIPS") == 0 &&
+            json_string_value(json_object_get(j, "request_id")) &&
+            strcmp(json_string_value(json_object_get(j, "request_id")), "vips-warn-7") == 0)
+            vips_warn++;
         json_decref(j);
     }
     ok(lines >= 3, "stderr has the startup and shutdown lines (%d)", lines);
     is_int(good, lines, "every stderr line is JSON with level and msg");
     is_int(startup, 1, "one startup line with every setting");
+    ok(vips_warn > 0, "libvips' warnings about the truncated JPEG carry its request id (%d lines)", vips_warn);
     free(log);
 }
 

@@ -1,0 +1,67 @@
+#!/bin/bash
+# test_bench_render: what bench/run.sh prints and draws from a results folder (`--render DIR`), on a
+# made-up summary.tsv of one load point and a ceiling that used 0.62 of 2 cores; and imgpipe-bench's
+# own warning for an in-process ceiling that cannot saturate its threads (TAP).
+#  - without --with-sharp data the table has no sharp columns;
+#  - a ceiling below 0.8 x its cores is flagged;
+#  - without gnuplot the plots are not skipped silently: a line says how to install it;
+#  - with gnuplot, a one-point plot gets a real x range (gnuplot warns "empty x range" otherwise,
+#    and the ceiling line shrinks to a dash) and the one point is drawn as a dot.
+# Args: $1 = imgpipe-bench. Env: IMGPIPE_FIXTURES.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bench=${1:-$root/build/bench/imgpipe-bench}
+fixtures=${IMGPIPE_FIXTURES:-$root/tests/fixtures}
+n=0
+ok() {
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+dir=$work/20260101-000000-thumbnail
+mkdir -p "$dir"
+{
+    printf 'label\tmode\ttransport\tload\trps\timages_per_s\tp50_ms\tp90_ms\tp99_ms\tp99_9_ms\tmax_ms\trequests\terrors\t'
+    printf 'rss_peak_kb\tcpu_cores\tcpu_ms_per_image\tbytes_per_image\n'
+    printf 'ceiling\tinprocess\tnone\t2\t10\t10\t1\t1\t1\t1\t1\t100\t0\t50000\t0.62\t62\t0\n'
+    printf 'imgpipe\tclosed\thttp1\t4\t14.8\t14.8\t200\t250\t300\t310\t320\t150\t0\t90000\t1.9\t128\t20000\n'
+    printf 'ceiling-end\tinprocess\tnone\t2\t10\t10\t1\t1\t1\t1\t1\t100\t0\t50000\t0.64\t62\t0\n'
+} >"$dir/summary.tsv"
+
+out=$(GNUPLOT=/nonexistent/gnuplot "$root/bench/run.sh" --render "$dir" 2>&1)
+ok $? "run.sh --render exits 0 without gnuplot"
+echo "$out" | sed 's/^/# /'
+! echo "$out" | grep -q 'sharp/s'
+ok $? "no sharp columns in the table without sharp data"
+echo "$out" | grep -q 'WARNING: the ceiling did not saturate the cores (ceiling used 0.62 of 2 cores; ceiling-end used 0.64'
+ok $? "a ceiling below 0.8 x its cores is flagged"
+echo "$out" | grep -q 'plots skipped: gnuplot is not installed (Debian: apt-get install gnuplot-nox)'
+ok $? "without gnuplot a line says the plots were skipped and how to install it"
+[ -s "$dir/imgpipe-closed.dat" ]
+ok $? "the .dat files are written anyway"
+
+if command -v gnuplot >/dev/null 2>&1; then
+    out=$("$root/bench/run.sh" --render "$dir" 2>&1)
+    ok $? "run.sh --render with gnuplot exits 0"
+    [ -s "$dir/closed.svg" ] && [ -s "$dir/closed.png" ]
+    ok $? "closed.svg and closed.png drawn"
+    ! grep -q 'empty x range' "$dir/gnuplot.log" 2>/dev/null
+    ok $? "one load point: a real x range, not a sliver (gnuplot.log: $(tr '\n' ' ' <"$dir/gnuplot.log" 2>/dev/null))"
+    ! grep -q 'sharp' "$dir/closed.svg"
+    ok $? "no sharp entries in the key without sharp data"
+else
+    n=$((n + 1))
+    echo "ok $n # SKIP gnuplot not installed: plots not drawn"
+fi
+
+# imgpipe-bench: an in-process ceiling given more threads than cores cannot use them all
+threads=$(($(nproc) * 2 + 2))
+mkdir -p "$work/corpus"
+cp "$fixtures/photos/coffee.png" "$work/corpus/"
+out=$(timeout 60 "$bench" --inprocess --threads "$threads" --corpus "$work/corpus" --do 'resize?width=64' --duration 1 \
+    --warmup 0 2>&1)
+echo "$out" | grep -q "WARNING      the ceiling used [0-9.]* of $threads cores"
+ok $? "imgpipe-bench flags an in-process ceiling that used less than 80 % of its $threads threads' cores"
+echo "1..$n"
