@@ -11,7 +11,7 @@
  * TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
  * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access
- * (pl_run asks for it for every GIF: see there).
+ * (pl_run asks for it for every still GIF; an animation is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
  * none is embedded), after the cheap shrink.
  *
