@@ -302,8 +302,8 @@ static int pl_engine_frame(pl_ctx *c, VipsImage *img, int f, int ph, VipsImage *
     if (pl_engine_steps(c, t[1], &y))
         goto out;
     VipsImage **keep = (VipsImage **)vips_object_local_array(run_base, 1);
-    if (VIPS_IMAGE_SIZEOF_IMAGE(y) > VIPS_IMAGE_SIZEOF_IMAGE(t[1])) {
-        *keep = g_object_ref(y); /* lazy: holds the decoded frame (and its progress reporting) */
+    if (y == t[1] || VIPS_IMAGE_SIZEOF_IMAGE(y) > VIPS_IMAGE_SIZEOF_IMAGE(t[1])) {
+        *keep = g_object_ref(y); /* the frame as decoded, or lazy over it (with its progress reporting) */
     } else {
         if ((*keep = vips_image_copy_memory(y)) == NULL) {
             pl_cancel_fail(c, PL_E_OPERATION, "Cannot process a frame of the animation");
