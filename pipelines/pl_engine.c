@@ -197,12 +197,14 @@ uint64_t pl_run_estimate(const pl_plan *plan, const pl_input *in, const pl_limit
     if (plan == NULL || in == NULL || plan->op == PL_OP_INFO)
         return 0;
     int w = 0, h = 0, bands = 0;
-    /* JPEG has one frame: TurboJPEG's header is enough. No shrink-on-load discount: the target
-     * size depends on the steps, orientation and the m/8 path; a full-size estimate is safe. */
+    /* JPEG has one frame: TurboJPEG's header is enough (when it parses it: libjpeg, behind
+     * libvips, tolerates more, then the loader's header below). No shrink-on-load discount: the
+     * target size depends on the steps, orientation and the m/8 path; a full-size estimate is safe. */
     if (pl_sniff(in->data, in->len) == PL_FMT_JPEG) {
         if (lim != NULL && !(lim->allowed_inputs & (1u << PL_FMT_JPEG)))
             return 0; /* refused before decoding */
-        return pl_jpeg_header(in->data, in->len, &w, &h, &bands) == 0 ? (uint64_t)w * (uint64_t)h * (uint64_t)bands : 0;
+        if (pl_jpeg_header(in->data, in->len, &w, &h, &bands) == 0)
+            return (uint64_t)w * (uint64_t)h * (uint64_t)bands;
     }
     pl_limits dflt;
     if (lim == NULL) {
