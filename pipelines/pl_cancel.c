@@ -6,7 +6,8 @@
  * head image of the pipeline (every image built from it inherits the progress signal) and the
  * "eval" callback kills the evaluation with vips_image_set_kill() as soon as ctl->cancelled is set
  * or the deadline passed. The failed libvips call then returns -1 and pl_cancel_fail() reports
- * PL_E_CANCELLED / PL_E_DEADLINE instead of libvips' "killed" text.
+ * PL_E_CANCELLED / PL_E_DEADLINE from this run's own kill_code, never from libvips' error text
+ * (one buffer for every thread: another run's failure can be in it).
  *
  * DESIGN: the callback may run on a libvips thread; it only reads the atomics of pl_control and
  * writes ctx->kill_code (atomic) and the image's kill flag (libvips' own, thread-safe).
@@ -44,6 +45,9 @@ void pl_cancel_attach(pl_ctx *c, VipsImage *img)
 {
     if (c->ctl == NULL || img == NULL)
         return;
+    /* img reports its own progress: libvips 8.14's set_progress(TRUE) on an image that inherited
+     * another's reporter clears it instead */
+    vips_image_set_progress(img, FALSE);
     vips_image_set_progress(img, TRUE);
     g_signal_connect(img, "eval", G_CALLBACK(pl_cancel_on_eval), c);
 }
@@ -66,21 +70,15 @@ int pl_cancel_check(pl_ctx *c)
 int pl_cancel_fail(pl_ctx *c, pl_code code, const char *what)
 {
     int killed = atomic_load(&c->kill_code);
-    if (killed != 0 || pl_cancel_state(c->ctl) != PL_OK) {
-        vips_error_clear();
-        return pl_cancel_report(c, killed != 0 ? (pl_code)killed : pl_cancel_state(c->ctl));
+    pl_code state = pl_cancel_state(c->ctl);
+    if (killed != 0 || state != PL_OK) {
+        /* libvips' "killed" text stays where it is: the buffer is every thread's */
+        return pl_cancel_report(c, killed != 0 ? (pl_code)killed : state);
     }
-    pl_error_set_vips(c->err, code, "%s", what);
     /* Pixels are decoded lazily, inside whatever operation first reads them (smartcrop, trim,
-     * the encoder): a loader's error there is the input's fault, not the operation's. */
-    static const char *decode_marks[] = {"load", "VipsJpeg", "vipspng", "libpng", "Premature end", "not enough data", "truncated"};
-    if (c->err != NULL && code != PL_E_DECODE)
-        for (size_t i = 0; i < sizeof(decode_marks) / sizeof(decode_marks[0]); i++)
-            if (strstr(c->err->detail, decode_marks[i]) != NULL) {
-                c->err->code = PL_E_DECODE;
-                snprintf(c->err->message, sizeof(c->err->message),
-                         "Cannot decode the image: its pixel data is damaged or truncated");
-                break;
-            }
-    return -1;
+     * the encoder): when this run's loader failed there (pl_load's guard saw it), the input is
+     * at fault, not the operation. */
+    if (atomic_load(&c->load_failed))
+        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the image: its pixel data is damaged or truncated");
+    return pl_error_set_vips(c->err, code, "%s", what);
 }

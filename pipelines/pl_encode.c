@@ -590,8 +590,7 @@ static int pl_encode_png(pl_ctx *c, const pl_params *p, VipsImage **x, int q, gb
         *len = l2;
         return 0;
     }
-    g_free(b2);
-    vips_error_clear();
+    g_free(b2); /* the first file stands; libvips' text of this try stays in its shared buffer */
     return 0;
 }
 

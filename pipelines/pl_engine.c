@@ -177,6 +177,7 @@ static void pl_engine_ctx_init(pl_ctx *c, const pl_plan *plan, const pl_input *i
     c->ctl = ctl;
     c->err = err;
     atomic_init(&c->kill_code, 0);
+    atomic_init(&c->load_failed, 0);
 }
 
 int pl_probe(const uint8_t *data, size_t len, pl_probe_info *out, pl_error *err)
@@ -197,6 +198,44 @@ uint64_t pl_decode_bytes_estimate(const uint8_t *data, size_t len)
     pl_probe_info pi;
     pl_error err;
     return pl_probe(data, len, &pi, &err) == 0 ? pi.decode_bytes : 0;
+}
+
+static int pl_engine_frames(const pl_ctx *c);
+
+uint64_t pl_run_estimate(const pl_plan *plan, const pl_input *in, const pl_limits *lim)
+{
+    if (plan == NULL || in == NULL || plan->op == PL_OP_INFO)
+        return 0;
+    int w = 0, h = 0, bands = 0;
+    /* JPEG has one frame: TurboJPEG's header is enough (when it parses it: libjpeg, behind
+     * libvips, tolerates more, then the loader's header below). No shrink-on-load discount: the
+     * target size depends on the steps, orientation and the m/8 path; a full-size estimate is safe. */
+    if (pl_sniff(in->data, in->len) == PL_FMT_JPEG) {
+        if (lim != NULL && !(lim->allowed_inputs & (1u << PL_FMT_JPEG)))
+            return 0; /* refused before decoding */
+        if (pl_jpeg_header(in->data, in->len, &w, &h, &bands) == 0)
+            return (uint64_t)w * (uint64_t)h * (uint64_t)bands;
+    }
+    pl_limits dflt;
+    if (lim == NULL) {
+        pl_limits_default(&dflt);
+        lim = &dflt;
+    }
+    pl_error err;
+    pl_ctx c;
+    pl_probe_info pi;
+    pl_engine_ctx_init(&c, plan, in, lim, NULL, &err);
+    uint64_t est = 0;
+    if (pl_load_header(&c, in->data, in->len, &pi) == 0) {
+        uint64_t pages = pl_encode_animates(pi.format) && pi.pages > 1 ? (uint64_t)pi.pages : 1;
+        uint64_t per_frame = pi.decode_bytes / pages;
+        /* frames pl_run will decode: one, unless the output keeps the animation (capped); an output
+         * format that will be refused costs no decode at all, one frame is a safe upper bound */
+        int n = pl_encode_choose(&c) == 0 ? pl_engine_frames(&c) : 1;
+        est = per_frame * (uint64_t)(n > 0 ? n : 1);
+    }
+    g_object_unref(c.base);
+    return est;
 }
 
 static double pl_engine_ms(int64_t from, int64_t to)
@@ -239,13 +278,61 @@ static int pl_engine_steps(pl_ctx *c, VipsImage *x, VipsImage **out)
             /* skip the failed step: go on with the previous image (imaginary's is broken) */
             c->lw = lw, c->lh = lh, c->orientation = orient;
             pl_error_clear(c->err);
-            vips_error_clear();
             continue;
         }
         return -1;
     }
     *out = x;
     return 0;
+}
+
+/* One frame of an animation, frame by frame: the frame's rows of the (sequential) loader are
+ * decoded into memory, the steps run over that copy, and when their result is no bigger than the
+ * decoded frame (a downscale: the usual case) it is computed into memory at once and everything
+ * in between, the decoded frame included, is freed before the next frame; otherwise (enlarged,
+ * deeper pixels) the steps stay lazy over the decoded frame and the encoder computes them one
+ * frame at a time. The loader decodes each frame once, in order. Memory: at most the decoded
+ * frames (what the admission estimate counts), and for downscales one decoded frame plus the
+ * small results: a 6 KB GIF of 256 1000x1000 frames under resize?width=100 was 768 MB of decoded
+ * pixels written to a temporary file and ran into the deadline, it is now ~2 CPU-s.
+ * It also keeps libvips 8.14's arrayjoin away from a random-access loader over 100 MB: libvips
+ * backs that with a temporary file read through mmap windows, and arrayjoin forwards pointers
+ * into windows that it then releases, so a 1.5 KB GIF (64 1x1 frames on a 1000x1000 screen)
+ * crashed the process with SIGSEGV (fixed in libvips 8.15.2, libvips#3835). Here arrayjoin only
+ * reads images that live in memory. */
+static int pl_engine_frame(pl_ctx *c, VipsImage *img, int f, int ph, VipsImage **out)
+{
+    VipsObject *run_base = c->base;
+    c->base = VIPS_OBJECT(vips_image_new()); /* this frame's images, freed below */
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    VipsImage *y;
+    int rc = -1;
+    if (pl_cancel_check(c))
+        goto out;
+    if (vips_extract_area(img, &t[0], 0, f * ph, img->Xsize, ph, NULL) || (t[1] = vips_image_copy_memory(t[0])) == NULL) {
+        pl_cancel_fail(c, PL_E_DECODE, "Cannot decode a frame of the animation: the file is damaged or truncated");
+        goto out;
+    }
+    pl_cancel_attach(c, t[1]);
+    if (pl_engine_steps(c, t[1], &y))
+        goto out;
+    VipsImage **keep = (VipsImage **)vips_object_local_array(run_base, 1);
+    if (y == t[1] || VIPS_IMAGE_SIZEOF_IMAGE(y) > VIPS_IMAGE_SIZEOF_IMAGE(t[1])) {
+        *keep = g_object_ref(y); /* the frame as decoded, or lazy over it (with its progress reporting) */
+    } else {
+        if ((*keep = vips_image_copy_memory(y)) == NULL) {
+            pl_cancel_fail(c, PL_E_OPERATION, "Cannot process a frame of the animation");
+            goto out;
+        }
+        /* it inherited the decoded frame's progress reporting, which dies below */
+        vips_image_set_progress(*keep, FALSE);
+    }
+    *out = *keep;
+    rc = 0;
+out:
+    g_object_unref(c->base);
+    c->base = run_base;
+    return rc;
 }
 
 /* Metadata policy: imaginary's routes keep it unless stripmeta; transform strips unless strip=false. */
@@ -330,15 +417,23 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
     }
     c.lw = c.in_width;
     c.lh = c.in_height;
-    /* GIF: always random access. libvips 8.14's gifload renders whole frames into memory anyway, and
+    /* A still GIF: random access. libvips 8.14's gifload renders whole frames into memory anyway, and
      * its sequential mode never finishes a region far down a tall frame: a 43-byte 2x65281 GIF under
      * transform?w=24&h=24&fit=cover (centre crop of a 12x enlargement) spun past every deadline
-     * (found by fuzz_engine; tests/fixtures/bad/gif-tall-2x65281.gif). Random: 0.5 s. */
-    bool random = c.animated || plan->n_steps > 1 || c.in_format == PL_FMT_GIF;
+     * (found by fuzz_engine; tests/fixtures/bad/gif-tall-2x65281.gif). Random: 0.5 s.
+     * An animation: sequential, read top to bottom one whole frame at a time into memory
+     * (pl_engine_frame), where the steps get all the random access they need. */
+    bool random = !c.animated && (plan->n_steps > 1 || c.in_format == PL_FMT_GIF);
     for (int i = 0; i < plan->n_steps; i++) {
         if (c.animated && pl_geometry_check_animated(&c, &plan->steps[i]))
             goto done;
-        random = random || pl_geometry_needs_random(&c, &plan->steps[i]);
+        random = random || (!c.animated && pl_geometry_needs_random(&c, &plan->steps[i]));
+    }
+    /* the watermark image is loaded once per run, by the first frame's step: into the run's
+     * images, not the frame's (pl_engine_frame frees those) */
+    if (c.animated && in->overlay != NULL && in->overlay_len > 0 && pl_load_overlay(&c, &c.overlay) != 0) {
+        c.overlay = NULL;
+        pl_error_clear(err); /* the step that needs it reports the failure */
     }
     int tw = 0, th = 0;
     pl_geometry_target(&c, &plan->steps[0], &tw, &th);
@@ -353,18 +448,10 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
     if (n > 1 && ph * n > img->Ysize)
         n = img->Ysize / ph;
     int lw0 = c.lw, lh0 = c.lh, or0 = c.orientation;
+    c.n_frames = n;
     for (int f = 0; f < n; f++) {
-        VipsImage *x = img;
-        if (n > 1) {
-            VipsImage **t = pl_ctx_slot(&c);
-            if (vips_extract_area(img, t, 0, f * ph, img->Xsize, ph, NULL)) {
-                pl_cancel_fail(&c, PL_E_DECODE, "Cannot read a frame of the animation");
-                goto done;
-            }
-            x = *t;
-        }
         c.lw = lw0, c.lh = lh0, c.orientation = or0;
-        if (pl_engine_steps(&c, x, &frames[f]))
+        if (n > 1 ? pl_engine_frame(&c, img, f, ph, &frames[f]) : pl_engine_steps(&c, img, &frames[f]))
             goto done;
         if (f > 0 && (frames[f]->Xsize != frames[0]->Xsize || frames[f]->Ysize != frames[0]->Ysize)) {
             pl_error_set(err, PL_E_ANIMATED, "The frames of the animation came out in different sizes");
@@ -387,6 +474,7 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
             g_free(copy);
         }
         final = t[1];
+        pl_cancel_attach(&c, final); /* the frames are in memory: the encoder's evaluation starts here */
     }
     t2 = g_get_monotonic_time();
     out->t.process_ms = pl_engine_ms(t1, t2);

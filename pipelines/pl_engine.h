@@ -113,6 +113,13 @@ int pl_probe(const uint8_t *data, size_t len, pl_probe_info *out, pl_error *err)
  * no EXIF parse: ~0.5 ms less per request on 3 MB photos); other formats through pl_probe.
  * 0 when the header does not parse (the run will refuse the input). Any thread. */
 uint64_t pl_decode_bytes_estimate(const uint8_t *data, size_t len);
+/* The decode memory pl_run(plan, in, lim) will need, for admission: width x height x bands x
+ * bytes per band of one frame (TurboJPEG's header for JPEG, the loader's header for the rest)
+ * times the frames pl_run decodes: one, unless input and output are both GIF/WebP and the output
+ * keeps the animation (then its frames, capped by lim->max_frames, frames= and 1024, as pl_run
+ * caps them). No shrink-on-load discount. 0 for /info (header only) and when the header does
+ * not parse (pl_run will refuse the input). lim NULL = pl_limits_default. Any thread. */
+uint64_t pl_run_estimate(const pl_plan *plan, const pl_input *in, const pl_limits *lim);
 
 /* Run plan over in. On success fills out (caller owns; pl_result_clear) and returns 0; on failure
  * returns -1 with err filled and out left empty. ctl may be NULL. */

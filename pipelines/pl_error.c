@@ -1,6 +1,9 @@
 /*
  * pl_error: the error table (see pl_error.h) and helpers that fill a caller-owned pl_error.
- * Thread-safe: no shared state of its own; libvips' error buffer is copied and cleared at once.
+ * Thread-safe: no shared state of its own. libvips has one error buffer for the whole process:
+ * pl_error_set_vips takes its text (vips_error_buffer_copy copies and empties it under libvips'
+ * lock) for `detail` only; with runs on several threads that text may belong to another run, so
+ * no code is ever decided from it, and nothing here calls vips_error_clear().
  */
 #include "pl_error.h"
 
@@ -39,14 +42,16 @@ int pl_error_set(pl_error *err, pl_code code, const char *fmt, ...)
 
 int pl_error_set_vips(pl_error *err, pl_code code, const char *fmt, ...)
 {
-    char *text = vips_error_buffer_copy(); /* copies and clears this thread's view of the buffer */
+    char *text = vips_error_buffer_copy(); /* takes the shared text (copied and emptied at once) */
     if (err != NULL) {
         va_list ap;
         va_start(ap, fmt);
         pl_error_vset(err, code, fmt, ap);
         va_end(ap);
         if (text != NULL) {
-            snprintf(err->detail, sizeof(err->detail), "%s", text);
+            /* the newest lines are last: keep the tail when it does not fit */
+            size_t n = strlen(text), max = sizeof(err->detail) - 1;
+            snprintf(err->detail, sizeof(err->detail), "%s", n > max ? text + (n - max) : text);
             /* one line: the log is JSON lines */
             for (char *p = err->detail; *p != '\0'; p++)
                 if (*p == '\n' || *p == '\r')

@@ -5,8 +5,9 @@
  *
  * A pl_error is a caller-owned record: functions that fail fill it and return -1. `message` is
  * public (safe to send to a client, names the parameter/value/allowed range when it is about
- * input); `detail` is for the log only (libvips' error text, copied at once because libvips'
- * error buffer is shared between threads).
+ * input); `detail` is for the log only: libvips' error text, taken at once from libvips' one
+ * process-wide buffer, so with several runs at once it may hold another run's text too. The code
+ * and message never come from that text (the engine decides them by the stage that failed).
  */
 #ifndef PL_ERROR_H
 #define PL_ERROR_H
@@ -50,7 +51,8 @@ typedef struct pl_error {
  * `return pl_error_set(err, PL_E_PARAM, "…", …);`. err may be NULL. */
 int pl_error_set(pl_error *err, pl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Like pl_error_set, and copies libvips' thread-shared error buffer into detail, then clears it. */
+/* Like pl_error_set, and takes libvips' process-wide error text into detail (vips_error_buffer_copy:
+ * copied and emptied at once; the tail when it is longer than detail). Never classifies by it. */
 int pl_error_set_vips(pl_error *err, pl_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 void pl_error_clear(pl_error *err);

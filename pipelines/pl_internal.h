@@ -45,6 +45,9 @@ typedef struct pl_ctx {
     bool keep_meta;       /* false: strip metadata on save */
     bool keep_profile;    /* false: drop the ICC profile */
     atomic_int kill_code; /* set by the eval callback (any thread): PL_E_CANCELLED / PL_E_DEADLINE */
+    /* set (any thread) when this run's loader failed to deliver pixels during an evaluation
+     * (pl_load's guard): a later failing call reports PL_E_DECODE, whatever stage evaluated */
+    atomic_int load_failed;
 
     /* Pixels this run decoded itself into memory (pl_png's buffer) that nothing but the decoded
      * image reads: the step that replaces that image may rewrite them in place (pl_ops_resize's
@@ -62,8 +65,10 @@ static inline VipsImage **pl_ctx_slot(pl_ctx *c)
 /* pl_cancel.c */
 void pl_cancel_attach(pl_ctx *c, VipsImage *img);
 int pl_cancel_check(pl_ctx *c);
-/* After a failed libvips call: fill err with the cancel/deadline code if the kill fired,
- * else with code + message. Returns -1. */
+/* After a failed libvips call: fill err with the cancel/deadline code if this run's kill fired
+ * (or its cancel/deadline is due), else PL_E_DECODE if this run's loader failed during the call's
+ * evaluation (c->load_failed), else code + what. Never from libvips' error text, which is shared
+ * by every thread: that text only goes to err->detail. Returns -1. */
 int pl_cancel_fail(pl_ctx *c, pl_code code, const char *what);
 
 /* pl_load.c */

@@ -89,10 +89,8 @@ int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *he
         goto done;
     VipsImage **slot = pl_ctx_slot(c);
     *slot = vips_image_new_from_memory(buf, pitch * (size_t)sh, sw, sh, bands, VIPS_FORMAT_UCHAR);
-    if (*slot == NULL) {
-        vips_error_clear();
+    if (*slot == NULL)
         goto done;
-    }
     g_signal_connect(*slot, "postclose", G_CALLBACK(pl_jpeg_scaled_free), buf);
     buf = NULL;
     pl_ops_copy_meta(head, *slot);

@@ -11,9 +11,19 @@
  * TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
  * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access
- * (pl_run asks for it for every GIF: see there).
+ * (pl_run asks for it for every still GIF; an animation is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
  * none is embedded), after the cheap shrink.
+ *
+ * Errors are classified by the stage that failed, never by libvips' error text (one buffer shared
+ * by every thread, so it can hold another run's failure; it is copied into err->detail for the
+ * log only): a format not allowed, a loader libvips blocks (VIPS_OPERATION_BLOCKED: SVG, PDF,
+ * JPEG 2000 unless allow_untrusted) and a JPEG coding process libjpeg-turbo lacks (lossless,
+ * hierarchical: the SOFn marker) are decided from the bytes and the flags before any loader runs;
+ * a loader that fails on the header is PL_E_DECODE; pixels are decoded lazily later, in whatever
+ * call first reads them, so every image a loader returns is wrapped in a guard
+ * (pl_load_guard) that marks this run's ctx->load_failed when the loader fails there, and
+ * pl_cancel_fail then reports PL_E_DECODE unless this run's kill fired.
  *
  * Damaged files: fail_on=error. libvips' default (none) would serve a truncated JPEG/PNG with its
  * missing part grey, and a CDN would cache that; sharp's fail-on=warning refuses many real phone
@@ -65,13 +75,87 @@ static const char *pl_load_name(pl_format f)
     }
 }
 
-/* Run the format's own loader (never libvips' guess) with opts; *out owned by c->base. */
+/* The guard between a loader and the rest of the run: passes the loader's pixels on (pointer, no
+ * copy) and, when the loader fails to produce them, marks the run (ctx->load_failed) so that the
+ * call that was evaluating reports a decode error. Runs on libvips' threads: only the atomic. */
+static int pl_load_guard_gen(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
+{
+    VipsRegion *ir = seq;
+    pl_ctx *c = b;
+    (void)a;
+    (void)stop;
+    if (vips_region_prepare(ir, &out->valid)) {
+        atomic_store(&c->load_failed, 1);
+        return -1;
+    }
+    return vips_region_region(out, ir, &out->valid, out->valid.left, out->valid.top);
+}
+
+static int pl_load_guard(pl_ctx *c, VipsImage *in, VipsImage **out)
+{
+    VipsImage **t = pl_ctx_slot(c);
+    *t = vips_image_new();
+    if (vips_image_pipelinev(*t, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL) ||
+        vips_image_generate(*t, vips_start_one, pl_load_guard_gen, vips_stop_one, in, c))
+        return -1;
+    *out = *t;
+    return 0;
+}
+
+/* JPEG coding processes libjpeg-turbo 2.1 cannot decode, from the first SOFn marker: 0 = none
+ * found (baseline, extended, progressive, arithmetic, or no SOF before the data ends), else the
+ * marker's n with *what naming the process. Header bytes only. */
+static int pl_load_jpeg_process(const uint8_t *d, size_t len, const char **what)
+{
+    size_t i = 2;
+    while (i + 4 <= len) {
+        if (d[i] != 0xFF)
+            return 0;
+        uint8_t m = d[i + 1];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
+            i += 2;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9) /* start of scan or end: no SOF before the data */
+            return 0;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            static const char *const names[16] = {
+                [3] = "lossless",
+                [5] = "differential sequential",
+                [6] = "differential progressive",
+                [7] = "differential lossless",
+                [11] = "lossless, arithmetic-coded",
+                [13] = "differential sequential, arithmetic-coded",
+                [14] = "differential progressive, arithmetic-coded",
+                [15] = "differential lossless, arithmetic-coded",
+            };
+            int n = m - 0xC0;
+            if (names[n] == NULL)
+                return 0;
+            *what = names[n];
+            return n;
+        }
+        i += 2 + (((size_t)d[i + 2] << 8) | d[i + 3]);
+    }
+    return 0;
+}
+
+/* Run the format's own loader (never libvips' guess) with opts; *out owned by c->base.
+ * -2: libvips blocks this loader (untrusted, and allow_untrusted is off); -1: it failed. */
 static int pl_load_run(pl_ctx *c, pl_format f, const uint8_t *d, size_t len, const pl_load_opts *o, VipsImage **out)
 {
     const char *name = pl_load_name(f);
     VipsOperation *op = name != NULL ? vips_operation_new(name) : NULL;
     if (op == NULL)
         return -1;
+    if (vips_operation_get_flags(op) & VIPS_OPERATION_BLOCKED) {
+        g_object_unref(op);
+        return -2;
+    }
     VipsBlob *blob = vips_blob_new(NULL, d, len);
     g_object_set(op, "buffer", blob, "access", o->access, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
     vips_area_unref(VIPS_AREA(blob));
@@ -112,20 +196,25 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
     if (c->lim != NULL && !(c->lim->allowed_inputs & (1u << f)))
         return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT, "Unsupported media type: %s input is not allowed on this server",
                             pl_encode_name(f));
+    /* A JPEG whose coding process libjpeg-turbo lacks: a decode error (the body is the JPEG it
+     * says it is, and imaginary answers it as one), named, before the loader says "damaged". */
+    const char *process = NULL;
+    int sof = f == PL_FMT_JPEG ? pl_load_jpeg_process(data, len, &process) : 0;
+    if (sof != 0)
+        return pl_error_set(c->err, PL_E_DECODE,
+                            "Unsupported JPEG process (%s, SOF%d): this server decodes baseline, extended and progressive "
+                            "JPEG; save the image as one of those",
+                            process, sof);
     pl_load_opts o = {.access = VIPS_ACCESS_SEQUENTIAL, .n = 1, .shrink = 1};
     VipsImage *img;
-    if (pl_load_run(c, f, data, len, &o, &img)) {
-        pl_error_set_vips(c->err, PL_E_DECODE, "Cannot read the %s image header: the file is damaged or truncated",
-                          pl_encode_name(f));
-        if (c->err != NULL && strstr(c->err->detail, "blocked") != NULL) {
-            /* SVG, PDF, JPEG 2000: libvips' untrusted loaders, off unless allow_untrusted */
-            c->err->code = PL_E_UNSUPPORTED_INPUT;
-            snprintf(c->err->message, sizeof(c->err->message),
-                     "Unsupported media type: %s input needs libvips' untrusted loaders, which this server disables",
-                     pl_encode_name(f));
-        }
-        return -1;
-    }
+    int r = pl_load_run(c, f, data, len, &o, &img);
+    if (r == -2) /* SVG, PDF, JPEG 2000: libvips' untrusted loaders, off unless allow_untrusted */
+        return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT,
+                            "Unsupported media type: %s input needs libvips' untrusted loaders, which this server disables",
+                            pl_encode_name(f));
+    if (r != 0)
+        return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot read the %s image header: the file is damaged or truncated",
+                                 pl_encode_name(f));
     pi->format = f;
     pi->width = img->Xsize;
     pi->height = vips_image_get_page_height(img);
@@ -192,8 +281,8 @@ int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
         *out = *t;
         return 0;
     }
-    /* A broken embedded profile: decode as if untagged rather than refuse the image. */
-    vips_error_clear();
+    /* A broken embedded profile: decode as if untagged rather than refuse the image (libvips'
+     * text about it stays in its shared buffer: never cleared here, another run may need its own). */
     if (cmyk) {
         if (vips_colourspace(in, t, VIPS_INTERPRETATION_sRGB, NULL))
             return pl_cancel_fail(c, PL_E_DECODE, "Cannot convert the CMYK image to sRGB");
@@ -256,7 +345,6 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
             if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &th_o, &thumb) == 0 && thumb->Xsize < w &&
                 thumb->Xsize >= tw && thumb->Ysize >= th)
                 o.thumbnail = true;
-            vips_error_clear();
         }
     }
     VipsImage *img = c->head;
@@ -282,6 +370,8 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
             return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the %s image: the file is damaged or truncated",
                                      pl_encode_name(c->in_format));
     }
+    if (pl_load_guard(c, img, &img))
+        return pl_error_set_vips(c->err, PL_E_INTERNAL, "Cannot set up the image pipeline");
     c->head = img;
     pl_cancel_attach(c, img);
     return pl_load_to_srgb(c, img, out);
@@ -298,7 +388,12 @@ int pl_load_overlay(pl_ctx *c, VipsImage **out)
                             "Unsupported media type: the watermark image is not an allowed image type");
     pl_load_opts o = {.access = VIPS_ACCESS_RANDOM, .n = 1, .shrink = 1};
     VipsImage *img;
-    if (pl_load_run(c, f, in->overlay, in->overlay_len, &o, &img))
+    int r = pl_load_run(c, f, in->overlay, in->overlay_len, &o, &img);
+    if (r == -2)
+        return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT,
+                            "Unsupported media type: the watermark image needs libvips' untrusted loaders, which this server "
+                            "disables");
+    if (r != 0 || pl_load_guard(c, img, &img))
         return pl_error_set_vips(c->err, PL_E_DECODE, "Cannot decode the watermark image");
     uint64_t px = (uint64_t)img->Xsize * (uint64_t)img->Ysize;
     if (c->lim != NULL && c->lim->max_input_pixels > 0 && px > c->lim->max_input_pixels)

@@ -92,10 +92,8 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
     size_t icc_len = 0;
     if (o->icc && vips_image_get_typeof(im, VIPS_META_ICC_NAME)) {
         const void *d = NULL;
-        if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &d, &icc_len) || !pl_pngw_icc_ok(d, icc_len)) {
-            vips_error_clear();
+        if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &d, &icc_len) || !pl_pngw_icc_ok(d, icc_len))
             return 1;
-        }
         icc = d;
     }
     size_t s = (size_t)im->Xsize * (size_t)bands, h = (size_t)im->Ysize;

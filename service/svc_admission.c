@@ -102,7 +102,13 @@ uint64_t svc_admission_enter(struct svc_job *job)
     uint64_t held = 0;
     if (!adm.inited || adm.budget == 0 || atomic_load(&job->ctl.cancelled))
         return 0;
-    svc_admission_acquire(svc_admission_estimate(job->plan.op, job->data, job->data_len), &job->ctl, &held);
+    /* what this plan decodes: one frame of an animation unless the output keeps it */
+    pl_input in = {
+        .data = job->data, .len = job->data_len, .overlay = job->overlay, .overlay_len = job->overlay_len, .accept = job->accept};
+    uint64_t est = job->plan.op == PL_OP_INFO ? 0 : pl_run_estimate(&job->plan, &in, &job->limits);
+    if (est == 0 && job->plan.op != PL_OP_INFO)
+        est = job->data_len; /* the header does not parse: pl_run will refuse it */
+    svc_admission_acquire(est, &job->ctl, &held);
     return held;
 }
 

@@ -6,11 +6,13 @@
  * Contract checked (abort on violation): success gives a non-empty result within the output
  * limit; failure gives a non-empty, printable public message and never PL_E_INTERNAL (a 500 on
  * hostile input is a bug); pl_probe() and pl_run() never disagree about an input being too
- * large; the admission estimate equals the probe's on every JPEG the probe reads; nothing leaks
+ * large; the admission estimates (pl_decode_bytes_estimate, pl_run_estimate) equal the probe's on
+ * every JPEG the probe reads, and pl_run_estimate never counts more than max-frames; nothing leaks
  * (ASan).
  * Build and run with tests/fuzz/run-fuzz.sh engine SECONDS; replayed by tests/fuzz (unit).
  */
 #include <glib.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (probe_rc == 0 && info.format == PL_FMT_JPEG && est != info.decode_bytes) {
         fprintf(stderr, "decode estimate %llu but the probe says %llu\n", (unsigned long long)est,
                 (unsigned long long)info.decode_bytes);
+        abort();
+    }
+    /* the plan's estimate (what admission reserves): the same for a JPEG, one frame, never more
+     * than every frame (capped by lim.max_frames) for the rest */
+    const pl_plan *eplan = &parsed[(data[0] & 0x7f) % N_PLANS];
+    pl_input ein = {.data = img, .len = len};
+    uint64_t run_est = pl_run_estimate(eplan, &ein, &lim);
+    bool anim = (info.format == PL_FMT_GIF || info.format == PL_FMT_WEBP) && info.pages > 1;
+    uint64_t frames = anim ? (uint64_t)info.pages : 1; /* the probe counts every frame of these only */
+    if (probe_rc == 0 && eplan->op != PL_OP_INFO &&
+        (info.format == PL_FMT_JPEG ? run_est != info.decode_bytes
+                                    : run_est > info.decode_bytes / frames * (uint64_t)(lim.max_frames))) {
+        fprintf(stderr, "plan estimate %llu, probe %llu for %llu frames\n", (unsigned long long)run_est,
+                (unsigned long long)info.decode_bytes, (unsigned long long)frames);
         abort();
     }
 
