@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "svc_admission.h"
 #include "svc_crash.h"
 #include "svc_log.h"
 #include "svc_sandbox.h"
@@ -117,8 +116,13 @@ static int run_job(int sock, svc_wproto_ctl *shared, wp_job *j, ssize_t n, int f
     svc_log_set_request(j->request_id); /* libvips' warnings in the log name the request */
     const uint8_t *data = base + j->data_off;
     shared->ctl.deadline_us = j->deadline_us;
-    if (j->want_estimate) {
-        wp_estimate e = {.type = WP_ESTIMATE, .bytes = svc_admission_estimate(j->plan.op, data, j->data_len)};
+    pl_input in = {.data = data,
+                   .len = j->data_len,
+                   .overlay = j->overlay_len ? base + j->overlay_off : NULL,
+                   .overlay_len = j->overlay_len,
+                   .accept = j->accept_len ? j->accept : NULL};
+    if (j->want_estimate) { /* what this plan decodes (pl_run_estimate): the pool thread reserves it */
+        wp_estimate e = {.type = WP_ESTIMATE, .bytes = j->plan.op == PL_OP_INFO ? 0 : pl_run_estimate(&j->plan, &in, &j->limits)};
         wp_go go;
         if (svc_wproto_send(sock, &e, sizeof(e), -1) != 0 || svc_wproto_recv(sock, &go, sizeof(go), NULL) != sizeof(go) ||
             (go.type != WP_GO && go.type != WP_STOP)) {
@@ -130,15 +134,11 @@ static int run_job(int sock, svc_wproto_ctl *shared, wp_job *j, ssize_t n, int f
             if (map_len)
                 munmap((void *)base, map_len);
             svc_crash_set_request("");
+            svc_log_set_request("");
             return 0;
         }
     }
     test_fault(data, j->data_len);
-    pl_input in = {.data = data,
-                   .len = j->data_len,
-                   .overlay = j->overlay_len ? base + j->overlay_off : NULL,
-                   .overlay_len = j->overlay_len,
-                   .accept = j->accept_len ? j->accept : NULL};
     memset(&res, 0, sizeof(res));
     pl_error_clear(&err);
     int rc = pl_run(&j->plan, &in, &j->limits, &shared->ctl, &res, &err);
@@ -147,6 +147,7 @@ static int run_job(int sock, svc_wproto_ctl *shared, wp_job *j, ssize_t n, int f
     if (map_len)
         munmap((void *)base, map_len);
     svc_crash_set_request("");
+    svc_log_set_request("");
     return 0;
 }
 
