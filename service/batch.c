@@ -29,6 +29,8 @@
 #include "batch_opts.h"
 #include "batch_progress.h"
 #include "batch_run.h"
+#include "svc_config.h"
+#include "svc_proc.h"
 
 #define SVC_BATCH_TICK_US (100 * 1000)
 #define SVC_BATCH_TTY_PERIOD_US (250 * 1000)
@@ -71,7 +73,7 @@ static int svc_batch_check_writable(const char *dir, char *msg, size_t msg_len)
     return -1;
 }
 
-static int svc_batch_engine_init(const svc_batch_opts *opts)
+static int svc_batch_engine_init(svc_batch_opts *opts)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     pl_engine_config cfg = {0};
@@ -83,6 +85,15 @@ static int svc_batch_engine_init(const svc_batch_opts *opts)
     if (pl_engine_init(&cfg, &err) != 0) {
         fprintf(stderr, "imgpipe batch: cannot start the image engine: %s %s\n", err.message, err.detail);
         return -1;
+    }
+    if (opts->isolate) { /* each worker thread drives a sandboxed worker process (svc_proc) */
+        static svc_proc_config pc;
+        pc = (svc_proc_config){.vips_concurrency = cfg.vips_concurrency,
+                               .allow_untrusted = cfg.allow_untrusted,
+                               .memory_limit = 0,
+                               .log_level = SVC_LOG_WARN,
+                               .grace_us = 500000};
+        opts->proc_cfg = &pc;
     }
     return 0;
 }

@@ -37,6 +37,8 @@ typedef struct svc_batch_opts {
     int shard_k, shard_n; /* --shard K/N; shard_n == 0: no sharding */
     pl_limits limits;     /* --max-pixels, --max-output-pixels, --max-frames, --allowed-types */
     int64_t deadline_us;  /* --deadline, per image; 0 = none */
+    bool isolate;         /* --isolation process: each worker thread drives a sandboxed worker process */
+    struct svc_proc_config *proc_cfg; /* set by svc_batch_main when isolate (vips threads, untrusted loaders) */
     char **inputs;        /* the INPUT arguments (argv slice, not owned) */
     int n_inputs;
 } svc_batch_opts;

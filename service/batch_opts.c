@@ -45,6 +45,8 @@ void svc_batch_opts_usage(FILE *out)
             "  --max-frames N       most frames of an animated input (default: %d)\n"
             "  --deadline SECONDS   per-image processing deadline, 0 = none (default: %g)\n"
             "  --allowed-types LIST input types accepted, e.g. jpeg,png,webp (default: the server's)\n"
+            "  --isolation MODE     thread (default: local files) or process: each image is decoded in a\n"
+            "                       sandboxed worker process, so a decoder crash or hang fails that image only\n"
             "  -h, --help           this text\n"
             "\n"
             "Exit status: 0 all inputs succeeded (or were skipped); 1 the run could not start (image engine,\n"
@@ -67,6 +69,7 @@ enum {
     OPT_MAX_FRAMES,
     OPT_DEADLINE,
     OPT_ALLOWED_TYPES,
+    OPT_ISOLATION,
 };
 
 static const struct option svc_batch_longopts[] = {
@@ -86,6 +89,7 @@ static const struct option svc_batch_longopts[] = {
     {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"allowed-types", required_argument, NULL, OPT_ALLOWED_TYPES},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -262,6 +266,13 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
                 snprintf(msg, msg_len, "--deadline '%s': give seconds per image from 0 (none) to 86400, e.g. 10 or 0.5", optarg);
                 return -1;
             }
+            break;
+        case OPT_ISOLATION:
+            if (strcmp(optarg, "process") != 0 && strcmp(optarg, "thread") != 0) {
+                snprintf(msg, msg_len, "--isolation '%s': give thread or process", optarg);
+                return -1;
+            }
+            opts->isolate = strcmp(optarg, "process") == 0;
             break;
         case OPT_ALLOWED_TYPES:
             pl_error_clear(&err);

@@ -17,9 +17,14 @@
  *   stats.cancel and every worker's ctl.cancelled (the engine stops libvips mid-step). Jobs
  *   never claimed stay PENDING and get a "not_started" report line from the main thread.
  * - Each worker calls pl_engine_thread_done() before it exits (libvips per-thread state).
+ * - --isolation process: each worker thread owns one worker process (svc_proc.h), started at its
+ *   first image, replaced after a crash or a hang, stopped when the thread ends.
  */
 #include "batch_run.h"
+
 #include "batch_progress.h"
+#include "svc_proc.h"
+#include "svc_wproto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -330,6 +335,52 @@ out:
     return rc;
 }
 
+/* pl_run over w->buf[0..len): in this thread, or (--isolation process) in this thread's worker
+ * process, started here when there is none; a worker that crashed or hung fails this image only
+ * (err->code PL_OK with the message: the caller names it worker_crashed) and is replaced. */
+static int svc_batch_run_engine(svc_batch_worker *w, size_t len, pl_result *res, pl_error *err)
+{
+    const svc_batch_opts *opts = w->run->opts;
+    if (!opts->isolate) {
+        pl_input in = {.data = w->buf, .len = len};
+        return pl_run(&opts->plan, &in, &opts->limits, &w->ctl, res, err);
+    }
+    char errbuf[512], mime[128];
+    int rc = -1, sig = 0;
+    if (!svc_proc_alive(w->proc)) {
+        svc_proc_stop(w->proc);
+        if ((w->proc = svc_proc_start(opts->proc_cfg, errbuf, sizeof(errbuf))) == NULL)
+            return pl_error_set(err, PL_E_INTERNAL, "%s", errbuf);
+    }
+    int fd = svc_wproto_memfd("imgpipe-in", w->buf, len, NULL, 0);
+    if (fd < 0)
+        return pl_error_set(err, PL_E_INTERNAL, "cannot hand the image to the worker process: %s", strerror(errno));
+    svc_proc_job pj = {.plan = &opts->plan,
+                       .limits = &opts->limits,
+                       .fd = fd,
+                       .data_len = len,
+                       .deadline_us = w->ctl.deadline_us,
+                       .cancelled = &w->ctl.cancelled};
+    svc_proc_fault f = svc_proc_run(w->proc, &pj, &rc, res, err, mime, sizeof(mime), &sig);
+    close(fd);
+    if (f == SVC_PROC_OK) {
+        if (rc == 0 && res->mime == mime)
+            res->mime = NULL; /* points into this frame; batch does not use it */
+        return rc == 0 ? 0 : -1;
+    }
+    svc_proc_stop(w->proc);
+    w->proc = NULL;
+    pl_error_clear(err);
+    if (f == SVC_PROC_KILLED_DEADLINE)
+        return pl_error_set(err, PL_E_DEADLINE, "processing deadline exceeded; the image library did not stop and was killed");
+    if (f == SVC_PROC_KILLED_CANCEL)
+        return pl_error_set(err, PL_E_CANCELLED, "cancelled");
+    pl_error_set(err, PL_E_INTERNAL, "processing this image crashed the image library (%s %d); the worker process was replaced",
+                 f == SVC_PROC_CRASHED ? "signal" : "exit status", sig);
+    err->code = PL_OK; /* named worker_crashed by the caller */
+    return -1;
+}
+
 static int svc_batch_process(svc_batch_worker *w, svc_batch_job *j, svc_batch_outcome *oc)
 {
     svc_batch_run *run = w->run;
@@ -347,15 +398,14 @@ static int svc_batch_process(svc_batch_worker *w, svc_batch_job *j, svc_batch_ou
     if (atomic_load(&run->stats.cancel)) /* a cancel that came between the claim and here */
         atomic_store(&w->ctl.cancelled, 1);
 
-    pl_input in = {.data = w->buf, .len = len};
     pl_result res;
     memset(&res, 0, sizeof(res));
     pl_error err;
     pl_error_clear(&err);
-    if (pl_run(&opts->plan, &in, &opts->limits, &w->ctl, &res, &err) != 0) {
+    if (svc_batch_run_engine(w, len, &res, &err) != 0) {
         if (err.detail[0] != '\0')
             return svc_batch_fail(oc, pl_error_name(err.code), "%s (%s)", err.message, err.detail);
-        return svc_batch_fail(oc, pl_error_name(err.code), "%s", err.message);
+        return svc_batch_fail(oc, err.code == PL_OK ? "worker_crashed" : pl_error_name(err.code), "%s", err.message);
     }
     int rc = -1;
     if (opts->plan.op != PL_OP_INFO && j->expect != PL_FMT_UNKNOWN && res.format != j->expect) {
@@ -413,6 +463,8 @@ static void *svc_batch_worker_main(void *arg)
             break;
         svc_batch_run_job(w, &run->list->v[i]);
     }
+    svc_proc_stop(w->proc);
+    w->proc = NULL;
     pl_engine_thread_done();
     pthread_mutex_lock(&run->lock);
     run->workers_left--;

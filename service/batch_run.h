@@ -26,6 +26,7 @@ typedef struct svc_batch_worker {
     size_t buf_cap;
     char *last_dir; /* the last output directory opened, relative to -o (worker-owned) */
     int last_dirfd; /* its descriptor (worker-owned; -1 = none) */
+    struct svc_proc *proc; /* --isolation process: this thread's worker process (worker-owned) */
     bool started;
 } svc_batch_worker;
 

@@ -536,6 +536,40 @@ static void test_limits(void)
     is_int(run_batch(rend, list), 2, "--do renditions (a multipart answer, not an image): exit 2");
 }
 
+/* --isolation process: the same outputs as threads; a crash (the worker's test switch) and a hang
+ * past --deadline fail their image only, the others are written. */
+static void test_isolation(void)
+{
+    diag("--isolation process");
+    char list[8192];
+    FILE *f = fopen(P("in/crash.jpg"), "w");
+    if (f != NULL) {
+        fputs("IMGPIPE-TEST-CRASH", f);
+        fclose(f);
+    }
+    f = fopen(P("in/hang.jpg"), "w");
+    if (f != NULL) {
+        fputs("IMGPIPE-TEST-HANG", f);
+        fclose(f);
+    }
+    snprintf(list, sizeof(list), "%s\n%s\n%s\n%s\n", P("in/coffee.png"), P("in/crash.jpg"), P("in/hang.jpg"),
+             P("in/sub/flower.jpg"));
+    const char *args[] = {"--do", "resize?width=60&type=png", "--isolation", "process", "--deadline", "1", "-j", "2",
+                          "--report", P("iso.jsonl"), "-o", P("out_iso"), "-", NULL};
+    setenv("IMGPIPE_WORKER_TEST_FAULTS", "1", 1);
+    double t0 = now_ms();
+    int rc = run_batch(args, list);
+    unsetenv("IMGPIPE_WORKER_TEST_FAULTS");
+    is_int(rc, 3, "a crashing and a hanging input among good ones: exit 3");
+    ok(now_ms() - t0 < 20000, "the hang is killed at its deadline (%.0f ms for the run)", now_ms() - t0);
+    is_str(report_error(P("iso.jsonl"), "/crash.jpg"), "worker_crashed", "the crash fails its image: worker_crashed");
+    is_str(report_error(P("iso.jsonl"), "/hang.jpg"), "deadline_exceeded", "the hang fails its image: deadline_exceeded");
+    check_image(P("out_iso/coffee.png"), "png", 60, 40);
+    check_image(P("out_iso/flower.png"), "png", 60, 45);
+    const char *bad[] = {"--do", "resize?width=60", "--isolation", "sandbox", "-o", P("x"), "-", NULL};
+    is_int(run_batch(bad, list), 2, "--isolation sandbox: exit 2");
+}
+
 static void test_null_and_duplicates(void)
 {
     diag("-0 (NUL-separated stdin) and one file named twice");
@@ -846,6 +880,7 @@ int main(int argc, char **argv)
     test_dry_run();
     test_stdin_and_skip();
     test_limits();
+    test_isolation();
     test_null_and_duplicates();
     test_shards();
     test_usage_errors();
