@@ -77,13 +77,13 @@ static inline int eu_run(const char *spec, const eu_file *f, pl_result *res, pl_
     return eu_run_full(spec, f->data, f->len, NULL, NULL, NULL, res, err);
 }
 
-/* eu_run with a fast path's off switch (IMGPIPE_NO_FAST_PNG, IMGPIPE_NO_JPEG_MSCALE, ...) set to 1
- * for this one run: the A/B reference of a fast path. */
-static inline int eu_run_switched_off(const char *off_env, const char *spec, const eu_file *f, pl_result *res, pl_error *err)
+/* eu_run with fast paths switched off (PL_NO_FAST_PNG, PL_NO_JPEG_MSCALE, ... bits) for this one
+ * run: the A/B reference of a fast path (pl_engine_set_switches). */
+static inline int eu_run_switched_off(unsigned off, const char *spec, const eu_file *f, pl_result *res, pl_error *err)
 {
-    setenv(off_env, "1", 1);
+    unsigned prev = pl_engine_set_switches(off);
     int r = eu_run(spec, f, res, err);
-    unsetenv(off_env);
+    pl_engine_set_switches(prev);
     return r;
 }
 
