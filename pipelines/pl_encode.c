@@ -28,7 +28,6 @@
  * below quality 90 (libvips' auto mode).
  */
 #include <ctype.h>
-#include <malloc.h>
 #include <string.h>
 #include <strings.h>
 
@@ -511,8 +510,8 @@ static void *pl_encode_png_meta_cb(VipsImage *im, const char *name, GValue *valu
 
 static bool pl_encode_png_fast_ok(const pl_params *p, VipsImage *x, gboolean strip)
 {
-    /* IMGPIPE_NO_FAST_PNG_WRITE=1: libpng only (A/B measurements and tests) */
-    if (getenv("IMGPIPE_NO_FAST_PNG_WRITE") != NULL || p->palette || p->interlace || x->BandFmt != VIPS_FORMAT_UCHAR ||
+    /* PL_NO_FAST_PNG_WRITE (IMGPIPE_NO_FAST_PNG_WRITE=1): libpng only (A/B measurements and tests) */
+    if (pl_engine_switched_off(PL_NO_FAST_PNG_WRITE) || p->palette || p->interlace || x->BandFmt != VIPS_FORMAT_UCHAR ||
         x->Coding != VIPS_CODING_NONE || x->Bands < 1 || x->Bands > 4 ||
         (x->Type != VIPS_INTERPRETATION_sRGB && x->Type != VIPS_INTERPRETATION_B_W))
         return false;
@@ -650,7 +649,7 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
                                  c->out_format == PL_FMT_AVIF ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
                                                               : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
                                  "effort", pl_encode_heif_effort(c, p), "strip", strip, NULL);
-        malloc_trim(0); /* the encoders' buffers; pl_run trims again after HEIF/AVIF inputs */
+        pl_engine_trim(); /* the encoders' buffers; pl_run trims again after HEIF/AVIF inputs */
         break;
     case PL_FMT_GIF:
         r = vips_gifsave_buffer(x, &buf, &len, "effort", pl_encode_effort(p, 1, 10, 7), "strip", strip, NULL);

@@ -40,25 +40,69 @@ static bool pl_engine_tunable_set(const char *name)
 }
 #endif
 
-int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
+/* Settled once by pl_engine_init(); read by every pl_run() (atomics: the test hook may write). */
+static atomic_uint pl_engine_switches;
+static atomic_bool pl_engine_keep_malloc;
+
+static unsigned pl_engine_switches_from_env(void)
+{
+    static const struct {
+        const char *env;
+        unsigned bit;
+    } vars[] = {{"IMGPIPE_NO_FAST_PNG", PL_NO_FAST_PNG},
+                {"IMGPIPE_NO_JPEG_MSCALE", PL_NO_JPEG_MSCALE},
+                {"IMGPIPE_NO_LOSSLESS_JPEG", PL_NO_LOSSLESS_JPEG},
+                {"IMGPIPE_NO_FAST_PNG_WRITE", PL_NO_FAST_PNG_WRITE}};
+    unsigned bits = 0;
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i].env);
+        if (v != NULL && *v != '\0' && strcmp(v, "0") != 0)
+            bits |= vars[i].bit;
+    }
+    return bits;
+}
+
+bool pl_engine_switched_off(unsigned bit)
+{
+    return (atomic_load_explicit(&pl_engine_switches, memory_order_relaxed) & bit) != 0;
+}
+
+unsigned pl_engine_set_switches(unsigned switches)
+{
+    return atomic_exchange(&pl_engine_switches, switches);
+}
+
+void pl_engine_trim(void)
 {
 #ifdef __GLIBC__
-    /* Two malloc arenas unless MALLOC_ARENA_MAX says otherwise: glibc's default (8 per core, one
-     * per worker thread here) keeps each worker's freed image buffers: thumbnail workload at
-     * concurrency 4, peak RSS 476 -> 231 MB (docs/performance.md). Before any worker thread exists. */
-    if (getenv("MALLOC_ARENA_MAX") == NULL)
-        mallopt(M_ARENA_MAX, 2);
-    /* Image-sized buffers (a decoded 2400x1600 RGBA PNG is 15 MB) stay in the arenas between
-     * requests instead of going back to the kernel at free() and being page-faulted (and zeroed)
-     * in again by the next request: the png workload spent ~19 % of its CPU in page faults and
-     * brk (104 -> 88 CPU-ms per image, same peak RSS; docs/performance.md). Blocks above 32 MB
-     * (glibc's largest dynamic threshold) are still mmap()ed and returned at once. The memory kept
-     * is handed back when the service goes idle (pl_engine_release_memory). GLIBC_TUNABLES or
-     * MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ in the environment win. */
-    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.mmap_threshold"))
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.trim_threshold"))
-        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    if (!atomic_load_explicit(&pl_engine_keep_malloc, memory_order_relaxed))
+        malloc_trim(0);
+#endif
+}
+
+int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
+{
+    atomic_store(&pl_engine_switches, (cfg != NULL ? cfg->switches : 0) | pl_engine_switches_from_env());
+    atomic_store(&pl_engine_keep_malloc, cfg != NULL && cfg->keep_malloc);
+#ifdef __GLIBC__
+    if (cfg == NULL || !cfg->keep_malloc) {
+        /* Two malloc arenas unless MALLOC_ARENA_MAX says otherwise: glibc's default (8 per core, one
+         * per worker thread here) keeps each worker's freed image buffers: thumbnail workload at
+         * concurrency 4, peak RSS 476 -> 231 MB (docs/performance.md). Before any worker thread exists. */
+        if (getenv("MALLOC_ARENA_MAX") == NULL)
+            mallopt(M_ARENA_MAX, 2);
+        /* Image-sized buffers (a decoded 2400x1600 RGBA PNG is 15 MB) stay in the arenas between
+         * requests instead of going back to the kernel at free() and being page-faulted (and zeroed)
+         * in again by the next request: the png workload spent ~19 % of its CPU in page faults and
+         * brk (104 -> 88 CPU-ms per image, same peak RSS; docs/performance.md). Blocks above 32 MB
+         * (glibc's largest dynamic threshold) are still mmap()ed and returned at once. The memory kept
+         * is handed back when the service goes idle (pl_engine_release_memory). GLIBC_TUNABLES or
+         * MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ in the environment win. */
+        if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.mmap_threshold"))
+            mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.trim_threshold"))
+            mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    }
 #endif
     /* Decoded images never go to a temporary file: libvips 8.14 writes an image over 100 MB that
      * needs random access to /tmp, which turns a small hostile upload (a 1.5 KB GIF of 64
@@ -486,12 +530,10 @@ int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_con
 done:
     if (rc != 0)
         pl_engine_imaginary_message(plan, err);
-#ifdef __GLIBC__
     /* libheif/libde265/x265/libaom allocate a full-size frame's worth of buffers per image; glibc
      * keeps them after they are freed (RSS +80-250 MB after one 8 MP HEIC): hand them back. */
     if (c.in_format == PL_FMT_HEIF || c.in_format == PL_FMT_AVIF)
-        malloc_trim(0);
-#endif
+        pl_engine_trim();
     if (rc != 0) {
         pl_format f = out->in_format;
         int w = out->in_width, h = out->in_height;

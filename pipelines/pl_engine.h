@@ -24,10 +24,28 @@
 #include "pl_error.h"
 #include "pl_options.h"
 
+/* Off switches of the engine's fast paths, each in front of the general libvips path that stays
+ * its fallback (docs/design.md, "The pipeline as pl_run runs it"): for A/B measurements
+ * (tests/engine/measure_run.c) and the tests that compare a fast path with the general one. Each
+ * bit is named after the environment variable that also sets it (pl_engine_init). */
+enum {
+    PL_NO_FAST_PNG = 1u << 0,       /* PNG decode by libdeflate (pl_png.c) -> libvips' pngload */
+    PL_NO_JPEG_MSCALE = 1u << 1,    /* JPEG decode at m/8 by TurboJPEG (pl_jpeg_scaled.c) -> jpegload */
+    PL_NO_LOSSLESS_JPEG = 1u << 2,  /* DCT-domain rotate/flip (pl_jpeg_lossless.c) -> decode, rotate, encode */
+    PL_NO_FAST_PNG_WRITE = 1u << 3, /* PNG encode by libdeflate (pl_png_write.c) -> libpng */
+};
+
+/* All zero is the engine as the service runs it. */
 typedef struct pl_engine_config {
     int vips_concurrency;     /* libvips threads per image; 0 = libvips default */
     size_t vips_max_mem;      /* 0 = leave libvips' default */
     bool allow_untrusted;     /* false: vips_block_untrusted_set(TRUE) */
+    unsigned switches;        /* PL_NO_* bits: fast paths turned off; 0 = all on */
+    /* true: leave glibc's malloc as the program set it: no mallopt() at init and no malloc_trim()
+     * after HEIF/AVIF images (pl_engine_release_memory() still trims). false: 2 arenas, 32 MB mmap
+     * threshold, 512 MB trim threshold (docs/performance.md), each unless MALLOC_ARENA_MAX,
+     * MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES sets it. */
+    bool keep_malloc;
 } pl_engine_config;
 
 /* Per-request limits. Defaults from pl_limits_default(); the service and the batch CLI share them. */
@@ -98,7 +116,14 @@ typedef struct pl_probe_info {
     uint64_t decode_bytes; /* estimate of the memory a full decode would need */
 } pl_probe_info;
 
+/* The environment is read here, once, and never per request: each of IMGPIPE_NO_FAST_PNG,
+ * IMGPIPE_NO_JPEG_MSCALE, IMGPIPE_NO_LOSSLESS_JPEG and IMGPIPE_NO_FAST_PNG_WRITE set to anything
+ * but "" or "0" adds its PL_NO_* bit to cfg->switches, so every program on the engine (service
+ * and its worker processes, batch, bench, tests) takes them without code of its own. */
 int pl_engine_init(const pl_engine_config *cfg, pl_error *err);
+/* Test hook: replace the PL_NO_* switches pl_engine_init() settled on; returns the previous ones.
+ * Only while no pl_run() is running (tests A/B a fast path between runs). */
+unsigned pl_engine_set_switches(unsigned switches);
 void pl_engine_shutdown(void);
 void pl_engine_thread_done(void);
 /* Hands freed image buffers kept by malloc back to the system (malloc_trim). Any thread, any

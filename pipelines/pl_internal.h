@@ -62,6 +62,11 @@ static inline VipsImage **pl_ctx_slot(pl_ctx *c)
     return (VipsImage **)vips_object_local_array(c->base, 1);
 }
 
+/* pl_engine.c: is the fast path of this PL_NO_* bit switched off (pl_engine_config.switches)? */
+bool pl_engine_switched_off(unsigned bit);
+/* pl_engine.c: malloc_trim() unless pl_engine_config.keep_malloc (after HEIF/AVIF codecs) */
+void pl_engine_trim(void);
+
 /* pl_cancel.c */
 void pl_cancel_attach(pl_ctx *c, VipsImage *img);
 int pl_cancel_check(pl_ctx *c);

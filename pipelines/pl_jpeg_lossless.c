@@ -16,7 +16,7 @@
  * warnings included (TurboJPEG 2.1 fails a transform that warned, e.g. a truncated file;
  * TJFLAG_STOPONWARNING stops it at the first warning instead of finishing a useless output),
  * falls back to the normal path, which then decodes or refuses the file its own way.
- * IMGPIPE_NO_LOSSLESS_JPEG=1 turns the path off (A/B measurements, tests).
+ * PL_NO_LOSSLESS_JPEG (IMGPIPE_NO_LOSSLESS_JPEG=1) turns the path off (A/B measurements, tests).
  *
  * Metadata: kept (every APPn/COM marker copied) unless stripmeta (TJXOPT_COPYNONE); see
  * docs/imaginary-compat.md for how this differs from the normal path's re-encode.
@@ -113,8 +113,7 @@ static bool pl_jpeg_lossless_input_ok(const pl_ctx *c)
 
 int pl_jpeg_lossless_run(pl_ctx *c, pl_result *out)
 {
-    const char *off = getenv("IMGPIPE_NO_LOSSLESS_JPEG");
-    if (off != NULL && *off != '\0' && *off != '0')
+    if (pl_engine_switched_off(PL_NO_LOSSLESS_JPEG))
         return 1;
     int op = pl_jpeg_lossless_op(c->plan);
     if (op < 0 || c->out_format != PL_FMT_JPEG || !c->keep_profile || !pl_jpeg_lossless_input_ok(c))

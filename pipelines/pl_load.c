@@ -348,15 +348,15 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
         }
     }
     VipsImage *img = c->head;
-    /* IMGPIPE_NO_FAST_PNG=1: libvips' pngload only (A/B measurements and tests) */
-    if (c->in_format == PL_FMT_PNG && getenv("IMGPIPE_NO_FAST_PNG") == NULL &&
+    /* PL_NO_FAST_PNG (IMGPIPE_NO_FAST_PNG=1): libvips' pngload only (A/B measurements and tests) */
+    if (c->in_format == PL_FMT_PNG && !pl_engine_switched_off(PL_NO_FAST_PNG) &&
         pl_png_decode(c, c->in->data, c->in->len, c->head, &img) == 0) {
         c->head = img;
         pl_cancel_attach(c, img);
         return pl_load_to_srgb(c, img, out);
     }
-    /* IMGPIPE_NO_JPEG_MSCALE=1: libvips' jpegload at 1/2, 1/4, 1/8 only (A/B measurements and tests) */
-    if (c->in_format == PL_FMT_JPEG && jpeg_m < 8 && getenv("IMGPIPE_NO_JPEG_MSCALE") == NULL &&
+    /* PL_NO_JPEG_MSCALE (IMGPIPE_NO_JPEG_MSCALE=1): libvips' jpegload at 1/2, 1/4, 1/8 only (A/B measurements and tests) */
+    if (c->in_format == PL_FMT_JPEG && jpeg_m < 8 && !pl_engine_switched_off(PL_NO_JPEG_MSCALE) &&
         pl_jpeg_scaled_decode(c, c->in->data, c->in->len, c->head, jpeg_m, &img) == 0) {
         c->head = img;
         pl_cancel_attach(c, img);

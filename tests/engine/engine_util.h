@@ -1,13 +1,14 @@
 /*
- * engine_util: helpers shared by the engine tests (suite `pipeline`): read a fixture, run a
- * grammar string through pl_run, decode the output bytes with libvips and compare pixels.
- * Header-only, single-threaded test code.
+ * engine_util: helpers shared by the engine tests (suite `pipeline`; libengine_util.a,
+ * engine_util.c): read a fixture, run a grammar string through pl_run, decode the output bytes
+ * with libvips and compare pixels. Single-threaded test code.
  */
 #ifndef ENGINE_UTIL_H
 #define ENGINE_UTIL_H
 
 #include <glib.h>
 #include <stdlib.h>
+#include <string.h>
 #include <vips/vips.h>
 
 #include "../tap.h"
@@ -18,75 +19,6 @@ typedef struct eu_file {
     size_t len;
 } eu_file;
 
-/* pl_engine_init with one libvips thread per image; on failure a TAP "Bail out!" and -1 */
-static inline int eu_init(void)
-{
-    pl_error err;
-    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
-        printf("Bail out! %s\n", err.message);
-        return -1;
-    }
-    return 0;
-}
-
-static inline eu_file eu_read(const char *rel)
-{
-    eu_file f = {0};
-    gchar *data = NULL;
-    gsize len = 0;
-    if (!g_file_get_contents(tap_fixture(rel), &data, &len, NULL)) {
-        diag("cannot read fixture %s", rel);
-        return f;
-    }
-    f.data = (uint8_t *)data;
-    f.len = len;
-    return f;
-}
-
-static inline void eu_free(eu_file *f)
-{
-    g_free(f->data);
-    f->data = NULL;
-    f->len = 0;
-}
-
-/* Run spec ("resize?width=300") over bytes. Returns pl_run's result; res/err filled. */
-static inline int eu_run_full(const char *spec, const uint8_t *data, size_t len, const char *accept, const pl_limits *lim,
-                              pl_control *ctl, pl_result *res, pl_error *err)
-{
-    pl_plan plan;
-    if (pl_plan_parse_string(spec, &plan, err) != 0) {
-        diag("plan \"%s\" does not parse: %s", spec, err->message);
-        memset(res, 0, sizeof(*res));
-        return -2;
-    }
-    pl_input in = {.data = data, .len = len, .accept = accept};
-    pl_limits dflt;
-    if (lim == NULL) {
-        pl_limits_default(&dflt);
-        lim = &dflt;
-    }
-    int r = pl_run(&plan, &in, lim, ctl, res, err);
-    if (r != 0)
-        diag("%s: %s (%s)", spec, err->message, err->detail);
-    return r;
-}
-
-static inline int eu_run(const char *spec, const eu_file *f, pl_result *res, pl_error *err)
-{
-    return eu_run_full(spec, f->data, f->len, NULL, NULL, NULL, res, err);
-}
-
-/* eu_run with a fast path's off switch (IMGPIPE_NO_FAST_PNG, IMGPIPE_NO_JPEG_MSCALE, ...) set to 1
- * for this one run: the A/B reference of a fast path. */
-static inline int eu_run_switched_off(const char *off_env, const char *spec, const eu_file *f, pl_result *res, pl_error *err)
-{
-    setenv(off_env, "1", 1);
-    int r = eu_run(spec, f, res, err);
-    unsetenv(off_env);
-    return r;
-}
-
 /* Decoded facts of an output. */
 typedef struct eu_img {
     int ok, width, height, page_height, pages, bands, orientation;
@@ -95,79 +27,25 @@ typedef struct eu_img {
     int has_icc;
 } eu_img;
 
-static inline eu_img eu_decode(const pl_result *res)
-{
-    eu_img d = {0};
-    if (res->data == NULL || res->len == 0)
-        return d;
-    VipsImage *im = vips_image_new_from_buffer(res->data, res->len, "", "n", -1, NULL);
-    if (im == NULL) {
-        vips_error_clear();
-        im = vips_image_new_from_buffer(res->data, res->len, "", NULL);
-    }
-    if (im == NULL) {
-        diag("output does not decode: %s", vips_error_buffer());
-        vips_error_clear();
-        return d;
-    }
-    d.ok = 1;
-    d.width = im->Xsize;
-    d.height = im->Ysize;
-    d.page_height = vips_image_get_page_height(im);
-    d.pages = vips_image_get_n_pages(im);
-    d.bands = im->Bands;
-    d.space = im->Type;
-    d.fmt = im->BandFmt;
-    d.orientation = vips_image_get_typeof(im, VIPS_META_ORIENTATION) ? vips_image_get_orientation(im) : 0;
-    d.has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
-    g_object_unref(im);
-    return d;
-}
+/* pl_engine_init with one libvips thread per image; on failure a TAP "Bail out!" and -1 */
+int eu_init(void);
+/* Bytes of fixture rel ($IMGPIPE_FIXTURES/rel); empty (data NULL) with a diag when unreadable. */
+eu_file eu_read(const char *rel);
+void eu_free(eu_file *f);
 
+/* Run spec ("resize?width=300") over bytes. Returns pl_run's result (-2: the spec does not
+ * parse); res/err filled. lim NULL: pl_limits_default. */
+int eu_run_full(const char *spec, const uint8_t *data, size_t len, const char *accept, const pl_limits *lim, pl_control *ctl,
+                pl_result *res, pl_error *err);
+int eu_run(const char *spec, const eu_file *f, pl_result *res, pl_error *err);
+/* eu_run with fast paths switched off (PL_NO_FAST_PNG, PL_NO_JPEG_MSCALE, ... bits) for this one
+ * run: the A/B reference of a fast path (pl_engine_set_switches). */
+int eu_run_switched_off(unsigned off, const char *spec, const eu_file *f, pl_result *res, pl_error *err);
+
+eu_img eu_decode(const pl_result *res);
 /* Mean absolute difference of two encoded images of the same size (sRGB, 3 bands); -1 on error. */
-static inline double eu_diff(const pl_result *a, const pl_result *b)
-{
-    VipsImage *ia = vips_image_new_from_buffer(a->data, a->len, "", NULL);
-    VipsImage *ib = vips_image_new_from_buffer(b->data, b->len, "", NULL);
-    double avg = -1;
-    VipsImage *t[4] = {0};
-    if (ia != NULL && ib != NULL && ia->Xsize == ib->Xsize && ia->Ysize == ib->Ysize && !vips_subtract(ia, ib, &t[0], NULL) &&
-        !vips_abs(t[0], &t[1], NULL) && !vips_avg(t[1], &avg, NULL)) {
-    } else {
-        avg = -1;
-        vips_error_clear();
-    }
-    for (int i = 0; i < 4; i++)
-        if (t[i])
-            g_object_unref(t[i]);
-    if (ia)
-        g_object_unref(ia);
-    if (ib)
-        g_object_unref(ib);
-    return avg;
-}
-
+double eu_diff(const pl_result *a, const pl_result *b);
 /* Encode a synthetic image (a gradient with some structure) as JPEG/PNG, for sizes no fixture has. */
-static inline eu_file eu_synth(int w, int h, const char *suffix)
-{
-    eu_file f = {0};
-    VipsImage *t[6] = {0};
-    void *buf = NULL;
-    size_t len = 0;
-    if (!vips_xyz(&t[0], w, h, NULL) && !vips_extract_band(t[0], &t[1], 0, NULL) && !vips_extract_band(t[0], &t[2], 1, NULL) &&
-        !vips_add(t[1], t[2], &t[3], NULL)) {
-        VipsImage *b[3] = {t[1], t[2], t[3]};
-        if (!vips_bandjoin(b, &t[4], 3, NULL) && !vips_cast_uchar(t[4], &t[5], NULL) &&
-            !vips_image_write_to_buffer(t[5], suffix, &buf, &len, NULL)) {
-            f.data = buf;
-            f.len = len;
-        }
-    }
-    for (int i = 0; i < 6; i++)
-        if (t[i])
-            g_object_unref(t[i]);
-    vips_error_clear();
-    return f;
-}
+eu_file eu_synth(int w, int h, const char *suffix);
 
 #endif

@@ -78,7 +78,7 @@ static void test_orientation(void)
             for (int s = 0; s < 2; s++) {
                 pl_result r, old;
                 int rc = eu_run(specs[s], &f, &r, &e);
-                int rc_old = eu_run_switched_off("IMGPIPE_NO_JPEG_MSCALE", specs[s], &f, &old, &e);
+                int rc_old = eu_run_switched_off(PL_NO_JPEG_MSCALE, specs[s], &f, &old, &e);
                 eu_img d = eu_decode(&r);
                 double diff = rc == 0 ? eu_diff(&r, &ref6) : -1, diff_old = rc == 0 && rc_old == 0 ? eu_diff(&r, &old) : -1;
                 ok(rc == 0 && d.width == 450 && d.height == 338 && diff >= 0 && diff < 12 && diff_old > 0,
@@ -269,7 +269,7 @@ static void test_bad(void)
             pl_result r;
             pl_error e, e_old;
             int rc = eu_run(specs[s], &tr, &r, &e);
-            int rc_old = eu_run_switched_off("IMGPIPE_NO_JPEG_MSCALE", specs[s], &tr, &r, &e_old);
+            int rc_old = eu_run_switched_off(PL_NO_JPEG_MSCALE, specs[s], &tr, &r, &e_old);
             ok(rc == -1 && rc_old == -1 && e.code == PL_E_DECODE && e_old.code == PL_E_DECODE &&
                    strcmp(e.message, e_old.message) == 0,
                "truncated JPEG %s -> %s, as with IMGPIPE_NO_JPEG_MSCALE=1 (%s)", specs[s], pl_error_name(e.code), e.message);

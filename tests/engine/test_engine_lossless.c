@@ -33,11 +33,11 @@ typedef struct ll_pair {
 static void ll_run(const char *spec, const uint8_t *d, size_t len, const char *accept, const pl_limits *lim, pl_control *ctl,
                    ll_pair *p)
 {
-    unsetenv("IMGPIPE_NO_LOSSLESS_JPEG");
+    unsigned prev = pl_engine_set_switches(0);
     p->rl = eu_run_full(spec, d, len, accept, lim, ctl, &p->l, &p->el);
-    setenv("IMGPIPE_NO_LOSSLESS_JPEG", "1", 1);
+    pl_engine_set_switches(PL_NO_LOSSLESS_JPEG);
     p->rn = eu_run_full(spec, d, len, accept, lim, ctl, &p->n, &p->en);
-    unsetenv("IMGPIPE_NO_LOSSLESS_JPEG");
+    pl_engine_set_switches(prev);
 }
 
 static void ll_clear(ll_pair *p)
@@ -447,8 +447,13 @@ static void test_limits_and_damage(void)
 
 int main(void)
 {
+    /* the environment switch is read once, by pl_engine_init; the runs below flip the switch with
+     * pl_engine_set_switches */
+    setenv("IMGPIPE_NO_LOSSLESS_JPEG", "1", 1);
     if (eu_init() != 0)
         return 1;
+    unsetenv("IMGPIPE_NO_LOSSLESS_JPEG");
+    ok((pl_engine_set_switches(0) & PL_NO_LOSSLESS_JPEG) != 0, "IMGPIPE_NO_LOSSLESS_JPEG=1 at start: switched off by pl_engine_init");
     test_lossless_fixtures();
     test_exact();
     test_normal_path();

@@ -347,7 +347,7 @@ static void check_mscale_quality(const char *fixture, int w, int h, int bands, d
     pl_result r, old;
     pl_error e;
     int rc = eu_run(spec, &f, &r, &e);
-    int rc_old = eu_run_switched_off("IMGPIPE_NO_JPEG_MSCALE", spec, &f, &old, &e);
+    int rc_old = eu_run_switched_off(PL_NO_JPEG_MSCALE, spec, &f, &old, &e);
     eu_img d = eu_decode(&r);
     int got_bands = 0;
     double psnr = rc == 0 ? psnr_vs_exact(&f, &r, &got_bands) : -1;
@@ -367,7 +367,7 @@ static void check_mscale_declined(const char *fixture, const char *spec, int w, 
     pl_result r, old;
     pl_error e;
     int rc = eu_run(spec, &f, &r, &e);
-    int rc_old = eu_run_switched_off("IMGPIPE_NO_JPEG_MSCALE", spec, &f, &old, &e);
+    int rc_old = eu_run_switched_off(PL_NO_JPEG_MSCALE, spec, &f, &old, &e);
     eu_img d = eu_decode(&r);
     bool same = rc == 0 && rc_old == 0 && r.len == old.len && memcmp(r.data, old.data, r.len) == 0;
     ok(same && d.width == w && d.height == h, "%s %s %s -> %dx%d, bytes identical to libvips' jpegload path", what, fixture, spec,
@@ -409,7 +409,7 @@ static void check_mscale_close(const char *fixture, const char *spec, int w, int
     pl_result r, old;
     pl_error e;
     int rc = eu_run(spec, &f, &r, &e);
-    int rc_old = eu_run_switched_off("IMGPIPE_NO_JPEG_MSCALE", spec, &f, &old, &e);
+    int rc_old = eu_run_switched_off(PL_NO_JPEG_MSCALE, spec, &f, &old, &e);
     eu_img d = eu_decode(&r), d_old = eu_decode(&old);
     double diff = rc == 0 && rc_old == 0 ? eu_diff(&r, &old) : -1, coarse = rc == 0 && rc_old == 0 ? coarse_diff(&r, &old) : -1;
     ok(rc == 0 && d.width == w && d.height == h && diff > 0 && coarse >= 0 && coarse < max_diff && d.has_icc == d_old.has_icc &&
@@ -451,7 +451,7 @@ static void test_shrink_quality(void)
     pl_result r, old;
     pl_error e;
     int rc = eu_run("transform?w=1200&rotate=180&type=png", &f, &r, &e);
-    int rc_old = eu_run_switched_off("IMGPIPE_NO_JPEG_MSCALE", "transform?w=1200&rotate=180&type=png", &f, &old, &e);
+    int rc_old = eu_run_switched_off(PL_NO_JPEG_MSCALE, "transform?w=1200&rotate=180&type=png", &f, &old, &e);
     eu_img d = eu_decode(&r);
     double diff = rc == 0 && rc_old == 0 ? eu_diff(&r, &old) : -1;
     ok(rc == 0 && d.width == 1200 && d.height == 902 && diff > 0 && diff < 2,

@@ -36,9 +36,8 @@ static void test_same(const char *rel, const char *spec)
     eu_file f = eu_read(rel);
     pl_result a, b;
     pl_error ea, eb;
-    unsetenv("IMGPIPE_NO_FAST_PNG");
     int ra = eu_run(spec, &f, &a, &ea);
-    int rb = eu_run_switched_off("IMGPIPE_NO_FAST_PNG", spec, &f, &b, &eb);
+    int rb = eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &b, &eb);
     if (ra != 0 || rb != 0)
         ok(ra == rb && ea.code == eb.code, "%s %s: both paths fail alike (%s / %s)", rel, spec, pl_error_name(ea.code),
            pl_error_name(eb.code));

@@ -148,12 +148,9 @@ static double png_maxdiff(const pl_result *r, VipsImage *want)
 static int run_env(const char *spec, const eu_file *f, int no_fast, pl_result *r)
 {
     pl_error e;
-    if (no_fast)
-        setenv("IMGPIPE_NO_FAST_PNG_WRITE", "1", 1);
-    else
-        unsetenv("IMGPIPE_NO_FAST_PNG_WRITE");
+    unsigned prev = pl_engine_set_switches(no_fast ? PL_NO_FAST_PNG_WRITE : 0);
     int rc = eu_run(spec, f, r, &e);
-    unsetenv("IMGPIPE_NO_FAST_PNG_WRITE");
+    pl_engine_set_switches(prev);
     return rc;
 }
 

@@ -6,6 +6,9 @@
  * openssl command is not installed).
  */
 #include "svc_auth.h"
+#include <unistd.h>
+#include <vips/vips.h>
+
 #include "svc_test.h"
 
 static char *jpg;

@@ -13,6 +13,7 @@
  *     once while the admitted requests are served.
  */
 #include <jansson.h>
+#include <vips/vips.h>
 
 #include "svc_test.h"
 

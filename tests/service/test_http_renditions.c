@@ -7,6 +7,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include <string.h>
+#include <vips/vips.h>
+
 #include "svc_test.h"
 
 static tsrv srv;

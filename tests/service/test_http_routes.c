@@ -6,6 +6,7 @@
  * (/, /health, /ready, /metrics, /openapi.json) and the JSON access log.
  */
 #include <jansson.h>
+#include <vips/vips.h>
 
 #include "svc_test.h"
 

@@ -14,7 +14,11 @@
  */
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vips/vips.h>
 
 #include "svc_auth.h"
 #include "svc_test.h"

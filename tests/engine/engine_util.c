@@ -1,0 +1,142 @@
+/*
+ * engine_util: the engine tests' helpers (engine_util.h) over pl_run and libvips.
+ */
+#include "engine_util.h"
+
+int eu_init(void)
+{
+    pl_error err;
+    if (pl_engine_init(&(pl_engine_config){.vips_concurrency = 1}, &err) != 0) {
+        printf("Bail out! %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+eu_file eu_read(const char *rel)
+{
+    eu_file f = {0};
+    gchar *data = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(tap_fixture(rel), &data, &len, NULL)) {
+        diag("cannot read fixture %s", rel);
+        return f;
+    }
+    f.data = (uint8_t *)data;
+    f.len = len;
+    return f;
+}
+
+void eu_free(eu_file *f)
+{
+    g_free(f->data);
+    f->data = NULL;
+    f->len = 0;
+}
+
+int eu_run_full(const char *spec, const uint8_t *data, size_t len, const char *accept, const pl_limits *lim,
+                              pl_control *ctl, pl_result *res, pl_error *err)
+{
+    pl_plan plan;
+    if (pl_plan_parse_string(spec, &plan, err) != 0) {
+        diag("plan \"%s\" does not parse: %s", spec, err->message);
+        memset(res, 0, sizeof(*res));
+        return -2;
+    }
+    pl_input in = {.data = data, .len = len, .accept = accept};
+    pl_limits dflt;
+    if (lim == NULL) {
+        pl_limits_default(&dflt);
+        lim = &dflt;
+    }
+    int r = pl_run(&plan, &in, lim, ctl, res, err);
+    if (r != 0)
+        diag("%s: %s (%s)", spec, err->message, err->detail);
+    return r;
+}
+
+int eu_run(const char *spec, const eu_file *f, pl_result *res, pl_error *err)
+{
+    return eu_run_full(spec, f->data, f->len, NULL, NULL, NULL, res, err);
+}
+
+int eu_run_switched_off(unsigned off, const char *spec, const eu_file *f, pl_result *res, pl_error *err)
+{
+    unsigned prev = pl_engine_set_switches(off);
+    int r = eu_run(spec, f, res, err);
+    pl_engine_set_switches(prev);
+    return r;
+}
+
+eu_img eu_decode(const pl_result *res)
+{
+    eu_img d = {0};
+    if (res->data == NULL || res->len == 0)
+        return d;
+    VipsImage *im = vips_image_new_from_buffer(res->data, res->len, "", "n", -1, NULL);
+    if (im == NULL) {
+        vips_error_clear();
+        im = vips_image_new_from_buffer(res->data, res->len, "", NULL);
+    }
+    if (im == NULL) {
+        diag("output does not decode: %s", vips_error_buffer());
+        vips_error_clear();
+        return d;
+    }
+    d.ok = 1;
+    d.width = im->Xsize;
+    d.height = im->Ysize;
+    d.page_height = vips_image_get_page_height(im);
+    d.pages = vips_image_get_n_pages(im);
+    d.bands = im->Bands;
+    d.space = im->Type;
+    d.fmt = im->BandFmt;
+    d.orientation = vips_image_get_typeof(im, VIPS_META_ORIENTATION) ? vips_image_get_orientation(im) : 0;
+    d.has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
+    g_object_unref(im);
+    return d;
+}
+
+double eu_diff(const pl_result *a, const pl_result *b)
+{
+    VipsImage *ia = vips_image_new_from_buffer(a->data, a->len, "", NULL);
+    VipsImage *ib = vips_image_new_from_buffer(b->data, b->len, "", NULL);
+    double avg = -1;
+    VipsImage *t[4] = {0};
+    if (ia != NULL && ib != NULL && ia->Xsize == ib->Xsize && ia->Ysize == ib->Ysize && !vips_subtract(ia, ib, &t[0], NULL) &&
+        !vips_abs(t[0], &t[1], NULL) && !vips_avg(t[1], &avg, NULL)) {
+    } else {
+        avg = -1;
+        vips_error_clear();
+    }
+    for (int i = 0; i < 4; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    if (ia)
+        g_object_unref(ia);
+    if (ib)
+        g_object_unref(ib);
+    return avg;
+}
+
+eu_file eu_synth(int w, int h, const char *suffix)
+{
+    eu_file f = {0};
+    VipsImage *t[6] = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    if (!vips_xyz(&t[0], w, h, NULL) && !vips_extract_band(t[0], &t[1], 0, NULL) && !vips_extract_band(t[0], &t[2], 1, NULL) &&
+        !vips_add(t[1], t[2], &t[3], NULL)) {
+        VipsImage *b[3] = {t[1], t[2], t[3]};
+        if (!vips_bandjoin(b, &t[4], 3, NULL) && !vips_cast_uchar(t[4], &t[5], NULL) &&
+            !vips_image_write_to_buffer(t[5], suffix, &buf, &len, NULL)) {
+            f.data = buf;
+            f.len = len;
+        }
+    }
+    for (int i = 0; i < 6; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    vips_error_clear();
+    return f;
+}
