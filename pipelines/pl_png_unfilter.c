@@ -304,16 +304,26 @@ int pl_png_unfilter_has(pl_unfilter_impl impl)
 #endif
 }
 
+/* The choice is made once per process (the environment is read at the first PNG, not per image);
+ * racing first calls compute the same value. */
 pl_unfilter_impl pl_png_unfilter_best(void)
 {
+    static int best = -1;
+    int b = __atomic_load_n(&best, __ATOMIC_RELAXED);
+    if (b >= 0)
+        return (pl_unfilter_impl)b;
     const char *cap = getenv("IMGPIPE_PNG_UNFILTER");
     pl_unfilter_impl max = PL_UNFILTER_SSSE3;
     if (cap != NULL)
         max = strcmp(cap, "scalar") == 0 ? PL_UNFILTER_SCALAR : strcmp(cap, "sse2") == 0 ? PL_UNFILTER_SSE2 : PL_UNFILTER_SSSE3;
+    b = PL_UNFILTER_SCALAR;
     for (int i = (int)max; i > 0; i--)
-        if (pl_png_unfilter_has((pl_unfilter_impl)i))
-            return (pl_unfilter_impl)i;
-    return PL_UNFILTER_SCALAR;
+        if (pl_png_unfilter_has((pl_unfilter_impl)i)) {
+            b = i;
+            break;
+        }
+    __atomic_store_n(&best, b, __ATOMIC_RELAXED);
+    return (pl_unfilter_impl)b;
 }
 
 int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n, int bpp, int filter)
