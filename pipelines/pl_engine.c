@@ -90,7 +90,7 @@ int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
          * per worker thread here) keeps each worker's freed image buffers: thumbnail workload at
          * concurrency 4, peak RSS 476 -> 231 MB (docs/performance.md). Before any worker thread exists. */
         if (getenv("MALLOC_ARENA_MAX") == NULL)
-            mallopt(M_ARENA_MAX, 2);
+            mallopt(M_ARENA_MAX, cfg != NULL && cfg->malloc_arenas > 0 ? cfg->malloc_arenas : 2);
         /* Image-sized buffers (a decoded 2400x1600 RGBA PNG is 15 MB) stay in the arenas between
          * requests instead of going back to the kernel at free() and being page-faulted (and zeroed)
          * in again by the next request: the png workload spent ~19 % of its CPU in page faults and

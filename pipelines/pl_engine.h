@@ -46,6 +46,7 @@ typedef struct pl_engine_config {
      * threshold, 512 MB trim threshold (docs/performance.md), each unless MALLOC_ARENA_MAX,
      * MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES sets it. */
     bool keep_malloc;
+    int malloc_arenas; /* with !keep_malloc: glibc malloc arenas; 0 = 2 (a worker process running one job at a time uses 1) */
 } pl_engine_config;
 
 /* Per-request limits. Defaults from pl_limits_default(); the service and the batch CLI share them. */
