@@ -362,6 +362,14 @@ static int svc_batch_run_engine(svc_batch_worker *w, size_t len, pl_result *res,
                        .deadline_us = w->ctl.deadline_us,
                        .cancelled = &w->ctl.cancelled};
     svc_proc_fault f = svc_proc_run(w->proc, &pj, &rc, res, err, mime, sizeof(mime), &sig);
+    if (f == SVC_PROC_GONE) { /* it had died while idle: nothing ran, once more on a new one */
+        svc_proc_stop(w->proc);
+        if ((w->proc = svc_proc_start(opts->proc_cfg, errbuf, sizeof(errbuf))) == NULL) {
+            close(fd);
+            return pl_error_set(err, PL_E_INTERNAL, "%s", errbuf);
+        }
+        f = svc_proc_run(w->proc, &pj, &rc, res, err, mime, sizeof(mime), &sig);
+    }
     close(fd);
     if (f == SVC_PROC_OK) {
         if (rc == 0 && res->mime == mime)

@@ -220,6 +220,19 @@ void svc_job_run_isolated(svc_job *job, svc_proc **proc, const svc_proc_config *
         return;
     }
     svc_proc_fault f = svc_proc_run(*proc, &pj, &rc, &job->result, &job->err, job->mime, sizeof(job->mime), &sig);
+    if (f == SVC_PROC_GONE) { /* died while idle (an OOM kill, say): not this job's doing, run it on a new one */
+        svc_log_printf(SVC_LOG_WARN, "worker process %d had died while idle; replacing it", (int)pid);
+        svc_metrics_worker_exit("exited");
+        svc_proc_stop(*proc);
+        if ((*proc = svc_proc_start(cfg, errbuf, sizeof(errbuf))) == NULL) {
+            svc_log_printf(SVC_LOG_ERROR, "request %s: %s", job->request_id, errbuf);
+            job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "no worker process could be started; see the server log");
+            send_back(job);
+            return;
+        }
+        pid = svc_proc_pid(*proc);
+        f = svc_proc_run(*proc, &pj, &rc, &job->result, &job->err, job->mime, sizeof(job->mime), &sig);
+    }
     svc_admission_release(a.held);
     if (f != SVC_PROC_OK) {
         svc_metrics_worker_exit(fault_reason(f));

@@ -293,8 +293,10 @@ svc_proc_fault svc_proc_run(svc_proc *p, const svc_proc_job *job, int *rc, pl_re
     *rc = -1;
     *sig = 0;
     memset(out, 0, sizeof(*out));
-    if (send_job(p, job) != 0)
-        return lost(p, sig);
+    if (send_job(p, job) != 0) {
+        lost(p, sig);
+        return SVC_PROC_GONE;
+    }
     p->jobs++;
     if (job->admit != NULL) {
         wp_estimate e;

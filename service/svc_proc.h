@@ -44,6 +44,8 @@ typedef enum {
     SVC_PROC_EXITED,         /* exited on its own mid-job (bad message, failed hand-over) */
     SVC_PROC_KILLED_DEADLINE, /* deadline + grace passed: killed */
     SVC_PROC_KILLED_CANCEL,  /* cancelled + grace passed: killed */
+    SVC_PROC_GONE,           /* the worker had died before the job reached it (killed while idle):
+                              * nothing ran; start a new one and run the job there */
 } svc_proc_fault;
 
 typedef struct svc_proc_job {

@@ -179,6 +179,24 @@ static void test_hang(const tsrv *s, double deadline_s)
     is_int((long)metric(s, "imgpipe_worker_exits_total{reason=\"deadline\"} "), 1, "one deadline kill counted");
 }
 
+/* A worker killed while idle (the OOM killer, an operator) costs no request: the next job finds
+ * it gone before anything ran and runs on a new one. */
+static void test_killed_while_idle(const tsrv *s)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "pkill -KILL -P %d -f 'imgpipe worker'", (int)s->pid);
+    ok(system(cmd) == 0, "the idle worker processes are killed");
+    usleep(200000);
+    int good = 0;
+    for (int i = 0; i < 4; i++) {
+        tresp r;
+        post(s, "/resize?width=200", jpg, jpg_len, &r);
+        good += good_jpeg(&r, 200, 150);
+        tresp_free(&r);
+    }
+    is_int(good, 4, "every request after that is served (none pays for the dead workers)");
+}
+
 static void test_thread_mode(void)
 {
     tsrv s;
@@ -293,6 +311,7 @@ int main(void)
         test_crash_among_others(&s);
         test_crash_series(&s);
         test_hang(&s, 3.0);
+        test_killed_while_idle(&s);
         is_int(tsrv_stop(&s, 30), 0, "server exits 0 on SIGTERM after all that");
         tsrv_cleanup(&s);
     }
