@@ -252,120 +252,135 @@ static void overloaded(svc_reqctx *rc, svc_app *app)
     svc_respond_error(rc, 503, "overloaded", msg, 1);
 }
 
-static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_len, const qs_query *qs)
+/* 1. URL signature (image routes only, before the method, as imaginary). -1 when answered. */
+static int check_signature(svc_reqctx *rc, const char *path, size_t path_len, const qs_query *qs)
 {
     svc_app *app = rc->app;
-    h2o_req_t *req = rc->req;
-    pl_plan plan;
-    pl_error perr;
-    int plan_rc;
-    const uint8_t *data = NULL, *overlay = NULL;
-    size_t data_len = 0, overlay_len = 0;
+    if (app->auth == NULL || !svc_auth_signing_enabled(app->auth))
+        return 0;
+    svc_auth_result r = svc_auth_check_signature(app->auth, path, path_len, qs, time(NULL));
+    if (r == SVC_AUTH_OK)
+        return 0;
+    if (r == SVC_AUTH_SIGN_MALFORMED || r == SVC_AUTH_SIGN_UNCOVERED)
+        svc_respond_error(rc, 400, "invalid_signature", svc_auth_message(r), 0);
+    else
+        svc_respond_error(rc, 403, "signature_mismatch", svc_auth_message(r), 0);
+    return -1;
+}
 
-    rc->route = pl_op_name(op);
-    rc->vary_accept = query_wants_auto(qs);
-    rc->cache_headers = is_method(req, "GET"); /* http-cache-ttl: GET answers only, as imaginary */
-
-    /* 1. URL signature (image routes only, before the method as imaginary) */
-    if (app->auth != NULL && svc_auth_signing_enabled(app->auth)) {
-        svc_auth_result r = svc_auth_check_signature(app->auth, path, path_len, qs, time(NULL));
-        if (r == SVC_AUTH_SIGN_MALFORMED || r == SVC_AUTH_SIGN_UNCOVERED) {
-            svc_respond_error(rc, 400, "invalid_signature", svc_auth_message(r), 0);
-            return 0;
-        }
-        if (r != SVC_AUTH_OK) {
-            svc_respond_error(rc, 403, "signature_mismatch", svc_auth_message(r), 0);
-            return 0;
-        }
-    }
-    /* 2-3. method */
-    if (is_method(req, "GET") && !svc_sources_get_allowed(app)) {
+/* 2-3. method: POST, or GET when a source (url=, file=) is on. -1 when answered. */
+static int check_image_method(svc_reqctx *rc)
+{
+    if (is_method(rc->req, "GET") && !svc_sources_get_allowed(rc->app)) {
         svc_respond_error(rc, 405, "method_not_allowed", MSG_GET_NOT_ALLOWED, 0);
-        return 0;
+        return -1;
     }
-    if (!is_method(req, "POST") && !is_method(req, "GET")) {
+    if (!is_method(rc->req, "POST") && !is_method(rc->req, "GET")) {
         svc_respond_error(rc, 405, "method_not_allowed", MSG_METHOD_NOT_ALLOWED, 0);
-        return 0;
+        return -1;
     }
-    /* 4. API key */
-    if (check_key(rc, qs) != 0)
-        return 0;
+    return 0;
+}
 
-    /* 5. source selection (svc_sources.c): url= / file= on GET, or on a POST without a body */
-    if (svc_sources_select(rc, op, qs) != 0)
-        return 0;
+/* The image bytes of an upload and the overlay, pointing into the request body. */
+typedef struct upload {
+    const uint8_t *data, *overlay;
+    size_t data_len, overlay_len;
+} upload;
 
-    plan_rc = pl_plan_parse_query(pl_op_name(op), qs, &plan, &perr);
-
-    /* 6. source: multipart part `file` (or field=), else the raw body */
+/* 6-7. source: the multipart part `file` (or the plan's field=) and the `image` part, else the
+ * raw body; an empty one is refused. -1 when answered. */
+static int read_upload(svc_reqctx *rc, pl_op op, const pl_plan *plan, upload *up)
+{
+    h2o_req_t *req = rc->req;
     h2o_iovec_t ct = header(req, H2O_TOKEN_CONTENT_TYPE);
     svc_span boundary;
+    memset(up, 0, sizeof(*up));
     if (ct.base != NULL && svc_multipart_is(ct.base, ct.len, &boundary)) {
         svc_mp_part parts[16];
         size_t n = 0;
         const char *mperr = NULL;
-        const char *field = (plan_rc == 0 && plan.params.field[0]) ? plan.params.field : "file";
+        const char *field = (plan != NULL && plan->params.field[0]) ? plan->params.field : "file";
         const svc_mp_part *part;
         if (req->entity.base == NULL || req->entity.len == 0) {
             svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
-            return 0;
+            return -1;
         }
         if (svc_multipart_parse((const uint8_t *)req->entity.base, req->entity.len, boundary, parts, 16, &n, &mperr) != 0) {
             svc_respond_error(rc, 400, "bad_multipart", mperr, 0);
-            return 0;
+            return -1;
         }
         if ((part = svc_multipart_find(parts, n, field)) == NULL) {
             svc_respond_error(rc, 400, "missing_file", "http: no such file", 0);
-            return 0;
+            return -1;
         }
-        data = part->data.p;
-        data_len = part->data.len;
+        up->data = part->data.p;
+        up->data_len = part->data.len;
         if ((op == PL_OP_WATERMARKIMAGE || op == PL_OP_PIPELINE || op == PL_OP_TRANSFORM) &&
             (part = svc_multipart_find(parts, n, "image")) != NULL) {
-            overlay = part->data.p;
-            overlay_len = part->data.len;
+            up->overlay = part->data.p;
+            up->overlay_len = part->data.len;
         }
     } else if (req->entity.base != NULL) {
-        data = (const uint8_t *)req->entity.base;
-        data_len = req->entity.len;
+        up->data = (const uint8_t *)req->entity.base;
+        up->data_len = req->entity.len;
     }
-    /* 7. empty */
-    if (data_len == 0) {
+    if (up->data_len == 0) {
         svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
-        return 0;
+        return -1;
     }
-    /* 9-10. parameters */
-    if (plan_rc != 0) {
+    return 0;
+}
+
+/* The job: refused at once when the pool would refuse it (before the body is copied; only this
+ * loop thread submits, so room seen here is still there at svc_pool_submit), else the image
+ * copied into the job's memfd and the job submitted. */
+static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
+{
+    if (svc_pool_full(rc->app->pool)) {
+        overloaded(rc, rc->app);
+        return;
+    }
+    svc_job *job = svc_job_new();
+    if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
+        svc_job_free(job);
+        svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
+        return;
+    }
+    svc_routes_submit(rc, job, plan);
+}
+
+/* An image route, in imaginary's order (imaginary-api.md §1). */
+static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_len, const qs_query *qs)
+{
+    pl_plan plan;
+    pl_error perr;
+    upload up;
+    rc->route = pl_op_name(op);
+    rc->vary_accept = query_wants_auto(qs);
+    rc->cache_headers = is_method(rc->req, "GET"); /* http-cache-ttl: GET answers only, as imaginary */
+    if (check_signature(rc, path, path_len, qs) != 0 || check_image_method(rc) != 0 || check_key(rc, qs) != 0)
+        return 0;
+    if (svc_sources_select(rc, op, qs) != 0) /* url= / file=: answered here or by the source thread */
+        return 0;
+    int plan_rc = pl_plan_parse_query(pl_op_name(op), qs, &plan, &perr);
+    if (read_upload(rc, op, plan_rc == 0 ? &plan : NULL, &up) != 0)
+        return 0;
+    if (plan_rc != 0) { /* parameter errors after the body checks, as imaginary */
         image_error(rc, op, &perr);
         return 0;
     }
     rc->vary_accept = plan_wants_auto(&plan);
-    if (op == PL_OP_WATERMARKIMAGE && overlay == NULL) {
+    if (op == PL_OP_WATERMARKIMAGE && up.overlay == NULL) {
         svc_respond_error(rc, 400, "missing_parameter",
                           "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
                           "the overlay in part \"image\"",
                           0);
         return 0;
     }
-
-    /* ETag (svc_sources.c): a matching If-None-Match is answered 304 before any job */
-    if (svc_sources_etag_body(rc, &plan, data, data_len, overlay, overlay_len) != 0)
-        return 0;
-
-    /* queue: refuse before copying the body when it is already full (only this loop thread
-     * submits, so a queue seen with room still has room at svc_pool_submit) */
-    if (svc_pool_full(app->pool)) {
-        overloaded(rc, app);
-        return 0;
-    }
-    /* the job's own copy of the image (a memfd that a worker process can map) */
-    svc_job *job = svc_job_new();
-    if (job == NULL || svc_job_set_input(job, data, data_len, overlay, overlay_len) != 0) {
-        svc_job_free(job);
-        svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
-        return 0;
-    }
-    svc_routes_submit(rc, job, &plan);
+    if (svc_sources_etag_body(rc, &plan, up.data, up.data_len, up.overlay, up.overlay_len) != 0)
+        return 0; /* a matching If-None-Match: 304, no job */
+    submit_upload(rc, &plan, &up);
     return 0;
 }
 
