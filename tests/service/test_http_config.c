@@ -3,12 +3,7 @@
  * --print-env prints a loadable env file, bad values exit 2 naming the setting and what is
  * allowed, an env var is applied and a flag wins over it (seen in the startup line).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "svc_test.h"
 

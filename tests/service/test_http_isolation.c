@@ -13,7 +13,6 @@
  *     once while the admitted requests are served.
  */
 #include <jansson.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 
