@@ -25,7 +25,8 @@ test: build
 
 # The suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang not needed: gcc's),
 # in its own build directory. The sanitizers' options and LSan suppressions are meson's `asan`
-# test setup (tests/meson.build): `meson test -C build-asan --setup asan` is the same run.
+# test setup (tests/meson.build): `meson test -C build-asan --setup asan` is the same run (its log:
+# build-asan/meson-logs/testlog-asan.json).
 test-asan: deps
 	[ -f build-asan/build.ninja ] || $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	$(MESON) compile -C build-asan
