@@ -35,10 +35,19 @@ engine) max_len=262144 ;;
     ;;
 esac
 
+# quiet unless something fails: then the whole output of the failing step
+mkdir -p "$out"
+quiet() {
+    if ! "$@" > "$out/run-fuzz-step.log" 2>&1; then
+        cat "$out/run-fuzz-step.log" >&2
+        echo "run-fuzz.sh: failed: $*" >&2
+        exit 1
+    fi
+}
 if [ ! -f "$out/build.ninja" ]; then
-    CC=${FUZZ_CC:-clang} meson setup "$out" "$root" -Dfuzz=true >/dev/null
+    quiet env CC="${FUZZ_CC:-clang}" meson setup "$out" "$root" -Dfuzz=true
 fi
-ninja -C "$out" "tests/fuzz/fuzz_$target" >/dev/null
+quiet ninja -C "$out" "tests/fuzz/fuzz_$target"
 
 dict=""
 [ -f "$root/tests/fuzz/$target.dict" ] && dict="-dict=$root/tests/fuzz/$target.dict"
