@@ -23,13 +23,14 @@ run: build
 test: build
 	$(MESON) test -C $(BUILD) --print-errorlogs $(ARGS)
 
-# The suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang not needed: gcc's).
-# LSan suppressions: one-time allocations inside third-party libraries (fontconfig, x265 …).
+# The suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang not needed: gcc's),
+# in its own build directory. The sanitizers' options and LSan suppressions are meson's `asan`
+# test setup (tests/meson.build): `meson test -C build-asan --setup asan` is the same run (its log:
+# build-asan/meson-logs/testlog-asan.json).
 test-asan: deps
 	[ -f build-asan/build.ninja ] || $(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	$(MESON) compile -C build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/engine/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  $(MESON) test -C build-asan --print-errorlogs --timeout-multiplier 4 $(ARGS)
+	$(MESON) test -C build-asan --setup asan --print-errorlogs $(ARGS)
 
 # The benchmark sweep (bench/README.md): make bench ARGS='--workload png --with-sharp'
 bench: build

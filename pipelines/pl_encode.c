@@ -631,7 +631,7 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
         break;
     case PL_FMT_WEBP:
         /* libvips 8.14 leaks libwebp's animation encoder (~1.2 MB) when the pixels fail to
-         * decode in the middle of webpsave (found by tests/engine/fuzz_engine.c): decode first,
+         * decode in the middle of webpsave (found by tests/fuzz/fuzz_engine.c): decode first,
          * into memory the encoder would need anyway, and encode only pixels that exist. */
         if (pl_encode_materialise(c, &x))
             return -1;

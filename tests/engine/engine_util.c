@@ -34,8 +34,8 @@ void eu_free(eu_file *f)
     f->len = 0;
 }
 
-int eu_run_full(const char *spec, const uint8_t *data, size_t len, const char *accept, const pl_limits *lim,
-                              pl_control *ctl, pl_result *res, pl_error *err)
+int eu_run_full(const char *spec, const uint8_t *data, size_t len, const char *accept, const pl_limits *lim, pl_control *ctl,
+                pl_result *res, pl_error *err)
 {
     pl_plan plan;
     if (pl_plan_parse_string(spec, &plan, err) != 0) {

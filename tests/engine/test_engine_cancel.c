@@ -37,8 +37,8 @@ static void deadline_stops(const eu_file *f, const char *spec)
     int64_t t0 = g_get_monotonic_time();
     int rc = eu_run_full(spec, f->data, f->len, NULL, NULL, &ctl, &r, &e);
     double ms = (g_get_monotonic_time() - t0) / 1000.0, cpu = cpu_ms() - c0;
-    ok(rc == -1 && e.code == PL_E_DEADLINE && r.data == NULL && r.len == 0, "%s behind a %d ms deadline: %s, no output (%s)",
-       spec, DL_DEADLINE_MS, pl_error_name(e.code), e.message);
+    ok(rc == -1 && e.code == PL_E_DEADLINE && r.data == NULL && r.len == 0, "%s behind a %d ms deadline: %s, no output (%s)", spec,
+       DL_DEADLINE_MS, pl_error_name(e.code), e.message);
     ok(cpu < DL_MAX_CPU_MS && ms < DL_MAX_WALL_MS, "%s: stopped mid-step after %.0f CPU-ms, %.0f ms (bounds %.0f, %.0f)", spec, cpu,
        ms, DL_MAX_CPU_MS, DL_MAX_WALL_MS);
     pl_result_clear(&r);

@@ -357,7 +357,7 @@ static void test_formats_in(void)
 }
 
 /* Crashers and leaks the fuzzer found (tests/engine/regress): each still answers cleanly. Run
- * under ASan (see tests/engine/lsan.supp) to check the leak stays fixed. */
+ * under ASan (see tests/lsan.supp) to check the leak stays fixed. */
 static void test_regress(void)
 {
     static const struct {

@@ -453,7 +453,8 @@ int main(void)
     if (eu_init() != 0)
         return 1;
     unsetenv("IMGPIPE_NO_LOSSLESS_JPEG");
-    ok((pl_engine_set_switches(0) & PL_NO_LOSSLESS_JPEG) != 0, "IMGPIPE_NO_LOSSLESS_JPEG=1 at start: switched off by pl_engine_init");
+    ok((pl_engine_set_switches(0) & PL_NO_LOSSLESS_JPEG) != 0,
+       "IMGPIPE_NO_LOSSLESS_JPEG=1 at start: switched off by pl_engine_init");
     test_lossless_fixtures();
     test_exact();
     test_normal_path();

@@ -29,6 +29,9 @@ static const char *const plans[] = {
     "transform?w=16&trim=10&sharpen=1&grayscale=true&type=webp",
     "thumbnail?width=20&height=10&type=gif",
     "smartcrop?width=16&height=16",
+    /* text through pango and fontconfig; an AV1 encode */
+    "watermark?text=x&width=50&type=png",
+    "fit?width=30&height=30&type=avif",
 };
 #define N_PLANS (sizeof(plans) / sizeof(plans[0]))
 

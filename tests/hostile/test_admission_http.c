@@ -6,7 +6,6 @@
  * get 504 and every other answer is 200. Loopback only, bounded (curl timeouts of 30 s).
  */
 #include <jansson.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 

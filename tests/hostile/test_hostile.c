@@ -17,8 +17,6 @@
 #include <jansson.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <unistd.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 

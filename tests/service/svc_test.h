@@ -7,19 +7,21 @@
 #ifndef SVC_TEST_H
 #define SVC_TEST_H
 
+/* the POSIX and libvips headers the http tests use beside these helpers (fork, signals, sockets,
+ * waitpid, VIPS_INIT) come with this header */
 #include <curl/curl.h>
-#include <stddef.h>
-#include <sys/types.h>
-/* what every http test uses beside the harness (kept here so that each test need not repeat them) */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
-#include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

@@ -6,9 +6,6 @@
  * openssl command is not installed).
  */
 #include "svc_auth.h"
-#include <unistd.h>
-#include <vips/vips.h>
-
 #include "svc_test.h"
 
 static char *jpg;

@@ -5,12 +5,7 @@
  * warning for a non-loopback listener without API keys or URL signature key (the classifier and
  * the message directly: tests never listen beyond 127.0.0.1; a loopback server does not warn).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "svc_server.h"
 #include "svc_test.h"

@@ -13,7 +13,6 @@
  *     once while the admitted requests are served.
  */
 #include <jansson.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 
@@ -84,8 +83,7 @@ static int good_jpeg(const tresp *r, int want_w, int want_h)
 {
     char fmt[32];
     int w, h;
-    return r->status == 200 && t_decode(r, fmt, sizeof(fmt), &w, &h) == 0 && strcmp(fmt, "jpeg") == 0 && w == want_w &&
-           h == want_h;
+    return r->status == 200 && t_decode(r, fmt, sizeof(fmt), &w, &h) == 0 && strcmp(fmt, "jpeg") == 0 && w == want_w && h == want_h;
 }
 
 /* value of a /metrics series line, or -1 */
@@ -171,7 +169,8 @@ static void test_hang(const tsrv *s, double deadline_s)
     double took = t_now() - t0;
     is_int(st, 504, "a worker that never returns is answered 504");
     ok(error_name_is(&r, "deadline_exceeded"), "with deadline_exceeded");
-    ok(took < deadline_s + 2.0, "on time: %.2f s for a %.1f s deadline (the worker is killed after a 0.5 s grace)", took, deadline_s);
+    ok(took < deadline_s + 2.0, "on time: %.2f s for a %.1f s deadline (the worker is killed after a 0.5 s grace)", took,
+       deadline_s);
     tresp_free(&r);
     post(s, "/resize?width=200", jpg, jpg_len, &r);
     ok(good_jpeg(&r, 200, 150), "the next request is served by a new worker");
@@ -235,7 +234,8 @@ static void test_burst(void)
     size_t len;
     char *big = make_big_jpeg(&len);
     mjob jobs[16];
-    if (!ok(big != NULL && len > 1000000, "a %.1f MB JPEG made", len / 1e6) || !ok(tsrv_start(&s, NULL, NULL) == 0, "server starts with the defaults")) {
+    if (!ok(big != NULL && len > 1000000, "a %.1f MB JPEG made", len / 1e6) ||
+        !ok(tsrv_start(&s, NULL, NULL) == 0, "server starts with the defaults")) {
         g_free(big);
         return;
     }

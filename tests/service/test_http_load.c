@@ -10,9 +10,6 @@
  */
 #include <jansson.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <unistd.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 

@@ -6,7 +6,6 @@
  * (/, /health, /ready, /metrics, /openapi.json) and the JSON access log.
  */
 #include <jansson.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 

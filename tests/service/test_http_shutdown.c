@@ -8,10 +8,6 @@
  *     stderr, then dies of the signal.
  */
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <vips/vips.h>
 
 #include "svc_test.h"
 

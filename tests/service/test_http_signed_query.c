@@ -8,8 +8,6 @@
  * signing off, ';' stays a plain byte of its value (imaginary compatibility, docs).
  */
 #include "svc_auth.h"
-#include <vips/vips.h>
-
 #include "svc_test.h"
 
 static char *jpg;

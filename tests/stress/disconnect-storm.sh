@@ -4,7 +4,7 @@
 # is on its way; half close politely (FIN), half with a reset (SO_LINGER 0) — against an ASan +
 # UBSan build (default build-asan/service/imgpipe: `make test-asan` builds it). 16 at a time.
 # Passes when the server answers /health during and after, exits 0 on SIGTERM, and its stderr
-# holds no AddressSanitizer/LeakSanitizer/UBSan report (LSan: tests/engine/lsan.supp).
+# holds no AddressSanitizer/LeakSanitizer/UBSan report (LSan: tests/lsan.supp, as tests/meson.build sets it).
 # Env: CORPUS (default tests/fixtures/photos), OUT (build-stress/). Bounded: every socket has a
 # 5 s timeout; the storm stops after N requests or 300 s.
 set -eu
@@ -15,7 +15,7 @@ export IMGPIPE_BIN
 CORPUS=${CORPUS:-$root/tests/fixtures/photos}
 OUT=${OUT:-$root/build-stress}
 mkdir -p "$OUT"
-SERVER_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 LSAN_OPTIONS=suppressions=$root/tests/engine/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1"
+SERVER_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1"
 start_server "$OUT/storm" --workers 2 --queue 32 --access-log off
 trap 'kill -KILL $SERVER_PID 2>/dev/null || true' EXIT
 python3 - "$PORT" "$n" "$CORPUS" <<'PY'
