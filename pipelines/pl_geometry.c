@@ -344,20 +344,22 @@ static int pl_geometry_finish(pl_ctx *c, const pl_step *s, VipsImage *x, VipsIma
  * instructions per image; 55-64 dB PSNR between the two results, the same distance to the exact
  * path). Each rotation reads or writes whole columns, so its input is computed into memory first
  * (the vertical pass, then the rotated image, then the horizontal pass: a sequential loader
- * cannot give rows twice, and a lazy rotation feeds reducev regions too narrow for orc to pay):
- * at most PL_GEOMETRY_REDUCE_MAX_PIXELS each, less than the decode estimate admission reserved.
- * 8-bit without alpha only (pl_ops_resize premultiplies alpha); pl_ops_resize afterwards only
- * makes the size exact. IMGPIPE_NO_TRANSPOSED_REDUCE=1 leaves it all to pl_ops_resize (A/B runs,
- * tests). */
-#define PL_GEOMETRY_REDUCE_MAX_PIXELS (8ull * 1000 * 1000)
+ * cannot give rows twice, and a lazy rotation feeds reducev regions too narrow for orc to pay).
+ * The three buffers together stay within the input's full size, which admission reserved for the
+ * decode (after a DCT shrink of 1/2 or less they are at most 3/4 of it), or within
+ * PL_GEOMETRY_REDUCE_SMALL_PIXELS for small inputs; else reduceh as before. 8-bit without alpha
+ * only (pl_ops_resize premultiplies alpha); pl_ops_resize afterwards only makes the size exact.
+ * IMGPIPE_NO_TRANSPOSED_REDUCE=1 leaves it all to pl_ops_resize (A/B runs, tests). */
+#define PL_GEOMETRY_REDUCE_SMALL_PIXELS (4ull * 1000 * 1000)
 
 static int pl_geometry_reduce(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
 {
     *out = in;
     double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
+    uint64_t mid = (uint64_t)in->Xsize * (uint64_t)h, full = (uint64_t)c->in_width * (uint64_t)c->in_height;
     if (hs <= 0.5 || vs <= 0.5 || hs > 1 || vs > 1 || (hs == 1 && vs == 1) || in->BandFmt != VIPS_FORMAT_UCHAR ||
-        in->Coding != VIPS_CODING_NONE || vips_image_hasalpha(in) ||
-        (uint64_t)in->Xsize * (uint64_t)h > PL_GEOMETRY_REDUCE_MAX_PIXELS || getenv("IMGPIPE_NO_TRANSPOSED_REDUCE") != NULL)
+        in->Coding != VIPS_CODING_NONE || vips_image_hasalpha(in) || 3 * mid > VIPS_MAX(full, PL_GEOMETRY_REDUCE_SMALL_PIXELS) ||
+        getenv("IMGPIPE_NO_TRANSPOSED_REDUCE") != NULL)
         return 0;
     VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 7);
     VipsImage *x = in;

@@ -540,6 +540,21 @@ static void test_residual_reduce(void)
     /* alpha keeps pl_ops_resize's premultiplied path; so does a factor of 0.5 or less (768 -> 300) */
     check_reduce_skipped("edge/pngsuite-basn6a08-rgba.png", "transform?w=28&type=png", "RGBA:");
     check_reduce_skipped("photos/kodim23-parrots.png", "transform?w=300&type=png", "factor 0.39:");
+    /* a 4.3 MP PNG (no shrink-on-load) by 0.9: three 3.9 MP buffers would be more than the input;
+     * the same factor on a small PNG (kodim23, 768 -> 691) takes the reducev path */
+    eu_file big = eu_synth(2400, 1800, ".png");
+    pl_result r, old;
+    pl_error e;
+    int rc = eu_run_full("transform?w=2160&type=png", big.data, big.len, NULL, NULL, NULL, &r, &e);
+    setenv("IMGPIPE_NO_TRANSPOSED_REDUCE", "1", 1);
+    int rc_old = eu_run_full("transform?w=2160&type=png", big.data, big.len, NULL, NULL, NULL, &old, &e);
+    unsetenv("IMGPIPE_NO_TRANSPOSED_REDUCE");
+    ok(rc == 0 && rc_old == 0 && r.len == old.len && memcmp(r.data, old.data, r.len) == 0,
+       "2400x1800 PNG -> 2160 wide: bytes identical to the reduceh path (buffers over the input's size)");
+    pl_result_clear(&r);
+    pl_result_clear(&old);
+    eu_free(&big);
+    check_reduce("photos/kodim23-parrots.png", "transform?w=691&type=png", 691, 461, 50, 40, "small PNG by 0.9:");
 }
 
 int main(void)
