@@ -6,12 +6,12 @@
  * 65536x65536 PNG bomb is refused in milliseconds. pl_load_image() then opens the input for
  * processing with shrink-on-load: for JPEG the smallest DCT scale m/8 whose result still covers
  * the target size (sharp's fastShrinkOnLoad, Pillow's draft; libvips 8.14's thumbnail keeps at
- * least 2x the target): 1/2, 1/4, 1/8 with libvips' jpegload (streaming, interruptible), 3/8,
- * 5/8, 6/8, 7/8 (and 1/8, 2/8, 4/8 when only libvips' floor size misses the target) with
- * TurboJPEG into memory (pl_jpeg_scaled.c, which may decline); WebP's
+ * least 2x the target), decoded by TurboJPEG into memory (pl_jpeg_scaled.c: up to 16 MP, YCbCr
+ * or grey) or else by libvips' jpegload at 1/2, 1/4, 1/8 (streaming, interruptible); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
- * vips_resize's job (pl_ops_resize). Sequential access unless the plan needs random access
- * (pl_run asks for it for every still GIF; an animation is read one frame at a time: see there).
+ * vips_resize's job (pl_ops_resize; pl_geometry_reduce for a factor in (0.5, 1)). Sequential
+ * access unless the plan needs random access (pl_run asks for it for every still GIF; an animation
+ * is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
  * none is embedded), after the cheap shrink.
  *
@@ -326,6 +326,12 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
                     break;
                 }
             }
+            /* libvips' own scales too: TurboJPEG's whole decode into memory skips jpegload's
+             * region and line-cache work, 3-4 CPU-ms of a 12 MP 4000x3000 thumbnail at 1/4 (43 ->
+             * 39 ms, identical pixels), and the pixels come out in memory, which the reduce after
+             * it wants (pl_geometry_reduce). Above pl_jpeg_scaled's size limit jpegload streams. */
+            if (jpeg_m == 8 && o.shrink > 1)
+                jpeg_m = 8 / o.shrink;
         } else if (c->in_format == PL_FMT_WEBP) {
             /* libwebp scales in its decoder with a box filter: asked for the target itself it
              * lands 33 dB PSNR from the exact (full decode + lanczos3) result on a 1024->300

@@ -444,8 +444,12 @@ static void test_shrink_quality(void)
     /* CMYK (and YCCK) JPEGs stay with libvips' jpegload and its CMYK -> sRGB */
     check_mscale_declined("edge/cmyk-no-profile.jpg", "transform?w=375&type=png", 375, 250, "CMYK at 6/8:");
     check_mscale_declined("edge/cmyk-with-swop-profile.jpg", "transform?w=375&type=png", 375, 250, "YCCK at 6/8:");
-    /* 1/2, 1/4, 1/8 stay with libvips' jpegload (streaming) */
+    /* 1/2, 1/4, 1/8 go through TurboJPEG too (up to 16 MP): the same pixels as libvips' jpegload */
     check_mscale_declined("edge/progressive-GreenMeadow.jpg", "transform?w=640&type=png", 640, 512, "1/2:");
+    check_mscale_declined("edge/progressive-GreenMeadow.jpg", "transform?w=320&type=png", 320, 256, "1/4 progressive:");
+    check_mscale_declined("edge/progressive-GreenMeadow.jpg", "transform?w=160&type=png", 160, 128, "1/8 progressive:");
+    check_mscale_declined("edge/exif-orientation-6-portrait.jpg", "transform?w=300&norotation=true&type=png", 300, 225,
+                          "1/2 baseline:");
     /* random access (rotate needs it): the memory image serves it, close to the libvips path */
     eu_file f = eu_read("photos/FreshFlower-1600x1203.jpg");
     pl_result r, old;
@@ -461,6 +465,98 @@ static void test_shrink_quality(void)
     eu_free(&f);
 }
 
+/* PSNR between two encoded outputs of the same size; -1 on error, 99 when identical. */
+static double psnr_between(const pl_result *a, const pl_result *b)
+{
+    VipsImage *ia = vips_image_new_from_buffer(a->data, a->len, "", NULL);
+    VipsImage *ib = vips_image_new_from_buffer(b->data, b->len, "", NULL), *t[2] = {0};
+    double mse = -1;
+    if (ia != NULL && ib != NULL && ia->Xsize == ib->Xsize && ia->Ysize == ib->Ysize && ia->Bands == ib->Bands &&
+        !vips_subtract(ia, ib, &t[0], NULL) && !vips_multiply(t[0], t[0], &t[1], NULL))
+        vips_avg(t[1], &mse, NULL);
+    vips_error_clear();
+    for (int i = 0; i < 2; i++)
+        if (t[i])
+            g_object_unref(t[i]);
+    if (ia)
+        g_object_unref(ia);
+    if (ib)
+        g_object_unref(ib);
+    return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : (mse == 0 ? 99 : -1);
+}
+
+/* The reduce left after shrink-on-load (factor in (0.5, 1)), done by vips_reducev on both axes
+ * (pl_geometry_reduce): exact size, the same picture as vips_resize's lanczos3
+ * (PL_NO_TRANSPOSED_REDUCE: > min_same dB, and not identical, so the path was taken; a
+ * transposed or shifted result would score far lower), and as close to the exact path (not
+ * compared when min_exact < 0: the exact path here does not auto-orient). */
+static void check_reduce(const char *fixture, const char *spec, int w, int h, double min_same, double min_exact, const char *what)
+{
+    eu_file f = eu_read(fixture);
+    pl_result r, old;
+    pl_error e;
+    int rc = eu_run(spec, &f, &r, &e);
+    int rc_old = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE, spec, &f, &old, &e);
+    eu_img d = eu_decode(&r);
+    int bands = 0;
+    double same = rc == 0 && rc_old == 0 ? psnr_between(&r, &old) : -1;
+    double exact = rc == 0 ? psnr_vs_exact(&f, &r, &bands) : -1, exact_old = rc_old == 0 ? psnr_vs_exact(&f, &old, &bands) : -1;
+    ok(rc == 0 && d.width == w && d.height == h && same > min_same && same < 99 && (min_exact < 0 || exact > min_exact),
+       "%s %s %s -> %dx%d: PSNR %.1f dB vs the reduceh path (> %.0f, < 99), %.1f vs exact (reduceh path %.1f; > %.0f)", what,
+       fixture, spec, d.width, d.height, same, min_same, exact, exact_old, min_exact);
+    pl_result_clear(&r);
+    pl_result_clear(&old);
+    eu_free(&f);
+}
+
+/* Where the transposed reduce must not apply: bytes identical to the reduceh path. */
+static void check_reduce_skipped(const char *fixture, const char *spec, const char *what)
+{
+    eu_file f = eu_read(fixture);
+    pl_result r, old;
+    pl_error e;
+    int rc = eu_run(spec, &f, &r, &e);
+    int rc_old = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE, spec, &f, &old, &e);
+    bool same = rc == 0 && rc_old == 0 && r.len == old.len && memcmp(r.data, old.data, r.len) == 0;
+    ok(same, "%s %s %s: bytes identical to the reduceh path", what, fixture, spec);
+    pl_result_clear(&r);
+    pl_result_clear(&old);
+    eu_free(&f);
+}
+
+static void test_residual_reduce(void)
+{
+    /* 1600x1203 at DCT 1/2 (800x602) -> 700x526: factor 0.875 on both axes */
+    check_reduce("photos/FreshFlower-1600x1203.jpg", "transform?w=700&type=png", 700, 526, 50, 38, "1/2 then 0.875:");
+    /* the thumbnail route, JPEG out */
+    check_reduce("photos/FreshFlower-1600x1203.jpg", "fit?width=700&height=700&type=jpeg&quality=80", 700, 526, 40, 34,
+                 "fit, JPEG q80:");
+    /* 1280x1024 progressive at 1/4 (320x256) -> 300x240 */
+    check_reduce("edge/progressive-GreenMeadow.jpg", "transform?w=300&type=png", 300, 240, 50, 38, "1/4 progressive:");
+    /* EXIF orientation 6: the target is upright, the reduce works on the stored pixels */
+    check_reduce("edge/exif-orientation-6-portrait.jpg", "transform?h=500&type=png", 375, 500, 50, -1, "orientation 6, 7/8:");
+    /* grey, one band: 7/8 is 350x234 */
+    check_reduce("edge/grayscale-gray22-profile.jpg", "transform?w=320&type=png", 320, 214, 50, 30, "grey, 7/8:");
+    /* alpha keeps pl_ops_resize's premultiplied path; so does a factor of 0.5 or less (768 -> 300) */
+    check_reduce_skipped("edge/pngsuite-basn6a08-rgba.png", "transform?w=28&type=png", "RGBA:");
+    check_reduce_skipped("photos/kodim23-parrots.png", "transform?w=300&type=png", "factor 0.39:");
+    /* a 4.3 MP PNG (no shrink-on-load) by 0.9: three 3.9 MP buffers would be more than the input;
+     * the same factor on a small PNG (kodim23, 768 -> 691) takes the reducev path */
+    eu_file big = eu_synth(2400, 1800, ".png");
+    pl_result r, old;
+    pl_error e;
+    int rc = eu_run_full("transform?w=2160&type=png", big.data, big.len, NULL, NULL, NULL, &r, &e);
+    unsigned was = pl_engine_set_switches(PL_NO_TRANSPOSED_REDUCE);
+    int rc_old = eu_run_full("transform?w=2160&type=png", big.data, big.len, NULL, NULL, NULL, &old, &e);
+    pl_engine_set_switches(was);
+    ok(rc == 0 && rc_old == 0 && r.len == old.len && memcmp(r.data, old.data, r.len) == 0,
+       "2400x1800 PNG -> 2160 wide: bytes identical to the reduceh path (buffers over the input's size)");
+    pl_result_clear(&r);
+    pl_result_clear(&old);
+    eu_free(&big);
+    check_reduce("photos/kodim23-parrots.png", "transform?w=691&type=png", 691, 461, 50, 40, "small PNG by 0.9:");
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -471,6 +567,7 @@ int main(void)
     test_auto();
     test_info();
     test_shrink_quality();
+    test_residual_reduce();
     test_alpha_bleed();
     return tap_done();
 }
