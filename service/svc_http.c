@@ -158,7 +158,7 @@ static int framing_guard_on_req(h2o_handler_t *self, h2o_req_t *req)
     rc->route = "bad_request";
     req->http1_is_persistent = 0; /* what follows on this connection cannot be trusted */
     snprintf(msg, sizeof(msg), "ambiguous request framing: %s (RFC 9112 6.3)", problem);
-    svc_respond_error(rc, 400, "bad_request", msg, 0);
+    svc_respond_fail(rc, SVC_E_BAD_REQUEST, msg);
     return 0;
 }
 

@@ -213,6 +213,11 @@ static void send_copy(h2o_req_t *req, const char *body, size_t len)
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
+void svc_respond_fail(svc_reqctx *rc, svc_ecode e, const char *message)
+{
+    svc_respond_error(rc, svc_error_status(e), svc_error_name(e), message, svc_error_retry_after(e));
+}
+
 void svc_respond_body(svc_reqctx *rc, int status, const char *content_type, const char *body, size_t len)
 {
     h2o_req_t *req = rc->req;

@@ -9,6 +9,7 @@
 #include <h2o.h>
 
 #include "svc_app.h"
+#include "svc_errors.h"
 
 /* Per-request state, allocated in req->pool (freed with the request). */
 typedef struct svc_reqctx {
@@ -32,6 +33,9 @@ svc_reqctx *svc_reqctx_new(svc_app *app, h2o_req_t *req);
 /* JSON error {"message","status","error"}; newlines in message become spaces. retry_after > 0
  * adds Retry-After. */
 void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const char *message, int retry_after);
+
+/* One of the service's own errors (svc_errors.h: name, status, Retry-After from the table). */
+void svc_respond_fail(svc_reqctx *rc, svc_ecode e, const char *message);
 
 /* A JSON (or other text) body; copied into the request pool. */
 void svc_respond_body(svc_reqctx *rc, int status, const char *content_type, const char *body, size_t len);

@@ -81,7 +81,7 @@ static int check_key(svc_reqctx *rc, const qs_query *qs)
     h2o_iovec_t k = header_str(rc->req, "api-key"), a = header(rc->req, H2O_TOKEN_AUTHORIZATION);
     if (svc_auth_check_key(app->auth, k.base, k.len, a.base, a.len, qs) == SVC_AUTH_OK)
         return 0;
-    svc_respond_error(rc, 401, "unauthorized", MSG_KEY, 0);
+    svc_respond_fail(rc, SVC_E_UNAUTHORIZED, MSG_KEY);
     return -1;
 }
 
@@ -114,7 +114,7 @@ static void route_metrics(svc_reqctx *rc)
     size_t n = 0;
     char *text = svc_metrics_render(&n);
     if (text == NULL) {
-        svc_respond_error(rc, 500, "internal_error", "metrics could not be rendered", 0);
+        svc_respond_fail(rc, SVC_E_INTERNAL, "metrics could not be rendered");
         return;
     }
     svc_respond_body(rc, 200, "text/plain; version=0.0.4; charset=utf-8", text, n);
@@ -128,7 +128,7 @@ static void route_openapi(svc_reqctx *rc)
     if (doc == NULL)
         doc = svc_openapi_json(IMGPIPE_VERSION, &doc_len);
     if (doc == NULL) {
-        svc_respond_error(rc, 500, "internal_error", "the OpenAPI document could not be built", 0);
+        svc_respond_fail(rc, SVC_E_INTERNAL, "the OpenAPI document could not be built");
         return;
     }
     svc_respond_body(rc, 200, "application/json", doc, doc_len);
@@ -249,7 +249,7 @@ static void overloaded(svc_reqctx *rc, svc_app *app)
     char msg[256];
     snprintf(msg, sizeof(msg), "server busy: %d workers busy and %d requests queued; retry later", svc_pool_workers(app->pool),
              svc_pool_capacity(app->pool));
-    svc_respond_error(rc, 503, "overloaded", msg, 1);
+    svc_respond_fail(rc, SVC_E_OVERLOADED, msg);
 }
 
 /* 1. URL signature (image routes only, before the method, as imaginary). -1 when answered. */
@@ -262,9 +262,9 @@ static int check_signature(svc_reqctx *rc, const char *path, size_t path_len, co
     if (r == SVC_AUTH_OK)
         return 0;
     if (r == SVC_AUTH_SIGN_MALFORMED || r == SVC_AUTH_SIGN_UNCOVERED)
-        svc_respond_error(rc, 400, "invalid_signature", svc_auth_message(r), 0);
+        svc_respond_fail(rc, SVC_E_INVALID_SIGNATURE, svc_auth_message(r));
     else
-        svc_respond_error(rc, 403, "signature_mismatch", svc_auth_message(r), 0);
+        svc_respond_fail(rc, SVC_E_SIGNATURE_MISMATCH, svc_auth_message(r));
     return -1;
 }
 
@@ -272,11 +272,11 @@ static int check_signature(svc_reqctx *rc, const char *path, size_t path_len, co
 static int check_image_method(svc_reqctx *rc)
 {
     if (is_method(rc->req, "GET") && !svc_sources_get_allowed(rc->app)) {
-        svc_respond_error(rc, 405, "method_not_allowed", MSG_GET_NOT_ALLOWED, 0);
+        svc_respond_fail(rc, SVC_E_METHOD_NOT_ALLOWED, MSG_GET_NOT_ALLOWED);
         return -1;
     }
     if (!is_method(rc->req, "POST") && !is_method(rc->req, "GET")) {
-        svc_respond_error(rc, 405, "method_not_allowed", MSG_METHOD_NOT_ALLOWED, 0);
+        svc_respond_fail(rc, SVC_E_METHOD_NOT_ALLOWED, MSG_METHOD_NOT_ALLOWED);
         return -1;
     }
     return 0;
@@ -303,15 +303,15 @@ static int read_upload(svc_reqctx *rc, pl_op op, const pl_plan *plan, upload *up
         const char *field = (plan != NULL && plan->params.field[0]) ? plan->params.field : "file";
         const svc_mp_part *part;
         if (req->entity.base == NULL || req->entity.len == 0) {
-            svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
+            svc_respond_fail(rc, SVC_E_EMPTY_IMAGE, "Empty or unreadable image");
             return -1;
         }
         if (svc_multipart_parse((const uint8_t *)req->entity.base, req->entity.len, boundary, parts, 16, &n, &mperr) != 0) {
-            svc_respond_error(rc, 400, "bad_multipart", mperr, 0);
+            svc_respond_fail(rc, SVC_E_BAD_MULTIPART, mperr);
             return -1;
         }
         if ((part = svc_multipart_find(parts, n, field)) == NULL) {
-            svc_respond_error(rc, 400, "missing_file", "http: no such file", 0);
+            svc_respond_fail(rc, SVC_E_MISSING_FILE, "http: no such file");
             return -1;
         }
         up->data = part->data.p;
@@ -326,7 +326,7 @@ static int read_upload(svc_reqctx *rc, pl_op op, const pl_plan *plan, upload *up
         up->data_len = req->entity.len;
     }
     if (up->data_len == 0) {
-        svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
+        svc_respond_fail(rc, SVC_E_EMPTY_IMAGE, "Empty or unreadable image");
         return -1;
     }
     return 0;
@@ -344,7 +344,7 @@ static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
     svc_job *job = svc_job_new();
     if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
         svc_job_free(job);
-        svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
+        svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
         return;
     }
     svc_routes_submit(rc, job, plan);
@@ -372,10 +372,9 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
     }
     rc->vary_accept = plan_wants_auto(&plan);
     if (op == PL_OP_WATERMARKIMAGE && up.overlay == NULL) {
-        svc_respond_error(rc, 400, "missing_parameter",
-                          "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
-                          "the overlay in part \"image\"",
-                          0);
+        svc_respond_fail(rc, SVC_E_MISSING_PARAMETER,
+                         "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
+                         "the overlay in part \"image\"");
         return 0;
     }
     if (svc_sources_etag_body(rc, &plan, up.data, up.data_len, up.overlay, up.overlay_len) != 0)
@@ -441,13 +440,12 @@ static void job_done(svc_app *app, svc_job *job)
     link_unlist(link);
     svc_reqctx *rc = link->rc;
     if (link->client_gone) { /* answer anyway so that h2o releases the request; nobody reads it */
-        svc_respond_error(rc, 499, "cancelled", "the client closed the connection", 0);
+        svc_respond_fail(rc, SVC_E_CANCELLED, "the client closed the connection");
     } else if (job->fault == SVC_PROC_CRASHED || job->fault == SVC_PROC_EXITED) {
         rc->queue_ms = queue_ms;
-        svc_respond_error(rc, 422, "worker_crashed",
-                          "processing this image crashed the image library; only this request failed, and the same "
-                          "bytes would fail again, so do not retry them",
-                          0);
+        svc_respond_fail(rc, SVC_E_WORKER_CRASHED,
+                         "processing this image crashed the image library; only this request failed, and the same "
+                         "bytes would fail again, so do not retry them");
     } else if (job->rc == 0) {
         svc_respond_result(rc, &job->result, queue_ms);
     } else {
@@ -585,7 +583,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if ((fh = find_fixed(path, path_len, &methods)) != NULL && (!h->metrics_only || fh->on_metrics)) {
         rc->route = fh->route;
         if (!method_listed(req, methods)) {
-            svc_respond_error(rc, 405, "method_not_allowed", "HTTP method not allowed on this route", 0);
+            svc_respond_fail(rc, SVC_E_METHOD_NOT_ALLOWED, "HTTP method not allowed on this route");
             return 0;
         }
         if (fh->needs_key && !h->metrics_only && check_key(rc, &qs) != 0) /* metrics-listen: internal probes */
@@ -600,7 +598,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (!h->metrics_only && check_key(rc, &qs) != 0)
         return 0;
     /* imaginary's exact body plus the additive error name */
-    svc_respond_error(rc, 404, "not_found", "Not found", 0);
+    svc_respond_fail(rc, SVC_E_NOT_FOUND, "Not found");
     return 0;
 }
 

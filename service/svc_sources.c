@@ -100,7 +100,7 @@ static void overloaded(svc_reqctx *rc, const char *what)
 {
     char msg[256];
     snprintf(msg, sizeof(msg), "server busy: %s; retry later", what);
-    svc_respond_error(rc, 503, "overloaded", msg, 1);
+    svc_respond_fail(rc, SVC_E_OVERLOADED, msg);
 }
 
 /* ETag for `digest` (and the overlay's) with this request's plan and Accept; 1 when answered 304. */
@@ -176,13 +176,13 @@ int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
     has_url = app->origins != NULL ? source_param(qs, "url", &url) : 0;
     has_file = app->mount_fd >= 0 ? source_param(qs, "file", &file) : 0;
     if (has_url < 0 || has_file < 0) {
-        svc_respond_error(rc, 400, has_url < 0 ? "invalid_url" : "invalid_file_path",
-                          has_url < 0 ? "Invalid image URL: bad percent-encoding" : "Invalid file path", 0);
+        svc_respond_fail(rc, has_url < 0 ? SVC_E_INVALID_URL : SVC_E_INVALID_FILE_PATH,
+                         has_url < 0 ? "Invalid image URL: bad percent-encoding" : "Invalid file path");
         goto out;
     }
     if ((has_url && strlen(url) >= MAX_TARGET) || (has_file && strlen(file) >= MAX_TARGET)) {
-        svc_respond_error(rc, 400, has_url ? "invalid_url" : "invalid_file_path",
-                          has_url ? "Invalid image URL: longer than 8 KiB" : "Invalid file path", 0);
+        svc_respond_fail(rc, has_url ? SVC_E_INVALID_URL : SVC_E_INVALID_FILE_PATH,
+                         has_url ? "Invalid image URL: longer than 8 KiB" : "Invalid file path");
         goto out;
     }
     if ((has_url && url[0] == '\0') || (has_file && file[0] == '\0'))
@@ -192,15 +192,15 @@ int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
             answered = 0; /* POST without a body: the empty-body answer of the body path */
             goto out;
         }
-        svc_respond_error(rc, 400, "missing_source", MSG_NO_SOURCE, 0);
+        svc_respond_fail(rc, SVC_E_MISSING_SOURCE, MSG_NO_SOURCE);
         goto out;
     }
     if (has_url && has_file) {
-        svc_respond_error(rc, 400, "bad_parameter", "give the image as url= or as file=, not both", 0);
+        svc_respond_fail(rc, SVC_E_BAD_PARAMETER, "give the image as url= or as file=, not both");
         goto out;
     }
     if ((keep = malloc((qs->n ? qs->n : 1) * sizeof(*keep))) == NULL) {
-        svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
+        svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
         goto out;
     }
     qs_query rest = without_sources(qs, keep);
@@ -210,10 +210,9 @@ int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
     }
     rc->vary_accept = wants_auto(&plan);
     if (op == PL_OP_WATERMARKIMAGE) {
-        svc_respond_error(rc, 400, "missing_parameter",
-                          "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
-                          "the overlay in part \"image\"",
-                          0);
+        svc_respond_fail(rc, SVC_E_MISSING_PARAMETER,
+                         "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
+                         "the overlay in part \"image\"");
         goto out;
     }
     if (svc_pool_full(app->pool)) {
@@ -230,18 +229,17 @@ int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
         svc_url_verdict v = svc_url_check(app->origins, url, &u, msg, sizeof(msg));
         svc_url_clear(&u);
         if (v != SVC_URL_OK) {
-            svc_respond_error(rc, v == SVC_URL_INVALID ? 400 : 403, v == SVC_URL_INVALID ? "invalid_url" : "origin_not_allowed",
-                              msg, 0);
+            svc_respond_fail(rc, v == SVC_URL_INVALID ? SVC_E_INVALID_URL : SVC_E_ORIGIN_NOT_ALLOWED, msg);
             goto out;
         }
     } else if (svc_mount_path_ok(file, strlen(file)) != 0) {
-        svc_respond_error(rc, 400, "invalid_file_path", "Invalid file path", 0);
+        svc_respond_fail(rc, SVC_E_INVALID_FILE_PATH, "Invalid file path");
         goto out;
     }
     if ((sr = calloc(1, sizeof(*sr))) == NULL || (sr->it.target = strdup(has_url ? url : file)) == NULL) {
         free(sr);
         sr = NULL;
-        svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
+        svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
         goto out;
     }
     long long budget_ms = app->cfg->deadline_ms < app->cfg->url_timeout_ms ? app->cfg->deadline_ms : app->cfg->url_timeout_ms;
@@ -289,7 +287,7 @@ static void fetched(svc_app *app, src_req *sr)
                            it->upstream_status, it->hops);
         svc_respond_error(rc, it->status, it->error ? it->error : "upstream_error", it->message, it->status == 503);
     } else if (it->len == 0) {
-        svc_respond_error(rc, 400, "empty_image", "Empty or unreadable image", 0);
+        svc_respond_fail(rc, SVC_E_EMPTY_IMAGE, "Empty or unreadable image");
     } else if (etag_step(rc, &sr->plan, it->digest, NULL)) {
         /* 304 answered */
     } else if (svc_pool_full(app->pool)) {
@@ -298,7 +296,7 @@ static void fetched(svc_app *app, src_req *sr)
         svc_job *job = svc_job_new();
         if (job == NULL || svc_job_set_input(job, it->data, it->len, NULL, 0) != 0) {
             svc_job_free(job);
-            svc_respond_error(rc, 503, "out_of_memory", "the server is out of memory; retry later", 1);
+            svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
         } else {
             free(it->data); /* the job has its copy */
             it->data = NULL;

@@ -123,10 +123,11 @@ def start(extra):
 
 # --- the errors table names every error of pl_error.h ---
 names = re.findall(r'X\(PL_E_[A-Z_]+, "([a-z_]+)"', open(os.path.join(root, "pipelines/pl_error.h")).read())
+names += re.findall(r'X\(SVC_E_[A-Z_]+, "([a-z_]+)"', open(os.path.join(root, "service/svc_errors.h")).read())
 api = open(os.path.join(root, "docs/http-api.md"), encoding="utf-8").read()
 table = "\n".join(l for l in api.split("\n") if l.startswith("| 4") or l.startswith("| 5"))
 missing = [x for x in names if "`%s`" % x not in table]
-tap(names and not missing, "docs/http-api.md's errors table names every engine error (%d)%s" %
+tap(names and not missing, "docs/http-api.md's errors table names every engine and service error (%d)%s" %
     (len(names), " missing: " + ", ".join(missing) if missing else ""))
 
 # --- the settings table names every setting of `imgpipe serve --print-env` ---
