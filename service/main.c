@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "worker") == 0) /* internal: started by serve's pool (svc_proc.c) */
         return svc_worker_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "batch") == 0)
-        return svc_batch_main(argc - 1, argv + 1);
+        return batch_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("imgpipe %s\n", IMGPIPE_VERSION);
         return 0;

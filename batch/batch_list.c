@@ -29,13 +29,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SVC_BATCH_SNIFF_BYTES 4096
-#define SVC_BATCH_MAX_COLLISIONS_SHOWN 10
+#define BATCH_SNIFF_BYTES 4096
+#define BATCH_MAX_COLLISIONS_SHOWN 10
 
-void svc_batch_list_free(svc_batch_list *list)
+void batch_list_free(batch_list *list)
 {
     for (size_t i = 0; i < list->n; i++) {
-        svc_batch_job *j = &list->v[i];
+        batch_job *j = &list->v[i];
         free(j->path);
         free(j->rel);
         free(j->out);
@@ -46,11 +46,11 @@ void svc_batch_list_free(svc_batch_list *list)
     memset(list, 0, sizeof(*list));
 }
 
-static svc_batch_job *svc_batch_list_add(svc_batch_list *list, char *path, char *rel)
+static batch_job *batch_list_add(batch_list *list, char *path, char *rel)
 {
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 256;
-        svc_batch_job *v = realloc(list->v, cap * sizeof(*v));
+        batch_job *v = realloc(list->v, cap * sizeof(*v));
         if (v == NULL) {
             fprintf(stderr, "imgpipe batch: out of memory listing inputs\n");
             exit(1);
@@ -58,14 +58,14 @@ static svc_batch_job *svc_batch_list_add(svc_batch_list *list, char *path, char 
         list->v = v;
         list->cap = cap;
     }
-    svc_batch_job *j = &list->v[list->n++];
+    batch_job *j = &list->v[list->n++];
     memset(j, 0, sizeof(*j));
     j->path = path;
     j->rel = rel;
     return j;
 }
 
-static char *svc_batch_xstrdup(const char *s)
+static char *batch_xstrdup(const char *s)
 {
     char *d = strdup(s);
     if (d == NULL) {
@@ -75,21 +75,21 @@ static char *svc_batch_xstrdup(const char *s)
     return d;
 }
 
-static void svc_batch_job_fail(svc_batch_job *j, const char *what, int errnum)
+static void batch_job_fail(batch_job *j, const char *what, int errnum)
 {
     char buf[512];
     snprintf(buf, sizeof(buf), "%s: %s", what, strerror(errnum));
-    j->pre_error = svc_batch_xstrdup(buf);
+    j->pre_error = batch_xstrdup(buf);
 }
 
-static const char *svc_batch_basename(const char *p)
+static const char *batch_basename(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
 }
 
 /* Relative path for a file named directly (see the top of this file). */
-static char *svc_batch_rel_direct(const char *path, const char *cwd)
+static char *batch_rel_direct(const char *path, const char *cwd)
 {
     const char *p = path;
     if (p[0] == '/') {
@@ -97,7 +97,7 @@ static char *svc_batch_rel_direct(const char *path, const char *cwd)
         if (n > 1 && strncmp(p, cwd, n) == 0 && p[n] == '/')
             p += n + 1;
         else
-            return svc_batch_xstrdup(svc_batch_basename(path));
+            return batch_xstrdup(batch_basename(path));
     }
     GString *s = g_string_new(NULL);
     while (*p != '\0') {
@@ -105,7 +105,7 @@ static char *svc_batch_rel_direct(const char *path, const char *cwd)
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (len == 2 && p[0] == '.' && p[1] == '.') {
             g_string_free(s, TRUE);
-            return svc_batch_xstrdup(svc_batch_basename(path));
+            return batch_xstrdup(batch_basename(path));
         }
         if (len > 0 && !(len == 1 && p[0] == '.')) {
             if (s->len > 0)
@@ -116,39 +116,39 @@ static char *svc_batch_rel_direct(const char *path, const char *cwd)
         while (*p == '/')
             p++;
     }
-    char *r = svc_batch_xstrdup(s->len > 0 ? s->str : svc_batch_basename(path));
+    char *r = batch_xstrdup(s->len > 0 ? s->str : batch_basename(path));
     g_string_free(s, TRUE);
     return r;
 }
 
-typedef struct svc_batch_walk {
-    svc_batch_list *list;
+typedef struct batch_walk {
+    batch_list *list;
     bool recursive;
     bool have_out;
     dev_t out_dev;
     ino_t out_ino;
-} svc_batch_walk;
+} batch_walk;
 
-static void svc_batch_add_file(svc_batch_walk *w, char *path, char *rel, const struct stat *st)
+static void batch_add_file(batch_walk *w, char *path, char *rel, const struct stat *st)
 {
-    svc_batch_job *j = svc_batch_list_add(w->list, path, rel);
+    batch_job *j = batch_list_add(w->list, path, rel);
     j->bytes_in = (uint64_t)st->st_size;
     j->dev = st->st_dev;
     j->ino = st->st_ino;
 }
 
-static int svc_batch_name_cmp(const void *a, const void *b)
+static int batch_name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Files of directory `dir` (whose relative prefix is `prefix`, "" at the top), in name order. */
-static void svc_batch_walk_dir(svc_batch_walk *w, const char *dir, const char *prefix)
+static void batch_walk_dir(batch_walk *w, const char *dir, const char *prefix)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
-        svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(dir), svc_batch_xstrdup(prefix[0] ? prefix : dir));
-        svc_batch_job_fail(j, "cannot open directory", errno);
+        batch_job *j = batch_list_add(w->list, batch_xstrdup(dir), batch_xstrdup(prefix[0] ? prefix : dir));
+        batch_job_fail(j, "cannot open directory", errno);
         return;
     }
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
@@ -157,7 +157,7 @@ static void svc_batch_walk_dir(svc_batch_walk *w, const char *dir, const char *p
         if (e->d_name[0] != '.')
             g_ptr_array_add(names, g_strdup(e->d_name));
     closedir(d);
-    qsort(names->pdata, names->len, sizeof(char *), svc_batch_name_cmp);
+    qsort(names->pdata, names->len, sizeof(char *), batch_name_cmp);
 
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_ptr_array_index(names, i);
@@ -165,18 +165,18 @@ static void svc_batch_walk_dir(svc_batch_walk *w, const char *dir, const char *p
         char *rel = prefix[0] ? g_strdup_printf("%s/%s", prefix, name) : g_strdup(name);
         struct stat st;
         if (lstat(path, &st) != 0) {
-            svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(path), svc_batch_xstrdup(rel));
-            svc_batch_job_fail(j, "cannot stat", errno);
+            batch_job *j = batch_list_add(w->list, batch_xstrdup(path), batch_xstrdup(rel));
+            batch_job_fail(j, "cannot stat", errno);
         } else if (S_ISDIR(st.st_mode)) {
             bool is_out = w->have_out && st.st_dev == w->out_dev && st.st_ino == w->out_ino;
             if (w->recursive && !is_out)
-                svc_batch_walk_dir(w, path, rel);
+                batch_walk_dir(w, path, rel);
         } else {
             /* regular files, and symlinks to regular files (symlinked directories are not followed) */
             if (S_ISLNK(st.st_mode) && stat(path, &st) != 0)
                 st.st_mode = 0;
             if (S_ISREG(st.st_mode))
-                svc_batch_add_file(w, svc_batch_xstrdup(path), svc_batch_xstrdup(rel), &st);
+                batch_add_file(w, batch_xstrdup(path), batch_xstrdup(rel), &st);
         }
         g_free(path);
         g_free(rel);
@@ -184,34 +184,34 @@ static void svc_batch_walk_dir(svc_batch_walk *w, const char *dir, const char *p
     g_ptr_array_free(names, TRUE);
 }
 
-static void svc_batch_add_input(svc_batch_walk *w, const char *path, const char *cwd)
+static void batch_add_input(batch_walk *w, const char *path, const char *cwd)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(path), svc_batch_rel_direct(path, cwd));
-        svc_batch_job_fail(j, "cannot read input", errno);
+        batch_job *j = batch_list_add(w->list, batch_xstrdup(path), batch_rel_direct(path, cwd));
+        batch_job_fail(j, "cannot read input", errno);
         return;
     }
     if (S_ISDIR(st.st_mode)) {
         /* trailing slashes off, so that paths built below read well */
-        char *dir = svc_batch_xstrdup(path);
+        char *dir = batch_xstrdup(path);
         for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
             dir[n - 1] = '\0';
-        svc_batch_walk_dir(w, dir, "");
+        batch_walk_dir(w, dir, "");
         free(dir);
         return;
     }
     if (!S_ISREG(st.st_mode)) {
-        svc_batch_job *j = svc_batch_list_add(w->list, svc_batch_xstrdup(path), svc_batch_rel_direct(path, cwd));
-        j->pre_error = svc_batch_xstrdup("not a regular file or directory");
+        batch_job *j = batch_list_add(w->list, batch_xstrdup(path), batch_rel_direct(path, cwd));
+        j->pre_error = batch_xstrdup("not a regular file or directory");
         return;
     }
-    svc_batch_add_file(w, svc_batch_xstrdup(path), svc_batch_rel_direct(path, cwd), &st);
+    batch_add_file(w, batch_xstrdup(path), batch_rel_direct(path, cwd), &st);
 }
 
-int svc_batch_list_collect(const svc_batch_opts *opts, svc_batch_list *list, char *msg, size_t msg_len)
+int batch_list_collect(const batch_opts *opts, batch_list *list, char *msg, size_t msg_len)
 {
-    svc_batch_walk w = {.list = list, .recursive = opts->recursive};
+    batch_walk w = {.list = list, .recursive = opts->recursive};
     struct stat st;
     if (stat(opts->out_dir, &st) == 0) {
         w.have_out = true;
@@ -223,7 +223,7 @@ int svc_batch_list_collect(const svc_batch_opts *opts, svc_batch_list *list, cha
     for (int i = 0; i < opts->n_inputs; i++) {
         const char *in = opts->inputs[i];
         if (strcmp(in, "-") != 0) {
-            svc_batch_add_input(&w, in, cwd);
+            batch_add_input(&w, in, cwd);
             continue;
         }
         if (stdin_used)
@@ -238,7 +238,7 @@ int svc_batch_list_collect(const svc_batch_opts *opts, svc_batch_list *list, cha
             while (!opts->null_sep && n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
                 line[--n] = '\0';
             if (n > 0)
-                svc_batch_add_input(&w, line, cwd);
+                batch_add_input(&w, line, cwd);
         }
         int e = errno;
         free(line);
@@ -252,7 +252,7 @@ int svc_batch_list_collect(const svc_batch_opts *opts, svc_batch_list *list, cha
     return 0;
 }
 
-int svc_batch_shard_of(const char *rel, int n)
+int batch_shard_of(const char *rel, int n)
 {
     uint64_t h = UINT64_C(14695981039346656037);
     for (const unsigned char *p = (const unsigned char *)rel; *p != '\0'; p++) {
@@ -262,7 +262,7 @@ int svc_batch_shard_of(const char *rel, int n)
     return (int)(h % (uint64_t)n);
 }
 
-const char *svc_batch_ext_of(pl_format f)
+const char *batch_ext_of(pl_format f)
 {
     switch (f) {
     case PL_FMT_JPEG:
@@ -292,7 +292,7 @@ const char *svc_batch_ext_of(pl_format f)
 
 /* The output type the plan asks for: the last `type` given (top level, then steps), or
  * PL_FMT_UNKNOWN when the output keeps the input's type. */
-static pl_format svc_batch_plan_type(const pl_plan *plan)
+static pl_format batch_plan_type(const pl_plan *plan)
 {
     pl_format f = PL_FMT_UNKNOWN;
     if (pl_params_has(&plan->params, PL_P_TYPE))
@@ -304,9 +304,9 @@ static pl_format svc_batch_plan_type(const pl_plan *plan)
 }
 
 /* The input's own format, from its first bytes (names never decide a format). */
-static pl_format svc_batch_sniff_file(const char *path)
+static pl_format batch_sniff_file(const char *path)
 {
-    uint8_t buf[SVC_BATCH_SNIFF_BYTES];
+    uint8_t buf[BATCH_SNIFF_BYTES];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return PL_FMT_UNKNOWN;
@@ -316,9 +316,9 @@ static pl_format svc_batch_sniff_file(const char *path)
 }
 
 /* The input's own extension, lower-cased ("bin" if none): names an output that will fail anyway. */
-static void svc_batch_own_ext(const char *rel, char *ext, size_t len)
+static void batch_own_ext(const char *rel, char *ext, size_t len)
 {
-    const char *name = svc_batch_basename(rel);
+    const char *name = batch_basename(rel);
     const char *dot = strrchr(name, '.');
     snprintf(ext, len, "%s", (dot && dot != name && dot[1]) ? dot + 1 : "bin");
     for (char *p = ext; *p; p++)
@@ -326,9 +326,9 @@ static void svc_batch_own_ext(const char *rel, char *ext, size_t len)
             *p = (char)(*p - 'A' + 'a');
 }
 
-static char *svc_batch_expand(const char *out_dir, const char *tmpl, const char *rel, const char *ext)
+static char *batch_expand(const char *out_dir, const char *tmpl, const char *rel, const char *ext)
 {
-    const char *name = svc_batch_basename(rel);
+    const char *name = batch_basename(rel);
     size_t dir_len = (size_t)(name - rel);
     if (dir_len > 0)
         dir_len--; /* without the '/' */
@@ -369,38 +369,38 @@ static char *svc_batch_expand(const char *out_dir, const char *tmpl, const char 
         p += len;
     }
     g_string_free(s, TRUE);
-    char *r = svc_batch_xstrdup(o->str);
+    char *r = batch_xstrdup(o->str);
     g_string_free(o, TRUE);
     return r;
 }
 
-static int svc_batch_job_cmp(const void *a, const void *b)
+static int batch_job_cmp(const void *a, const void *b)
 {
-    const svc_batch_job *x = a, *y = b;
+    const batch_job *x = a, *y = b;
     int c = strcmp(x->rel, y->rel);
     return c ? c : strcmp(x->path, y->path);
 }
 
-static guint svc_batch_inode_hash(gconstpointer p)
+static guint batch_inode_hash(gconstpointer p)
 {
-    const svc_batch_job *j = p;
+    const batch_job *j = p;
     return (guint)(j->ino ^ (j->ino >> 32) ^ ((uint64_t)j->dev * 2654435761u));
 }
 
-static gboolean svc_batch_inode_equal(gconstpointer a, gconstpointer b)
+static gboolean batch_inode_equal(gconstpointer a, gconstpointer b)
 {
-    const svc_batch_job *x = a, *y = b;
+    const batch_job *x = a, *y = b;
     return x->dev == y->dev && x->ino == y->ino;
 }
 
 /* Outputs of jobs that collide; prints each collision. Returns the number found. */
-static size_t svc_batch_find_collisions(svc_batch_list *list)
+static size_t batch_find_collisions(batch_list *list)
 {
     GHashTable *by_out = g_hash_table_new(g_str_hash, g_str_equal);
     size_t found = 0;
     for (size_t i = 0; i < list->n; i++) {
-        svc_batch_job *j = &list->v[i];
-        svc_batch_job *other = g_hash_table_lookup(by_out, j->out);
+        batch_job *j = &list->v[i];
+        batch_job *other = g_hash_table_lookup(by_out, j->out);
         if (other == NULL) {
             g_hash_table_insert(by_out, j->out, j);
             continue;
@@ -409,45 +409,45 @@ static size_t svc_batch_find_collisions(svc_batch_list *list)
             j->drop = true; /* one file named twice (a directory and a file in it …): one job */
             continue;
         }
-        if (found++ < SVC_BATCH_MAX_COLLISIONS_SHOWN)
+        if (found++ < BATCH_MAX_COLLISIONS_SHOWN)
             fprintf(stderr, "imgpipe batch: inputs '%s' and '%s' would both be written to '%s'\n", other->path, j->path, j->out);
     }
-    if (found > SVC_BATCH_MAX_COLLISIONS_SHOWN)
-        fprintf(stderr, "imgpipe batch: ... and %zu more collisions\n", found - SVC_BATCH_MAX_COLLISIONS_SHOWN);
+    if (found > BATCH_MAX_COLLISIONS_SHOWN)
+        fprintf(stderr, "imgpipe batch: ... and %zu more collisions\n", found - BATCH_MAX_COLLISIONS_SHOWN);
     g_hash_table_destroy(by_out);
     return found;
 }
 
-int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *msg, size_t msg_len)
+int batch_list_plan(const batch_opts *opts, batch_list *list, char *msg, size_t msg_len)
 {
-    qsort(list->v, list->n, sizeof(*list->v), svc_batch_job_cmp);
+    qsort(list->v, list->n, sizeof(*list->v), batch_job_cmp);
 
     /* 1. names */
     bool info = opts->plan.op == PL_OP_INFO;
-    pl_format want = svc_batch_plan_type(&opts->plan);
+    pl_format want = batch_plan_type(&opts->plan);
     if (want == PL_FMT_AUTO) {
         snprintf(msg, msg_len, "--do '%s': type=auto picks from an HTTP Accept header; name a type (jpeg, png, webp, avif …)",
                  opts->spec);
         return -1;
     }
     for (size_t i = 0; i < list->n; i++) {
-        svc_batch_job *j = &list->v[i];
+        batch_job *j = &list->v[i];
         pl_format f = info ? PL_FMT_UNKNOWN : want;
         if (!info && f == PL_FMT_UNKNOWN && j->pre_error == NULL)
-            f = svc_batch_sniff_file(j->path);
+            f = batch_sniff_file(j->path);
         j->expect = f;
         char ext[32];
         if (info)
             snprintf(ext, sizeof(ext), "json");
-        else if (svc_batch_ext_of(f) != NULL)
-            snprintf(ext, sizeof(ext), "%s", svc_batch_ext_of(f));
+        else if (batch_ext_of(f) != NULL)
+            snprintf(ext, sizeof(ext), "%s", batch_ext_of(f));
         else
-            svc_batch_own_ext(j->rel, ext, sizeof(ext));
-        j->out = svc_batch_expand(opts->out_dir, opts->name, j->rel, ext);
+            batch_own_ext(j->rel, ext, sizeof(ext));
+        j->out = batch_expand(opts->out_dir, opts->name, j->rel, ext);
     }
 
     /* 2. collisions, over the whole list so that every shard refuses the same way */
-    size_t n = svc_batch_find_collisions(list);
+    size_t n = batch_find_collisions(list);
     if (n > 0) {
         if (strstr(opts->name, "{dir}") == NULL)
             snprintf(msg, msg_len,
@@ -470,8 +470,8 @@ int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *
     /* 3. this shard only, without duplicates */
     size_t k = 0;
     for (size_t i = 0; i < list->n; i++) {
-        svc_batch_job *j = &list->v[i];
-        if (!j->drop && (opts->shard_n == 0 || svc_batch_shard_of(j->rel, opts->shard_n) == opts->shard_k)) {
+        batch_job *j = &list->v[i];
+        if (!j->drop && (opts->shard_n == 0 || batch_shard_of(j->rel, opts->shard_n) == opts->shard_k)) {
             list->v[k++] = *j;
         } else {
             free(j->path);
@@ -484,24 +484,24 @@ int svc_batch_list_plan(const svc_batch_opts *opts, svc_batch_list *list, char *
     list->n = k;
 
     /* 4. outputs that are inputs; existing outputs for --skip-existing */
-    GHashTable *inodes = g_hash_table_new(svc_batch_inode_hash, svc_batch_inode_equal);
+    GHashTable *inodes = g_hash_table_new(batch_inode_hash, batch_inode_equal);
     for (size_t i = 0; i < list->n; i++)
         if (list->v[i].pre_error == NULL)
             g_hash_table_add(inodes, &list->v[i]);
     int rc = 0;
     for (size_t i = 0; i < list->n; i++) {
-        svc_batch_job *j = &list->v[i];
+        batch_job *j = &list->v[i];
         struct stat st;
         if (stat(j->out, &st) != 0)
             continue;
-        svc_batch_job key = {.dev = st.st_dev, .ino = st.st_ino};
-        svc_batch_job *in = g_hash_table_lookup(inodes, &key);
+        batch_job key = {.dev = st.st_dev, .ino = st.st_ino};
+        batch_job *in = g_hash_table_lookup(inodes, &key);
         if (in != NULL) {
             fprintf(stderr, "imgpipe batch: output '%s' of '%s' is the input '%s'\n", j->out, j->path, in->path);
             snprintf(msg, msg_len, "outputs would overwrite inputs: choose an -o directory outside the inputs or another --name");
             rc = -1;
         } else if (opts->skip_existing && S_ISREG(st.st_mode)) {
-            j->status = SVC_BATCH_SKIPPED;
+            j->status = BATCH_SKIPPED;
         }
     }
     g_hash_table_destroy(inodes);

@@ -40,16 +40,16 @@
 #include <unistd.h>
 
 /* Names for failures outside the engine (the engine's come from pl_error_name()). */
-#define SVC_BATCH_E_READ "input_unreadable"
-#define SVC_BATCH_E_WRITE "output_write_failed"
-#define SVC_BATCH_E_TYPE "output_type_mismatch"
+#define BATCH_E_READ "input_unreadable"
+#define BATCH_E_WRITE "output_write_failed"
+#define BATCH_E_TYPE "output_type_mismatch"
 
-typedef struct svc_batch_outcome {
+typedef struct batch_outcome {
     const char *error; /* stable name, or NULL when ok */
     char message[PL_ERROR_MESSAGE_MAX + PL_ERROR_DETAIL_MAX + 64];
-} svc_batch_outcome;
+} batch_outcome;
 
-void svc_batch_run_say(svc_batch_run *run, const char *fmt, ...)
+void batch_run_say(batch_run *run, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -64,14 +64,14 @@ void svc_batch_run_say(svc_batch_run *run, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *svc_batch_status_name(svc_batch_status s)
+static const char *batch_status_name(batch_status s)
 {
     switch (s) {
-    case SVC_BATCH_OK:
+    case BATCH_OK:
         return "ok";
-    case SVC_BATCH_FAILED:
+    case BATCH_FAILED:
         return "failed";
-    case SVC_BATCH_SKIPPED:
+    case BATCH_SKIPPED:
         return "skipped";
     default:
         return "not_started";
@@ -82,7 +82,7 @@ static const char *svc_batch_status_name(svc_batch_status s)
  * name that is not valid UTF-8 is written with each byte that is not part of a valid character,
  * and each backslash, as the four characters \xNN (*escaped set), so that the original bytes can
  * be recovered (and the key is never dropped, as jansson does with invalid UTF-8). */
-static json_t *svc_batch_json_name(const char *s, bool *escaped)
+static json_t *batch_json_name(const char *s, bool *escaped)
 {
     *escaped = false;
     if (s == NULL)
@@ -114,25 +114,25 @@ static json_t *svc_batch_json_name(const char *s, bool *escaped)
     return r;
 }
 
-static void svc_batch_report_line(svc_batch_run *run, const svc_batch_job *j, const char *error)
+static void batch_report_line(batch_run *run, const batch_job *j, const char *error)
 {
     bool path_esc, out_esc, msg_esc;
     if (run->report == NULL)
         return;
-    bool has_out = j->status == SVC_BATCH_OK || j->status == SVC_BATCH_SKIPPED;
-    bool ran = j->status == SVC_BATCH_OK || j->status == SVC_BATCH_FAILED;
+    bool has_out = j->status == BATCH_OK || j->status == BATCH_SKIPPED;
+    bool ran = j->status == BATCH_OK || j->status == BATCH_FAILED;
     json_t *o = json_object();
-    json_object_set_new(o, "path", svc_batch_json_name(j->path, &path_esc));
+    json_object_set_new(o, "path", batch_json_name(j->path, &path_esc));
     if (path_esc)
         json_object_set_new(o, "path_escaped", json_true());
-    json_object_set_new(o, "output", svc_batch_json_name(has_out ? j->out : NULL, &out_esc));
+    json_object_set_new(o, "output", batch_json_name(has_out ? j->out : NULL, &out_esc));
     if (out_esc)
         json_object_set_new(o, "output_escaped", json_true());
-    json_object_set_new(o, "status", json_string(svc_batch_status_name(j->status)));
+    json_object_set_new(o, "status", json_string(batch_status_name(j->status)));
     json_object_set_new(o, "error", error ? json_string(error) : json_null());
-    json_object_set_new(o, "message", svc_batch_json_name(j->message, &msg_esc));
-    json_object_set_new(o, "width", j->status == SVC_BATCH_OK ? json_integer(j->width) : json_null());
-    json_object_set_new(o, "height", j->status == SVC_BATCH_OK ? json_integer(j->height) : json_null());
+    json_object_set_new(o, "message", batch_json_name(j->message, &msg_esc));
+    json_object_set_new(o, "width", j->status == BATCH_OK ? json_integer(j->width) : json_null());
+    json_object_set_new(o, "height", j->status == BATCH_OK ? json_integer(j->height) : json_null());
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)j->bytes_in));
     json_object_set_new(o, "bytes_out", json_integer((json_int_t)j->bytes_out));
     json_object_set_new(o, "ms", ran ? json_real((double)(int64_t)(j->ms * 1000) / 1000) : json_null());
@@ -148,8 +148,8 @@ static void svc_batch_report_line(svc_batch_run *run, const svc_batch_job *j, co
     free(line);
 }
 
-static int svc_batch_fail(svc_batch_outcome *oc, const char *error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int svc_batch_fail(svc_batch_outcome *oc, const char *error, const char *fmt, ...)
+static int batch_fail(batch_outcome *oc, const char *error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int batch_fail(batch_outcome *oc, const char *error, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -160,15 +160,15 @@ static int svc_batch_fail(svc_batch_outcome *oc, const char *error, const char *
 }
 
 /* The whole file into w->buf. */
-static int svc_batch_read_input(svc_batch_worker *w, const char *path, size_t *len, svc_batch_outcome *oc)
+static int batch_read_input(batch_worker *w, const char *path, size_t *len, batch_outcome *oc)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return svc_batch_fail(oc, SVC_BATCH_E_READ, "cannot open: %s", strerror(errno));
+        return batch_fail(oc, BATCH_E_READ, "cannot open: %s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return svc_batch_fail(oc, SVC_BATCH_E_READ, "not a regular file");
+        return batch_fail(oc, BATCH_E_READ, "not a regular file");
     }
     size_t want = (size_t)st.st_size;
     if (want + 1 > w->buf_cap) {
@@ -176,7 +176,7 @@ static int svc_batch_read_input(svc_batch_worker *w, const char *path, size_t *l
         uint8_t *b = realloc(w->buf, cap);
         if (b == NULL) {
             close(fd);
-            return svc_batch_fail(oc, SVC_BATCH_E_READ, "out of memory reading %zu bytes", want);
+            return batch_fail(oc, BATCH_E_READ, "out of memory reading %zu bytes", want);
         }
         w->buf = b;
         w->buf_cap = cap;
@@ -189,7 +189,7 @@ static int svc_batch_read_input(svc_batch_worker *w, const char *path, size_t *l
         if (n < 0) {
             int e = errno;
             close(fd);
-            return svc_batch_fail(oc, SVC_BATCH_E_READ, "read failed: %s", strerror(e));
+            return batch_fail(oc, BATCH_E_READ, "read failed: %s", strerror(e));
         }
         if (n == 0)
             break; /* shrank since fstat: take what is there */
@@ -202,7 +202,7 @@ static int svc_batch_read_input(svc_batch_worker *w, const char *path, size_t *l
 
 /* out relative to -o ("a/b/x.jpg"), or NULL when out is not under it (it always is: batch_list
  * builds out as out_dir + '/' + the expanded name). */
-static const char *svc_batch_rel_out(const svc_batch_run *run, const char *out)
+static const char *batch_rel_out(const batch_run *run, const char *out)
 {
     size_t n = strlen(run->opts->out_dir);
     while (n > 1 && run->opts->out_dir[n - 1] == '/')
@@ -218,14 +218,14 @@ static const char *svc_batch_rel_out(const svc_batch_run *run, const char *out)
 /* The directory of out, made and opened one component at a time from -o's descriptor with
  * mkdirat + openat(O_NOFOLLOW | O_DIRECTORY): a symbolic link (or "..") inside -o is refused, so
  * no write leaves -o. w->last_dirfd caches the last directory (most jobs share it). */
-static int svc_batch_open_dir(svc_batch_worker *w, const char *out, const char **base, svc_batch_outcome *oc)
+static int batch_open_dir(batch_worker *w, const char *out, const char **base, batch_outcome *oc)
 {
-    svc_batch_run *run = w->run;
-    const char *rel = svc_batch_rel_out(run, out), *slash;
+    batch_run *run = w->run;
+    const char *rel = batch_rel_out(run, out), *slash;
     if (run->out_fd < 0)
-        return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot open the output directory '%s'", run->opts->out_dir);
+        return batch_fail(oc, BATCH_E_WRITE, "cannot open the output directory '%s'", run->opts->out_dir);
     if (rel == NULL || *rel == '\0')
-        return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "output '%s' is not inside the output directory", out);
+        return batch_fail(oc, BATCH_E_WRITE, "output '%s' is not inside the output directory", out);
     slash = strrchr(rel, '/');
     *base = slash ? slash + 1 : rel;
     size_t dir_len = slash ? (size_t)(slash - rel) : 0;
@@ -248,8 +248,7 @@ static int svc_batch_open_dir(svc_batch_worker *w, const char *out, const char *
         if (len > NAME_MAX || (len == 2 && p[0] == '.' && p[1] == '.') || (len == 1 && p[0] == '.')) {
             if (dfd != run->out_fd)
                 close(dfd);
-            return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "output '%s': the name has a '.', '..' or over-long directory component",
-                                  out);
+            return batch_fail(oc, BATCH_E_WRITE, "output '%s': the name has a '.', '..' or over-long directory component", out);
         }
         memcpy(comp, p, len);
         comp[len] = '\0';
@@ -260,12 +259,12 @@ static int svc_batch_open_dir(svc_batch_worker *w, const char *out, const char *
             close(dfd);
         if (nfd < 0) {
             if (e_open == ELOOP || e_open == ENOTDIR)
-                return svc_batch_fail(oc, SVC_BATCH_E_WRITE,
-                                      "output '%s': '%.*s' inside the output directory is a symbolic link or not a directory "
-                                      "(outputs are never written outside -o)",
-                                      out, (int)(p + len - rel), rel);
-            return svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create directory '%.*s' in '%s': %s", (int)(p + len - rel), rel,
-                                  run->opts->out_dir, strerror(e_mk && e_mk != EEXIST ? e_mk : e_open));
+                return batch_fail(oc, BATCH_E_WRITE,
+                                  "output '%s': '%.*s' inside the output directory is a symbolic link or not a directory "
+                                  "(outputs are never written outside -o)",
+                                  out, (int)(p + len - rel), rel);
+            return batch_fail(oc, BATCH_E_WRITE, "cannot create directory '%.*s' in '%s': %s", (int)(p + len - rel), rel,
+                              run->opts->out_dir, strerror(e_mk && e_mk != EEXIST ? e_mk : e_open));
         }
         dfd = nfd;
         p += len;
@@ -278,14 +277,14 @@ static int svc_batch_open_dir(svc_batch_worker *w, const char *out, const char *
 /* data -> a temporary file beside out (in the directory w->last_dirfd) -> renameat to out.
  * Never leaves the temporary file; never follows a link (O_NOFOLLOW, and rename replaces a link
  * named like the output instead of writing through it). */
-static int svc_batch_write_output(svc_batch_worker *w, const char *out, const void *data, size_t len, svc_batch_outcome *oc)
+static int batch_write_output(batch_worker *w, const char *out, const void *data, size_t len, batch_outcome *oc)
 {
-    svc_batch_run *run = w->run;
+    batch_run *run = w->run;
     const char *base = NULL;
     char tmp[NAME_MAX + 32];
     int rc = -1, fd = -1, dfd;
     bool created = false;
-    if (svc_batch_open_dir(w, out, &base, oc) != 0)
+    if (batch_open_dir(w, out, &base, oc) != 0)
         return -1;
     dfd = w->last_dirfd;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
@@ -295,7 +294,7 @@ static int svc_batch_write_output(svc_batch_worker *w, const char *out, const vo
             break;
     }
     if (fd < 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot create a temporary file beside '%s': %s", out, strerror(errno));
+        batch_fail(oc, BATCH_E_WRITE, "cannot create a temporary file beside '%s': %s", out, strerror(errno));
         goto out;
     }
     created = true;
@@ -306,24 +305,24 @@ static int svc_batch_write_output(svc_batch_worker *w, const char *out, const vo
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
+            batch_fail(oc, BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
             goto out;
         }
         p += n;
         left -= (size_t)n;
     }
     if (fchmod(fd, run->file_mode) != 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot set the mode of the temporary file of '%s': %s", out, strerror(errno));
+        batch_fail(oc, BATCH_E_WRITE, "cannot set the mode of the temporary file of '%s': %s", out, strerror(errno));
         goto out;
     }
     int cfd = fd;
     fd = -1;
     if (close(cfd) != 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
+        batch_fail(oc, BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
         goto out;
     }
     if (renameat(dfd, tmp, dfd, base) != 0) {
-        svc_batch_fail(oc, SVC_BATCH_E_WRITE, "cannot rename the temporary file to '%s': %s", out, strerror(errno));
+        batch_fail(oc, BATCH_E_WRITE, "cannot rename the temporary file to '%s': %s", out, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -338,9 +337,9 @@ out:
 /* pl_run over w->buf[0..len): in this thread, or (--isolation process) in this thread's worker
  * process, started here when there is none; a worker that crashed or hung fails this image only
  * (err->code PL_OK with the message: the caller names it worker_crashed) and is replaced. */
-static int svc_batch_run_engine(svc_batch_worker *w, size_t len, pl_result *res, pl_error *err)
+static int batch_run_engine(batch_worker *w, size_t len, pl_result *res, pl_error *err)
 {
-    const svc_batch_opts *opts = w->run->opts;
+    const batch_opts *opts = w->run->opts;
     if (!opts->isolate) {
         pl_input in = {.data = w->buf, .len = len};
         return pl_run(&opts->plan, &in, &opts->limits, &w->ctl, res, err);
@@ -389,14 +388,14 @@ static int svc_batch_run_engine(svc_batch_worker *w, size_t len, pl_result *res,
     return -1;
 }
 
-static int svc_batch_process(svc_batch_worker *w, svc_batch_job *j, svc_batch_outcome *oc)
+static int batch_process(batch_worker *w, batch_job *j, batch_outcome *oc)
 {
-    svc_batch_run *run = w->run;
-    const svc_batch_opts *opts = run->opts;
+    batch_run *run = w->run;
+    const batch_opts *opts = run->opts;
     size_t len = 0;
     if (j->pre_error != NULL)
-        return svc_batch_fail(oc, SVC_BATCH_E_READ, "%s", j->pre_error);
-    if (svc_batch_read_input(w, j->path, &len, oc) != 0)
+        return batch_fail(oc, BATCH_E_READ, "%s", j->pre_error);
+    if (batch_read_input(w, j->path, &len, oc) != 0)
         return -1;
     j->bytes_in = len;
     atomic_fetch_add(&run->stats.bytes_in, (uint_fast64_t)len);
@@ -410,18 +409,18 @@ static int svc_batch_process(svc_batch_worker *w, svc_batch_job *j, svc_batch_ou
     memset(&res, 0, sizeof(res));
     pl_error err;
     pl_error_clear(&err);
-    if (svc_batch_run_engine(w, len, &res, &err) != 0) {
+    if (batch_run_engine(w, len, &res, &err) != 0) {
         if (err.detail[0] != '\0')
-            return svc_batch_fail(oc, pl_error_name(err.code), "%s (%s)", err.message, err.detail);
-        return svc_batch_fail(oc, err.code == PL_OK ? "worker_crashed" : pl_error_name(err.code), "%s", err.message);
+            return batch_fail(oc, pl_error_name(err.code), "%s (%s)", err.message, err.detail);
+        return batch_fail(oc, err.code == PL_OK ? "worker_crashed" : pl_error_name(err.code), "%s", err.message);
     }
     int rc = -1;
     if (opts->plan.op != PL_OP_INFO && j->expect != PL_FMT_UNKNOWN && res.format != j->expect) {
-        svc_batch_fail(oc, SVC_BATCH_E_TYPE, "the engine wrote %s where %s was expected from the input's type",
-                       pl_format_name(res.format), pl_format_name(j->expect));
+        batch_fail(oc, BATCH_E_TYPE, "the engine wrote %s where %s was expected from the input's type", pl_format_name(res.format),
+                   pl_format_name(j->expect));
         goto out;
     }
-    if (svc_batch_write_output(w, j->out, res.data, res.len, oc) != 0)
+    if (batch_write_output(w, j->out, res.data, res.len, oc) != 0)
         goto out;
     j->width = res.width;
     j->height = res.height;
@@ -433,43 +432,43 @@ out:
     return rc;
 }
 
-static void svc_batch_run_job(svc_batch_worker *w, svc_batch_job *j)
+static void batch_run_job(batch_worker *w, batch_job *j)
 {
-    svc_batch_run *run = w->run;
-    if (j->status == SVC_BATCH_SKIPPED) {
+    batch_run *run = w->run;
+    if (j->status == BATCH_SKIPPED) {
         atomic_fetch_add(&run->stats.skipped, 1);
         atomic_fetch_add(&run->stats.done, 1);
-        svc_batch_report_line(run, j, NULL);
+        batch_report_line(run, j, NULL);
         return;
     }
     int64_t t0 = g_get_monotonic_time();
-    svc_batch_outcome oc = {0};
-    svc_batch_log_file(j->path); /* names the file in libvips' warnings (batch_progress.c) */
-    int rc = svc_batch_process(w, j, &oc);
-    svc_batch_log_file(NULL);
+    batch_outcome oc = {0};
+    batch_log_file(j->path); /* names the file in libvips' warnings (batch_progress.c) */
+    int rc = batch_process(w, j, &oc);
+    batch_log_file(NULL);
     j->ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
     if (rc == 0) {
-        j->status = SVC_BATCH_OK;
+        j->status = BATCH_OK;
         atomic_fetch_add(&run->stats.ok, 1);
     } else {
-        j->status = SVC_BATCH_FAILED;
+        j->status = BATCH_FAILED;
         j->message = strdup(oc.message);
         atomic_fetch_add(&run->stats.failed, 1);
-        svc_batch_run_say(run, "%s: %s [%s]", j->path, oc.message, oc.error);
+        batch_run_say(run, "%s: %s [%s]", j->path, oc.message, oc.error);
     }
     atomic_fetch_add(&run->stats.done, 1);
-    svc_batch_report_line(run, j, oc.error);
+    batch_report_line(run, j, oc.error);
 }
 
-static void *svc_batch_worker_main(void *arg)
+static void *batch_worker_main(void *arg)
 {
-    svc_batch_worker *w = arg;
-    svc_batch_run *run = w->run;
+    batch_worker *w = arg;
+    batch_run *run = w->run;
     while (!atomic_load(&run->stats.stop)) {
         size_t i = atomic_fetch_add(&run->stats.next, 1);
         if (i >= run->list->n)
             break;
-        svc_batch_run_job(w, &run->list->v[i]);
+        batch_run_job(w, &run->list->v[i]);
     }
     svc_proc_stop(w->proc);
     w->proc = NULL;
@@ -481,7 +480,7 @@ static void *svc_batch_worker_main(void *arg)
     return NULL;
 }
 
-int svc_batch_run_init(svc_batch_run *run, const svc_batch_opts *opts, svc_batch_list *list, FILE *report)
+int batch_run_init(batch_run *run, const batch_opts *opts, batch_list *list, FILE *report)
 {
     memset(run, 0, sizeof(*run));
     run->opts = opts;
@@ -505,7 +504,7 @@ int svc_batch_run_init(svc_batch_run *run, const svc_batch_opts *opts, svc_batch
     return 0;
 }
 
-int svc_batch_run_start(svc_batch_run *run)
+int batch_run_start(batch_run *run)
 {
     int n = run->opts->jobs;
     if ((size_t)n > run->list->n)
@@ -524,12 +523,12 @@ int svc_batch_run_start(svc_batch_run *run)
     pthread_sigmask(SIG_BLOCK, &block, &old);
     int started = 0;
     for (int i = 0; i < n; i++) {
-        svc_batch_worker *w = &run->workers[i];
+        batch_worker *w = &run->workers[i];
         w->run = run;
         pthread_mutex_lock(&run->lock);
         run->workers_left++;
         pthread_mutex_unlock(&run->lock);
-        if (pthread_create(&w->thread, NULL, svc_batch_worker_main, w) != 0) {
+        if (pthread_create(&w->thread, NULL, batch_worker_main, w) != 0) {
             pthread_mutex_lock(&run->lock);
             run->workers_left--;
             pthread_mutex_unlock(&run->lock);
@@ -542,7 +541,7 @@ int svc_batch_run_start(svc_batch_run *run)
     return started > 0 ? 0 : -1;
 }
 
-int svc_batch_run_wait(svc_batch_run *run, int64_t timeout_us)
+int batch_run_wait(batch_run *run, int64_t timeout_us)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -558,7 +557,7 @@ int svc_batch_run_wait(svc_batch_run *run, int64_t timeout_us)
     return done;
 }
 
-void svc_batch_run_stop(svc_batch_run *run, bool hard)
+void batch_run_stop(batch_run *run, bool hard)
 {
     atomic_store(&run->stats.stop, 1);
     if (!hard)
@@ -568,10 +567,10 @@ void svc_batch_run_stop(svc_batch_run *run, bool hard)
         atomic_store(&run->workers[i].ctl.cancelled, 1);
 }
 
-void svc_batch_run_finish(svc_batch_run *run)
+void batch_run_finish(batch_run *run)
 {
     for (int i = 0; i < run->n_workers; i++) {
-        svc_batch_worker *w = &run->workers[i];
+        batch_worker *w = &run->workers[i];
         if (w->started)
             pthread_join(w->thread, NULL);
         free(w->buf);
@@ -586,8 +585,8 @@ void svc_batch_run_finish(svc_batch_run *run)
     run->workers = NULL;
     run->n_workers = 0;
     for (size_t i = 0; i < run->list->n; i++)
-        if (run->list->v[i].status == SVC_BATCH_PENDING)
-            svc_batch_report_line(run, &run->list->v[i], NULL);
+        if (run->list->v[i].status == BATCH_PENDING)
+            batch_report_line(run, &run->list->v[i], NULL);
     pthread_mutex_destroy(&run->report_lock);
     pthread_mutex_destroy(&run->err_lock);
     pthread_mutex_destroy(&run->lock);

@@ -2,26 +2,26 @@
  * batch_progress: the progress line and the end summary of `imgpipe batch`, on stderr.
  * Main thread only; reads the run's atomic counters; writes under run->err_lock.
  */
-#ifndef SVC_BATCH_PROGRESS_H
-#define SVC_BATCH_PROGRESS_H
+#ifndef BATCH_PROGRESS_H
+#define BATCH_PROGRESS_H
 
 #include "batch_run.h"
 
 /* One progress update: on a terminal the line is redrawn in place, otherwise a plain line. */
-void svc_batch_progress_show(svc_batch_run *run);
+void batch_progress_show(batch_run *run);
 
 /* Clear a progress line left on a terminal. */
-void svc_batch_progress_clear(svc_batch_run *run);
+void batch_progress_clear(batch_run *run);
 
 /* The end summary: images, failures, skipped, not started, bytes in/out, wall time, images/s. */
-void svc_batch_progress_summary(svc_batch_run *run, bool interrupted);
+void batch_progress_summary(batch_run *run, bool interrupted);
 
 /* libvips' warnings (GLib domain VIPS) on stderr as "imgpipe batch: PATH: warning: TEXT", PATH the
  * file being processed, under run->err_lock. Call once, after pl_engine_init, before the workers. */
-void svc_batch_log_capture(svc_batch_run *run);
+void batch_log_capture(batch_run *run);
 
 /* The file the calling worker thread is processing (NULL when done): names the file in warnings.
  * Any thread. */
-void svc_batch_log_file(const char *path);
+void batch_log_file(const char *path);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * batch_opts: parses the command line of `imgpipe batch` into svc_batch_opts, validating every
+ * batch_opts: parses the command line of `imgpipe batch` into batch_opts, validating every
  * value (numbers, ranges, --shard K/N, the --name template's placeholders, the --do grammar
  * string through pl_plan_parse_string) so that a usage error stops the run before any work, with
  * a message naming the option and what it accepts. Main thread only (getopt_long).
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void svc_batch_opts_usage(FILE *out)
+void batch_opts_usage(FILE *out)
 {
     pl_limits lim;
     pl_limits_default(&lim);
@@ -28,8 +28,8 @@ void svc_batch_opts_usage(FILE *out)
             "\n"
             "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
             "  -o, --output DIR     output directory (created if missing)\n"
-            "  -n, --name TEMPLATE  output name under DIR (default '" SVC_BATCH_DEFAULT_NAME "', with -r\n"
-            "                       '" SVC_BATCH_DEFAULT_NAME_RECURSIVE "'): {dir} relative directory of the input\n"
+            "  -n, --name TEMPLATE  output name under DIR (default '" BATCH_DEFAULT_NAME "', with -r\n"
+            "                       '" BATCH_DEFAULT_NAME_RECURSIVE "'): {dir} relative directory of the input\n"
             "                       (mirrors trees), {stem} file name without extension, {name} file name,\n"
             "                       {ext} extension of the output type\n"
             "  -r, --recursive      walk directories recursively (and mirror the tree under DIR)\n"
@@ -55,7 +55,7 @@ void svc_batch_opts_usage(FILE *out)
             "others were written; 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
             "See docs/batch.md.\n",
             (unsigned long long)lim.max_input_pixels, (unsigned long long)lim.max_output_pixels, lim.max_frames,
-            SVC_BATCH_DEFAULT_DEADLINE_US / 1e6);
+            BATCH_DEFAULT_DEADLINE_US / 1e6);
 }
 
 enum {
@@ -72,7 +72,7 @@ enum {
     OPT_ISOLATION,
 };
 
-static const struct option svc_batch_longopts[] = {
+static const struct option batch_longopts[] = {
     {"do", required_argument, NULL, OPT_DO},
     {"output", required_argument, NULL, 'o'},
     {"name", required_argument, NULL, 'n'},
@@ -95,7 +95,7 @@ static const struct option svc_batch_longopts[] = {
 };
 
 /* A whole non-negative integer in [min, max]; -1 otherwise. */
-static int svc_batch_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+static int batch_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
@@ -109,7 +109,7 @@ static int svc_batch_parse_u64(const char *s, uint64_t min, uint64_t max, uint64
 }
 
 /* Seconds as a decimal ("10", "0.5"), 0 = none, at most a day. */
-static int svc_batch_parse_seconds(const char *s, int64_t *out_us)
+static int batch_parse_seconds(const char *s, int64_t *out_us)
 {
     char *end;
     if (s == NULL || *s == '\0' || *s == '-')
@@ -122,7 +122,7 @@ static int svc_batch_parse_seconds(const char *s, int64_t *out_us)
     return 0;
 }
 
-static int svc_batch_parse_shard(const char *s, int *k, int *n)
+static int batch_parse_shard(const char *s, int *k, int *n)
 {
     char *end;
     errno = 0;
@@ -141,7 +141,7 @@ static int svc_batch_parse_shard(const char *s, int *k, int *n)
 }
 
 /* The template may use {dir} {stem} {name} {ext}; literal braces are not allowed. */
-static int svc_batch_check_name(const char *t, char *msg, size_t msg_len)
+static int batch_check_name(const char *t, char *msg, size_t msg_len)
 {
     static const char *const known[] = {"{dir}", "{stem}", "{name}", "{ext}"};
     if (*t == '\0' || *t == '/') {
@@ -179,18 +179,18 @@ static int svc_batch_check_name(const char *t, char *msg, size_t msg_len)
     return 0;
 }
 
-static int svc_batch_default_jobs(void)
+static int batch_default_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (n > 256 ? 256 : (int)n);
 }
 
-int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg, size_t msg_len)
+int batch_opts_parse(int argc, char **argv, batch_opts *opts, char *msg, size_t msg_len)
 {
     memset(opts, 0, sizeof(*opts));
-    opts->name = SVC_BATCH_DEFAULT_NAME;
-    opts->jobs = svc_batch_default_jobs();
-    opts->deadline_us = SVC_BATCH_DEFAULT_DEADLINE_US;
+    opts->name = BATCH_DEFAULT_NAME;
+    opts->jobs = batch_default_jobs();
+    opts->deadline_us = BATCH_DEFAULT_DEADLINE_US;
     pl_limits_default(&opts->limits);
 
     optind = 1;
@@ -199,7 +199,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
     uint64_t u;
     pl_error err;
     bool name_given = false;
-    while ((c = getopt_long(argc, argv, ":o:n:rj:qh0", svc_batch_longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:n:rj:qh0", batch_longopts, NULL)) != -1) {
         switch (c) {
         case OPT_DO:
             opts->spec = optarg;
@@ -218,7 +218,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
             opts->null_sep = true;
             break;
         case 'j':
-            if (svc_batch_parse_u64(optarg, 1, 256, &u) != 0) {
+            if (batch_parse_u64(optarg, 1, 256, &u) != 0) {
                 snprintf(msg, msg_len, "-j '%s': give a number of worker threads from 1 to 256", optarg);
                 return -1;
             }
@@ -231,7 +231,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
             opts->skip_existing = true;
             break;
         case OPT_SHARD:
-            if (svc_batch_parse_shard(optarg, &opts->shard_k, &opts->shard_n) != 0) {
+            if (batch_parse_shard(optarg, &opts->shard_k, &opts->shard_n) != 0) {
                 snprintf(msg, msg_len, "--shard '%s': give K/N with 0 <= K < N, e.g. 0/4", optarg);
                 return -1;
             }
@@ -244,7 +244,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
             break;
         case OPT_MAX_PIXELS:
         case OPT_MAX_OUTPUT_PIXELS:
-            if (svc_batch_parse_u64(optarg, 1, UINT64_C(1) << 40, &u) != 0) {
+            if (batch_parse_u64(optarg, 1, UINT64_C(1) << 40, &u) != 0) {
                 snprintf(msg, msg_len, "--%s '%s': give a pixel count (width*height) from 1 to 2^40",
                          c == OPT_MAX_PIXELS ? "max-pixels" : "max-output-pixels", optarg);
                 return -1;
@@ -255,14 +255,14 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
                 opts->limits.max_output_pixels = u;
             break;
         case OPT_MAX_FRAMES:
-            if (svc_batch_parse_u64(optarg, 1, 1024, &u) != 0) {
+            if (batch_parse_u64(optarg, 1, 1024, &u) != 0) {
                 snprintf(msg, msg_len, "--max-frames '%s': give a number of frames from 1 to 1024", optarg);
                 return -1;
             }
             opts->limits.max_frames = (int)u;
             break;
         case OPT_DEADLINE:
-            if (svc_batch_parse_seconds(optarg, &opts->deadline_us) != 0) {
+            if (batch_parse_seconds(optarg, &opts->deadline_us) != 0) {
                 snprintf(msg, msg_len, "--deadline '%s': give seconds per image from 0 (none) to 86400, e.g. 10 or 0.5", optarg);
                 return -1;
             }
@@ -282,7 +282,7 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
             }
             break;
         case 'h':
-            svc_batch_opts_usage(stdout);
+            batch_opts_usage(stdout);
             return 1;
         case ':':
             snprintf(msg, msg_len, "option '%s' needs a value (see imgpipe batch --help)", argv[optind - 1]);
@@ -308,8 +308,8 @@ int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg,
         return -1;
     }
     if (!name_given && opts->recursive)
-        opts->name = SVC_BATCH_DEFAULT_NAME_RECURSIVE; /* mirror the tree, as recursive tools do */
-    if (svc_batch_check_name(opts->name, msg, msg_len) != 0)
+        opts->name = BATCH_DEFAULT_NAME_RECURSIVE; /* mirror the tree, as recursive tools do */
+    if (batch_check_name(opts->name, msg, msg_len) != 0)
         return -1;
     pl_error_clear(&err);
     if (pl_plan_parse_string(opts->spec, &opts->plan, &err) != 0) {

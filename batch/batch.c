@@ -29,26 +29,26 @@
 #include "batch_opts.h"
 #include "batch_progress.h"
 #include "batch_run.h"
-#include "svc_config.h"
+#include "svc_log.h"
 #include "svc_proc.h"
 
-#define SVC_BATCH_TICK_US (100 * 1000)
-#define SVC_BATCH_TTY_PERIOD_US (250 * 1000)
-#define SVC_BATCH_LOG_PERIOD_US (5 * 1000 * 1000)
+#define BATCH_TICK_US (100 * 1000)
+#define BATCH_TTY_PERIOD_US (250 * 1000)
+#define BATCH_LOG_PERIOD_US (5 * 1000 * 1000)
 
-static volatile sig_atomic_t svc_batch_interrupts;
+static volatile sig_atomic_t batch_interrupts;
 
-static void svc_batch_on_signal(int sig)
+static void batch_on_signal(int sig)
 {
     (void)sig;
-    svc_batch_interrupts++;
+    batch_interrupts++;
 }
 
-static void svc_batch_signals(void)
+static void batch_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = svc_batch_on_signal;
+    sa.sa_handler = batch_on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -56,7 +56,7 @@ static void svc_batch_signals(void)
 
 /* Can files be created in dir? Tried for real (a temporary file, removed at once): access(2)
  * says yes to root on a read-only mount and knows nothing of ACLs or quotas. */
-static int svc_batch_check_writable(const char *dir, char *msg, size_t msg_len)
+static int batch_check_writable(const char *dir, char *msg, size_t msg_len)
 {
     char *probe = g_strdup_printf("%s/.imgpipe-probe-XXXXXX", dir);
     int fd = mkostemp(probe, O_CLOEXEC);
@@ -73,7 +73,7 @@ static int svc_batch_check_writable(const char *dir, char *msg, size_t msg_len)
     return -1;
 }
 
-static int svc_batch_engine_init(svc_batch_opts *opts)
+static int batch_engine_init(batch_opts *opts)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     pl_engine_config cfg = {0};
@@ -99,50 +99,50 @@ static int svc_batch_engine_init(svc_batch_opts *opts)
 }
 
 /* Wait for the workers, showing progress and turning signals into stop / cancel. */
-static bool svc_batch_supervise(svc_batch_run *run, bool quiet)
+static bool batch_supervise(batch_run *run, bool quiet)
 {
     int seen = 0;
-    int64_t period = run->tty ? SVC_BATCH_TTY_PERIOD_US : SVC_BATCH_LOG_PERIOD_US;
+    int64_t period = run->tty ? BATCH_TTY_PERIOD_US : BATCH_LOG_PERIOD_US;
     int64_t next_show = g_get_monotonic_time() + period;
-    while (!svc_batch_run_wait(run, SVC_BATCH_TICK_US)) {
-        int n = svc_batch_interrupts;
+    while (!batch_run_wait(run, BATCH_TICK_US)) {
+        int n = batch_interrupts;
         if (n != seen) {
             seen = n;
-            svc_batch_run_stop(run, n >= 2);
+            batch_run_stop(run, n >= 2);
             if (n == 1)
-                svc_batch_run_say(run, "interrupted: no new images; waiting for the running ones (interrupt again to cancel "
-                                       "them)");
+                batch_run_say(run, "interrupted: no new images; waiting for the running ones (interrupt again to cancel "
+                                   "them)");
             else
-                svc_batch_run_say(run, "interrupted again: cancelling the running images");
+                batch_run_say(run, "interrupted again: cancelling the running images");
         }
         if (!quiet && g_get_monotonic_time() >= next_show) {
-            svc_batch_progress_show(run);
+            batch_progress_show(run);
             next_show = g_get_monotonic_time() + period;
         }
     }
-    return svc_batch_interrupts > 0;
+    return batch_interrupts > 0;
 }
 
-int svc_batch_main(int argc, char **argv)
+int batch_main(int argc, char **argv)
 {
-    svc_batch_opts opts;
-    svc_batch_list list = {0};
-    svc_batch_run run;
+    batch_opts opts;
+    batch_list list = {0};
+    batch_run run;
     FILE *report = NULL;
     bool engine = false;
     char msg[1024] = "";
     int status = 2;
 
-    int prc = svc_batch_opts_parse(argc, argv, &opts, msg, sizeof(msg));
+    int prc = batch_opts_parse(argc, argv, &opts, msg, sizeof(msg));
     if (prc == 1)
         return 0;
     if (prc != 0)
         goto usage;
-    if (svc_batch_list_collect(&opts, &list, msg, sizeof(msg)) != 0 || svc_batch_list_plan(&opts, &list, msg, sizeof(msg)) != 0)
+    if (batch_list_collect(&opts, &list, msg, sizeof(msg)) != 0 || batch_list_plan(&opts, &list, msg, sizeof(msg)) != 0)
         goto usage;
     if (opts.dry_run) {
         for (size_t i = 0; i < list.n; i++)
-            printf("%s -> %s%s\n", list.v[i].path, list.v[i].out, list.v[i].status == SVC_BATCH_SKIPPED ? " (exists: skip)" : "");
+            printf("%s -> %s%s\n", list.v[i].path, list.v[i].out, list.v[i].status == BATCH_SKIPPED ? " (exists: skip)" : "");
         status = 0;
         goto out;
     }
@@ -150,34 +150,34 @@ int svc_batch_main(int argc, char **argv)
         snprintf(msg, sizeof(msg), "cannot create the output directory '%s': %s", opts.out_dir, strerror(errno));
         goto usage;
     }
-    if (svc_batch_check_writable(opts.out_dir, msg, sizeof(msg)) != 0)
+    if (batch_check_writable(opts.out_dir, msg, sizeof(msg)) != 0)
         goto usage;
     if (opts.report != NULL && (report = fopen(opts.report, "w")) == NULL) {
         snprintf(msg, sizeof(msg), "--report '%s': cannot write it: %s", opts.report, strerror(errno));
         goto usage;
     }
-    if (svc_batch_engine_init(&opts) != 0) {
+    if (batch_engine_init(&opts) != 0) {
         status = 1;
         goto out;
     }
     engine = true;
 
-    svc_batch_signals();
-    svc_batch_run_init(&run, &opts, &list, report);
+    batch_signals();
+    batch_run_init(&run, &opts, &list, report);
     run.tty = !opts.quiet && isatty(STDERR_FILENO);
-    svc_batch_log_capture(&run);
-    if (svc_batch_run_start(&run) != 0) {
+    batch_log_capture(&run);
+    if (batch_run_start(&run) != 0) {
         fprintf(stderr, "imgpipe batch: cannot start worker threads: %s\n", strerror(errno));
-        svc_batch_run_finish(&run);
+        batch_run_finish(&run);
         status = 1;
         goto out;
     }
-    bool interrupted = svc_batch_supervise(&run, opts.quiet);
-    svc_batch_progress_clear(&run);
+    bool interrupted = batch_supervise(&run, opts.quiet);
+    batch_progress_clear(&run);
     if (!opts.quiet)
-        svc_batch_progress_summary(&run, interrupted);
+        batch_progress_summary(&run, interrupted);
     size_t failed = atomic_load(&run.stats.failed);
-    svc_batch_run_finish(&run);
+    batch_run_finish(&run);
     status = interrupted ? 130 : failed > 0 ? 3 : 0;
     goto out;
 
@@ -192,6 +192,6 @@ out:
     }
     if (engine)
         pl_engine_shutdown();
-    svc_batch_list_free(&list);
+    batch_list_free(&list);
     return status;
 }

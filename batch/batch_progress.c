@@ -8,7 +8,7 @@
  *
  * Also libvips' warnings, prefixed with the file they are about. DESIGN (threads): a worker
  * thread names its file in a thread-local and in a slot of a mutex-guarded table
- * (svc_batch_log_file); the GLib handler runs on whatever thread warned: the worker itself
+ * (batch_log_file); the GLib handler runs on whatever thread warned: the worker itself
  * (header reads) or one of libvips' pool threads (pixels). It names the thread-local file, else
  * the one file in progress, else every file in progress ("one of A, B").
  */
@@ -19,47 +19,47 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SVC_BATCH_LOG_SLOTS 256 /* -j is at most 256 */
+#define BATCH_LOG_SLOTS 256 /* -j is at most 256 */
 
-static __thread int svc_batch_log_slot = -1;
-static __thread const char *svc_batch_log_path;
-static pthread_mutex_t svc_batch_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *svc_batch_log_files[SVC_BATCH_LOG_SLOTS];
+static __thread int batch_log_slot = -1;
+static __thread const char *batch_log_path;
+static pthread_mutex_t batch_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *batch_log_files[BATCH_LOG_SLOTS];
 
-void svc_batch_log_file(const char *path)
+void batch_log_file(const char *path)
 {
-    pthread_mutex_lock(&svc_batch_log_lock);
-    if (svc_batch_log_slot >= 0)
-        svc_batch_log_files[svc_batch_log_slot] = NULL;
-    svc_batch_log_slot = -1;
-    for (int i = 0; path != NULL && i < SVC_BATCH_LOG_SLOTS; i++)
-        if (svc_batch_log_files[i] == NULL) {
-            svc_batch_log_files[i] = path;
-            svc_batch_log_slot = i;
+    pthread_mutex_lock(&batch_log_lock);
+    if (batch_log_slot >= 0)
+        batch_log_files[batch_log_slot] = NULL;
+    batch_log_slot = -1;
+    for (int i = 0; path != NULL && i < BATCH_LOG_SLOTS; i++)
+        if (batch_log_files[i] == NULL) {
+            batch_log_files[i] = path;
+            batch_log_slot = i;
             break;
         }
-    svc_batch_log_path = path;
-    pthread_mutex_unlock(&svc_batch_log_lock);
+    batch_log_path = path;
+    pthread_mutex_unlock(&batch_log_lock);
 }
 
-static void svc_batch_log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
+static void batch_log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
 {
-    svc_batch_run *run = user;
+    batch_run *run = user;
     char who[1024];
     size_t pos = 0;
     int n = 0;
     if (!(level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)))
         return; /* libvips' info/debug chatter */
-    pthread_mutex_lock(&svc_batch_log_lock);
-    if (svc_batch_log_path != NULL) {
-        snprintf(who, sizeof(who), "%s", svc_batch_log_path);
+    pthread_mutex_lock(&batch_log_lock);
+    if (batch_log_path != NULL) {
+        snprintf(who, sizeof(who), "%s", batch_log_path);
     } else {
         const char *one = NULL;
         who[0] = '\0';
-        for (int i = 0; i < SVC_BATCH_LOG_SLOTS; i++) {
-            if (svc_batch_log_files[i] == NULL)
+        for (int i = 0; i < BATCH_LOG_SLOTS; i++) {
+            if (batch_log_files[i] == NULL)
                 continue;
-            one = svc_batch_log_files[i];
+            one = batch_log_files[i];
             if (pos < sizeof(who))
                 pos += (size_t)snprintf(who + pos, sizeof(who) - pos, "%s%s", n ? ", " : "", one);
             n++;
@@ -69,7 +69,7 @@ static void svc_batch_log_handler(const gchar *domain, GLogLevelFlags level, con
         else if (n == 1)
             snprintf(who, sizeof(who), "%s", one);
     }
-    pthread_mutex_unlock(&svc_batch_log_lock);
+    pthread_mutex_unlock(&batch_log_lock);
     pthread_mutex_lock(&run->err_lock);
     if (run->tty)
         fputs("\r\033[K", stderr);
@@ -79,19 +79,19 @@ static void svc_batch_log_handler(const gchar *domain, GLogLevelFlags level, con
     pthread_mutex_unlock(&run->err_lock);
 }
 
-void svc_batch_log_capture(svc_batch_run *run)
+void batch_log_capture(batch_run *run)
 {
     /* prepended to the domain's handlers, so it wins over pl_engine_init's plain one */
-    g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, svc_batch_log_handler, run);
-    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL, svc_batch_log_handler, run);
+    g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, batch_log_handler, run);
+    g_log_set_handler(NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL, batch_log_handler, run);
 }
 
-static double svc_batch_elapsed_s(const svc_batch_run *run)
+static double batch_elapsed_s(const batch_run *run)
 {
     return (double)(g_get_monotonic_time() - run->stats.start_us) / 1e6;
 }
 
-static void svc_batch_fmt_duration(double s, char *buf, size_t len)
+static void batch_fmt_duration(double s, char *buf, size_t len)
 {
     if (s < 0 || s > 360000) {
         snprintf(buf, len, "?");
@@ -104,7 +104,7 @@ static void svc_batch_fmt_duration(double s, char *buf, size_t len)
         snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
 }
 
-static void svc_batch_fmt_bytes(uint64_t b, char *buf, size_t len)
+static void batch_fmt_bytes(uint64_t b, char *buf, size_t len)
 {
     if (b < 1000 * 1000)
         snprintf(buf, len, "%.1f kB", (double)b / 1e3);
@@ -114,17 +114,17 @@ static void svc_batch_fmt_bytes(uint64_t b, char *buf, size_t len)
         snprintf(buf, len, "%.2f GB", (double)b / 1e9);
 }
 
-void svc_batch_progress_show(svc_batch_run *run)
+void batch_progress_show(batch_run *run)
 {
-    svc_batch_stats *st = &run->stats;
+    batch_stats *st = &run->stats;
     size_t done = atomic_load(&st->done), failed = atomic_load(&st->failed), skipped = atomic_load(&st->skipped);
     size_t ran = done - skipped;
-    double secs = svc_batch_elapsed_s(run);
+    double secs = batch_elapsed_s(run);
     double rate = secs > 0 ? (double)ran / secs : 0;
     double mbs = secs > 0 ? (double)atomic_load(&st->bytes_in) / 1e6 / secs : 0;
     char eta[32];
     if (rate > 0)
-        svc_batch_fmt_duration((double)(st->total - done) / rate, eta, sizeof(eta));
+        batch_fmt_duration((double)(st->total - done) / rate, eta, sizeof(eta));
     else
         snprintf(eta, sizeof(eta), "?");
     int pct = st->total ? (int)(100.0 * (double)done / (double)st->total) : 100;
@@ -140,7 +140,7 @@ void svc_batch_progress_show(svc_batch_run *run)
     pthread_mutex_unlock(&run->err_lock);
 }
 
-void svc_batch_progress_clear(svc_batch_run *run)
+void batch_progress_clear(batch_run *run)
 {
     if (!run->tty)
         return;
@@ -150,22 +150,22 @@ void svc_batch_progress_clear(svc_batch_run *run)
     pthread_mutex_unlock(&run->err_lock);
 }
 
-void svc_batch_progress_summary(svc_batch_run *run, bool interrupted)
+void batch_progress_summary(batch_run *run, bool interrupted)
 {
-    svc_batch_stats *st = &run->stats;
+    batch_stats *st = &run->stats;
     size_t ok = atomic_load(&st->ok), failed = atomic_load(&st->failed), skipped = atomic_load(&st->skipped);
     size_t not_started = st->total - atomic_load(&st->done);
-    double secs = svc_batch_elapsed_s(run);
+    double secs = batch_elapsed_s(run);
     double rate = secs > 0 ? (double)(ok + failed) / secs : 0;
     char wall[48] = "", in[32], out[32];
     if (secs >= 60) {
         wall[0] = ' ';
         wall[1] = '(';
-        svc_batch_fmt_duration(secs, wall + 2, sizeof(wall) - 3);
+        batch_fmt_duration(secs, wall + 2, sizeof(wall) - 3);
         strcat(wall, ")");
     }
-    svc_batch_fmt_bytes(atomic_load(&st->bytes_in), in, sizeof(in));
-    svc_batch_fmt_bytes(atomic_load(&st->bytes_out), out, sizeof(out));
+    batch_fmt_bytes(atomic_load(&st->bytes_in), in, sizeof(in));
+    batch_fmt_bytes(atomic_load(&st->bytes_out), out, sizeof(out));
 
     pthread_mutex_lock(&run->err_lock);
     if (run->tty)

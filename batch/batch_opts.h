@@ -1,9 +1,9 @@
 /*
- * batch_opts: the command line of `imgpipe batch` -> svc_batch_opts, and its --help text.
+ * batch_opts: the command line of `imgpipe batch` -> batch_opts, and its --help text.
  * Main thread only (getopt_long keeps global state).
  */
-#ifndef SVC_BATCH_OPTS_H
-#define SVC_BATCH_OPTS_H
+#ifndef BATCH_OPTS_H
+#define BATCH_OPTS_H
 
 #include <stdio.h>
 
@@ -11,8 +11,8 @@
 
 /* Parse argv (argv[0] is "batch") into opts. Returns 0; 1 when --help was printed (exit 0);
  * -1 on a usage error, with a message naming the option and what is allowed in msg. */
-int svc_batch_opts_parse(int argc, char **argv, svc_batch_opts *opts, char *msg, size_t msg_len);
+int batch_opts_parse(int argc, char **argv, batch_opts *opts, char *msg, size_t msg_len);
 
-void svc_batch_opts_usage(FILE *out);
+void batch_opts_usage(FILE *out);
 
 #endif
