@@ -1015,3 +1015,13 @@ int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err)
     op[oplen] = '\0';
     return pl_plan_parse(op, q ? q + 1 : NULL, q ? strlen(q + 1) : 0, plan, err);
 }
+
+bool pl_plan_wants_auto(const pl_plan *plan)
+{
+    if (plan->params.type == PL_FMT_AUTO)
+        return true;
+    for (int i = 0; i < plan->n_steps; i++)
+        if (plan->steps[i].params.type == PL_FMT_AUTO)
+            return true;
+    return false;
+}

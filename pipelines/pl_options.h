@@ -246,6 +246,9 @@ int pl_plan_parse_query(const char *op, const qs_query *query, pl_plan *plan, pl
  * palette) and the format was named (not type=auto). 0 for f unknown/auto (checked once known). */
 int pl_params_check_effort(const pl_params *p, pl_format f, bool named, pl_error *err);
 
+/* Whether the plan (or one of its steps) asks for type=auto: the answer then varies with Accept. */
+bool pl_plan_wants_auto(const pl_plan *plan);
+
 /* Parse a whole grammar string "op?query" (CLI, bench). */
 int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err);
 

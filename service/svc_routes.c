@@ -200,16 +200,6 @@ static void link_dispose(void *p)
     }
 }
 
-static int plan_wants_auto(const pl_plan *plan)
-{
-    if (plan->params.type == PL_FMT_AUTO)
-        return 1;
-    for (int i = 0; i < plan->n_steps; i++)
-        if (plan->steps[i].params.type == PL_FMT_AUTO)
-            return 1;
-    return 0;
-}
-
 /* The grammar's first type= is auto (trimmed, any case): for errors before/without a parsed plan. */
 static int query_wants_auto(const qs_query *q)
 {
@@ -370,7 +360,7 @@ static int image_route(svc_reqctx *rc, pl_op op, const char *path, size_t path_l
         image_error(rc, op, &perr);
         return 0;
     }
-    rc->vary_accept = plan_wants_auto(&plan);
+    rc->vary_accept = pl_plan_wants_auto(&plan);
     if (op == PL_OP_WATERMARKIMAGE && up.overlay == NULL) {
         svc_respond_fail(rc, SVC_E_MISSING_PARAMETER,
                          "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
@@ -392,7 +382,7 @@ void svc_routes_submit(svc_reqctx *rc, svc_job *job, const pl_plan *plan)
     h2o_iovec_t acc = header(req, H2O_TOKEN_ACCEPT);
     if (acc.base != NULL)
         job->accept = strndup(acc.base, acc.len);
-    rc->vary_accept = plan_wants_auto(plan);
+    rc->vary_accept = pl_plan_wants_auto(plan);
     job->plan = *plan;
     job->limits = app->limits;
     job->receiver = &app->receiver;

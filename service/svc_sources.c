@@ -72,16 +72,6 @@ static qs_query without_sources(const qs_query *qs, qs_pair *keep)
     return out;
 }
 
-static int wants_auto(const pl_plan *plan)
-{
-    if (plan->params.type == PL_FMT_AUTO)
-        return 1;
-    for (int i = 0; i < plan->n_steps; i++)
-        if (plan->steps[i].params.type == PL_FMT_AUTO)
-            return 1;
-    return 0;
-}
-
 static h2o_iovec_t req_header(h2o_req_t *req, const h2o_token_t *tok)
 {
     ssize_t i = h2o_find_header(&req->headers, tok, -1);
@@ -110,7 +100,7 @@ static int etag_step(svc_reqctx *rc, const pl_plan *plan, const uint8_t digest[3
     h2o_iovec_t acc = h2o_iovec_init(NULL, 0), inm;
     if (!rc->app->cfg->etag)
         return 0;
-    if (wants_auto(plan)) {
+    if (pl_plan_wants_auto(plan)) {
         acc = req_header(req, H2O_TOKEN_ACCEPT);
         if (acc.base == NULL)
             acc = h2o_iovec_init("", 0);
@@ -119,7 +109,7 @@ static int etag_step(svc_reqctx *rc, const pl_plan *plan, const uint8_t digest[3
     inm = req_header(req, H2O_TOKEN_IF_NONE_MATCH);
     if (inm.base == NULL || !svc_etag_match(inm.base, inm.len, rc->etag))
         return 0;
-    rc->vary_accept = wants_auto(plan);
+    rc->vary_accept = pl_plan_wants_auto(plan);
     svc_respond_not_modified(rc);
     return 1;
 }
@@ -208,7 +198,7 @@ int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
         plan_error(rc, op, &perr);
         goto out;
     }
-    rc->vary_accept = wants_auto(&plan);
+    rc->vary_accept = pl_plan_wants_auto(&plan);
     if (op == PL_OP_WATERMARKIMAGE) {
         svc_respond_fail(rc, SVC_E_MISSING_PARAMETER,
                          "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
