@@ -186,19 +186,32 @@ static void record_fault(svc_job *job, svc_proc_fault f, int sig)
                                f == SVC_PROC_CRASHED ? "signal" : "exit status", sig);
 }
 
+/* The pool thread's worker process, started when there is none (or it died). -1 when none can be
+ * started: the job is then answered (500) and sent back. */
+static int ensure_proc(svc_job *job, svc_proc **proc, const svc_proc_config *cfg)
+{
+    char errbuf[512];
+    if (svc_proc_alive(*proc))
+        return 0;
+    svc_proc_stop(*proc);
+    if ((*proc = svc_proc_start(cfg, errbuf, sizeof(errbuf))) != NULL)
+        return 0;
+    svc_log_printf(SVC_LOG_ERROR, "request %s: %s", job->request_id, errbuf);
+    job->started_us = g_get_monotonic_time();
+    job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "no worker process could be started; see the server log");
+    send_back(job);
+    return -1;
+}
+
 void svc_job_run_isolated(svc_job *job, svc_proc **proc, const svc_proc_config *cfg)
 {
     char errbuf[512];
-    if (!svc_proc_alive(*proc)) {
-        svc_proc_stop(*proc);
-        if ((*proc = svc_proc_start(cfg, errbuf, sizeof(errbuf))) == NULL) {
-            svc_log_printf(SVC_LOG_ERROR, "request %s: %s", job->request_id, errbuf);
-            job->started_us = g_get_monotonic_time();
-            job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "no worker process could be started; see the server log");
-            send_back(job);
-            return;
-        }
+    if (job_over_before_start(job)) { /* no need to wake the worker */
+        send_back(job);
+        return;
     }
+    if (ensure_proc(job, proc, cfg) != 0)
+        return;
     admit_state a = {.job = job, .held = 0};
     svc_proc_job pj = {.plan = &job->plan,
                        .limits = &job->limits,
@@ -215,23 +228,16 @@ void svc_job_run_isolated(svc_job *job, svc_proc **proc, const svc_proc_config *
                        .admit_arg = &a};
     int rc = -1, sig = 0;
     pid_t pid = svc_proc_pid(*proc);
-    if (job_over_before_start(job)) { /* no need to wake the worker */
-        send_back(job);
-        return;
-    }
     svc_proc_fault f = svc_proc_run(*proc, &pj, &rc, &job->result, &job->err, job->mime, sizeof(job->mime), &sig);
     if (f == SVC_PROC_GONE) { /* died while idle (an OOM kill, say): not this job's doing, run it on a new one */
         svc_log_printf(SVC_LOG_WARN, "worker process %d had died while idle; replacing it", (int)pid);
         svc_metrics_worker_exit("exited");
-        svc_proc_stop(*proc);
-        if ((*proc = svc_proc_start(cfg, errbuf, sizeof(errbuf))) == NULL) {
-            svc_log_printf(SVC_LOG_ERROR, "request %s: %s", job->request_id, errbuf);
-            job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "no worker process could be started; see the server log");
-            send_back(job);
+        if (ensure_proc(job, proc, cfg) != 0)
             return;
-        }
         pid = svc_proc_pid(*proc);
         f = svc_proc_run(*proc, &pj, &rc, &job->result, &job->err, job->mime, sizeof(job->mime), &sig);
+        if (f == SVC_PROC_GONE) /* a new worker gone at once: count it as this job's */
+            f = SVC_PROC_EXITED;
     }
     svc_admission_release(a.held);
     if (f != SVC_PROC_OK) {
