@@ -202,7 +202,10 @@ svc_pool *svc_pool_new(int workers, int capacity, int64_t max_wait_us, const svc
         int failed = p->n_failed;
         pthread_mutex_unlock(&p->mu);
         if (failed) {
-            snprintf(errbuf, errlen, "%d of %d worker processes did not start: %s", failed, workers, p->start_error);
+            snprintf(errbuf, errlen,
+                     "%d of %d worker processes did not start: %s (--isolation thread serves without them, with no "
+                     "crash containment)",
+                     failed, workers, p->start_error);
             svc_pool_stop(p);
             goto fail;
         }
