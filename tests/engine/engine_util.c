@@ -3,6 +3,8 @@
  */
 #include "engine_util.h"
 
+#include <math.h>
+
 int eu_init(void)
 {
     pl_error err;
@@ -139,4 +141,47 @@ eu_file eu_synth(int w, int h, const char *suffix)
             g_object_unref(t[i]);
     vips_error_clear();
     return f;
+}
+
+/* PSNR of two encoded images (decoded, sRGB 8-bit, alpha flattened on white); -1 if sizes differ. */
+double eu_psnr(const void *a, size_t alen, const void *b, size_t blen)
+{
+    VipsImage *im[2] = {vips_image_new_from_buffer(a, alen, "", NULL), vips_image_new_from_buffer(b, blen, "", NULL)};
+    VipsImage *t[2][4] = {{0}};
+    double out = -1;
+    for (int i = 0; i < 2 && im[0] && im[1]; i++) {
+        VipsImage *x = im[i];
+        if (vips_image_hasalpha(x)) {
+            VipsArrayDouble *bg = vips_array_double_newv(1, 255.0);
+            int r = vips_flatten(x, &t[i][0], "background", bg, NULL);
+            vips_area_unref(VIPS_AREA(bg));
+            if (r)
+                goto done;
+            x = t[i][0];
+        }
+        if (vips_colourspace(x, &t[i][1], VIPS_INTERPRETATION_sRGB, NULL) || vips_cast_uchar(t[i][1], &t[i][2], NULL))
+            goto done;
+    }
+    if (!im[0] || !im[1] || t[0][2]->Xsize != t[1][2]->Xsize || t[0][2]->Ysize != t[1][2]->Ysize)
+        goto done;
+    {
+        VipsImage *d = NULL, *sq = NULL;
+        double mse = 0;
+        if (!vips_subtract(t[0][2], t[1][2], &d, NULL) && !vips_multiply(d, d, &sq, NULL) && !vips_avg(sq, &mse, NULL))
+            out = mse <= 1e-9 ? 99.0 : 10 * log10(255.0 * 255.0 / mse);
+        if (d)
+            g_object_unref(d);
+        if (sq)
+            g_object_unref(sq);
+    }
+done:
+    vips_error_clear();
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 4; k++)
+            if (t[i][k])
+                g_object_unref(t[i][k]);
+        if (im[i])
+            g_object_unref(im[i]);
+    }
+    return out;
 }

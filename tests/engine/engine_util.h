@@ -45,6 +45,9 @@ int eu_run_switched_off(unsigned off, const char *spec, const eu_file *f, pl_res
 eu_img eu_decode(const pl_result *res);
 /* Mean absolute difference of two encoded images of the same size (sRGB, 3 bands); -1 on error. */
 double eu_diff(const pl_result *a, const pl_result *b);
+/* PSNR of two encoded images (decoded, sRGB 8-bit, alpha flattened on white); 99 when identical,
+ * -1 if the sizes differ or one does not decode. */
+double eu_psnr(const void *a, size_t alen, const void *b, size_t blen);
 /* Encode a synthetic image (a gradient with some structure) as JPEG/PNG, for sizes no fixture has. */
 eu_file eu_synth(int w, int h, const char *suffix);
 

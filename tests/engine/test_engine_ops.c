@@ -465,26 +465,6 @@ static void test_shrink_quality(void)
     eu_free(&f);
 }
 
-/* PSNR between two encoded outputs of the same size; -1 on error, 99 when identical. */
-static double psnr_between(const pl_result *a, const pl_result *b)
-{
-    VipsImage *ia = vips_image_new_from_buffer(a->data, a->len, "", NULL);
-    VipsImage *ib = vips_image_new_from_buffer(b->data, b->len, "", NULL), *t[2] = {0};
-    double mse = -1;
-    if (ia != NULL && ib != NULL && ia->Xsize == ib->Xsize && ia->Ysize == ib->Ysize && ia->Bands == ib->Bands &&
-        !vips_subtract(ia, ib, &t[0], NULL) && !vips_multiply(t[0], t[0], &t[1], NULL))
-        vips_avg(t[1], &mse, NULL);
-    vips_error_clear();
-    for (int i = 0; i < 2; i++)
-        if (t[i])
-            g_object_unref(t[i]);
-    if (ia)
-        g_object_unref(ia);
-    if (ib)
-        g_object_unref(ib);
-    return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : (mse == 0 ? 99 : -1);
-}
-
 /* The reduce left after shrink-on-load (factor in (0.5, 1)), done by vips_reducev on both axes
  * (pl_geometry_reduce): exact size, the same picture as vips_resize's lanczos3
  * (PL_NO_TRANSPOSED_REDUCE: > min_same dB, and not identical, so the path was taken; a
@@ -499,7 +479,7 @@ static void check_reduce(const char *fixture, const char *spec, int w, int h, do
     int rc_old = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE, spec, &f, &old, &e);
     eu_img d = eu_decode(&r);
     int bands = 0;
-    double same = rc == 0 && rc_old == 0 ? psnr_between(&r, &old) : -1;
+    double same = rc == 0 && rc_old == 0 ? eu_psnr(r.data, r.len, old.data, old.len) : -1;
     double exact = rc == 0 ? psnr_vs_exact(&f, &r, &bands) : -1, exact_old = rc_old == 0 ? psnr_vs_exact(&f, &old, &bands) : -1;
     ok(rc == 0 && d.width == w && d.height == h && same > min_same && same < 99 && (min_exact < 0 || exact > min_exact),
        "%s %s %s -> %dx%d: PSNR %.1f dB vs the reduceh path (> %.0f, < 99), %.1f vs exact (reduceh path %.1f; > %.0f)", what,

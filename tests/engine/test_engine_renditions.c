@@ -49,49 +49,6 @@ static int run_json(const char *q, const eu_file *f, const pl_limits *lim, json_
     return r;
 }
 
-/* PSNR of two encoded images (decoded, sRGB 8-bit, alpha flattened on white); -1 if sizes differ. */
-static double psnr(const void *a, size_t alen, const void *b, size_t blen)
-{
-    VipsImage *im[2] = {vips_image_new_from_buffer(a, alen, "", NULL), vips_image_new_from_buffer(b, blen, "", NULL)};
-    VipsImage *t[2][4] = {{0}};
-    double out = -1;
-    for (int i = 0; i < 2 && im[0] && im[1]; i++) {
-        VipsImage *x = im[i];
-        if (vips_image_hasalpha(x)) {
-            VipsArrayDouble *bg = vips_array_double_newv(1, 255.0);
-            int r = vips_flatten(x, &t[i][0], "background", bg, NULL);
-            vips_area_unref(VIPS_AREA(bg));
-            if (r)
-                goto done;
-            x = t[i][0];
-        }
-        if (vips_colourspace(x, &t[i][1], VIPS_INTERPRETATION_sRGB, NULL) || vips_cast_uchar(t[i][1], &t[i][2], NULL))
-            goto done;
-    }
-    if (!im[0] || !im[1] || t[0][2]->Xsize != t[1][2]->Xsize || t[0][2]->Ysize != t[1][2]->Ysize)
-        goto done;
-    {
-        VipsImage *d = NULL, *sq = NULL;
-        double mse = 0;
-        if (!vips_subtract(t[0][2], t[1][2], &d, NULL) && !vips_multiply(d, d, &sq, NULL) && !vips_avg(sq, &mse, NULL))
-            out = mse <= 1e-9 ? 99.0 : 10 * log10(255.0 * 255.0 / mse);
-        if (d)
-            g_object_unref(d);
-        if (sq)
-            g_object_unref(sq);
-    }
-done:
-    vips_error_clear();
-    for (int i = 0; i < 2; i++) {
-        for (int k = 0; k < 4; k++)
-            if (t[i][k])
-                g_object_unref(t[i][k]);
-        if (im[i])
-            g_object_unref(im[i]);
-    }
-    return out;
-}
-
 static const char *sniff_name(const void *d, size_t n)
 {
     return pl_format_name(pl_sniff(d, n));
@@ -157,7 +114,7 @@ static void compare_all(const char *what, const eu_file *f, const eu_file *exact
                 eu_img di = eu_decode(&(pl_result){.data = d, .len = dl});
                 ok(t1 && t2 && strcmp(t1, t2) == 0 && w == alone.width && h == alone.height && di.width == w && di.page_height == h,
                    "%s [%s]: %s %dx%d, alone %s %dx%d", what, spec, t1 ? t1 : "?", w, h, t2 ? t2 : "?", alone.width, alone.height);
-                double db = psnr(d, dl, ref.data, ref.len), db_alone = psnr(d, dl, alone.data, alone.len);
+                double db = eu_psnr(d, dl, ref.data, ref.len), db_alone = eu_psnr(d, dl, alone.data, alone.len);
                 double floor_db = strstr(spec, "type=gif") || strstr(spec, "palette=true") ? 30.0 : 40.0;
                 ok(db >= floor_db, "%s [%s]: %.1f dB from exact (>= %.0f); %.1f dB from alone", what, spec, db, floor_db, db_alone);
                 g_free(d);
