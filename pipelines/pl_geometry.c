@@ -64,6 +64,69 @@ static bool pl_geo_swaps(const pl_ctx *c, const pl_geo *g)
     return s;
 }
 
+/* What an imaginary route asks of its box: crop to it, embed in it, enlarge to it, force it. */
+typedef struct pl_geo_mode {
+    bool crop, embed, enlarge, force;
+} pl_geo_mode;
+
+/* Each route's rule (bimg's options per handler): the box W x H (fit narrows it to the image's
+ * aspect), the mode, and zoom's or extract's area; w, h grow by zoom. */
+static pl_geo_mode pl_geo_route_rule(const pl_step *s, int *w, int *h, int *W, int *H, pl_geo *g)
+{
+    const pl_params *p = &s->params;
+    pl_geo_mode m = {false, p->embed, false, p->force};
+    switch (s->op) {
+    case PL_OP_RESIZE:
+        m.embed = true;
+        if (pl_params_has(p, PL_P_NOCROP))
+            m.crop = !p->nocrop;
+        break;
+    case PL_OP_FIT:
+        if (*W > 0 && *H > 0) {
+            if ((int64_t)*w * *H > (int64_t)*W * *h)
+                *H = VIPS_MAX(1, pl_geo_round((double)*W * *h / *w));
+            else
+                *W = VIPS_MAX(1, pl_geo_round((double)*H * *w / *h));
+        }
+        m.embed = true;
+        break;
+    case PL_OP_ENLARGE:
+        m.enlarge = true;
+        m.crop = !p->nocrop;
+        break;
+    case PL_OP_EXTRACT:
+        g->area = true;
+        break;
+    case PL_OP_CROP:
+        m.crop = true;
+        break;
+    case PL_OP_SMARTCROP:
+        m.crop = true;
+        g->gravity = PL_GRAVITY_SMART;
+        break;
+    case PL_OP_ZOOM:
+        g->zoom = p->factor + 1;
+        if (p->top > 0 || p->left > 0) {
+            g->area = true;
+            m.crop = !p->nocrop;
+        }
+        *w *= g->zoom;
+        *h *= g->zoom;
+        break;
+    default:
+        break;
+    }
+    if (g->area) {
+        g->al = p->left;
+        g->at = p->top;
+        g->aw = p->areawidth > 0 ? p->areawidth : *w / g->zoom;
+        g->ah = p->areaheight > 0 ? p->areaheight : *h / g->zoom;
+    }
+    if (!m.force && !m.crop && !m.embed && !m.enlarge && p->rotate == 0 && (*W > 0 || *H > 0))
+        m.force = true;
+    return m;
+}
+
 /* bimg's Process for imaginary's routes. w, h: logical size before the step's rotations. */
 static void pl_geo_imaginary(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)
 {
@@ -89,70 +152,20 @@ static void pl_geo_imaginary(const pl_ctx *c, const pl_step *s, int w, int h, pl
         else
             W = H / p->aspect_h * p->aspect_w;
     }
-    bool crop = false, embed = p->embed, enlarge = false, force = p->force;
-    switch (s->op) {
-    case PL_OP_RESIZE:
-        embed = true;
-        if (pl_params_has(p, PL_P_NOCROP))
-            crop = !p->nocrop;
-        break;
-    case PL_OP_FIT:
-        if (W > 0 && H > 0) {
-            if ((int64_t)w * H > (int64_t)W * h)
-                H = VIPS_MAX(1, pl_geo_round((double)W * h / w));
-            else
-                W = VIPS_MAX(1, pl_geo_round((double)H * w / h));
-        }
-        embed = true;
-        break;
-    case PL_OP_ENLARGE:
-        enlarge = true;
-        crop = !p->nocrop;
-        break;
-    case PL_OP_EXTRACT:
-        g->area = true;
-        break;
-    case PL_OP_CROP:
-        crop = true;
-        break;
-    case PL_OP_SMARTCROP:
-        crop = true;
-        g->gravity = PL_GRAVITY_SMART;
-        break;
-    case PL_OP_ZOOM:
-        g->zoom = p->factor + 1;
-        if (p->top > 0 || p->left > 0) {
-            g->area = true;
-            crop = !p->nocrop;
-        }
-        w *= g->zoom;
-        h *= g->zoom;
-        break;
-    default:
-        break;
-    }
-    if (g->area) {
-        g->al = p->left;
-        g->at = p->top;
-        g->aw = p->areawidth > 0 ? p->areawidth : w / g->zoom;
-        g->ah = p->areaheight > 0 ? p->areaheight : h / g->zoom;
-    }
-    if (!force && !crop && !embed && !enlarge && p->rotate == 0 && (W > 0 || H > 0))
-        force = true;
+    pl_geo_mode m = pl_geo_route_rule(s, &w, &h, &W, &H, g);
     if (W <= 0 && H <= 0)
         return;
     if (W > 0 && H <= 0)
-        H = crop ? h : VIPS_MAX(1, pl_geo_round((double)h * W / w));
+        H = m.crop ? h : VIPS_MAX(1, pl_geo_round((double)h * W / w));
     else if (H > 0 && W <= 0)
-        W = crop ? w : VIPS_MAX(1, pl_geo_round((double)w * H / h));
+        W = m.crop ? w : VIPS_MAX(1, pl_geo_round((double)w * H / h));
     double fx = (double)w / W, fy = (double)h / H;
-    bool by_width = crop ? fx <= fy : fx >= fy;
-    if (!enlarge && !force && w < W && h < H) {
+    bool by_width = m.crop ? fx <= fy : fx >= fy;
+    if (!m.enlarge && !m.force && w < W && h < H) {
         W = w;
         H = h;
-        fx = fy = 1.0;
     }
-    if (force) {
+    if (m.force) {
         g->rw = W;
         g->rh = H;
         return;
@@ -162,13 +175,13 @@ static void pl_geo_imaginary(const pl_ctx *c, const pl_step *s, int w, int h, pl
         g->rw = g->rh = 0; /* already there: no resampling */
     g->fw = W;
     g->fh = H;
-    g->fin = crop ? PL_FIN_CROP : embed ? PL_FIN_EMBED : PL_FIN_NONE;
+    g->fin = m.crop ? PL_FIN_CROP : m.embed ? PL_FIN_EMBED : PL_FIN_NONE;
 }
 
-/* imgpipe's transform. w, h: logical size before the step. */
-static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)
+/* transform's start: rotation, flips, trim, background and the area taken before resizing;
+ * *w, *h become the size the box applies to. */
+static void pl_geo_transform_start(const pl_ctx *c, const pl_params *p, int *w, int *h, pl_geo *g)
 {
-    const pl_params *p = &s->params;
     memset(g, 0, sizeof(*g));
     g->zoom = 1;
     g->gravity = p->gravity;
@@ -188,18 +201,54 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
     g->trim = p->trim > 0;
     g->pre_area = p->areawidth > 0 && p->areaheight > 0;
     if (g->autorot && c->orientation >= 5 && c->orientation <= 8) {
-        int t = w;
-        w = h;
-        h = t;
+        int t = *w;
+        *w = *h;
+        *h = t;
     }
     if (g->pre_area) {
         g->al = p->left;
         g->at = p->top;
         g->aw = p->areawidth;
         g->ah = p->areaheight;
-        w = g->aw;
-        h = g->ah;
+        *w = g->aw;
+        *h = g->ah;
     }
+}
+
+/* transform's fit of w x h to the box W x H (both set). */
+static void pl_geo_transform_fit(const pl_params *p, pl_fit fit, int w, int h, int W, int H, pl_geo *g)
+{
+    double sx = (double)W / w, sy = (double)H / h;
+    if (fit == PL_FIT_FILL) {
+        g->rw = W;
+        g->rh = H;
+        return;
+    }
+    /* cover/outside fill the box (the larger scale), inside/contain fit in it (the smaller) */
+    bool covers = fit == PL_FIT_COVER || fit == PL_FIT_OUTSIDE;
+    bool by_width = covers ? sx >= sy : sx <= sy;
+    double sc = by_width ? sx : sy;
+    if (!p->enlarge && sc > 1.0) {
+        g->rw = w, g->rh = h;
+    } else {
+        pl_geo_scale(w, h, W, H, by_width, g);
+    }
+    if (fit == PL_FIT_COVER) {
+        g->fin = PL_FIN_CROP;
+        g->fw = VIPS_MIN(W, g->rw);
+        g->fh = VIPS_MIN(H, g->rh);
+    } else if (fit == PL_FIT_CONTAIN) {
+        g->fin = PL_FIN_EMBED;
+        g->fw = W;
+        g->fh = H;
+    }
+}
+
+/* imgpipe's transform. w, h: logical size before the step. */
+static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)
+{
+    const pl_params *p = &s->params;
+    pl_geo_transform_start(c, p, &w, &h, g);
     double dpr = p->dpr > 0 ? p->dpr : 1.0;
     int W = p->width > 0 ? pl_geo_round(p->width * dpr) : 0;
     int H = p->height > 0 ? pl_geo_round(p->height * dpr) : 0;
@@ -231,34 +280,7 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
         if (fit == PL_FIT_COVER || fit == PL_FIT_CONTAIN)
             fit = PL_FIT_INSIDE;
     }
-    double sx = (double)W / w, sy = (double)H / h;
-    switch (fit) {
-    case PL_FIT_FILL:
-        g->rw = W;
-        g->rh = H;
-        return;
-    default: {
-        /* cover/outside fill the box (the larger scale), inside/contain fit in it (the smaller) */
-        bool covers = fit == PL_FIT_COVER || fit == PL_FIT_OUTSIDE;
-        bool by_width = covers ? sx >= sy : sx <= sy;
-        double sc = by_width ? sx : sy;
-        if (!p->enlarge && sc > 1.0) {
-            g->rw = w, g->rh = h;
-        } else {
-            pl_geo_scale(w, h, W, H, by_width, g);
-        }
-        if (fit == PL_FIT_COVER) {
-            g->fin = PL_FIN_CROP;
-            g->fw = VIPS_MIN(W, g->rw);
-            g->fh = VIPS_MIN(H, g->rh);
-        } else if (fit == PL_FIT_CONTAIN) {
-            g->fin = PL_FIN_EMBED;
-            g->fw = W;
-            g->fh = H;
-        }
-        return;
-    }
-    }
+    pl_geo_transform_fit(p, fit, w, h, W, H, g);
 }
 
 static void pl_geo_for(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)

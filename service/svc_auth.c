@@ -252,98 +252,118 @@ static size_t auth_count_items(const char *csv)
     return n;
 }
 
+#define AUTH_OOM "out of memory while reading the auth settings"
+
+/* The API keys of `keys_csv` (comma-separated), kept as SHA-256 digests; the copy is wiped. */
+static int auth_add_keys(svc_auth *a, const char *keys_csv, char *errbuf, size_t errlen)
+{
+    char *copy = strdup(keys_csv), *save = NULL;
+    a->key_digests = calloc(auth_count_items(keys_csv), sizeof(*a->key_digests));
+    if (!copy || !a->key_digests) {
+        free(copy);
+        snprintf(errbuf, errlen, AUTH_OOM);
+        return -1;
+    }
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *k = auth_trim(tok);
+        if (*k)
+            SHA256((const unsigned char *)k, strlen(k), a->key_digests[a->n_keys++]);
+    }
+    OPENSSL_cleanse(copy, strlen(keys_csv));
+    free(copy);
+    if (a->n_keys == 0) {
+        snprintf(errbuf, errlen,
+                 "API keys: '%s' holds no key; give one or more keys separated by commas, or leave it empty "
+                 "to accept requests without a key",
+                 keys_csv);
+        return -1;
+    }
+    return 0;
+}
+
+static int auth_set_sign_key(svc_auth *a, const char *sign_key, char *errbuf, size_t errlen)
+{
+    size_t n = strlen(sign_key);
+    if (n < AUTH_SIGN_KEY_MIN) {
+        snprintf(errbuf, errlen,
+                 "URL signature key: %zu characters is too short; use at least %d (as imaginary), e.g. "
+                 "`openssl rand -hex 32`",
+                 n, AUTH_SIGN_KEY_MIN);
+        return -1;
+    }
+    if ((a->sign_key = strdup(sign_key)) == NULL) {
+        snprintf(errbuf, errlen, AUTH_OOM);
+        return -1;
+    }
+    a->sign_key_len = n;
+    return 0;
+}
+
+/* One CORS origin: '*' or scheme://host[:port], kept in lower case. */
+static int auth_add_origin(svc_auth *a, const char *o, char *errbuf, size_t errlen)
+{
+    if (strcmp(o, "*") == 0) {
+        a->cors_any = true;
+        return 0;
+    }
+    if (!auth_origin_valid(o)) {
+        snprintf(errbuf, errlen,
+                 "CORS origin '%s': use '*' or an origin such as https://example.com or "
+                 "http://localhost:3000 (scheme://host[:port], no path or trailing slash)",
+                 o);
+        return -1;
+    }
+    char *lc = strdup(o);
+    if (!lc) {
+        snprintf(errbuf, errlen, AUTH_OOM);
+        return -1;
+    }
+    for (char *p = lc; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    a->origins[a->n_origins++] = lc;
+    return 0;
+}
+
+static int auth_add_origins(svc_auth *a, const char *cors_csv, char *errbuf, size_t errlen)
+{
+    char *copy = strdup(cors_csv), *save = NULL;
+    int rc = 0;
+    a->origins = calloc(auth_count_items(cors_csv), sizeof(*a->origins));
+    if (!copy || !a->origins) {
+        free(copy);
+        snprintf(errbuf, errlen, AUTH_OOM);
+        return -1;
+    }
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        char *o = auth_trim(tok);
+        if (*o)
+            rc = auth_add_origin(a, o, errbuf, errlen);
+    }
+    free(copy);
+    if (rc == 0 && !a->cors_any && a->n_origins == 0) {
+        snprintf(errbuf, errlen,
+                 "CORS origins: '%s' holds no origin; give '*' or origins separated by commas, or leave it "
+                 "empty to turn CORS off",
+                 cors_csv);
+        rc = -1;
+    }
+    return rc;
+}
+
 svc_auth *svc_auth_new(const char *keys_csv, const char *sign_key, const char *cors_csv, char *errbuf, size_t errlen)
 {
     svc_auth *a = calloc(1, sizeof(*a));
-    char *copy = NULL;
-    if (!a)
-        goto oom;
-
-    if (keys_csv && *keys_csv) {
-        copy = strdup(keys_csv);
-        a->key_digests = calloc(auth_count_items(keys_csv), sizeof(*a->key_digests));
-        if (!copy || !a->key_digests)
-            goto oom;
-        char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *k = auth_trim(tok);
-            if (!*k)
-                continue;
-            SHA256((const unsigned char *)k, strlen(k), a->key_digests[a->n_keys++]);
-        }
-        OPENSSL_cleanse(copy, strlen(keys_csv));
-        free(copy);
-        copy = NULL;
-        if (a->n_keys == 0) {
-            snprintf(errbuf, errlen,
-                     "API keys: '%s' holds no key; give one or more keys separated by commas, or leave it empty "
-                     "to accept requests without a key",
-                     keys_csv);
-            goto fail;
-        }
+    if (!a) {
+        snprintf(errbuf, errlen, AUTH_OOM);
+        return NULL;
     }
-
-    if (sign_key && *sign_key) {
-        size_t n = strlen(sign_key);
-        if (n < AUTH_SIGN_KEY_MIN) {
-            snprintf(errbuf, errlen,
-                     "URL signature key: %zu characters is too short; use at least %d (as imaginary), e.g. "
-                     "`openssl rand -hex 32`",
-                     n, AUTH_SIGN_KEY_MIN);
-            goto fail;
-        }
-        a->sign_key = strdup(sign_key);
-        if (!a->sign_key)
-            goto oom;
-        a->sign_key_len = n;
-    }
-
-    if (cors_csv && *cors_csv) {
-        copy = strdup(cors_csv);
-        a->origins = calloc(auth_count_items(cors_csv), sizeof(*a->origins));
-        if (!copy || !a->origins)
-            goto oom;
-        char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *o = auth_trim(tok);
-            if (!*o)
-                continue;
-            if (strcmp(o, "*") == 0) {
-                a->cors_any = true;
-                continue;
-            }
-            if (!auth_origin_valid(o)) {
-                snprintf(errbuf, errlen,
-                         "CORS origin '%s': use '*' or an origin such as https://example.com or "
-                         "http://localhost:3000 (scheme://host[:port], no path or trailing slash)",
-                         o);
-                goto fail;
-            }
-            char *lc = strdup(o);
-            if (!lc)
-                goto oom;
-            for (char *p = lc; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            a->origins[a->n_origins++] = lc;
-        }
-        free(copy);
-        copy = NULL;
-        if (!a->cors_any && a->n_origins == 0) {
-            snprintf(errbuf, errlen,
-                     "CORS origins: '%s' holds no origin; give '*' or origins separated by commas, or leave it "
-                     "empty to turn CORS off",
-                     cors_csv);
-            goto fail;
-        }
+    if ((keys_csv && *keys_csv && auth_add_keys(a, keys_csv, errbuf, errlen) != 0) ||
+        (sign_key && *sign_key && auth_set_sign_key(a, sign_key, errbuf, errlen) != 0) ||
+        (cors_csv && *cors_csv && auth_add_origins(a, cors_csv, errbuf, errlen) != 0)) {
+        svc_auth_free(a);
+        return NULL;
     }
     return a;
-
-oom:
-    snprintf(errbuf, errlen, "out of memory while reading the auth settings");
-fail:
-    free(copy);
-    svc_auth_free(a);
-    return NULL;
 }
 
 bool svc_auth_keys_enabled(const svc_auth *a)

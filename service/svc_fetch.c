@@ -144,38 +144,26 @@ static void xfer_free(xfer *x)
     free(x);
 }
 
-/* Check `text` and start a hop for it. NULL when refused or when curl cannot be set up: the item
- * is then failed (status, error, message) and the caller sends it back. */
-static xfer *hop_start(svc_fetch *f, svc_fetch_item *it, const char *text)
+/* Resolves u's host here, once, and refuses it unless every address is public; fills `entry`
+ * with the CURLOPT_RESOLVE line "host:port:addr,…" (at most 16 addresses). 0, or -1 with the
+ * item failed. */
+static int resolve_public(svc_fetch *f, svc_fetch_item *it, const svc_url *u, char *entry, size_t entry_len)
 {
-    svc_url u;
-    char msg[600], port_s[16], entry[1024];
+    char port_s[16];
     struct addrinfo hints, *res = NULL;
-    xfer *x = NULL;
-    int64_t now = g_get_monotonic_time(), left_ms;
-    svc_url_verdict v = svc_url_check(f->s.origins, text, &u, msg, sizeof(msg));
-    if (v != SVC_URL_OK) {
-        item_fail(it, v == SVC_URL_INVALID ? 400 : 403, v == SVC_URL_INVALID ? "invalid_url" : "origin_not_allowed", "%s", msg);
-        goto out;
-    }
-    left_ms = (it->deadline_us - now) / 1000;
-    if (left_ms <= 0) {
-        item_fail(it, 504, "upstream_timeout", "the origin did not send the image within url-timeout (%lld ms)", f->s.timeout_ms);
-        goto out;
-    }
-    /* the lookup, here, once; every address must be public */
-    snprintf(port_s, sizeof(port_s), "%d", u.port);
+    int rc = -1, n_addr = 0;
+
+    snprintf(port_s, sizeof(port_s), "%d", u->port);
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (u.literal ? AI_NUMERICHOST : 0);
-    int gai = getaddrinfo(u.host, port_s, &hints, &res);
+    hints.ai_flags = AI_NUMERICSERV | (u->literal ? AI_NUMERICHOST : 0);
+    int gai = getaddrinfo(u->host, port_s, &hints, &res);
     if (gai != 0) {
-        item_fail(it, 400, "upstream_error", "error fetching remote http image: cannot resolve %s: %s", u.host, gai_strerror(gai));
-        goto out;
+        item_fail(it, 400, "upstream_error", "error fetching remote http image: cannot resolve %s: %s", u->host, gai_strerror(gai));
+        return -1;
     }
-    size_t pos = (size_t)snprintf(entry, sizeof(entry), "%s:%d:", u.host, u.port);
-    int n_addr = 0;
+    size_t pos = (size_t)snprintf(entry, entry_len, "%s:%d:", u->host, u->port);
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         char a[80];
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
@@ -186,36 +174,30 @@ static xfer *hop_start(svc_fetch *f, svc_fetch_item *it, const char *text)
             item_fail(it, 403, "private_address",
                       "url= host %s resolves to %s (%s): private, loopback and link-local addresses are not fetched "
                       "(allow-private-sources)",
-                      u.host, a, why);
+                      u->host, a, why);
             goto out;
         }
         addr_text(ai->ai_addr, a, sizeof(a), 1);
-        if (pos + strlen(a) + 2 < sizeof(entry) && n_addr < 16) {
-            pos += (size_t)snprintf(entry + pos, sizeof(entry) - pos, "%s%s", n_addr ? "," : "", a);
+        if (pos + strlen(a) + 2 < entry_len && n_addr < 16) {
+            pos += (size_t)snprintf(entry + pos, entry_len - pos, "%s%s", n_addr ? "," : "", a);
             n_addr++;
         }
     }
-    if (n_addr == 0) {
-        item_fail(it, 400, "upstream_error", "error fetching remote http image: %s has no IPv4 or IPv6 address", u.host);
-        goto out;
-    }
-    if ((x = calloc(1, sizeof(*x))) == NULL || (x->easy = curl_easy_init()) == NULL) {
-        item_fail(it, 503, "out_of_memory", "the server is out of memory; retry later");
-        free(x);
-        x = NULL;
-        goto out;
-    }
-    x->f = f;
-    x->it = it;
-    x->started_us = now;
-    if (!u.literal)
-        x->resolve = curl_slist_append(NULL, entry);
-    /* CURLOPT_RESOLVE entries never expire: in the multi's shared cache one would stay per host
-     * name ever fetched, so each hop gets a cache of its own */
-    if ((x->dns = curl_share_init()) != NULL)
-        curl_share_setopt(x->dns, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    if (n_addr == 0)
+        item_fail(it, 400, "upstream_error", "error fetching remote http image: %s has no IPv4 or IPv6 address", u->host);
+    else
+        rc = 0;
+out:
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* The easy handle's options for one hop: only http(s), no redirects (each hop is checked here),
+ * no proxy, the checked addresses only, the size bound and what is left of the deadline. */
+static void hop_options(xfer *x, const svc_url *u, long left_ms)
+{
     CURL *e = x->easy;
-    curl_easy_setopt(e, CURLOPT_URL, u.url);
+    curl_easy_setopt(e, CURLOPT_URL, u->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     if (x->dns != NULL)
         curl_easy_setopt(e, CURLOPT_SHARE, x->dns);
@@ -231,22 +213,58 @@ static xfer *hop_start(svc_fetch *f, svc_fetch_item *it, const char *text)
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->s.max_bytes);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(left_ms < 3000 ? left_ms : 3000));
-    curl_easy_setopt(e, CURLOPT_USERAGENT, f->s.user_agent);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->f->s.max_bytes);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 3000 ? left_ms : 3000L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, x->f->s.user_agent);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-    if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+}
+
+/* Check `text` and start a hop for it. NULL when refused or when curl cannot be set up: the item
+ * is then failed (status, error, message) and the caller sends it back. */
+static xfer *hop_start(svc_fetch *f, svc_fetch_item *it, const char *text)
+{
+    svc_url u;
+    char msg[600], entry[1024];
+    xfer *x = NULL;
+    int64_t now = g_get_monotonic_time(), left_ms;
+    svc_url_verdict v = svc_url_check(f->s.origins, text, &u, msg, sizeof(msg));
+    if (v != SVC_URL_OK) {
+        item_fail(it, v == SVC_URL_INVALID ? 400 : 403, v == SVC_URL_INVALID ? "invalid_url" : "origin_not_allowed", "%s", msg);
+        goto out;
+    }
+    left_ms = (it->deadline_us - now) / 1000;
+    if (left_ms <= 0) {
+        item_fail(it, 504, "upstream_timeout", "the origin did not send the image within url-timeout (%lld ms)", f->s.timeout_ms);
+        goto out;
+    }
+    if (resolve_public(f, it, &u, entry, sizeof(entry)) != 0)
+        goto out;
+    if ((x = calloc(1, sizeof(*x))) == NULL || (x->easy = curl_easy_init()) == NULL) {
+        item_fail(it, 503, "out_of_memory", "the server is out of memory; retry later");
+        free(x);
+        x = NULL;
+        goto out;
+    }
+    x->f = f;
+    x->it = it;
+    x->started_us = now;
+    if (!u.literal)
+        x->resolve = curl_slist_append(NULL, entry);
+    /* CURLOPT_RESOLVE entries never expire: in the multi's shared cache one would stay per host
+     * name ever fetched, so each hop gets a cache of its own */
+    if ((x->dns = curl_share_init()) != NULL)
+        curl_share_setopt(x->dns, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    hop_options(x, &u, (long)left_ms);
+    if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
         item_fail(it, 503, "out_of_memory", "the server could not start the fetch; retry later");
-        curl_easy_cleanup(e);
+        curl_easy_cleanup(x->easy);
         x->easy = NULL;
         xfer_free(x);
         x = NULL;
     }
 out:
-    if (res != NULL)
-        freeaddrinfo(res);
     svc_url_clear(&u);
     return x;
 }

@@ -143,6 +143,32 @@ int svc_multipart_parse(const uint8_t *body, size_t len, svc_span boundary, svc_
     return svc_multipart_parse_counted(body, len, boundary, parts, max, n, &scanned, err);
 }
 
+/* The header block of the part starting at body[pos] (it ends with an empty line, CRLF or bare
+ * LF, searched within SVC_MP_MAX_HEADER_BYTES): fills part's headers and returns where its data
+ * starts, or SIZE_MAX with *err set. */
+static size_t part_headers(const uint8_t *body, size_t len, size_t pos, svc_mp_part *part, size_t *scanned, const char **err)
+{
+    if (len - pos >= 2 && body[pos] == '\r' && body[pos + 1] == '\n')
+        return pos + 2;
+    if (pos < len && body[pos] == '\n')
+        return pos + 1;
+    size_t window = len - pos < SVC_MP_MAX_HEADER_BYTES ? len - pos : SVC_MP_MAX_HEADER_BYTES;
+    const uint8_t *crlf = find(body + pos, window, "\r\n\r\n", 4, scanned);
+    /* a bare-LF blank line can only be the end if it comes before the CRLF one */
+    const uint8_t *lf = find(body + pos, crlf != NULL ? (size_t)(crlf - (body + pos)) + 2 : window, "\n\n", 2, scanned);
+    if (crlf == NULL && lf == NULL) {
+        *err = window == SVC_MP_MAX_HEADER_BYTES ? "multipart part headers are not terminated by an empty line within 8 KiB"
+                                                 : "multipart part headers are not terminated by an empty line";
+        return SIZE_MAX;
+    }
+    if (crlf != NULL && (lf == NULL || crlf < lf)) {
+        parse_headers(body + pos, crlf, part);
+        return (size_t)(crlf - body) + 4;
+    }
+    parse_headers(body + pos, lf, part);
+    return (size_t)(lf - body) + 2;
+}
+
 int svc_multipart_parse_counted(const uint8_t *body, size_t len, svc_span boundary, svc_mp_part *parts, size_t max, size_t *n,
                                 size_t *scanned, const char **err)
 {
@@ -172,8 +198,7 @@ int svc_multipart_parse_counted(const uint8_t *body, size_t len, svc_span bounda
     }
     for (;;) {
         svc_mp_part part;
-        const uint8_t *hdr_end;
-        size_t hdr_start, data_start;
+        size_t data_start;
         if (len - pos >= 2 && body[pos] == '-' && body[pos + 1] == '-')
             return 0; /* closing delimiter */
         while (pos < len && (body[pos] == ' ' || body[pos] == '\t'))
@@ -185,32 +210,9 @@ int svc_multipart_parse_counted(const uint8_t *body, size_t len, svc_span bounda
             return -1;
         }
         pos++;
-        hdr_start = pos;
         memset(&part, 0, sizeof(part));
-        /* header block: ends with an empty line */
-        if (len - pos >= 2 && body[pos] == '\r' && body[pos + 1] == '\n') {
-            data_start = pos + 2;
-        } else if (pos < len && body[pos] == '\n') {
-            data_start = pos + 1;
-        } else {
-            size_t window = len - pos < SVC_MP_MAX_HEADER_BYTES ? len - pos : SVC_MP_MAX_HEADER_BYTES;
-            const uint8_t *crlf = find(body + pos, window, "\r\n\r\n", 4, scanned);
-            /* a bare-LF blank line can only be the end if it comes before the CRLF one */
-            const uint8_t *lf = find(body + pos, crlf != NULL ? (size_t)(crlf - (body + pos)) + 2 : window, "\n\n", 2, scanned);
-            if (crlf == NULL && lf == NULL) {
-                *err = window == SVC_MP_MAX_HEADER_BYTES ? "multipart part headers are not terminated by an empty line within 8 KiB"
-                                                         : "multipart part headers are not terminated by an empty line";
-                return -1;
-            }
-            if (crlf != NULL && (lf == NULL || crlf < lf)) {
-                hdr_end = crlf;
-                data_start = (size_t)(crlf - body) + 4;
-            } else {
-                hdr_end = lf;
-                data_start = (size_t)(lf - body) + 2;
-            }
-            parse_headers(body + hdr_start, hdr_end, &part);
-        }
+        if ((data_start = part_headers(body, len, pos, &part, scanned, err)) == SIZE_MAX)
+            return -1;
         hit = data_start <= len ? find(body + data_start, len - data_start, delim, dlen, scanned) : NULL;
         if (hit == NULL) {
             *err = "multipart body ends before its closing boundary";

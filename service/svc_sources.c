@@ -149,111 +149,145 @@ int svc_sources_get_allowed(const svc_app *app)
     return app->fetch != NULL;
 }
 
-int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
+/* The source a GET names: 1 found (*kind, *target), 0 none (answered with MSG_NO_SOURCE unless
+ * `quiet`), -1 answered with the error. imaginary: an empty value matches no source. */
+static int find_source(svc_reqctx *rc, const qs_query *qs, bool quiet, svc_fetch_kind *kind, const char **target)
 {
     svc_app *app = rc->app;
-    h2o_req_t *req = rc->req;
-    int is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
     const char *url = "", *file = "";
-    qs_pair *keep = NULL;
-    int has_url, has_file, answered = 1;
-    pl_plan plan;
-    pl_error perr;
-    src_req *sr = NULL;
+    int has_url = app->origins != NULL ? source_param(qs, "url", &url) : 0;
+    int has_file = app->mount_fd >= 0 ? source_param(qs, "file", &file) : 0;
 
-    if (!is_get && req->entity.base != NULL && req->entity.len > 0)
-        return 0; /* a body: it is the image */
-    has_url = app->origins != NULL ? source_param(qs, "url", &url) : 0;
-    has_file = app->mount_fd >= 0 ? source_param(qs, "file", &file) : 0;
     if (has_url < 0 || has_file < 0) {
         svc_respond_fail(rc, has_url < 0 ? SVC_E_INVALID_URL : SVC_E_INVALID_FILE_PATH,
                          has_url < 0 ? "Invalid image URL: bad percent-encoding" : "Invalid file path");
-        goto out;
+        return -1;
     }
     if ((has_url && strlen(url) >= MAX_TARGET) || (has_file && strlen(file) >= MAX_TARGET)) {
         svc_respond_fail(rc, has_url ? SVC_E_INVALID_URL : SVC_E_INVALID_FILE_PATH,
                          has_url ? "Invalid image URL: longer than 8 KiB" : "Invalid file path");
-        goto out;
+        return -1;
     }
     if ((has_url && url[0] == '\0') || (has_file && file[0] == '\0'))
-        has_url = has_file = 0; /* imaginary: an empty value matches no source */
+        has_url = has_file = 0;
     if (!has_url && !has_file) {
-        if (!is_get) {
-            answered = 0; /* POST without a body: the empty-body answer of the body path */
-            goto out;
-        }
-        svc_respond_fail(rc, SVC_E_MISSING_SOURCE, MSG_NO_SOURCE);
-        goto out;
+        if (!quiet)
+            svc_respond_fail(rc, SVC_E_MISSING_SOURCE, MSG_NO_SOURCE);
+        return quiet ? 0 : -1;
     }
     if (has_url && has_file) {
         svc_respond_fail(rc, SVC_E_BAD_PARAMETER, "give the image as url= or as file=, not both");
-        goto out;
+        return -1;
     }
-    if ((keep = malloc((qs->n ? qs->n : 1) * sizeof(*keep))) == NULL) {
+    *kind = has_url ? SVC_FETCH_URL : SVC_FETCH_FILE;
+    *target = has_url ? url : file;
+    return 1;
+}
+
+/* The plan of the query without its url=/file= pairs; 0, or -1 answered. */
+static int parse_plan(svc_reqctx *rc, pl_op op, const qs_query *qs, pl_plan *plan)
+{
+    pl_error perr;
+    qs_pair *keep = malloc((qs->n ? qs->n : 1) * sizeof(*keep));
+    if (keep == NULL) {
         svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
-        goto out;
+        return -1;
     }
     qs_query rest = without_sources(qs, keep);
-    if (pl_plan_parse_query(pl_op_name(op), &rest, &plan, &perr) != 0) {
+    int rc_parse = pl_plan_parse_query(pl_op_name(op), &rest, plan, &perr);
+    free(keep);
+    if (rc_parse != 0) {
         plan_error(rc, op, &perr);
-        goto out;
+        return -1;
     }
-    rc->vary_accept = pl_plan_wants_auto(&plan);
+    rc->vary_accept = pl_plan_wants_auto(plan);
     if (op == PL_OP_WATERMARKIMAGE) {
         svc_respond_fail(rc, SVC_E_MISSING_PARAMETER,
                          "watermarkimage needs the overlay image: send multipart/form-data with the image in part \"file\" and "
                          "the overlay in part \"image\"");
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/* Room for one more fetch and its job, and a target that passes the cheap checks (the fetch
+ * thread checks every hop again); 0, or -1 answered. */
+static int admit_fetch(svc_reqctx *rc, svc_fetch_kind kind, const char *target)
+{
+    svc_app *app = rc->app;
     if (svc_pool_full(app->pool)) {
         overloaded(rc, "every worker is busy and the queue is full");
-        goto out;
+        return -1;
     }
     if (app->fetches >= app->cfg->url_max_fetches) {
         overloaded(rc, "url-max-fetches source reads are in flight");
-        goto out;
+        return -1;
     }
-    if (has_url) { /* cheap checks here; the fetch thread checks every hop again */
+    if (kind == SVC_FETCH_URL) {
         svc_url u;
         char msg[600];
-        svc_url_verdict v = svc_url_check(app->origins, url, &u, msg, sizeof(msg));
+        svc_url_verdict v = svc_url_check(app->origins, target, &u, msg, sizeof(msg));
         svc_url_clear(&u);
         if (v != SVC_URL_OK) {
             svc_respond_fail(rc, v == SVC_URL_INVALID ? SVC_E_INVALID_URL : SVC_E_ORIGIN_NOT_ALLOWED, msg);
-            goto out;
+            return -1;
         }
-    } else if (svc_mount_path_ok(file, strlen(file)) != 0) {
+    } else if (svc_mount_path_ok(target, strlen(target)) != 0) {
         svc_respond_fail(rc, SVC_E_INVALID_FILE_PATH, "Invalid file path");
-        goto out;
+        return -1;
     }
-    if ((sr = calloc(1, sizeof(*sr))) == NULL || (sr->it.target = strdup(has_url ? url : file)) == NULL) {
+    return 0;
+}
+
+/* Hands the read to the source thread and links it to the request (the link's dispose cancels
+ * it when the request goes first). Always answers on failure. */
+static void start_fetch(svc_reqctx *rc, svc_fetch_kind kind, const char *target, const pl_plan *plan)
+{
+    svc_app *app = rc->app;
+    src_req *sr = calloc(1, sizeof(*sr));
+    if (sr == NULL || (sr->it.target = strdup(target)) == NULL) {
         free(sr);
-        sr = NULL;
         svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
-        goto out;
+        return;
     }
     long long budget_ms = app->cfg->deadline_ms < app->cfg->url_timeout_ms ? app->cfg->deadline_ms : app->cfg->url_timeout_ms;
-    sr->it.kind = has_url ? SVC_FETCH_URL : SVC_FETCH_FILE;
+    sr->it.kind = kind;
     sr->it.receiver = &app->fetch_receiver;
     sr->it.deadline_us = rc->received_us + budget_ms * 1000;
     atomic_init(&sr->it.cancelled, 0);
-    sr->plan = plan;
+    sr->plan = *plan;
     sr->route = rc->route;
     sr->received_us = rc->received_us;
     snprintf(sr->request_id, sizeof(sr->request_id), "%s", rc->request_id);
     if (svc_fetch_submit(app->fetch, &sr->it) != 0) {
         src_free(sr);
         overloaded(rc, "the server is stopping");
-        goto out;
+        return;
     }
-    src_link *link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), link_dispose);
+    src_link *link = h2o_mem_alloc_shared(&rc->req->pool, sizeof(*link), link_dispose);
     link->sr = sr;
     link->rc = rc;
     sr->link = link; /* the fetch thread never reads link */
     app->fetches++;
-out:
-    free(keep);
-    return answered;
+}
+
+int svc_sources_select(svc_reqctx *rc, pl_op op, const qs_query *qs)
+{
+    h2o_req_t *req = rc->req;
+    bool is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    svc_fetch_kind kind;
+    const char *target;
+    pl_plan plan;
+
+    if (!is_get && req->entity.base != NULL && req->entity.len > 0)
+        return 0; /* a body: it is the image */
+    int found = find_source(rc, qs, !is_get, &kind, &target);
+    if (found == 0)
+        return 0; /* POST without a body or a source: the empty-body answer of the body path */
+    if (found < 0 || parse_plan(rc, op, qs, &plan) != 0 || admit_fetch(rc, kind, target) != 0)
+        return 1;
+    start_fetch(rc, kind, target, &plan);
+    return 1;
 }
 
 /* ---- the receiver (loop) ---------------------------------------------------------------------- */
