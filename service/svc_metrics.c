@@ -47,6 +47,23 @@ static const char *const metrics_stages[] = {"queue", "decode", "process", "enco
 /* Why a worker process ended (svc_job.c, svc_pool.c). */
 static const char *const metrics_exit_reasons[] = {"crashed", "exited", "deadline", "cancelled", "recycled"};
 #define METRICS_N_EXIT_REASONS (sizeof(metrics_exit_reasons) / sizeof(metrics_exit_reasons[0]))
+/* url=/file= reads by result: ok, or the error name the read failed with (svc_fetch.c,
+ * svc_mount.c); any other name counts as "other". */
+static const char *const metrics_source_kinds[] = {"url", "file"};
+static const char *const metrics_source_results[] = {"ok",
+                                                     "invalid_url",
+                                                     "origin_not_allowed",
+                                                     "private_address",
+                                                     "invalid_file_path",
+                                                     "upstream_error",
+                                                     "upstream_redirect",
+                                                     "upstream_status",
+                                                     "upstream_timeout",
+                                                     "payload_too_large",
+                                                     "out_of_memory",
+                                                     "cancelled",
+                                                     "other"};
+#define METRICS_N_SOURCE_RESULTS (sizeof(metrics_source_results) / sizeof(metrics_source_results[0]))
 #define METRICS_N_STAGES (sizeof(metrics_stages) / sizeof(metrics_stages[0]))
 
 /* Buckets (seconds), the upper bounds of the finite buckets; +Inf is implicit. */
@@ -80,6 +97,7 @@ static struct {
     metrics_hist stage_hist[METRICS_N_STAGES];
     uint64_t bytes_in, bytes_out;
     uint64_t worker_exits[METRICS_N_EXIT_REASONS];
+    uint64_t source_reads[2][METRICS_N_SOURCE_RESULTS];
 } metrics;
 
 static inline void metrics_add(uint64_t *p, uint64_t v)
@@ -160,6 +178,14 @@ void svc_metrics_worker_exit(const char *reason)
             metrics_add(&metrics.worker_exits[i], 1);
 }
 
+void svc_metrics_source_read(bool is_file, const char *result)
+{
+    size_t i = 0;
+    while (i + 1 < METRICS_N_SOURCE_RESULTS && (result == NULL || strcmp(metrics_source_results[i], result) != 0))
+        i++;
+    metrics_add(&metrics.source_reads[is_file ? 1 : 0][i], 1);
+}
+
 /* Label value escaping per the text format: backslash, double quote and newline. */
 static void metrics_put_label_value(FILE *f, const char *s)
 {
@@ -234,7 +260,8 @@ static void metrics_put_gauges(FILE *f)
     fprintf(f, "imgpipe_draining %d\n", g.draining ? 1 : 0);
     metrics_put_header(f, "imgpipe_connections", "gauge", "Open client connections.");
     fprintf(f, "imgpipe_connections %d\n", g.connections);
-    metrics_put_header(f, "imgpipe_memory_budget_bytes", "gauge", "Decode memory all running jobs may reserve (memory-budget; 0 = off).");
+    metrics_put_header(f, "imgpipe_memory_budget_bytes", "gauge",
+                       "Decode memory all running jobs may reserve (memory-budget; 0 = off).");
     fprintf(f, "imgpipe_memory_budget_bytes %llu\n", (unsigned long long)g.memory_budget);
     metrics_put_header(f, "imgpipe_memory_reserved_bytes", "gauge", "Decode memory reserved by running jobs.");
     fprintf(f, "imgpipe_memory_reserved_bytes %llu\n", (unsigned long long)g.memory_reserved);
@@ -251,7 +278,9 @@ static void metrics_put_process(FILE *f)
     double cpu = 0;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    metrics_put_header(f, "imgpipe_vips_memory_bytes", "gauge", "Memory currently allocated by libvips in the server process (vips_tracked_get_mem; 0 with isolation=process: see imgpipe_worker_processes_resident_bytes).");
+    metrics_put_header(f, "imgpipe_vips_memory_bytes", "gauge",
+                       "Memory currently allocated by libvips in the server process (vips_tracked_get_mem; 0 with "
+                       "isolation=process: see imgpipe_worker_processes_resident_bytes).");
     fprintf(f, "imgpipe_vips_memory_bytes %zu\n", vips_tracked_get_mem());
     metrics_put_header(f, "imgpipe_vips_memory_peak_bytes", "gauge", "Highest memory allocated by libvips since start.");
     fprintf(f, "imgpipe_vips_memory_peak_bytes %zu\n", vips_tracked_get_mem_highwater());
@@ -318,6 +347,13 @@ char *svc_metrics_render(size_t *len)
     for (size_t i = 0; i < METRICS_N_EXIT_REASONS; i++)
         fprintf(f, "imgpipe_worker_exits_total{reason=\"%s\"} %llu\n", metrics_exit_reasons[i],
                 (unsigned long long)metrics_load(&metrics.worker_exits[i]));
+
+    metrics_put_header(f, "imgpipe_source_reads_total", "counter",
+                       "url= fetches and file= reads, by kind and result (ok, or the error name the request got).");
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < METRICS_N_SOURCE_RESULTS; i++)
+            fprintf(f, "imgpipe_source_reads_total{kind=\"%s\",result=\"%s\"} %llu\n", metrics_source_kinds[k],
+                    metrics_source_results[i], (unsigned long long)metrics_load(&metrics.source_reads[k][i]));
 
     metrics_put_gauges(f);
     metrics_put_process(f);

@@ -6,6 +6,7 @@
 #ifndef SVC_METRICS_H
 #define SVC_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@ void svc_metrics_stage(const char *stage, double seconds);
 void svc_metrics_worker_exit(const char *reason);
 
 /* Prometheus text exposition format 0.0.4. Returns malloc'd text (caller frees), *len set. */
+/* One url= fetch or file= read ended: result "ok" or its error name. Any thread. */
+void svc_metrics_source_read(bool is_file, const char *result);
+
 char *svc_metrics_render(size_t *len);
 
 #endif

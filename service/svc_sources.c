@@ -16,6 +16,7 @@
 #include "svc_etag.h"
 #include "svc_fetch.h"
 #include "svc_log.h"
+#include "svc_metrics.h"
 #include "svc_mount.h"
 #include "svc_origin.h"
 #include "svc_routes.h"
@@ -297,6 +298,7 @@ static void fetched(svc_app *app, src_req *sr)
     src_link *link = sr->link;
     svc_fetch_item *it = &sr->it;
     app->fetches--;
+    svc_metrics_source_read(it->kind == SVC_FETCH_FILE, it->status == 0 ? "ok" : it->error);
     if (link == NULL) { /* the request went away during the fetch */
         svc_respond_log_dropped(app, sr->request_id, sr->route, 0, (double)(g_get_monotonic_time() - sr->received_us) / 1000.0);
         src_free(sr);

@@ -158,12 +158,11 @@ static void check_error(const tresp *r, long status, const char *name, const cha
     ok(t_header(r, "cache-control", v, sizeof(v)) == NULL || strstr(v, "max-age") == NULL, "%s: no max-age on an error", what);
 }
 
-/* imgpipe_stage_duration_seconds_count{stage="queue"}: one per job a worker ran. */
-static long jobs_run(const tsrv *s)
+/* The value of one /metrics series (name with labels), -1 when absent. */
+static long metric(const tsrv *s, const char *key)
 {
     tresp r;
     long n = -1;
-    const char *key = "imgpipe_stage_duration_seconds_count{stage=\"queue\"} ";
     if (t_get(s, "/metrics", &r) == 200 && r.body) {
         const char *p = strstr(r.body, key);
         if (p)
@@ -171,6 +170,19 @@ static long jobs_run(const tsrv *s)
     }
     tresp_free(&r);
     return n;
+}
+
+/* imgpipe_stage_duration_seconds_count{stage="queue"}: one per job a worker ran. */
+static long jobs_run(const tsrv *s)
+{
+    return metric(s, "imgpipe_stage_duration_seconds_count{stage=\"queue\"} ");
+}
+
+static long source_reads(const tsrv *s, const char *result)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "imgpipe_source_reads_total{kind=\"url\",result=\"%s\"} ", result);
+    return metric(s, key);
 }
 
 static void expect_image(const tresp *r, int w, int h, const char *what)
@@ -326,6 +338,12 @@ static void test_url_source(const char *mountdir)
             ok(r.code == CURLE_OK && t_now() - t0 < 8.0, "the 504 comes before the client's 10 s timeout (%.1f s)", t_now() - t0);
         tresp_free(&r);
     }
+    is_int(source_reads(&s, "upstream_timeout"), 1, "/metrics: one url= read timed out");
+    is_int(source_reads(&s, "payload_too_large"), 2, "/metrics: two url= reads over max-body-bytes");
+    is_int(source_reads(&s, "upstream_status"), 2, "/metrics: two url= reads got an error status");
+    is_int(source_reads(&s, "upstream_redirect"), 1, "/metrics: one url= read ended in a redirect loop");
+    is_int(source_reads(&s, "origin_not_allowed"), 2, "/metrics: two redirects to hosts not allowed (checked on the fetch thread)");
+    ok(source_reads(&s, "ok") >= 5, "/metrics: the url= reads that worked (%ld)", source_reads(&s, "ok"));
 
     /* a client leaving during a fetch: the server stays up and answers the next request */
     snprintf(path, sizeof(path), "/resize?width=100&url=http://localhost:%d/slow", oport);
