@@ -146,6 +146,9 @@ int pl_ops_angle_normal(int rotate);
 int pl_ops_rotate_any(pl_ctx *c, VipsImage *in, int angle, pl_color bg, VipsImage **out);
 /* Copy metadata fields (ICC, EXIF …), Type and resolution from one image to another. */
 void pl_ops_copy_meta(VipsImage *from, VipsImage *to);
+/* (x, y) -> (y, x) of an 8-bit image in memory (vips_image_copy_memory), into a new memory image
+ * with in's metadata; *out is a new reference the caller owns (pl_transpose.c). */
+int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out);
 /* Background pixel for in's bands/format from an RGBA colour. n = bands. */
 void pl_ops_background(const VipsImage *in, pl_color bg, double *px, int *n);
 

@@ -69,9 +69,28 @@ static void *pl_ops_copy_field(VipsImage *from, const char *name, GValue *value,
     return NULL;
 }
 
+/* Collects the names `to` has and `from` has not (user: {from, GSList *}). */
+static void *pl_ops_extra_field(VipsImage *to, const char *name, GValue *value, void *user)
+{
+    void **a = user;
+    (void)to;
+    (void)value;
+    if (vips_image_get_typeof((VipsImage *)a[0], name) == 0)
+        a[1] = g_slist_prepend(a[1], g_strdup(name));
+    return NULL;
+}
+
+/* from's metadata on to, and nothing more: vips_image_set of "exif-data" parses the blob again
+ * and sets its fields, the orientation among them, which would bring back what pl_ops_autorot
+ * removed on purpose (the pixels upright, the tag saying 6: viewers rotate twice). */
 void pl_ops_copy_meta(VipsImage *from, VipsImage *to)
 {
+    void *extra[2] = {from, NULL};
     vips_image_map(from, pl_ops_copy_field, to);
+    vips_image_map(to, pl_ops_extra_field, extra);
+    for (GSList *l = extra[1]; l != NULL; l = l->next)
+        vips_image_remove(to, l->data);
+    g_slist_free_full(extra[1], g_free);
     to->Type = from->Type;
     to->Xres = from->Xres;
     to->Yres = from->Yres;

@@ -520,7 +520,7 @@ static void test_residual_reduce(void)
     /* alpha keeps pl_ops_resize's premultiplied path; so does a factor of 0.5 or less (768 -> 300) */
     check_reduce_skipped("edge/pngsuite-basn6a08-rgba.png", "transform?w=28&type=png", "RGBA:");
     check_reduce_skipped("photos/kodim23-parrots.png", "transform?w=300&type=png", "factor 0.39:");
-    /* a 4.3 MP PNG (no shrink-on-load) by 0.9: three 3.9 MP buffers would be more than the input;
+    /* a 4.3 MP PNG (no shrink-on-load) by 0.9: two 3.9 MP buffers would be more than the input;
      * the same factor on a small PNG (kodim23, 768 -> 691) takes the reducev path */
     eu_file big = eu_synth(2400, 1800, ".png");
     pl_result r, old;
@@ -535,6 +535,20 @@ static void test_residual_reduce(void)
     pl_result_clear(&old);
     eu_free(&big);
     check_reduce("photos/kodim23-parrots.png", "transform?w=691&type=png", 691, 461, 50, 40, "small PNG by 0.9:");
+    /* the reduce's own buffers take the metadata of an image autorot has already turned upright:
+     * the orientation tag must not come back from the EXIF blob (viewers would turn it again) */
+    eu_file o6 = eu_read("edge/exif-orientation-6-portrait.jpg");
+    const char *o6_specs[] = {"fit?width=300&height=300&type=jpeg", "resize?width=300&type=png", "transform?w=300&type=jpeg"};
+    for (size_t i = 0; i < sizeof(o6_specs) / sizeof(o6_specs[0]); i++) {
+        pl_result o6r;
+        int o6rc = eu_run(o6_specs[i], &o6, &o6r, &e);
+        eu_img d = o6rc == 0 ? eu_decode(&o6r) : (eu_img){0};
+        ok(o6rc == 0 && d.ok && d.height > d.width && d.orientation <= 1,
+           "orientation 6 through the reduce, %s: upright %dx%d, orientation tag %d (absent or 1)", o6_specs[i], d.width, d.height,
+           d.orientation);
+        pl_result_clear(&o6r);
+    }
+    eu_free(&o6);
 }
 
 int main(void)
