@@ -142,7 +142,9 @@ int batch_main(int argc, char **argv)
         goto usage;
     if (opts.dry_run) {
         for (size_t i = 0; i < list.n; i++)
-            printf("%s -> %s%s\n", list.v[i].path, list.v[i].out, list.v[i].status == BATCH_SKIPPED ? " (exists: skip)" : "");
+            for (int k = 0; k < list.v[i].n_outs; k++) /* one line per output */
+                printf("%s -> %s%s\n", list.v[i].path, list.v[i].outs[k].path,
+                       list.v[i].status == BATCH_SKIPPED ? " (exists: skip)" : "");
         status = 0;
         goto out;
     }

@@ -22,9 +22,13 @@
 #define BATCH_DEFAULT_NAME_RECURSIVE "{dir}/{stem}.{ext}" /* with -r: the tree mirrored */
 #define BATCH_DEFAULT_DEADLINE_US (10 * 1000 * 1000)      /* the server's default: 10 s per image */
 
+#define BATCH_MAX_DO PL_RENDITIONS_MAX /* --do outputs per input, as /renditions allows */
+
 typedef struct batch_opts {
-    const char *spec;                 /* --do, the grammar string */
-    pl_plan plan;                     /* parsed from spec */
+    const char *spec;                   /* --do, the grammar string (the first one) */
+    const char *do_specs[BATCH_MAX_DO]; /* every --do, in order */
+    int n_do;                           /* > 1: several outputs per input, one decode (batch_renditions.h) */
+    pl_plan plan;                       /* parsed from spec, or the renditions plan of every --do */
     const char *out_dir;              /* -o */
     const char *name;                 /* --name template */
     const char *report;               /* --report FILE or NULL */
@@ -47,25 +51,32 @@ typedef enum {
     BATCH_PENDING = 0, /* not started (yet, or never: interrupted run) */
     BATCH_OK,
     BATCH_FAILED,
-    BATCH_SKIPPED, /* --skip-existing and the output exists */
+    BATCH_SKIPPED, /* --skip-existing and every output of the input exists */
 } batch_status;
+
+/* One output of a job: one per --do. */
+typedef struct batch_out {
+    char *path;        /* out_dir + expanded template (owned) */
+    pl_format expect;  /* output format the name was made for (PL_FMT_UNKNOWN for info's JSON) */
+    int width, height; /* results, written by the worker that ran the job */
+    uint64_t bytes;
+} batch_out;
 
 typedef struct batch_job {
     char *path;        /* what open() uses: as given, or dir argument + relative path (owned) */
     char *rel;         /* relative path: {dir}/{stem}, shard hash, sort key (owned) */
-    char *out;         /* output path, out_dir + expanded template (owned) */
+    batch_out *outs;   /* its outputs, one per --do (owned; set by batch_list_plan) */
+    int n_outs;
     char *pre_error;   /* set when the input failed before any work (cannot stat …) (owned) */
     uint64_t bytes_in; /* size from stat */
     dev_t dev;
     ino_t ino;
-    pl_format expect; /* output format the name was made for (PL_FMT_UNKNOWN for info's JSON) */
     bool drop;        /* the same file listed twice under the same output name: run it once */
     /* results, written by the worker that ran the job */
     batch_status status;
     pl_code code;  /* PL_OK or the failure's code */
     char *message; /* failure text (owned) or NULL */
-    int width, height;
-    uint64_t bytes_out;
+    uint64_t bytes_out; /* all its outputs */
     double ms;
 } batch_job;
 

@@ -10,8 +10,10 @@
  * (hidden files, the run's own temporary files), do not follow symlinked directories, and never
  * enter the output directory.
  *
- * Checks (all before any work): two inputs with one output name -> usage error naming both; an
- * output that exists and is one of the inputs (same device and inode) -> usage error. --shard
+ * Every input has one output per --do (batch_out), named from the template ({r}: the output's
+ * name when there are several). Checks (all before any work): two inputs with one output name ->
+ * usage error naming both; an output that exists and is one of the inputs (same device and inode)
+ * -> usage error; --skip-existing skips an input only when all its outputs exist. --shard
  * keeps the jobs whose relative path hashes to K (FNV-1a 64 mod N): every machine that sees the
  * same relative paths makes the same split, whatever the order or the rest of its list.
  *
@@ -32,16 +34,21 @@
 #define BATCH_SNIFF_BYTES 4096
 #define BATCH_MAX_COLLISIONS_SHOWN 10
 
+static void batch_job_free(batch_job *j)
+{
+    free(j->path);
+    free(j->rel);
+    for (int k = 0; k < j->n_outs; k++)
+        free(j->outs[k].path);
+    free(j->outs);
+    free(j->pre_error);
+    free(j->message);
+}
+
 void batch_list_free(batch_list *list)
 {
-    for (size_t i = 0; i < list->n; i++) {
-        batch_job *j = &list->v[i];
-        free(j->path);
-        free(j->rel);
-        free(j->out);
-        free(j->pre_error);
-        free(j->message);
-    }
+    for (size_t i = 0; i < list->n; i++)
+        batch_job_free(&list->v[i]);
     free(list->v);
     memset(list, 0, sizeof(*list));
 }
@@ -326,7 +333,8 @@ static void batch_own_ext(const char *rel, char *ext, size_t len)
             *p = (char)(*p - 'A' + 'a');
 }
 
-static char *batch_expand(const char *out_dir, const char *tmpl, const char *rel, const char *ext)
+/* out_dir + '/' + tmpl with its placeholders filled; r: the output's name for {r} (NULL: none). */
+static char *batch_expand(const char *out_dir, const char *tmpl, const char *rel, const char *ext, const char *r)
 {
     const char *name = batch_basename(rel);
     size_t dir_len = (size_t)(name - rel);
@@ -349,6 +357,9 @@ static char *batch_expand(const char *out_dir, const char *tmpl, const char *rel
         } else if (strncmp(p, "{ext}", 5) == 0) {
             g_string_append(s, ext);
             p += 5;
+        } else if (strncmp(p, "{r}", 3) == 0 && r != NULL) {
+            g_string_append(s, r);
+            p += 3;
         } else {
             g_string_append_c(s, *p++);
         }
@@ -369,9 +380,9 @@ static char *batch_expand(const char *out_dir, const char *tmpl, const char *rel
         p += len;
     }
     g_string_free(s, TRUE);
-    char *r = batch_xstrdup(o->str);
+    char *path = batch_xstrdup(o->str);
     g_string_free(o, TRUE);
-    return r;
+    return path;
 }
 
 static int batch_job_cmp(const void *a, const void *b)
@@ -400,17 +411,20 @@ static size_t batch_find_collisions(batch_list *list)
     size_t found = 0;
     for (size_t i = 0; i < list->n; i++) {
         batch_job *j = &list->v[i];
-        batch_job *other = g_hash_table_lookup(by_out, j->out);
-        if (other == NULL) {
-            g_hash_table_insert(by_out, j->out, j);
-            continue;
+        for (int k = 0; k < j->n_outs && !j->drop; k++) {
+            char *out = j->outs[k].path;
+            batch_job *other = g_hash_table_lookup(by_out, out);
+            if (other == NULL) {
+                g_hash_table_insert(by_out, out, j);
+                continue;
+            }
+            if (other != j && other->pre_error == NULL && j->pre_error == NULL && other->dev == j->dev && other->ino == j->ino) {
+                j->drop = true; /* one file named twice (a directory and a file in it …): one job */
+                continue;
+            }
+            if (found++ < BATCH_MAX_COLLISIONS_SHOWN)
+                fprintf(stderr, "imgpipe batch: inputs '%s' and '%s' would both be written to '%s'\n", other->path, j->path, out);
         }
-        if (other->pre_error == NULL && j->pre_error == NULL && other->dev == j->dev && other->ino == j->ino) {
-            j->drop = true; /* one file named twice (a directory and a file in it …): one job */
-            continue;
-        }
-        if (found++ < BATCH_MAX_COLLISIONS_SHOWN)
-            fprintf(stderr, "imgpipe batch: inputs '%s' and '%s' would both be written to '%s'\n", other->path, j->path, j->out);
     }
     if (found > BATCH_MAX_COLLISIONS_SHOWN)
         fprintf(stderr, "imgpipe batch: ... and %zu more collisions\n", found - BATCH_MAX_COLLISIONS_SHOWN);
@@ -418,24 +432,30 @@ static size_t batch_find_collisions(batch_list *list)
     return found;
 }
 
-int batch_list_plan(const batch_opts *opts, batch_list *list, char *msg, size_t msg_len)
+/* The type output k asks for (PL_FMT_UNKNOWN: the input's own): one --do, or step k of several. */
+static pl_format batch_out_type(const batch_opts *opts, int k)
 {
-    qsort(list->v, list->n, sizeof(*list->v), batch_job_cmp);
+    if (opts->n_do < 2)
+        return batch_plan_type(&opts->plan);
+    const pl_params *p = &opts->plan.rend.steps[k].params;
+    return pl_params_has(p, PL_P_TYPE) ? p->type : PL_FMT_UNKNOWN;
+}
 
-    /* 1. names */
+/* Name every output of j (one per --do); the input is sniffed at most once. */
+static void batch_name_job(const batch_opts *opts, batch_job *j)
+{
     bool info = opts->plan.op == PL_OP_INFO;
-    pl_format want = batch_plan_type(&opts->plan);
-    if (want == PL_FMT_AUTO) {
-        snprintf(msg, msg_len, "--do '%s': type=auto picks from an HTTP Accept header; name a type (jpeg, png, webp, avif …)",
-                 opts->spec);
-        return -1;
+    int n = opts->n_do > 1 ? opts->n_do : 1;
+    pl_format own = PL_FMT__COUNT; /* not sniffed yet */
+    if ((j->outs = calloc((size_t)n, sizeof(*j->outs))) == NULL) {
+        fprintf(stderr, "imgpipe batch: out of memory naming outputs\n");
+        exit(1);
     }
-    for (size_t i = 0; i < list->n; i++) {
-        batch_job *j = &list->v[i];
-        pl_format f = info ? PL_FMT_UNKNOWN : want;
+    j->n_outs = n;
+    for (int k = 0; k < n; k++) {
+        pl_format f = info ? PL_FMT_UNKNOWN : batch_out_type(opts, k);
         if (!info && f == PL_FMT_UNKNOWN && j->pre_error == NULL)
-            f = batch_sniff_file(j->path);
-        j->expect = f;
+            f = own = own == PL_FMT__COUNT ? batch_sniff_file(j->path) : own;
         char ext[32];
         if (info)
             snprintf(ext, sizeof(ext), "json");
@@ -443,8 +463,24 @@ int batch_list_plan(const batch_opts *opts, batch_list *list, char *msg, size_t 
             snprintf(ext, sizeof(ext), "%s", batch_ext_of(f));
         else
             batch_own_ext(j->rel, ext, sizeof(ext));
-        j->out = batch_expand(opts->out_dir, opts->name, j->rel, ext);
+        j->outs[k].expect = f;
+        j->outs[k].path = batch_expand(opts->out_dir, opts->name, j->rel, ext, n > 1 ? opts->plan.rend.names[k] : NULL);
     }
+}
+
+int batch_list_plan(const batch_opts *opts, batch_list *list, char *msg, size_t msg_len)
+{
+    qsort(list->v, list->n, sizeof(*list->v), batch_job_cmp);
+
+    /* 1. names */
+    for (int k = 0; k < (opts->n_do > 1 ? opts->n_do : 1); k++)
+        if (batch_out_type(opts, k) == PL_FMT_AUTO) {
+            snprintf(msg, msg_len, "--do '%s': type=auto picks from an HTTP Accept header; name a type (jpeg, png, webp, avif …)",
+                     opts->do_specs[k]);
+            return -1;
+        }
+    for (size_t i = 0; i < list->n; i++)
+        batch_name_job(opts, &list->v[i]);
 
     /* 2. collisions, over the whole list so that every shard refuses the same way */
     size_t n = batch_find_collisions(list);
@@ -474,11 +510,7 @@ int batch_list_plan(const batch_opts *opts, batch_list *list, char *msg, size_t 
         if (!j->drop && (opts->shard_n == 0 || batch_shard_of(j->rel, opts->shard_n) == opts->shard_k)) {
             list->v[k++] = *j;
         } else {
-            free(j->path);
-            free(j->rel);
-            free(j->out);
-            free(j->pre_error);
-            free(j->message);
+            batch_job_free(j);
         }
     }
     list->n = k;
@@ -491,18 +523,24 @@ int batch_list_plan(const batch_opts *opts, batch_list *list, char *msg, size_t 
     int rc = 0;
     for (size_t i = 0; i < list->n; i++) {
         batch_job *j = &list->v[i];
-        struct stat st;
-        if (stat(j->out, &st) != 0)
-            continue;
-        batch_job key = {.dev = st.st_dev, .ino = st.st_ino};
-        batch_job *in = g_hash_table_lookup(inodes, &key);
-        if (in != NULL) {
-            fprintf(stderr, "imgpipe batch: output '%s' of '%s' is the input '%s'\n", j->out, j->path, in->path);
-            snprintf(msg, msg_len, "outputs would overwrite inputs: choose an -o directory outside the inputs or another --name");
-            rc = -1;
-        } else if (opts->skip_existing && S_ISREG(st.st_mode)) {
-            j->status = BATCH_SKIPPED;
+        int existing = 0;
+        for (int k = 0; k < j->n_outs; k++) {
+            struct stat st;
+            if (stat(j->outs[k].path, &st) != 0)
+                continue;
+            batch_job key = {.dev = st.st_dev, .ino = st.st_ino};
+            batch_job *in = g_hash_table_lookup(inodes, &key);
+            if (in != NULL) {
+                fprintf(stderr, "imgpipe batch: output '%s' of '%s' is the input '%s'\n", j->outs[k].path, j->path, in->path);
+                snprintf(msg, msg_len,
+                         "outputs would overwrite inputs: choose an -o directory outside the inputs or another --name");
+                rc = -1;
+            } else if (S_ISREG(st.st_mode)) {
+                existing++;
+            }
         }
+        if (opts->skip_existing && existing == j->n_outs)
+            j->status = BATCH_SKIPPED; /* every output of the input is there */
     }
     g_hash_table_destroy(inodes);
     return rc;

@@ -5,6 +5,7 @@
  * a message naming the option and what it accepts. Main thread only (getopt_long).
  */
 #include "batch_opts.h"
+#include "batch_renditions.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,16 +27,17 @@ void batch_opts_usage(FILE *out)
             "INPUT is a file, a directory (its files; with -r its whole tree), or '-' to read one path per\n"
             "line from stdin (find photos -name '*.jpg' | imgpipe batch ... -; with -0, NUL-separated).\n"
             "\n"
-            "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80'\n"
+            "  --do SPEC            operation and options, e.g. 'fit?width=800&height=800&type=jpeg&quality=80';\n"
+            "                       repeat it (up to %d 'transform?...' specs) for several outputs from one decode\n"
             "  -o, --output DIR     output directory (created if missing)\n"
             "  -n, --name TEMPLATE  output name under DIR (default '" BATCH_DEFAULT_NAME "', with -r\n"
             "                       '" BATCH_DEFAULT_NAME_RECURSIVE "'): {dir} relative directory of the input\n"
             "                       (mirrors trees), {stem} file name without extension, {name} file name,\n"
-            "                       {ext} extension of the output type\n"
+            "                       {ext} extension of the output type, {r} the output's name (several --do)\n"
             "  -r, --recursive      walk directories recursively (and mirror the tree under DIR)\n"
             "  -0, --null           paths on stdin are NUL-separated (find -print0)\n"
             "  -j, --jobs N         worker threads (default: number of cores)\n"
-            "  --skip-existing      leave inputs whose output already exists (resume a run)\n"
+            "  --skip-existing      leave inputs whose outputs all exist already (resume a run)\n"
             "  --shard K/N          process only the inputs whose relative path hashes to K (0..N-1) of N\n"
             "  --report FILE        one JSON line per input: path, output, status, error, sizes, ms\n"
             "  --dry-run            print 'INPUT -> OUTPUT' for this run (after every check), process nothing\n"
@@ -54,7 +56,7 @@ void batch_opts_usage(FILE *out)
             "written (nothing was processed); 3 some inputs failed (each named on stderr and in --report), the\n"
             "others were written; 130 interrupted (Ctrl-C: running images finish, a second Ctrl-C cancels them).\n"
             "See docs/batch.md.\n",
-            (unsigned long long)lim.max_input_pixels, (unsigned long long)lim.max_output_pixels, lim.max_frames,
+            BATCH_MAX_DO, (unsigned long long)lim.max_input_pixels, (unsigned long long)lim.max_output_pixels, lim.max_frames,
             BATCH_DEFAULT_DEADLINE_US / 1e6);
 }
 
@@ -140,10 +142,10 @@ static int batch_parse_shard(const char *s, int *k, int *n)
     return 0;
 }
 
-/* The template may use {dir} {stem} {name} {ext}; literal braces are not allowed. */
+/* The template may use {dir} {stem} {name} {ext} {r}; literal braces are not allowed. */
 static int batch_check_name(const char *t, char *msg, size_t msg_len)
 {
-    static const char *const known[] = {"{dir}", "{stem}", "{name}", "{ext}"};
+    static const char *const known[] = {"{dir}", "{stem}", "{name}", "{ext}", "{r}"};
     if (*t == '\0' || *t == '/') {
         snprintf(msg, msg_len, "--name '%s': give a relative file name such as '{dir}/{stem}.{ext}'", t);
         return -1;
@@ -155,14 +157,14 @@ static int batch_check_name(const char *t, char *msg, size_t msg_len)
                 if (strncmp(p, known[i], strlen(known[i])) == 0)
                     break;
             if (i == sizeof(known) / sizeof(known[0])) {
-                snprintf(msg, msg_len, "--name '%s': unknown placeholder at '%.16s'; use {dir} {stem} {name} {ext}", t, p);
+                snprintf(msg, msg_len, "--name '%s': unknown placeholder at '%.16s'; use {dir} {stem} {name} {ext} {r}", t, p);
                 return -1;
             }
             p += strlen(known[i]);
             continue;
         }
         if (*p == '}') {
-            snprintf(msg, msg_len, "--name '%s': stray '}'; use {dir} {stem} {name} {ext}", t);
+            snprintf(msg, msg_len, "--name '%s': stray '}'; use {dir} {stem} {name} {ext} {r}", t);
             return -1;
         }
         /* a ".." component would leave the output directory */
@@ -202,7 +204,12 @@ int batch_opts_parse(int argc, char **argv, batch_opts *opts, char *msg, size_t 
     while ((c = getopt_long(argc, argv, ":o:n:rj:qh0", batch_longopts, NULL)) != -1) {
         switch (c) {
         case OPT_DO:
-            opts->spec = optarg;
+            if (opts->n_do == BATCH_MAX_DO) {
+                snprintf(msg, msg_len, "--do: at most %d per run (the outputs of one decode, as /renditions allows)", BATCH_MAX_DO);
+                return -1;
+            }
+            opts->do_specs[opts->n_do++] = optarg;
+            opts->spec = opts->do_specs[0];
             break;
         case 'o':
             opts->out_dir = optarg;
@@ -311,6 +318,8 @@ int batch_opts_parse(int argc, char **argv, batch_opts *opts, char *msg, size_t 
         opts->name = BATCH_DEFAULT_NAME_RECURSIVE; /* mirror the tree, as recursive tools do */
     if (batch_check_name(opts->name, msg, msg_len) != 0)
         return -1;
+    if (opts->n_do > 1 || strstr(opts->name, "{r}") != NULL)
+        return batch_renditions_setup(opts, msg, msg_len); /* several outputs per input: batch_renditions.c */
     pl_error_clear(&err);
     if (pl_plan_parse_string(opts->spec, &opts->plan, &err) != 0) {
         snprintf(msg, msg_len, "--do '%s': %s", opts->spec, err.message);

@@ -13,6 +13,10 @@
  *   symbolic link inside -o is refused, so no write ever leaves -o. Any failure or a
  *   cancel removes the temporary file: an output is either absent or complete. Names starting
  *   with '.' are never taken as inputs, so a temporary file is never read back.
+ * - Several --do: the engine runs one renditions plan (one decode) and answers one buffer, the
+ *   same in this thread or through a worker process; batch_renditions_split finds the outputs in
+ *   it. All their temporary files are written before any rename, and a failure removes the set's
+ *   files (renamed ones too): an input's outputs are all there or none is.
  * - Interrupt: the main thread sets stats.stop (no new claims) and, on a second interrupt,
  *   stats.cancel and every worker's ctl.cancelled (the engine stops libvips mid-step). Jobs
  *   never claimed stay PENDING and get a "not_started" report line from the main thread.
@@ -23,6 +27,7 @@
 #include "batch_run.h"
 
 #include "batch_progress.h"
+#include "batch_renditions.h"
 #include "svc_proc.h"
 #include "svc_wproto.h"
 
@@ -114,25 +119,51 @@ static json_t *batch_json_name(const char *s, bool *escaped)
     return r;
 }
 
+/* Several --do: every output of the job, as {"name","path","type","width","height","bytes"}; the sizes
+ * are null unless the input is ok, the type is null when it was to be the input's own unknown one. */
+static json_t *batch_report_outputs(const batch_run *run, const batch_job *j)
+{
+    json_t *arr = json_array();
+    for (int k = 0; k < j->n_outs; k++) {
+        const batch_out *bo = &j->outs[k];
+        bool ok = j->status == BATCH_OK, esc;
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(run->opts->plan.rend.names[k]));
+        json_object_set_new(o, "path", batch_json_name(bo->path, &esc));
+        if (esc)
+            json_object_set_new(o, "path_escaped", json_true());
+        json_object_set_new(o, "type", bo->expect != PL_FMT_UNKNOWN ? json_string(pl_format_name(bo->expect)) : json_null());
+        json_object_set_new(o, "width", ok ? json_integer(bo->width) : json_null());
+        json_object_set_new(o, "height", ok ? json_integer(bo->height) : json_null());
+        json_object_set_new(o, "bytes", ok ? json_integer((json_int_t)bo->bytes) : json_null());
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
 static void batch_report_line(batch_run *run, const batch_job *j, const char *error)
 {
     bool path_esc, out_esc, msg_esc;
     if (run->report == NULL)
         return;
-    bool has_out = j->status == BATCH_OK || j->status == BATCH_SKIPPED;
+    bool one = j->n_outs == 1; /* several --do: output, width, height null; "outputs" lists them */
+    bool has_out = one && (j->status == BATCH_OK || j->status == BATCH_SKIPPED);
     bool ran = j->status == BATCH_OK || j->status == BATCH_FAILED;
+    bool sized = one && j->status == BATCH_OK;
     json_t *o = json_object();
     json_object_set_new(o, "path", batch_json_name(j->path, &path_esc));
     if (path_esc)
         json_object_set_new(o, "path_escaped", json_true());
-    json_object_set_new(o, "output", batch_json_name(has_out ? j->out : NULL, &out_esc));
+    json_object_set_new(o, "output", batch_json_name(has_out ? j->outs[0].path : NULL, &out_esc));
     if (out_esc)
         json_object_set_new(o, "output_escaped", json_true());
+    if (!one)
+        json_object_set_new(o, "outputs", batch_report_outputs(run, j));
     json_object_set_new(o, "status", json_string(batch_status_name(j->status)));
     json_object_set_new(o, "error", error ? json_string(error) : json_null());
     json_object_set_new(o, "message", batch_json_name(j->message, &msg_esc));
-    json_object_set_new(o, "width", j->status == BATCH_OK ? json_integer(j->width) : json_null());
-    json_object_set_new(o, "height", j->status == BATCH_OK ? json_integer(j->height) : json_null());
+    json_object_set_new(o, "width", sized ? json_integer(j->outs[0].width) : json_null());
+    json_object_set_new(o, "height", sized ? json_integer(j->outs[0].height) : json_null());
     json_object_set_new(o, "bytes_in", json_integer((json_int_t)j->bytes_in));
     json_object_set_new(o, "bytes_out", json_integer((json_int_t)j->bytes_out));
     json_object_set_new(o, "ms", ran ? json_real((double)(int64_t)(j->ms * 1000) / 1000) : json_null());
@@ -274,22 +305,29 @@ static int batch_open_dir(batch_worker *w, const char *out, const char **base, b
     return 0;
 }
 
-/* data -> a temporary file beside out (in the directory w->last_dirfd) -> renameat to out.
- * Never leaves the temporary file; never follows a link (O_NOFOLLOW, and rename replaces a link
- * named like the output instead of writing through it). */
-static int batch_write_output(batch_worker *w, const char *out, const void *data, size_t len, batch_outcome *oc)
+/* A complete temporary file beside its output, not yet renamed. */
+typedef struct batch_tmp {
+    int dfd;          /* its directory (owned) */
+    const char *base; /* the output's file name (points into the output's path) */
+    char name[NAME_MAX + 32];
+} batch_tmp;
+
+/* data -> a temporary file beside out (in the directory w->last_dirfd, kept in t->dfd). Never
+ * leaves the temporary file on failure; never follows a link (O_NOFOLLOW, and the rename replaces
+ * a link named like the output instead of writing through it). */
+static int batch_write_temp(batch_worker *w, const char *out, const void *data, size_t len, batch_tmp *t, batch_outcome *oc)
 {
     batch_run *run = w->run;
-    const char *base = NULL;
-    char tmp[NAME_MAX + 32];
     int rc = -1, fd = -1, dfd;
     bool created = false;
-    if (batch_open_dir(w, out, &base, oc) != 0)
+    t->base = NULL;
+    if (batch_open_dir(w, out, &t->base, oc) != 0)
         return -1;
     dfd = w->last_dirfd;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, sizeof(tmp), ".%.*s.imgpipe-%06x", (int)(NAME_MAX - 24), base, (unsigned)g_random_int() & 0xffffff);
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        snprintf(t->name, sizeof(t->name), ".%.*s.imgpipe-%06x", (int)(NAME_MAX - 24), t->base,
+                 (unsigned)g_random_int() & 0xffffff);
+        fd = openat(dfd, t->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
             break;
     }
@@ -321,8 +359,8 @@ static int batch_write_output(batch_worker *w, const char *out, const void *data
         batch_fail(oc, BATCH_E_WRITE, "cannot write the temporary file of '%s': %s", out, strerror(errno));
         goto out;
     }
-    if (renameat(dfd, tmp, dfd, base) != 0) {
-        batch_fail(oc, BATCH_E_WRITE, "cannot rename the temporary file to '%s': %s", out, strerror(errno));
+    if ((t->dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0) { /* w->last_dirfd may change with the next output */
+        batch_fail(oc, BATCH_E_WRITE, "cannot keep the directory of '%s' open: %s", out, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -330,7 +368,32 @@ out:
     if (fd >= 0)
         close(fd);
     if (rc != 0 && created)
-        unlinkat(dfd, tmp, 0);
+        unlinkat(dfd, t->name, 0);
+    return rc;
+}
+
+/* The outputs of job j (parts[k] -> j->outs[k].path): every temporary file first, then every
+ * rename. Any failure removes the files of this set, temporary and already renamed: an input's
+ * outputs are written all or none (with one output: the file, or nothing). */
+static int batch_write_set(batch_worker *w, const batch_job *j, const batch_part *parts, batch_outcome *oc)
+{
+    batch_tmp t[BATCH_MAX_DO];
+    int made = 0, renamed = 0, rc = -1;
+    for (; made < j->n_outs; made++)
+        if (batch_write_temp(w, j->outs[made].path, parts[made].data, parts[made].len, &t[made], oc) != 0)
+            goto out;
+    for (; renamed < j->n_outs; renamed++)
+        if (renameat(t[renamed].dfd, t[renamed].name, t[renamed].dfd, t[renamed].base) != 0) {
+            batch_fail(oc, BATCH_E_WRITE, "cannot rename the temporary file to '%s': %s", j->outs[renamed].path, strerror(errno));
+            goto out;
+        }
+    rc = 0;
+out:
+    for (int k = 0; k < made; k++) {
+        if (rc != 0)
+            unlinkat(t[k].dfd, k < renamed ? t[k].base : t[k].name, 0);
+        close(t[k].dfd);
+    }
     return rc;
 }
 
@@ -415,17 +478,32 @@ static int batch_process(batch_worker *w, batch_job *j, batch_outcome *oc)
         return batch_fail(oc, err.code == PL_OK ? "worker_crashed" : pl_error_name(err.code), "%s", err.message);
     }
     int rc = -1;
-    if (opts->plan.op != PL_OP_INFO && j->expect != PL_FMT_UNKNOWN && res.format != j->expect) {
-        batch_fail(oc, BATCH_E_TYPE, "the engine wrote %s where %s was expected from the input's type", pl_format_name(res.format),
-                   pl_format_name(j->expect));
+    batch_part parts[BATCH_MAX_DO];
+    char m[PL_ERROR_MESSAGE_MAX];
+    if (j->n_outs == 1)
+        parts[0] = (batch_part){.format = res.format, .width = res.width, .height = res.height, .data = res.data, .len = res.len};
+    else if (batch_renditions_split(res.data, res.len, parts, j->n_outs, m, sizeof(m)) != 0) {
+        batch_fail(oc, pl_error_name(PL_E_INTERNAL), "%s", m);
         goto out;
     }
-    if (batch_write_output(w, j->out, res.data, res.len, oc) != 0)
+    for (int k = 0; k < j->n_outs; k++) {
+        pl_format want = j->outs[k].expect;
+        if (opts->plan.op != PL_OP_INFO && want != PL_FMT_UNKNOWN && parts[k].format != want) {
+            batch_fail(oc, BATCH_E_TYPE, "%s%sthe engine wrote %s where %s was expected from the input's type",
+                       j->n_outs > 1 ? opts->plan.rend.names[k] : "", j->n_outs > 1 ? ": " : "", pl_format_name(parts[k].format),
+                       pl_format_name(want));
+            goto out;
+        }
+    }
+    if (batch_write_set(w, j, parts, oc) != 0)
         goto out;
-    j->width = res.width;
-    j->height = res.height;
-    j->bytes_out = res.len;
-    atomic_fetch_add(&run->stats.bytes_out, (uint_fast64_t)res.len);
+    for (int k = 0; k < j->n_outs; k++) {
+        j->outs[k].width = parts[k].width;
+        j->outs[k].height = parts[k].height;
+        j->outs[k].bytes = parts[k].len;
+        j->bytes_out += parts[k].len;
+    }
+    atomic_fetch_add(&run->stats.bytes_out, (uint_fast64_t)j->bytes_out);
     rc = 0;
 out:
     pl_result_clear(&res);

@@ -23,6 +23,12 @@
  * pl_plan_parse. 0, or -1 with err naming the parameter or the rendition (number and name). */
 int pl_renditions_parse(const qs_query *query, pl_plan *plan, pl_error *err);
 
+/* The same plan from n (1..PL_RENDITIONS_MAX) whole "transform?QUERY" strings, each read like the
+ * value of one r= (its name= included; default names r1, r2 …): for callers that hold the outputs
+ * apart (imgpipe batch's --do). Placeholders, info and all stay off. 0, or -1 with err naming the
+ * output. */
+int pl_renditions_parse_specs(const char *const *specs, int n, pl_plan *plan, pl_error *err);
+
 /* Run a renditions plan (pl_run's contract). out: the whole body, out->mime its Content-Type
  * (multipart/mixed with its boundary, or application/json), out->format PL_FMT_UNKNOWN. */
 int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out,

@@ -6,6 +6,8 @@
  * the rendition's number and name. The other parameters are placeholders= (blurhash,
  * thumbhash, color, lqip), blurhash= (components, e.g. 4x3), info=, all= and the service's
  * field=, key=, sign=, expires=. The outer query comes parsed once (common/qs_query.h).
+ * pl_renditions_parse_specs builds the same plan from outputs held apart ("transform?…" strings,
+ * imgpipe batch's --do), each parsed like one r= value.
  *
  * Threads: pure; works on caller-owned memory and one temporary pl_plan on the heap.
  */
@@ -164,17 +166,23 @@ out:
     return ret;
 }
 
+/* The plan's renditions fields before any output (both entry points). */
+static void pl_rend_begin(pl_plan *plan)
+{
+    plan->op = PL_OP_RENDITIONS;
+    plan->n_steps = 1;
+    plan->steps[0].op = PL_OP_RENDITIONS;
+    plan->rend.blurhash_x = 4;
+    plan->rend.blurhash_y = 3;
+}
+
 int pl_renditions_parse(const qs_query *query, pl_plan *plan, pl_error *err)
 {
     pl_renditions_spec *rs = &plan->rend;
     pl_plan *tmp = malloc(sizeof(*tmp));
     uint32_t seen = 0;
     int ret = -1;
-    plan->op = PL_OP_RENDITIONS;
-    plan->n_steps = 1;
-    plan->steps[0].op = PL_OP_RENDITIONS;
-    rs->blurhash_x = 4;
-    rs->blurhash_y = 3;
+    pl_rend_begin(plan);
     if (tmp == NULL) {
         pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
         goto out;
@@ -256,6 +264,40 @@ int pl_renditions_parse(const qs_query *query, pl_plan *plan, pl_error *err)
     plan->steps[0].params = plan->params;
     ret = 0;
 out:
+    free(tmp);
+    return ret;
+}
+
+int pl_renditions_parse_specs(const char *const *specs, int n, pl_plan *plan, pl_error *err)
+{
+    memset(plan, 0, sizeof(*plan));
+    pl_params_defaults(&plan->params, PL_OP_RENDITIONS);
+    pl_rend_begin(plan);
+    plan->steps[0].params = plan->params;
+    if (n < 1 || n > PL_RENDITIONS_MAX)
+        return pl_error_set(err, PL_E_PARAM, "%d outputs: a renditions set has 1 to %d", n, PL_RENDITIONS_MAX);
+    pl_plan *tmp = malloc(sizeof(*tmp));
+    if (tmp == NULL)
+        return pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
+    int ret = 0;
+    for (int i = 0; i < n && ret == 0; i++) {
+        const char *s = specs[i][0] == '/' ? specs[i] + 1 : specs[i];
+        const char *q = strchr(s, '?');
+        size_t oplen = q != NULL ? (size_t)(q - s) : strlen(s);
+        if (!pl_rend_is(s, oplen, "transform")) {
+            char quoted[80];
+            pl_grammar_quote(s, oplen, quoted, sizeof(quoted));
+            ret = pl_error_set(err, PL_E_PARAM,
+                               "output %d is \"%s\": each output of a renditions set is a transform step, e.g. "
+                               "\"transform?width=800&type=webp&name=large\"",
+                               i + 1, quoted);
+            break;
+        }
+        q = q != NULL ? q + 1 : "";
+        ret = pl_rend_one(&plan->rend, i, q, strlen(q), tmp, err);
+        if (ret == 0)
+            plan->rend.n++;
+    }
     free(tmp);
     return ret;
 }

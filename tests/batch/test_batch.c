@@ -4,8 +4,10 @@
  * --report lines, stdin input, --shard slices, --skip-existing, collisions and other usage
  * errors, a bad file failing alone, symbolic links inside -o (never written through), file
  * names that are not UTF-8 in the report (escaped, not dropped), and an interrupted run (SIGINT)
- * that leaves only complete images and prints the summary. Every child process is bounded in time (killed after 60 s).
- * Single-threaded; uses libvips to decode outputs and jansson to read reports.
+ * that leaves only complete images and prints the summary; several --do (every output from one
+ * decode, {r} names, skip/dry-run/report over the set, a failing output failing its input whole).
+ * Every child process is bounded in time (killed after 60 s). Single-threaded; uses libvips to
+ * decode outputs and jansson to read reports.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -446,20 +448,27 @@ static void test_report_non_utf8(void)
     check_image(P("out_nu/caf\xe9\\x.png"), "png", 40, 27);
 }
 
+/* A --dry-run (args, writing under out_dir) prints n_lines lines, among them "input -> output", and
+ * creates nothing. */
+static void check_dry_run(const char *const *args, int n_lines, const char *input, const char *output, const char *out_dir)
+{
+    is_int(run_batch(args, NULL), 0, "--dry-run: exit 0");
+    int lines = 0;
+    for (const char *p = out_text; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    is_int(lines, n_lines, "--dry-run: one line per output");
+    char want[8192];
+    snprintf(want, sizeof(want), "%s -> %s\n", P(input), P(output));
+    ok(strstr(out_text, want) != NULL, "--dry-run: %s -> %s", input, output);
+    ok(!exists(P(out_dir)), "--dry-run: nothing created");
+}
+
 static void test_dry_run(void)
 {
     diag("--dry-run prints the plan and writes nothing");
     const char *args[] = {
         "--do", "resize?width=120&type=webp", "-r", "-n", "{dir}/{stem}.{ext}", "--dry-run", "-o", P("dry"), P("in"), NULL};
-    is_int(run_batch(args, NULL), 0, "--dry-run: exit 0");
-    int lines = 0;
-    for (const char *p = out_text; (p = strchr(p, '\n')) != NULL; p++)
-        lines++;
-    is_int(lines, 5, "one line per input");
-    char want[8192];
-    snprintf(want, sizeof(want), "%s -> %s\n", P("in/sub/deep/gallery.webp"), P("dry/sub/deep/gallery.webp"));
-    ok(strstr(out_text, want) != NULL, "input -> output, tree mirrored");
-    ok(!exists(P("dry")), "nothing created");
+    check_dry_run(args, 5, "in/sub/deep/gallery.webp", "dry/sub/deep/gallery.webp", "dry"); /* the tree mirrored */
 }
 
 static void test_stdin_and_skip(void)
@@ -695,6 +704,156 @@ static void test_usage_errors(void)
     ok(strstr(err_text, "does-not-exist.png") != NULL, "... and is named");
 }
 
+/* ---- several --do: every input's outputs from one decode (one renditions plan) ---- */
+
+#define M_LARGE "transform?w=200&type=webp&name=large"
+#define M_SMALL "transform?w=80&type=png&name=small"
+#define M_KEEP "transform?w=50" /* keeps the input's type, named r3 */
+
+/* The report line of the input ending with suffix: its "outputs" entry named name. */
+static json_t *report_output(json_t *lines, const char *suffix, const char *name)
+{
+    json_t *e = report_entry(lines, suffix), *o;
+    size_t i;
+    json_array_foreach(json_object_get(e, "outputs"), i, o)
+    {
+        const char *n = json_string_value(json_object_get(o, "name"));
+        if (n && strcmp(n, name) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static void check_report_output(json_t *lines, const char *suffix, const char *name, const char *type, int w, int h)
+{
+    json_t *o = report_output(lines, suffix, name);
+    const char *t = json_string_value(json_object_get(o, "type"));
+    const char *path = json_string_value(json_object_get(o, "path"));
+    int rw = (int)json_integer_value(json_object_get(o, "width")), rh = (int)json_integer_value(json_object_get(o, "height"));
+    struct stat st;
+    ok(o && t && strcmp(t, type) == 0 && rw == w && rh >= h - 1 && rh <= h + 1 && path && stat(path, &st) == 0 &&
+           json_integer_value(json_object_get(o, "bytes")) == (json_int_t)st.st_size,
+       "report: %s %s is %s %dx%d with its path and bytes (got %s %dx%d)", suffix, name, type, w, h, t ? t : "?", rw, rh);
+}
+
+static void test_several_do(void)
+{
+    diag("several --do: each input's outputs from one decode, named with {r}");
+    copy_file(tap_fixture("photos/coffee.png"), P("min/coffee.png"));
+    copy_file(tap_fixture("photos/FreshFlower-1600x1203.jpg"), P("min/sub/flower.jpg"));
+    const char *args[] = {"--do",     M_LARGE,          "--do", M_SMALL,   "--do",   M_KEEP, "-r", "-n", "{dir}/{stem}-{r}.{ext}",
+                          "--report", P("multi.jsonl"), "-o",   P("mout"), P("min"), NULL};
+    is_int(run_batch(args, NULL), 0, "three --do over two inputs: exit 0");
+    check_image(P("mout/coffee-large.webp"), "webp", 200, 133);
+    check_image(P("mout/coffee-small.png"), "png", 80, 53);
+    check_image(P("mout/coffee-r3.png"), "png", 50, 33);
+    check_image(P("mout/sub/flower-large.webp"), "webp", 200, 150);
+    check_image(P("mout/sub/flower-small.png"), "png", 80, 60);
+    check_image(P("mout/sub/flower-r3.jpg"), "jpeg", 50, 38);
+    int hidden = -1;
+    is_int(count_files(P("mout"), &hidden), 6, "six outputs, each written once");
+    is_int(hidden, 0, "no temporary file left");
+    int n_ok, n_failed, n_skipped, n_ns;
+    json_t *lines = NULL;
+    is_int(read_report(P("multi.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, &lines), 2, "report: one line per input");
+    is_int(n_ok, 2, "report: both ok");
+    json_t *e = report_entry(lines, "/coffee.png");
+    ok(e && json_is_null(json_object_get(e, "output")) && json_array_size(json_object_get(e, "outputs")) == 3,
+       "report: output null, outputs lists the three");
+    check_report_output(lines, "/coffee.png", "large", "webp", 200, 133);
+    check_report_output(lines, "/coffee.png", "r3", "png", 50, 33);
+    check_report_output(lines, "/sub/flower.jpg", "small", "png", 80, 60);
+    check_report_output(lines, "/sub/flower.jpg", "r3", "jpeg", 50, 38);
+    json_decref(lines);
+
+    diag("--isolation process: the set crosses the worker protocol; {r} as a folder");
+    const char *iso[] = {"--do", M_LARGE,   "--do",   M_SMALL, "--isolation", "process", "-r", "-n", "{r}/{dir}/{stem}.{ext}",
+                         "-o",   P("miso"), P("min"), NULL};
+    is_int(run_batch(iso, NULL), 0, "--isolation process with two --do: exit 0");
+    check_image(P("miso/large/coffee.webp"), "webp", 200, 133);
+    check_image(P("miso/small/sub/flower.png"), "png", 80, 60);
+    is_int(count_files(P("miso"), NULL), 4, "--isolation process: four outputs");
+
+    diag("--skip-existing: an input is skipped only when all its outputs exist");
+    struct stat f0, f1, c1;
+    stat(P("mout/sub/flower-large.webp"), &f0);
+    unlink(P("mout/coffee-small.png"));
+    usleep(20000);
+    const char *skip[] = {
+        "--do",     M_LARGE,          "--do", M_SMALL,   "--do",   M_KEEP, "-r", "-n", "{dir}/{stem}-{r}.{ext}", "--skip-existing",
+        "--report", P("mskip.jsonl"), "-o",   P("mout"), P("min"), NULL};
+    is_int(run_batch(skip, NULL), 0, "--skip-existing with one output missing: exit 0");
+    is_int(read_report(P("mskip.jsonl"), &n_ok, &n_failed, &n_skipped, &n_ns, NULL), 2, "rerun: two report lines");
+    ok(n_ok == 1 && n_skipped == 1, "rerun: the input missing an output is processed, the complete one skipped");
+    check_image(P("mout/coffee-small.png"), "png", 80, 53);
+    stat(P("mout/sub/flower-large.webp"), &f1);
+    stat(P("mout/coffee-large.webp"), &c1);
+    ok(f0.st_mtim.tv_sec == f1.st_mtim.tv_sec && f0.st_mtim.tv_nsec == f1.st_mtim.tv_nsec,
+       "rerun: the skipped input's outputs untouched");
+    ok(c1.st_mtim.tv_sec > f0.st_mtim.tv_sec || (c1.st_mtim.tv_sec == f0.st_mtim.tv_sec && c1.st_mtim.tv_nsec > f0.st_mtim.tv_nsec),
+       "rerun: the reprocessed input's whole set rewritten");
+
+    diag("--dry-run lists every output (2 inputs x 2)");
+    const char *dry[] = {"--do",      M_LARGE, "--do",    M_SMALL,  "-r", "-n", "{dir}/{stem}-{r}.{ext}",
+                         "--dry-run", "-o",    P("mdry"), P("min"), NULL};
+    check_dry_run(dry, 4, "min/sub/flower.jpg", "mdry/sub/flower-small.png", "mdry");
+}
+
+static void test_several_do_errors(void)
+{
+    diag("several --do: usage errors, and a failing output fails its input whole");
+    const char *no_r[] = {"--do", M_LARGE, "--do", M_SMALL, "-o", P("mx"), P("min"), NULL};
+    is_int(run_batch(no_r, NULL), 2, "two --do and a template without {r}: exit 2");
+    ok(strstr(err_text, "{r}") != NULL && strstr(err_text, "-n '{stem}-{r}.{ext}'") != NULL, "... naming the fix");
+    const char *one_r[] = {"--do", M_LARGE, "-n", "{stem}-{r}.{ext}", "-o", P("mx"), P("min"), NULL};
+    is_int(run_batch(one_r, NULL), 2, "{r} with one --do: exit 2");
+    const char *not_tf[] = {"--do",  M_LARGE,  "--do", "fit?width=80&height=80", "-n", "{stem}-{r}.{ext}", "-o",
+                            P("mx"), P("min"), NULL};
+    is_int(run_batch(not_tf, NULL), 2, "a --do that is not a transform among several: exit 2");
+    ok(strstr(err_text, "transform?") != NULL, "... saying outputs are transform steps");
+    const char *same[] = {
+        "--do", "transform?w=10&name=a", "--do", "transform?w=20&name=a", "-n", "{stem}-{r}.{ext}", "-o", P("mx"), P("min"), NULL};
+    is_int(run_batch(same, NULL), 2, "two --do with one name=: exit 2");
+    ok(!exists(P("mx")), "usage errors write nothing");
+
+    /* the crop fits the 1600x1203 flower, not the 600x400 coffee */
+    const char *crop[] = {"--do",
+                          "transform?w=60&type=png",
+                          "--do",
+                          "transform?left=0&top=1000&areawidth=10&areaheight=10&type=png",
+                          "-r",
+                          "-n",
+                          "{dir}/{stem}-{r}.{ext}",
+                          "--report",
+                          P("mfail.jsonl"),
+                          "-o",
+                          P("mfail"),
+                          P("min"),
+                          NULL};
+    is_int(run_batch(crop, NULL), 3, "an output failing on one input: exit 3");
+    is_str(report_error(P("mfail.jsonl"), "/coffee.png"), "operation_failed", "the input fails with the output's error");
+    ok(!exists(P("mfail/coffee-r1.png")) && !exists(P("mfail/coffee-r2.png")), "none of the failed input's outputs is written");
+    check_image(P("mfail/sub/flower-r1.png"), "png", 60, 45);
+    check_image(P("mfail/sub/flower-r2.png"), "png", 10, 10);
+    int hidden = -1;
+    count_files(P("mfail"), &hidden);
+    is_int(hidden, 0, "no temporary file left");
+
+    /* a write that fails after another output's temporary file was made: the set is removed */
+    mkdirs(P("mlink/elsewhere"));
+    mkdirs(P("mlinkout"));
+    if (symlink(P("mlink/elsewhere"), P("mlinkout/small")) != 0)
+        diag("symlink: %s", strerror(errno));
+    const char *wr[] = {"--do", M_LARGE, "--do", M_SMALL, "-n", "{r}/{stem}.{ext}", "-o", P("mlinkout"), P("min/coffee.png"), NULL};
+    is_int(run_batch(wr, NULL), 3, "an output directory that is a symbolic link: exit 3");
+    ok(strstr(err_text, "symbolic link") != NULL, "... named");
+    ok(!exists(P("mlinkout/large/coffee.webp")), "the other output of the input is not left");
+    hidden = -1;
+    count_files(P("mlinkout/large"), &hidden);
+    is_int(hidden, 0, "... nor its temporary file");
+    is_int(count_files(P("mlink/elsewhere"), NULL), 0, "nothing written through the link");
+}
+
 /* An -o that cannot be written is refused before any image is decoded. */
 static void test_unwritable_output(void)
 {
@@ -884,6 +1043,8 @@ int main(int argc, char **argv)
     test_null_and_duplicates();
     test_shards();
     test_usage_errors();
+    test_several_do();
+    test_several_do_errors();
     test_unwritable_output();
     test_warnings_prefixed();
     make_big_set(40);

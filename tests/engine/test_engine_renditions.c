@@ -3,7 +3,8 @@
  * precise errors naming the rendition); every operation kind of the transform grammar done as a
  * rendition against the same spec done alone by /transform (same type and size, within 40 dB
  * PSNR), on a JPEG, an EXIF-rotated JPEG and a PNG with alpha; the multipart and JSON forms;
- * placeholders and info from the shared decode; part failures and all=true; the set's pixel limit.
+ * placeholders and info from the shared decode; part failures and all=true; the set's pixel limit;
+ * the same plan from outputs held apart (pl_renditions_parse_specs).
  */
 #include <jansson.h>
 #include <math.h>
@@ -191,6 +192,41 @@ static void test_grammar(void)
            !pl_renditions_wants_json("application/json;q=0") && !pl_renditions_wants_json("*/*") && !pl_renditions_wants_json(NULL),
        "grammar: Accept picks the JSON form");
     g_free(plan);
+}
+
+/* pl_renditions_parse_specs: outputs held apart (batch's --do) give the r= plan */
+static void test_specs(void)
+{
+    pl_plan *plan = g_new0(pl_plan, 1), *ref = g_new0(pl_plan, 1);
+    pl_error err;
+    const char *two[] = {"transform?w=640&type=webp&q=75&name=hero", "/transform?w=320"};
+    int r = pl_renditions_parse_specs(two, 2, plan, &err);
+    ok(r == 0 && plan->op == PL_OP_RENDITIONS && plan->n_steps == 1 && plan->rend.n == 2, "specs: two outputs parse");
+    ok(r == 0 && strcmp(plan->rend.names[0], "hero") == 0 && strcmp(plan->rend.names[1], "r2") == 0, "specs: name= and default r2");
+    ok(!plan->rend.all && !plan->rend.info && plan->rend.placeholders == 0, "specs: all, info and placeholders off");
+    r = pl_plan_parse_string("renditions?r=w%3D640%26type%3Dwebp%26q%3D75%26name%3Dhero&r=w%3D320", ref, &err);
+    ok(r == 0 && plan->rend.steps[0].params.width == 640 && plan->rend.steps[0].params.type == PL_FMT_WEBP &&
+           plan->rend.steps[0].params.quality == 75 && plan->rend.steps[1].params.width == 320 &&
+           memcmp(&plan->rend.steps[1].params, &ref->rend.steps[1].params, sizeof(pl_params)) == 0 &&
+           memcmp(&plan->rend.steps[0].params, &ref->rend.steps[0].params, sizeof(pl_params)) == 0,
+       "specs: the same steps as the r= query");
+    static const struct {
+        const char *specs[2];
+        int n;
+        const char *want[2];
+    } bad[] = {
+        {{"fit?width=300&height=300", NULL}, 1, {"output 1", "transform?"}},
+        {{"transform?w=1&name=a", "transform?w=2&name=a"}, 2, {"rendition 2", "\"a\""}},
+        {{"transform?w=1", "transform?w=abc"}, 2, {"rendition 2", "width"}},
+        {{NULL, NULL}, 0, {"0 outputs", "1 to 16"}},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = pl_renditions_parse_specs(bad[i].specs, bad[i].n, plan, &err);
+        ok(r == -1 && err.code == PL_E_PARAM && strstr(err.message, bad[i].want[0]) && strstr(err.message, bad[i].want[1]),
+           "specs: case %zu refused precisely (%s)", i + 1, err.message);
+    }
+    g_free(plan);
+    g_free(ref);
 }
 
 /* JSON form with every placeholder and info */
@@ -480,6 +516,7 @@ int main(void)
     if (eu_init())
         return 1;
     test_grammar();
+    test_specs();
 
     eu_file jpg = eu_read("photos/FreshFlower-1600x1203.jpg");
     eu_file rot = eu_read("edge/exif-orientation-6.jpg");
