@@ -33,7 +33,7 @@
 
 #include "pl_internal.h"
 
-/* The grammar's format table (pl_options.c) with safe fallbacks for log lines and headers. */
+/* The format table's name and MIME type (pl_formats.c) with safe fallbacks for log lines and headers. */
 const char *pl_encode_name(pl_format f)
 {
     const char *n = pl_format_name(f);
@@ -46,20 +46,9 @@ const char *pl_encode_mime(pl_format f)
     return m != NULL ? m : "application/octet-stream";
 }
 
-bool pl_encode_animates(pl_format f)
-{
-    return f == PL_FMT_GIF || f == PL_FMT_WEBP;
-}
-
-bool pl_encode_has_alpha(pl_format f)
-{
-    return f == PL_FMT_PNG || f == PL_FMT_WEBP || f == PL_FMT_GIF || f == PL_FMT_TIFF || f == PL_FMT_HEIF || f == PL_FMT_AVIF;
-}
-
 static bool pl_encode_writable(pl_format f)
 {
-    return f == PL_FMT_JPEG || f == PL_FMT_PNG || f == PL_FMT_WEBP || f == PL_FMT_GIF || f == PL_FMT_TIFF || f == PL_FMT_HEIF ||
-           f == PL_FMT_AVIF;
+    return pl_format_get(f)->saver != NULL;
 }
 
 /* Walk Accept's media ranges: calls back with (type, len, q) in header order. */
@@ -100,16 +89,15 @@ typedef struct {
 static bool pl_encode_imaginary_cb(const char *t, size_t len, double q, void *user)
 {
     pl_accept_first *a = user;
-    static const struct {
-        const char *mime;
-        pl_format f;
-    } known[] = {{"image/webp", PL_FMT_WEBP}, {"image/png", PL_FMT_PNG}, {"image/jpeg", PL_FMT_JPEG}};
+    static const pl_format known[] = {PL_FMT_WEBP, PL_FMT_PNG, PL_FMT_JPEG};
     (void)q; /* imaginary ignores q-values */
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strlen(known[i].mime) == len && strncasecmp(t, known[i].mime, len) == 0) {
-            a->found = known[i].f;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const char *mime = pl_format_mime(known[i]);
+        if (strlen(mime) == len && strncasecmp(t, mime, len) == 0) {
+            a->found = known[i];
             return true;
         }
+    }
     return false;
 }
 
@@ -195,7 +183,7 @@ static int pl_encode_convert_auto(pl_ctx *c, pl_format *out)
                             "heif) or accept one of those",
                             accept);
     pl_format f = c->in_format;
-    if (!(f == PL_FMT_JPEG || f == PL_FMT_PNG || f == PL_FMT_WEBP || f == PL_FMT_TIFF || f == PL_FMT_HEIF || f == PL_FMT_AVIF))
+    if (!pl_encode_writable(f) || f == PL_FMT_GIF) /* /convert refuses gif (below) */
         f = c->in_alpha ? PL_FMT_PNG : PL_FMT_JPEG;
     *out = f;
     return 0;
@@ -438,24 +426,6 @@ static void pl_encode_webp_drop_exif(uint8_t *buf, size_t *len)
     *len = w;
 }
 
-/* Largest side each encoder accepts (libwebp 16383; JPEG and GIF 65535; HEIF/AVIF: libheif's
- * default security limit; PNG/TIFF: the output-pixel limit decides). */
-static int pl_encode_max_side(pl_format f)
-{
-    switch (f) {
-    case PL_FMT_WEBP:
-        return 16383;
-    case PL_FMT_JPEG:
-    case PL_FMT_GIF:
-        return 65535;
-    case PL_FMT_HEIF:
-    case PL_FMT_AVIF:
-        return 16384;
-    default:
-        return INT32_MAX;
-    }
-}
-
 /* What the format can carry: alpha flattened for JPEG, 8-bit except PNG/TIFF. */
 static int pl_encode_prepare(pl_ctx *c, const pl_params *p, VipsImage *x, VipsImage **out)
 {
@@ -606,8 +576,8 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
     if (c->lim != NULL && c->lim->max_output_pixels > 0 && px > c->lim->max_output_pixels)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Output image too large: %dx%d is over the limit of %.1f megapixels",
                             x->Xsize, ph, c->lim->max_output_pixels / 1e6);
-    int max_side = pl_encode_max_side(c->out_format);
-    if (x->Xsize > max_side || ph > max_side)
+    int max_side = pl_format_get(c->out_format)->max_side;
+    if (max_side > 0 && (x->Xsize > max_side || ph > max_side))
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
                             "Output image too large for %s: %dx%d, the format allows up to %d pixels per side",
                             pl_encode_name(c->out_format), x->Xsize, ph, max_side);

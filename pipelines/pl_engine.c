@@ -148,51 +148,8 @@ void pl_limits_default(pl_limits *lim)
     lim->max_output_pixels = 100000000ull;
     lim->max_frames = 256;
     lim->max_decode_bytes = 1ull << 30;
-    lim->allowed_inputs = (1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP) | (1u << PL_FMT_GIF) |
-                          (1u << PL_FMT_TIFF) | (1u << PL_FMT_HEIF) | (1u << PL_FMT_AVIF);
+    lim->allowed_inputs = pl_formats_default_mask();
     lim->max_heif_encode_ms = 3000; /* HEVC: a 4 MP output; AVIF at effort 2: ~12 MP */
-}
-
-bool pl_formats_need_untrusted(uint32_t mask)
-{
-    return (mask & ((1u << PL_FMT_SVG) | (1u << PL_FMT_PDF) | (1u << PL_FMT_JP2K))) != 0;
-}
-
-int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err)
-{
-    static const struct {
-        const char *name;
-        pl_format f;
-    } names[] = {{"jpeg", PL_FMT_JPEG}, {"jpg", PL_FMT_JPEG}, {"png", PL_FMT_PNG},   {"webp", PL_FMT_WEBP}, {"gif", PL_FMT_GIF},
-                 {"tiff", PL_FMT_TIFF}, {"tif", PL_FMT_TIFF}, {"heif", PL_FMT_HEIF}, {"heic", PL_FMT_HEIF}, {"avif", PL_FMT_AVIF},
-                 {"svg", PL_FMT_SVG},   {"pdf", PL_FMT_PDF},  {"jp2k", PL_FMT_JP2K}, {"jp2", PL_FMT_JP2K}};
-    uint32_t m = 0;
-    const char *p = list != NULL ? list : "";
-    while (*p != '\0') {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p != '\0' && *p != ',' && *p != ' ')
-            p++;
-        size_t n = (size_t)(p - s);
-        if (n == 0)
-            continue;
-        bool found = false;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            if (strlen(names[i].name) == n && strncasecmp(s, names[i].name, n) == 0) {
-                m |= 1u << names[i].f;
-                found = true;
-            }
-        if (!found)
-            return pl_error_set(err, PL_E_PARAM,
-                                "unknown image type \"%.*s\" in the type list; known: jpeg, png, webp, gif, tiff, "
-                                "heif, avif, svg, pdf, jp2k",
-                                (int)(n > 32 ? 32 : n), s);
-    }
-    if (m == 0)
-        return pl_error_set(err, PL_E_PARAM, "empty image type list; give e.g. \"jpeg,png,webp\"");
-    *mask = m;
-    return 0;
 }
 
 const char *pl_vips_version(void)
@@ -272,7 +229,7 @@ uint64_t pl_run_estimate(const pl_plan *plan, const pl_input *in, const pl_limit
     pl_engine_ctx_init(&c, plan, in, lim, NULL, &err);
     uint64_t est = 0;
     if (pl_load_header(&c, in->data, in->len, &pi) == 0) {
-        uint64_t pages = pl_encode_animates(pi.format) && pi.pages > 1 ? (uint64_t)pi.pages : 1;
+        uint64_t pages = pl_format_get(pi.format)->animates && pi.pages > 1 ? (uint64_t)pi.pages : 1;
         uint64_t per_frame = pi.decode_bytes / pages;
         /* frames pl_run will decode: one, unless the output keeps the animation (capped); an output
          * format that will be refused costs no decode at all, one frame is a safe upper bound */
@@ -291,7 +248,7 @@ static double pl_engine_ms(int64_t from, int64_t to)
 /* How many frames to decode: all of an animation when the output animates, within the caps. */
 static int pl_engine_frames(const pl_ctx *c)
 {
-    if (c->in_pages <= 1 || !pl_encode_animates(c->in_format) || !pl_encode_animates(c->out_format))
+    if (c->in_pages <= 1 || !pl_format_get(c->in_format)->animates || !pl_format_get(c->out_format)->animates)
         return 1;
     int n = c->in_pages;
     if (c->lim != NULL && c->lim->max_frames > 0 && n > c->lim->max_frames)

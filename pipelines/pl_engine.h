@@ -66,13 +66,7 @@ typedef struct pl_limits {
 
 void pl_limits_default(pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB, jpeg png webp gif tiff heif avif, HEIF/AVIF encode 3000 ms */
 
-/* Parse a comma-separated type list ("jpeg,png,webp") into a pl_limits.allowed_inputs mask. */
-int pl_formats_parse_mask(const char *list, uint32_t *mask, pl_error *err);
-
-/* True when the mask allows a format whose libvips loader is "untrusted" (svg, pdf, jp2k): the
- * caller then sets pl_engine_config.allow_untrusted. Safe because the engine never lets libvips
- * pick a loader: it sniffs the bytes, checks the allow-list, then calls that format's loader. */
-bool pl_formats_need_untrusted(uint32_t mask);
+/* The type lists (pl_formats_parse_mask) and their untrusted loaders: pl_formats.h. */
 
 typedef struct pl_control {
     atomic_int cancelled;   /* set to 1 by anyone: stop as soon as possible, result unwanted */

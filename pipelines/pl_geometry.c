@@ -195,7 +195,7 @@ static void pl_geo_transform_start(const pl_ctx *c, const pl_params *p, int *w, 
     g->angle = pl_ops_angle_normal(p->rotate);
     g->rot_bg = p->background;
     if (!pl_params_has(p, PL_P_BACKGROUND))
-        g->rot_bg = pl_encode_has_alpha(c->out_format) ? (pl_color){0, 0, 0, 0} : (pl_color){255, 255, 255, 255};
+        g->rot_bg = pl_format_get(c->out_format)->alpha ? (pl_color){0, 0, 0, 0} : (pl_color){255, 255, 255, 255};
     g->flip = p->flip;
     g->flop = p->flop;
     g->trim = p->trim > 0;

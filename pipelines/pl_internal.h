@@ -171,9 +171,6 @@ int pl_watermark_image(pl_ctx *c, const pl_params *p, bool imaginary_route, Vips
 /* pl_encode.c */
 /* Decide ctx->out_format (and vary_accept) for the plan. */
 int pl_encode_choose(pl_ctx *c);
-bool pl_encode_animates(pl_format f);
-/* The format can carry an alpha channel (all that libvips writes here but JPEG). */
-bool pl_encode_has_alpha(pl_format f);
 /* Colour to output, metadata, then encode img to out->data/len. */
 int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out);
 const char *pl_encode_mime(pl_format f);

@@ -48,33 +48,6 @@ typedef struct pl_load_opts {
     bool thumbnail; /* HEIF/AVIF embedded thumbnail */
 } pl_load_opts;
 
-static const char *pl_load_name(pl_format f)
-{
-    switch (f) {
-    case PL_FMT_JPEG:
-        return "jpegload_buffer";
-    case PL_FMT_PNG:
-        return "pngload_buffer";
-    case PL_FMT_WEBP:
-        return "webpload_buffer";
-    case PL_FMT_GIF:
-        return "gifload_buffer";
-    case PL_FMT_TIFF:
-        return "tiffload_buffer";
-    case PL_FMT_HEIF:
-    case PL_FMT_AVIF:
-        return "heifload_buffer";
-    case PL_FMT_SVG:
-        return "svgload_buffer";
-    case PL_FMT_PDF:
-        return "pdfload_buffer";
-    case PL_FMT_JP2K:
-        return "jp2kload_buffer";
-    default:
-        return NULL;
-    }
-}
-
 /* The guard between a loader and the rest of the run: passes the loader's pixels on (pointer, no
  * copy) and, when the loader fails to produce them, marks the run (ctx->load_failed) so that the
  * call that was evaluating reports a decode error. Runs on libvips' threads: only the atomic. */
@@ -148,7 +121,7 @@ static int pl_load_jpeg_process(const uint8_t *d, size_t len, const char **what)
  * -2: libvips blocks this loader (untrusted, and allow_untrusted is off); -1: it failed. */
 static int pl_load_run(pl_ctx *c, pl_format f, const uint8_t *d, size_t len, const pl_load_opts *o, VipsImage **out)
 {
-    const char *name = pl_load_name(f);
+    const char *name = pl_format_get(f)->loader;
     VipsOperation *op = name != NULL ? vips_operation_new(name) : NULL;
     if (op == NULL)
         return -1;
@@ -159,7 +132,7 @@ static int pl_load_run(pl_ctx *c, pl_format f, const uint8_t *d, size_t len, con
     VipsBlob *blob = vips_blob_new(NULL, d, len);
     g_object_set(op, "buffer", blob, "access", o->access, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
     vips_area_unref(VIPS_AREA(blob));
-    if (o->n != 1 && (f == PL_FMT_GIF || f == PL_FMT_WEBP))
+    if (o->n != 1 && pl_format_get(f)->animates)
         g_object_set(op, "n", o->n, NULL);
     if (o->shrink > 1 && f == PL_FMT_JPEG)
         g_object_set(op, "shrink", o->shrink, NULL);
@@ -178,11 +151,6 @@ static int pl_load_run(pl_ctx *c, pl_format f, const uint8_t *d, size_t len, con
     g_object_unref(op);
     *out = *slot;
     return 0;
-}
-
-static bool pl_load_animates(pl_format f)
-{
-    return f == PL_FMT_GIF || f == PL_FMT_WEBP;
 }
 
 int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi)
@@ -221,7 +189,7 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
     pi->bands = img->Bands;
     pi->pages = vips_image_get_n_pages(img);
     pi->orientation = vips_image_get_typeof(img, VIPS_META_ORIENTATION) ? vips_image_get_orientation(img) : 0;
-    uint64_t frames = pl_load_animates(f) ? (uint64_t)pi->pages : 1;
+    uint64_t frames = pl_format_get(f)->animates ? (uint64_t)pi->pages : 1;
     pi->decode_bytes =
         (uint64_t)pi->width * (uint64_t)pi->height * (uint64_t)img->Bands * (uint64_t)vips_format_sizeof(img->BandFmt) * frames;
     c->head = img;
@@ -246,7 +214,7 @@ int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
                             "Image resolution is too big: %dx%d is %.1f megapixels, this server accepts up to %.1f", pi->width,
                             pi->height, px / 1e6, lim->max_input_pixels / 1e6);
-    uint64_t per_frame = pi->decode_bytes / (uint64_t)(pl_load_animates(pi->format) && pi->pages > 0 ? pi->pages : 1);
+    uint64_t per_frame = pi->decode_bytes / (uint64_t)(pl_format_get(pi->format)->animates && pi->pages > 0 ? pi->pages : 1);
     uint64_t need = per_frame * (uint64_t)(frames > 0 ? frames : 1);
     if (lim->max_decode_bytes > 0 && need > lim->max_decode_bytes)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- operations and formats ---- */
+/* ---- operations ---- */
 
 static const struct {
     const char *name;
@@ -51,26 +51,6 @@ const char *pl_op_name(pl_op op)
 bool pl_op_is_imaginary(pl_op op)
 {
     return (unsigned)op < PL_OP__COUNT && pl_op_table[op].imaginary;
-}
-
-static const struct {
-    const char *name;
-    const char *mime;
-} pl_format_table[PL_FMT__COUNT] = {
-    [PL_FMT_UNKNOWN] = {NULL, NULL},           [PL_FMT_JPEG] = {"jpeg", "image/jpeg"}, [PL_FMT_PNG] = {"png", "image/png"},
-    [PL_FMT_WEBP] = {"webp", "image/webp"},    [PL_FMT_GIF] = {"gif", "image/gif"},    [PL_FMT_TIFF] = {"tiff", "image/tiff"},
-    [PL_FMT_HEIF] = {"heif", "image/heif"},    [PL_FMT_AVIF] = {"avif", "image/avif"}, [PL_FMT_SVG] = {"svg", "image/svg+xml"},
-    [PL_FMT_PDF] = {"pdf", "application/pdf"}, [PL_FMT_JP2K] = {"jp2k", "image/jp2"},  [PL_FMT_AUTO] = {"auto", NULL},
-};
-
-const char *pl_format_name(pl_format f)
-{
-    return (unsigned)f < PL_FMT__COUNT ? pl_format_table[f].name : NULL;
-}
-
-const char *pl_format_mime(pl_format f)
-{
-    return (unsigned)f < PL_FMT__COUNT ? pl_format_table[f].mime : NULL;
 }
 
 /* ---- the parameter table ---- */
@@ -516,11 +496,6 @@ typedef struct pl_word {
     int value;
 } pl_word;
 
-static const pl_word pl_type_words[] = {
-    {"jpeg", PL_FMT_JPEG}, {"jpg", PL_FMT_JPEG},  {"png", PL_FMT_PNG},   {"webp", PL_FMT_WEBP}, {"tiff", PL_FMT_TIFF},
-    {"gif", PL_FMT_GIF},   {"avif", PL_FMT_AVIF}, {"heif", PL_FMT_HEIF}, {"auto", PL_FMT_AUTO},
-};
-
 static const pl_word pl_gravity_words[] = {
     {"centre", PL_GRAVITY_CENTRE},       {"center", PL_GRAVITY_CENTRE},       {"north", PL_GRAVITY_NORTH},
     {"northeast", PL_GRAVITY_NORTHEAST}, {"east", PL_GRAVITY_EAST},           {"southeast", PL_GRAVITY_SOUTHEAST},
@@ -617,7 +592,7 @@ int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, co
     case PL_K_ENUM:
         switch (def->id) {
         case PL_P_TYPE:
-            if (PL_WORD(pl_type_words, val, len, &v) != 0) {
+            if ((v = pl_format_from_type(val, len)) < 0) {
                 char q[80];
                 pl_grammar_quote(val, len, q, sizeof(q));
                 if (pl_op_is_imaginary(ctx->op))

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "pl_error.h"
+#include "pl_formats.h"
 #include "qs_query.h"
 
 /* Operations. X(id, name, imaginary_route, in_pipeline_name or NULL when not allowed in /pipeline) */
@@ -118,23 +119,6 @@ typedef enum {
 } pl_param_id;
 
 typedef enum { PL_K_INT, PL_K_FLOAT, PL_K_BOOL, PL_K_STRING, PL_K_COLOR, PL_K_ENUM, PL_K_RATIO, PL_K_JSON } pl_kind;
-
-/* Image formats, for input sniffing and output. */
-typedef enum {
-    PL_FMT_UNKNOWN = 0,
-    PL_FMT_JPEG,
-    PL_FMT_PNG,
-    PL_FMT_WEBP,
-    PL_FMT_GIF,
-    PL_FMT_TIFF,
-    PL_FMT_HEIF,
-    PL_FMT_AVIF,
-    PL_FMT_SVG,
-    PL_FMT_PDF,
-    PL_FMT_JP2K,
-    PL_FMT_AUTO, /* output only: negotiate from Accept */
-    PL_FMT__COUNT
-} pl_format;
 
 typedef enum { PL_GRAVITY_CENTRE = 0, PL_GRAVITY_NORTH, PL_GRAVITY_NORTHEAST, PL_GRAVITY_EAST, PL_GRAVITY_SOUTHEAST,
                PL_GRAVITY_SOUTH, PL_GRAVITY_SOUTHWEST, PL_GRAVITY_WEST, PL_GRAVITY_NORTHWEST,
@@ -259,8 +243,6 @@ void pl_params_defaults(pl_params *p, pl_op op);
 int pl_op_from_name(const char *name, size_t len);
 const char *pl_op_name(pl_op op);
 bool pl_op_is_imaginary(pl_op op);
-const char *pl_format_name(pl_format f); /* "jpeg" … */
-const char *pl_format_mime(pl_format f); /* "image/jpeg" … */
 
 /* The parameter table: drives docs, OpenAPI and the grammar itself. */
 typedef struct pl_param_def {

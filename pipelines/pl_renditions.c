@@ -331,7 +331,7 @@ static json_t *pl_rend_error_json(const pl_error *e)
 
 static const char *pl_rend_ext(pl_format f)
 {
-    return f == PL_FMT_JPEG ? "jpg" : pl_format_name(f);
+    return pl_format_get(f)->ext;
 }
 
 /* Boundaries, each with its Content-Type: the first that occurs in no part is used. */

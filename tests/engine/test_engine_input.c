@@ -35,6 +35,33 @@ static void test_sniff(void)
         eu_free(&f);
     }
     is_int(pl_sniff(NULL, 0), PL_FMT_UNKNOWN, "sniff empty");
+    /* every signature of the format table, and the ftyp brands' precedence */
+    static const struct {
+        const char *bytes;
+        size_t len;
+        pl_format f;
+    } mem[] = {
+        {"\xFF\xD8\xFF\xE0", 4, PL_FMT_JPEG},
+        {"\x89PNG\r\n\x1A\n", 8, PL_FMT_PNG},
+        {"RIFF\x10\0\0\0WEBPVP8 ", 16, PL_FMT_WEBP},
+        {"RIFF\x10\0\0\0WAVEfmt ", 16, PL_FMT_UNKNOWN},
+        {"GIF87a\1\0", 8, PL_FMT_GIF},
+        {"GIF89a\1\0", 8, PL_FMT_GIF},
+        {"II*\0\x08\0\0\0", 8, PL_FMT_TIFF},
+        {"MM\0*\0\0\0\x08", 8, PL_FMT_TIFF},
+        {"II+\0\x08\0\0\0", 8, PL_FMT_TIFF},
+        {"MM\0+\0\x08\0\0", 8, PL_FMT_TIFF},
+        {"\0\0\0\030ftypheic\0\0\0\0mif1heic", 24, PL_FMT_HEIF},
+        {"\0\0\0\030ftypmif1\0\0\0\0avifmiaf", 24, PL_FMT_AVIF},
+        {"\0\0\0\024ftypisom\0\0\0\0mp41", 20, PL_FMT_UNKNOWN},
+        {"%PDF-1.4", 8, PL_FMT_PDF},
+        {"\0\0\0\x0CjP  \r\n\x87\n", 12, PL_FMT_JP2K},
+        {"\xFF\x4F\xFF\x51\0\x29", 6, PL_FMT_JP2K},
+        {"\xEF\xBB\xBF <svg>", 10, PL_FMT_SVG},
+    };
+    for (size_t i = 0; i < sizeof(mem) / sizeof(mem[0]); i++)
+        is_int(pl_sniff((const uint8_t *)mem[i].bytes, mem[i].len), mem[i].f, "sniff bytes %zu (%s)", i,
+               mem[i].f ? pl_format_name(mem[i].f) : "unknown");
 }
 
 static void test_orientation(void)
@@ -327,8 +354,20 @@ static void test_bad(void)
     ok(pl_formats_parse_mask("jpeg, png,webp", &mask, &e) == 0 &&
            mask == ((1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP)),
        "pl_formats_parse_mask");
-    ok(pl_formats_parse_mask("jpeg,bmp", &mask, &e) == -1 && e.code == PL_E_PARAM && strstr(e.message, "bmp"),
+    ok(pl_formats_parse_mask("JPG tif,heic jp2", &mask, &e) == 0 &&
+           mask == ((1u << PL_FMT_JPEG) | (1u << PL_FMT_TIFF) | (1u << PL_FMT_HEIF) | (1u << PL_FMT_JP2K)) &&
+           pl_formats_need_untrusted(mask),
+       "the mask's other names, any case; jp2 needs the untrusted loaders");
+    ok(pl_formats_parse_mask("jpeg,bmp", &mask, &e) == -1 && e.code == PL_E_PARAM && strstr(e.message, "bmp") &&
+           strstr(e.message, "known: jpeg, png, webp, gif, tiff, heif, avif, svg, pdf, jp2k"),
        "unknown type in the mask: %s", e.message);
+    ok(pl_formats_parse_mask("auto", &mask, &e) == -1 && pl_formats_parse_mask(" , ", &mask, &e) == -1,
+       "auto and an empty list are no input types");
+    pl_limits_default(&lim);
+    ok(lim.allowed_inputs == ((1u << PL_FMT_JPEG) | (1u << PL_FMT_PNG) | (1u << PL_FMT_WEBP) | (1u << PL_FMT_GIF) |
+                              (1u << PL_FMT_TIFF) | (1u << PL_FMT_HEIF) | (1u << PL_FMT_AVIF)) &&
+           !pl_formats_need_untrusted(lim.allowed_inputs),
+       "default inputs: the trusted loaders");
     eu_free(&f);
 }
 
