@@ -1,6 +1,6 @@
 /*
  * qs_query: the request query ("a=1&b=2"), parsed once for every reader: the URL-signature check
- * and the API-key lookup (service/svc_auth.c), the option grammar (pipelines/pl_options.c) and
+ * and the API-key lookup (service/svc_auth.c), the option grammar (pipelines/pl_params_query.c) and
  * the service's type=auto test. Pure byte work: no h2o, no libvips, no GLib.
  *
  * A query is split on '&' into pairs (empty pairs skipped), each pair on its first '=' into a

@@ -226,7 +226,7 @@ int pl_encode_choose(pl_ctx *c)
         return pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT, "Unsupported image output type: %s", pl_encode_name(f));
     c->out_format = f;
     c->out_format_asked = typed != NULL;
-    /* effort within the chosen format's range (pl_options.c checked it when type named one) */
+    /* effort within the chosen format's range (pl_params_check.c checked it when type named one) */
     const pl_params *last = &plan->steps[plan->n_steps - 1].params;
     bool named = typed == NULL || typed->params.type != PL_FMT_AUTO;
     return pl_params_check_effort(last, f, named, c->err);

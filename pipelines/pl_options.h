@@ -7,6 +7,9 @@
  * imaginary's HTTP API (../shared/docs/imaginary-api.md, docs/imaginary-compat.md); `transform`
  * is imgpipe's own operation taking every parameter at once plus short aliases.
  *
+ * Implemented by pl_plan_parse.c on the parameter table (pl_params.h: pl_params.c,
+ * pl_params_query.c, pl_params_check.c) and the format table (pl_formats.h).
+ *
  * Ownership: a pl_plan is a plain value (no pointers, no heap): copy it freely between threads.
  * Everything here is pure and thread-safe; no libvips calls.
  */

@@ -6,10 +6,12 @@
  * Values: JSON integers exactly, non-integral numbers only for number parameters, strings with the
  * query rules, booleans as JSON or strings; colours, type, gravity … must be strings.
  *
+ * On the parameter table (pl_params.h) only; pl_plan_parse.c calls it.
+ *
  * Threads: pure; the jansson tree is local to the call and freed before returning.
  */
-#include "pl_grammar_priv.h"
-#include "pl_options.h"
+#include "pl_pipeline_json.h"
+#include "pl_params.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -21,6 +23,12 @@ static const char *const pl_pipe_names[PL_OP__COUNT] = {
     PL_OPS(PL_X)
 #undef PL_X
 };
+
+/* An operation's name in /pipeline, or NULL when /pipeline does not take it. */
+static const char *pl_pipe_name(pl_op op)
+{
+    return (unsigned)op < PL_OP__COUNT ? pl_pipe_names[op] : NULL;
+}
 
 #define PL_OPS_PREFIX                                                                                                              \
     "Error while processing parameters, error while processing parameter \"operations\" with value \"%s\", error: "
@@ -102,13 +110,12 @@ static int pl_json_build_step(size_t idx, json_t *item, pl_step *step, pl_error 
         if (pl_pipe_names[i] != NULL && strlen(pl_pipe_names[i]) == nlen && memcmp(pl_pipe_names[i], name, nlen) == 0)
             op = i;
     if (op < 0) {
-        char q[64];
+        char q[64], ops[256];
         pl_grammar_quote(name, nlen, q, sizeof(q));
         return pl_error_set(err, PL_E_PARAM,
                             "Error while processing the image: Unsupported operation name: %s (pipeline operation %zu; "
-                            "expected one of crop, resize, enlarge, extract, rotate, autorotate, flip, flop, thumbnail, zoom, "
-                            "convert, watermark, watermarkImage, blur, smartcrop, fit)",
-                            q, idx + 1);
+                            "expected one of %s)",
+                            q, idx + 1, pl_grammar_op_list(pl_pipe_name, ops, sizeof(ops)));
     }
     step->op = (pl_op)op;
     step->ignore_failure = json_is_true(json_object_get(item, "ignore_failure"));

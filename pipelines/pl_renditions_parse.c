@@ -1,25 +1,38 @@
 /*
  * pl_renditions_parse: the query grammar of /renditions. Each r= holds one output as a
  * URL-encoded transform query plus its name= ("r=w%3D640%26type%3Dwebp%26name%3Dhero"); every
- * r= is parsed by pl_plan_parse("transform", …) exactly as /transform would parse it, so an
+ * r= is parsed by the parameter table (pl_params.h) exactly as /transform's query is, so an
  * output accepts what /transform accepts and is refused with the same message, prefixed with
  * the rendition's number and name. The other parameters are placeholders= (blurhash,
  * thumbhash, color, lqip), blurhash= (components, e.g. 4x3), info=, all= and the service's
  * field=, key=, sign=, expires=. The outer query comes parsed once (common/qs_query.h).
  * pl_renditions_parse_specs builds the same plan from outputs held apart ("transform?…" strings,
- * imgpipe batch's --do), each parsed like one r= value.
+ * imgpipe batch's --do), each parsed like one r= value. It calls only the parameter table
+ * (pl_params.h); pl_plan_parse.c calls pl_renditions_parse.
  *
- * Threads: pure; works on caller-owned memory and one temporary pl_plan on the heap.
+ * Threads: pure; works on caller-owned memory.
  */
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pl_grammar_priv.h"
+#include "pl_params.h"
 #include "pl_renditions.h"
 
-#define PL_REND_KNOWN "r, placeholders, blurhash, info, all, field, key, sign, expires"
+/* /renditions' own parameters. */
+enum { PL_REND_R, PL_REND_PLACEHOLDERS, PL_REND_BLURHASH, PL_REND_INFO, PL_REND_ALL, PL_REND_FIELD };
+static const char *const pl_rend_names[] = {
+    [PL_REND_R] = "r",
+    [PL_REND_PLACEHOLDERS] = "placeholders",
+    [PL_REND_BLURHASH] = "blurhash",
+    [PL_REND_INFO] = "info",
+    [PL_REND_ALL] = "all",
+    [PL_REND_FIELD] = "field",
+    "key",
+    "sign",
+    "expires", /* the service's */
+};
 
 static bool pl_rend_is(const char *s, size_t len, const char *word)
 {
@@ -28,14 +41,8 @@ static bool pl_rend_is(const char *s, size_t len, const char *word)
 
 static int pl_rend_bool(const char *name, const char *v, size_t len, bool *out, pl_error *err)
 {
-    static const char *yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *no[] = {"", "0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-        if (pl_rend_is(v, len, yes[i]))
-            return *out = true, 0;
-    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-        if (pl_rend_is(v, len, no[i]))
-            return *out = false, 0;
+    if (pl_grammar_parse_bool(v, len, out) == 0)
+        return 0;
     char q[80];
     pl_grammar_quote(v, len, q, sizeof(q));
     return pl_error_set(err, PL_E_PARAM, "invalid value \"%s\" for parameter \"%s\": expected a boolean: true or false (1, 0 …)", q,
@@ -68,12 +75,15 @@ static int pl_rend_placeholders(const char *v, size_t len, unsigned *bits, pl_er
                 found = true;
             }
         if (!found) {
-            char q[80];
+            char q[80], known[64];
+            size_t o = 0;
             pl_grammar_quote(v + s, n, q, sizeof(q));
+            for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+                if (k == 0 || words[k].bit != words[k - 1].bit) /* "colour" is "color" */
+                    o = pl_grammar_list_add(known, sizeof(known), o, words[k].name);
             return pl_error_set(err, PL_E_PARAM,
-                                "invalid value \"%s\" in parameter \"placeholders\": expected a comma-separated list of blurhash, "
-                                "thumbhash, color, lqip",
-                                q);
+                                "invalid value \"%s\" in parameter \"placeholders\": expected a comma-separated list of %s", q,
+                                known);
         }
     }
     return 0;
@@ -106,9 +116,22 @@ static bool pl_rend_name_ok(const char *s, size_t n)
     return s[0] != '.';
 }
 
+/* The pairs of one r= but name= as a transform step, checked like /transform's. */
+static int pl_rend_step(const qs_query *rest, pl_step *step, pl_error *err)
+{
+    const pl_grammar_ctx ctx = {PL_OP_TRANSFORM, -1};
+    const char *ops = NULL; /* transform refuses `operations` */
+    size_t ops_len = 0;
+    *step = (pl_step){.op = PL_OP_TRANSFORM};
+    pl_params_defaults(&step->params, PL_OP_TRANSFORM);
+    if (pl_grammar_parse_pairs(&ctx, rest, &step->params, &ops, &ops_len, err) != 0)
+        return -1;
+    return pl_grammar_check_step(&ctx, step, err);
+}
+
 /* One r= value (decoded once: the transform query, still encoded for its own values): parsed by
- * the query layer, name= taken out, the other pairs parsed as transform. tmp: a scratch plan. */
-static int pl_rend_one(pl_renditions_spec *rs, int idx, const char *q, size_t qlen, pl_plan *tmp, pl_error *err)
+ * the query layer, name= taken out, the other pairs parsed as transform. */
+static int pl_rend_one(pl_renditions_spec *rs, int idx, const char *q, size_t qlen, pl_error *err)
 {
     qs_query inner = {0};
     qs_pair *keep = NULL;
@@ -150,9 +173,8 @@ static int pl_rend_one(pl_renditions_spec *rs, int idx, const char *q, size_t ql
                          k + 1);
             goto out;
         }
-    if (pl_plan_parse_query("transform", &rest, tmp, err) != 0)
+    if (pl_rend_step(&rest, &rs->steps[idx], err) != 0)
         goto bad;
-    rs->steps[idx] = tmp->steps[0];
     ret = 0;
     goto out;
 bad : {
@@ -176,96 +198,88 @@ static void pl_rend_begin(pl_plan *plan)
     plan->rend.blurhash_y = 3;
 }
 
+/* The index of name in pl_rend_names, or -1. */
+static int pl_rend_param(const char *name, size_t nlen)
+{
+    for (int k = 0; k < (int)(sizeof(pl_rend_names) / sizeof(pl_rend_names[0])); k++)
+        if (pl_rend_is(name, nlen, pl_rend_names[k]))
+            return k;
+    return -1;
+}
+
+static int pl_rend_unknown(const char *name, size_t nlen, pl_error *err)
+{
+    char q[40], known[128];
+    size_t o = 0;
+    pl_grammar_quote(name, nlen, q, sizeof(q));
+    for (size_t k = 0; k < sizeof(pl_rend_names) / sizeof(pl_rend_names[0]); k++)
+        o = pl_grammar_list_add(known, sizeof(known), o, pl_rend_names[k]);
+    return pl_error_set(err, PL_E_PARAM,
+                        "unknown parameter \"%s\" on /renditions; known: %s (an output's own parameters go inside its r=, "
+                        "URL-encoded: r=w%%3D640%%26type%%3Dwebp)",
+                        q, known);
+}
+
+/* One of the parameters but r= (first occurrence only). */
+static int pl_rend_set(int id, const char *val, size_t vlen, pl_plan *plan, pl_error *err)
+{
+    pl_renditions_spec *rs = &plan->rend;
+    switch (id) {
+    case PL_REND_PLACEHOLDERS:
+        return pl_rend_placeholders(val, vlen, &rs->placeholders, err);
+    case PL_REND_BLURHASH:
+        rs->placeholders |= PL_PH_BLURHASH;
+        return pl_rend_components(val, vlen, &rs->blurhash_x, &rs->blurhash_y, err);
+    case PL_REND_INFO:
+        return pl_rend_bool("info", val, vlen, &rs->info, err);
+    case PL_REND_ALL:
+        return pl_rend_bool("all", val, vlen, &rs->all, err);
+    case PL_REND_FIELD:
+        if (vlen >= PL_FIELD_MAX || memchr(val, '\0', vlen) != NULL)
+            return pl_error_set(err, PL_E_PARAM, "invalid value for parameter \"field\": expected a name of at most %d bytes",
+                                PL_FIELD_MAX - 1);
+        memcpy(plan->params.field, val, vlen);
+        plan->params.field[vlen] = '\0';
+        return 0;
+    default: /* key, sign, expires: the service's */
+        return 0;
+    }
+}
+
 int pl_renditions_parse(const qs_query *query, pl_plan *plan, pl_error *err)
 {
     pl_renditions_spec *rs = &plan->rend;
-    pl_plan *tmp = malloc(sizeof(*tmp));
     uint32_t seen = 0;
-    int ret = -1;
     pl_rend_begin(plan);
-    if (tmp == NULL) {
-        pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
-        goto out;
-    }
     for (size_t i = 0; i < query->n; i++) {
         const qs_pair *pair = &query->pairs[i];
-        const char *name = pair->name, *val = pair->value;
-        size_t nlen = pair->name_len, vlen = pair->value_len;
-        if (pair->skip & QS_SKIP_ESCAPE) {
-            char q[16];
-            pl_grammar_quote(query->raw + pair->bad_off, pair->bad_len, q, sizeof(q));
-            pl_error_set(err, PL_E_PARAM, "invalid URL escape \"%s\" in the query: write %% as %%25", q);
-            goto out;
-        }
-        static const char *names[] = {"r", "placeholders", "blurhash", "info", "all", "field", "key", "sign", "expires"};
-        int id = -1;
-        for (int k = 0; k < (int)(sizeof(names) / sizeof(names[0])); k++)
-            if (pl_rend_is(name, nlen, names[k]))
-                id = k;
-        if (id < 0) {
-            char q[40];
-            pl_grammar_quote(name, nlen, q, sizeof(q));
-            pl_error_set(err, PL_E_PARAM,
-                         "unknown parameter \"%s\" on /renditions; known: " PL_REND_KNOWN
-                         " (an output's own parameters go inside its r=, URL-encoded: r=w%%3D640%%26type%%3Dwebp)",
-                         q);
-            goto out;
-        }
-        if (id == 0) {
-            if (rs->n >= PL_RENDITIONS_MAX) {
-                pl_error_set(err, PL_E_PARAM, "too many renditions: at most %d r= parameters per request", PL_RENDITIONS_MAX);
-                goto out;
-            }
-            if (pl_rend_one(rs, rs->n, val, vlen, tmp, err) != 0)
-                goto out;
+        if (pair->skip & QS_SKIP_ESCAPE)
+            return pl_grammar_escape_error(query, pair, err);
+        int id = pl_rend_param(pair->name, pair->name_len);
+        if (id < 0)
+            return pl_rend_unknown(pair->name, pair->name_len, err);
+        if (id == PL_REND_R) {
+            if (rs->n >= PL_RENDITIONS_MAX)
+                return pl_error_set(err, PL_E_PARAM, "too many renditions: at most %d r= parameters per request",
+                                    PL_RENDITIONS_MAX);
+            if (pl_rend_one(rs, rs->n, pair->value, pair->value_len, err) != 0)
+                return -1;
             rs->n++;
             continue;
         }
         if (seen & (1u << id))
             continue; /* first occurrence wins, as the main grammar */
         seen |= 1u << id;
-        int r = 0;
-        switch (id) {
-        case 1:
-            r = pl_rend_placeholders(val, vlen, &rs->placeholders, err);
-            break;
-        case 2:
-            r = pl_rend_components(val, vlen, &rs->blurhash_x, &rs->blurhash_y, err);
-            rs->placeholders |= PL_PH_BLURHASH;
-            break;
-        case 3:
-            r = pl_rend_bool("info", val, vlen, &rs->info, err);
-            break;
-        case 4:
-            r = pl_rend_bool("all", val, vlen, &rs->all, err);
-            break;
-        case 5:
-            if (vlen >= PL_FIELD_MAX || memchr(val, '\0', vlen) != NULL) {
-                r = pl_error_set(err, PL_E_PARAM, "invalid value for parameter \"field\": expected a name of at most %d bytes",
-                                 PL_FIELD_MAX - 1);
-                break;
-            }
-            memcpy(plan->params.field, val, vlen);
-            plan->params.field[vlen] = '\0';
-            break;
-        default: /* key, sign, expires: the service's */
-            break;
-        }
-        if (r != 0)
-            goto out;
+        if (pl_rend_set(id, pair->value, pair->value_len, plan, err) != 0)
+            return -1;
     }
-    if (rs->n == 0 && rs->placeholders == 0 && !rs->info) {
-        pl_error_set(
+    if (rs->n == 0 && rs->placeholders == 0 && !rs->info)
+        return pl_error_set(
             err, PL_E_MISSING_PARAM,
             "Missing required param: r (one per output, a URL-encoded transform query such as r=w%%3D640%%26type%%3Dwebp), "
             "or placeholders= or info=true");
-        goto out;
-    }
     plan->steps[0].params = plan->params;
-    ret = 0;
-out:
-    free(tmp);
-    return ret;
+    return 0;
 }
 
 int pl_renditions_parse_specs(const char *const *specs, int n, pl_plan *plan, pl_error *err)
@@ -276,9 +290,6 @@ int pl_renditions_parse_specs(const char *const *specs, int n, pl_plan *plan, pl
     plan->steps[0].params = plan->params;
     if (n < 1 || n > PL_RENDITIONS_MAX)
         return pl_error_set(err, PL_E_PARAM, "%d outputs: a renditions set has 1 to %d", n, PL_RENDITIONS_MAX);
-    pl_plan *tmp = malloc(sizeof(*tmp));
-    if (tmp == NULL)
-        return pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
     int ret = 0;
     for (int i = 0; i < n && ret == 0; i++) {
         const char *s = specs[i][0] == '/' ? specs[i] + 1 : specs[i];
@@ -294,11 +305,10 @@ int pl_renditions_parse_specs(const char *const *specs, int n, pl_plan *plan, pl
             break;
         }
         q = q != NULL ? q + 1 : "";
-        ret = pl_rend_one(&plan->rend, i, q, strlen(q), tmp, err);
+        ret = pl_rend_one(&plan->rend, i, q, strlen(q), err);
         if (ret == 0)
             plan->rend.n++;
     }
-    free(tmp);
     return ret;
 }
 

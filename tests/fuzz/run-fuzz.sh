@@ -3,7 +3,7 @@
 # (set up on first use with CC=clang and -Dfuzz=true, meson_options.txt: -fsanitize=fuzzer,
 # address,undefined) and run it for SECONDS on one core.
 # TARGET: options | pipeline_json | multipart | engine | query | all (each target in turn, SECONDS each).
-#   options, pipeline_json: the option grammar and /pipeline's JSON (pipelines/pl_options.c …)
+#   options, pipeline_json: the option grammar and /pipeline's JSON (pipelines/pl_params*.c, pl_plan_parse.c …)
 #   query: common/qs_query.c, the query parsed once, and the URL signature over it (svc_auth.c)
 #   multipart: service/svc_multipart.c, the request-body parser
 #   engine: pl_probe + pl_run over arbitrary bytes with small limits and a 2 s deadline

@@ -1,5 +1,5 @@
 /*
- * test_options: the option grammar (pl_options.c, pl_pipeline_json.c), suite `unit`.
+ * test_options: the option grammar (pl_params*.c, pl_pipeline_json.c, pl_plan_parse.c), suite `unit`.
  * Every parameter with valid and invalid values, aliases, defaults, required parameters per
  * route, percent-decoding, the first-occurrence rule, pipeline JSON, and the error messages.
  */
@@ -55,6 +55,21 @@ static void test_lookups(void)
     for (size_t i = 0; i < n; i++)
         okk &= t[i].id == (pl_param_id)i && t[i].name && t[i].allowed && t[i].help;
     ok(okk, "param table ordered by id, every row filled");
+    /* the word parameters' texts come from the word tables (whole, nothing cut) */
+    static const struct {
+        pl_param_id id;
+        const char *allowed;
+    } words[] = {
+        {PL_P_TYPE, "one of jpeg, png, webp, gif, tiff, heif, avif, auto"},
+        {PL_P_GRAVITY,
+         "one of centre, center, north, northeast, east, southeast, south, southwest, west, northwest, smart, entropy, attention"},
+        {PL_P_EXTEND, "one of copy, black, white, mirror, background, lastpixel"},
+        {PL_P_FIT, "one of contain, cover, fill, inside, outside"},
+        {PL_P_COLORSPACE, "one of srgb, bw"},
+        {PL_P_FLIP, "a boolean: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False (empty = false)"},
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        is_str(t[words[i].id].allowed, words[i].allowed, "allowed text of %s", t[words[i].id].name);
 }
 
 static void test_defaults(void)
@@ -339,7 +354,7 @@ static void test_enums(void)
         is_int(ok_spec(spec)->type, types[i].f, "type=%s", types[i].v);
     }
     bad_spec("resize?width=1&type=bmp", PL_E_PARAM, "Unsupported output image format");
-    bad_spec("resize?width=1&type=svg", PL_E_PARAM, "one of jpeg, png, webp, tiff, gif, avif, heif, auto");
+    bad_spec("resize?width=1&type=svg", PL_E_PARAM, "one of jpeg, png, webp, gif, tiff, heif, avif, auto");
     bad_spec("transform?type=pdf", PL_E_PARAM, "invalid value \"pdf\" for parameter \"type\"");
 
     static const struct {
@@ -434,6 +449,9 @@ static void test_query(void)
     bad_spec("nope?width=1", PL_E_PARAM, "unknown operation \"nope\"");
     bad_spec("Resize?width=1", PL_E_PARAM, "unknown operation \"Resize\"");
     bad_spec("averyveryveryveryveryverylongoperationname?x", PL_E_PARAM, "unknown operation");
+    bad_spec("nope", PL_E_PARAM,
+             "expected one of resize, enlarge, extract, crop, smartcrop, fit, thumbnail, zoom, rotate, autorotate, flip, flop, "
+             "convert, blur, watermark, watermarkimage, pipeline, info, transform, renditions");
     ok(ok_spec("/resize?width=1")->width == 1 && plan.op == PL_OP_RESIZE, "leading slash allowed in the CLI form");
     ok_spec("info");
     ok(plan.op == PL_OP_INFO && plan.n_steps == 1, "info without query");
@@ -632,6 +650,9 @@ static void test_pipeline(void)
     bad_pipeline("[{\"operation\":\"transform\"}]", PL_E_PARAM, "Unsupported operation name: transform");
     bad_pipeline("[{\"operation\":\"Resize\",\"params\":{\"width\":1}}]", PL_E_PARAM, "Unsupported operation name: Resize");
     bad_pipeline("[{\"params\":{}}]", PL_E_PARAM, "Unsupported operation name: ");
+    bad_pipeline("[{\"operation\":\"info\"}]", PL_E_PARAM,
+                 "(pipeline operation 1; expected one of resize, enlarge, extract, crop, smartcrop, fit, thumbnail, zoom, rotate, "
+                 "autorotate, flip, flop, convert, blur, watermark, watermarkImage)");
 
     /* bad params in a step */
     bad_pipeline("[{\"operation\":\"flip\"},{\"operation\":\"resize\",\"params\":{\"width\":-200}}]", PL_E_PARAM,

@@ -1,18 +1,17 @@
 /*
- * pl_options: the option grammar. Turns an operation name plus a raw query string into a
- * validated pl_plan (see pl_options.h), with imaginary's names, parse rules and required
- * parameters, and imgpipe's rule on top: no silent clamping. A value that does not parse or is
- * out of range is PL_E_PARAM with a message naming the parameter, the value and what is allowed.
- * The decisions (ranges, empty values, unknown names …) are listed in docs/imaginary-compat.md,
- * "Parameters and grammar".
+ * pl_params: the bottom of the option grammar (pl_params.h): the operation and parameter tables
+ * and the setters that parse one value into a pl_params, with imaginary's names and parse rules
+ * and imgpipe's rule on top: no silent clamping. A value that does not parse or is out of range
+ * is PL_E_PARAM with a message naming the parameter, the value and what is allowed. The
+ * decisions (ranges, empty values, unknown names …) are listed in docs/imaginary-compat.md,
+ * "Parameters and grammar". The "allowed" texts of the word parameters (type, gravity, extend,
+ * fit, colorspace, the booleans) are made from the word tables themselves, once, when the
+ * program loads (pl_params_allowed_init), so a message never lists a word the parser refuses.
  *
- * Threads: pure functions over caller-owned memory; the tables are const. The query is split and
- * decoded once by common/qs_query.c (pl_plan_parse_query reads those pairs; pl_plan_parse parses
- * the raw string into a temporary qs_query first); nothing outlives a call.
+ * Threads: pure functions over caller-owned memory; the tables are const once the program has
+ * started (the "allowed" buffers are written before main() runs, read only after).
  */
-#include "pl_options.h"
-#include "pl_grammar_priv.h"
-#include "pl_renditions.h"
+#include "pl_params.h"
 
 #include <glib.h>
 #include <math.h>
@@ -53,9 +52,30 @@ bool pl_op_is_imaginary(pl_op op)
     return (unsigned)op < PL_OP__COUNT && pl_op_table[op].imaginary;
 }
 
+size_t pl_grammar_list_add(char *out, size_t size, size_t o, const char *word)
+{
+    if (o >= size)
+        return size;
+    int n = snprintf(out + o, size - o, "%s%s", o ? ", " : "", word);
+    if (n < 0 || (size_t)n >= size - o) {
+        out[o] = '\0';
+        return size;
+    }
+    return o + (size_t)n;
+}
+
+const char *pl_grammar_op_list(const char *(*name_of)(pl_op op), char *out, size_t size)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < PL_OP__COUNT; i++)
+        if (name_of((pl_op)i) != NULL)
+            o = pl_grammar_list_add(out, size, o, name_of((pl_op)i));
+    return out;
+}
+
 /* ---- the parameter table ---- */
 
-#define PL_DIM_MAX 16383      /* largest output side (WebP's limit) */
 #define PL_OFFSET_MAX 1000000 /* offsets and areas in input pixels */
 
 _Static_assert(PL_P__COUNT <= 64, "pl_params.set and the first-occurrence mask hold one bit per parameter");
@@ -112,12 +132,15 @@ static const struct {
 #define PL_IMAGE_MAX 2048
 #define PL_SIGN_MAX 256
 #define PL_COLOR_ALLOWED "R,G,B or R,G,B,A with each part an integer from 0 to 255"
-#define PL_TYPE_ALLOWED "one of jpeg, png, webp, tiff, gif, avif, heif, auto"
-#define PL_GRAVITY_ALLOWED                                                                                                         \
-    "one of centre, center, north, northeast, east, southeast, south, southwest, west, northwest, smart, entropy, attention"
-#define PL_EXTEND_ALLOWED "one of copy, black, white, mirror, background, lastpixel"
-#define PL_FIT_ALLOWED "one of contain, cover, fill, inside, outside"
-#define PL_BOOL_ALLOWED "a boolean: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False (empty = false)"
+
+/* The word parameters' "allowed" texts, made from their tables by pl_params_allowed_init. */
+static char pl_type_allowed[96], pl_gravity_allowed[160], pl_extend_allowed[96], pl_fit_allowed[80], pl_space_allowed[32],
+    pl_bool_allowed[192];
+#define PL_TYPE_ALLOWED pl_type_allowed
+#define PL_GRAVITY_ALLOWED pl_gravity_allowed
+#define PL_EXTEND_ALLOWED pl_extend_allowed
+#define PL_FIT_ALLOWED pl_fit_allowed
+#define PL_BOOL_ALLOWED pl_bool_allowed
 
 static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_WIDTH, "width", "w", PL_K_INT, "an integer from 0 to 16383", "output width in pixels (0 = not set)"},
@@ -160,7 +183,7 @@ static const pl_param_def pl_params_table[PL_P__COUNT] = {
     {PL_P_TYPE, "type", NULL, PL_K_ENUM, PL_TYPE_ALLOWED, "output format (default: the input's; auto = from Accept)"},
     {PL_P_GRAVITY, "gravity", NULL, PL_K_ENUM, PL_GRAVITY_ALLOWED,
      "crop anchor (default centre); on watermarks the side or corner to place them at (default top-left; compass or centre)"},
-    {PL_P_COLORSPACE, "colorspace", NULL, PL_K_ENUM, "one of srgb, bw", "output colour space (default srgb)"},
+    {PL_P_COLORSPACE, "colorspace", NULL, PL_K_ENUM, pl_space_allowed, "output colour space (default srgb)"},
     {PL_P_EXTEND, "extend", NULL, PL_K_ENUM, PL_EXTEND_ALLOWED, "how to fill padding (default copy, as imaginary)"},
     {PL_P_ASPECTRATIO, "aspectratio", NULL, PL_K_RATIO, "W:H with W and H integers from 1 to 10000",
      "derive the missing side when only one of width/height is given"},
@@ -392,21 +415,22 @@ int pl_grammar_set_number(const pl_grammar_ctx *ctx, const pl_param_def *def, do
     return pl_grammar_type_error(ctx, def, shown, err);
 }
 
-/* Go's strconv.ParseBool. */
-static int pl_parse_bool(const char *s, size_t len, bool *out)
+/* Go's strconv.ParseBool's words. */
+static const char *const pl_bool_yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+static const char *const pl_bool_no[] = {"0", "f", "F", "FALSE", "false", "False"};
+
+int pl_grammar_parse_bool(const char *s, size_t len, bool *out)
 {
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
     if (len == 0) {
         *out = false;
         return 0;
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
-        if (strlen(yes[i]) == len && memcmp(yes[i], s, len) == 0) {
+    for (size_t i = 0; i < G_N_ELEMENTS(pl_bool_yes); i++) {
+        if (strlen(pl_bool_yes[i]) == len && memcmp(pl_bool_yes[i], s, len) == 0) {
             *out = true;
             return 0;
         }
-        if (strlen(no[i]) == len && memcmp(no[i], s, len) == 0) {
+        if (strlen(pl_bool_no[i]) == len && memcmp(pl_bool_no[i], s, len) == 0) {
             *out = false;
             return 0;
         }
@@ -516,7 +540,48 @@ static const pl_word pl_fit_words[] = {
 
 static const pl_word pl_space_words[] = {{"srgb", PL_SPACE_SRGB}, {"bw", PL_SPACE_BW}};
 
-#define PL_WORD(table, s, len, out) pl_word_lookup(table, G_N_ELEMENTS(table), s, len, out)
+/* The word parameters but type (whose words are the format table's): words and "allowed" text. */
+#define PL_ENUM(id, words, allowed)                                                                                                \
+    {                                                                                                                              \
+        id, words, G_N_ELEMENTS(words), allowed, sizeof(allowed)                                                                   \
+    }
+static const struct {
+    pl_param_id id;
+    const pl_word *words;
+    size_t n;
+    char *allowed;
+    size_t allowed_size;
+} pl_enums[] = {
+    PL_ENUM(PL_P_GRAVITY, pl_gravity_words, pl_gravity_allowed),
+    PL_ENUM(PL_P_EXTEND, pl_extend_words, pl_extend_allowed),
+    PL_ENUM(PL_P_FIT, pl_fit_words, pl_fit_allowed),
+    PL_ENUM(PL_P_COLORSPACE, pl_space_words, pl_space_allowed),
+};
+
+static bool pl_format_is_type(const pl_format_info *fi)
+{
+    return fi->type_param;
+}
+
+/* "one of a, b, c" and the boolean text from the tables, once, before main() (GCC and Clang run
+ * constructors of a linked object at load): every "allowed" pointer is then a finished string. */
+__attribute__((constructor)) static void pl_params_allowed_init(void)
+{
+    char list[160];
+    snprintf(pl_type_allowed, sizeof(pl_type_allowed), "one of %s", pl_format_list(pl_format_is_type, list, sizeof(list)));
+    for (size_t e = 0; e < G_N_ELEMENTS(pl_enums); e++) {
+        size_t o = 0;
+        for (size_t i = 0; i < pl_enums[e].n; i++)
+            o = pl_grammar_list_add(list, sizeof(list), o, pl_enums[e].words[i].word);
+        snprintf(pl_enums[e].allowed, pl_enums[e].allowed_size, "one of %s", list);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(pl_bool_yes); i++)
+        o = pl_grammar_list_add(list, sizeof(list), o, pl_bool_yes[i]);
+    for (size_t i = 0; i < G_N_ELEMENTS(pl_bool_no); i++)
+        o = pl_grammar_list_add(list, sizeof(list), o, pl_bool_no[i]);
+    snprintf(pl_bool_allowed, sizeof(pl_bool_allowed), "a boolean: %s (empty = false)", list);
+}
 
 /* Trimmed, case-insensitive, as imaginary's enum parsers. */
 static int pl_word_lookup(const pl_word *t, size_t n, const char *s, size_t len, int *out)
@@ -543,6 +608,79 @@ static int pl_set_text(const pl_grammar_ctx *ctx, const pl_param_def *def, const
     return 0;
 }
 
+/* PL_K_STRING: each parameter's buffer and bound (key, sign and expires are checked, not kept). */
+static int pl_set_string_param(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, pl_params *p,
+                               pl_error *err)
+{
+    switch (def->id) {
+    case PL_P_TEXT:
+        return pl_set_text(ctx, def, val, len, p->text, sizeof(p->text), p, err);
+    case PL_P_FONT:
+        return pl_set_text(ctx, def, val, len, p->font, sizeof(p->font), p, err);
+    case PL_P_FIELD:
+        return pl_set_text(ctx, def, val, len, p->field, sizeof(p->field), p, err);
+    case PL_P_IMAGE:
+        return pl_set_text(ctx, def, val, len, NULL, PL_IMAGE_MAX, p, err);
+    default:
+        return pl_set_text(ctx, def, val, len, NULL, PL_SIGN_MAX, p, err);
+    }
+}
+
+/* type: the format table's words; imaginary's routes answer with imaginary's prefix. */
+static int pl_set_type(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, pl_params *p, pl_error *err)
+{
+    int v = pl_format_from_type(val, len);
+    if (v >= 0) {
+        p->type = (pl_format)v;
+        return 0;
+    }
+    if (!pl_op_is_imaginary(ctx->op))
+        return pl_grammar_bad(ctx, err, def, val, len);
+    char q[80];
+    pl_grammar_quote(val, len, q, sizeof(q));
+    return pl_error_set(err, PL_E_PARAM,
+                        "Unsupported output image format: invalid value \"%s\" for parameter \"type\": expected %s", q,
+                        def->allowed);
+}
+
+/* PL_K_ENUM: type, or one of pl_enums' word lists. */
+static int pl_set_word(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, pl_params *p, pl_error *err)
+{
+    if (def->id == PL_P_TYPE)
+        return pl_set_type(ctx, def, val, len, p, err);
+    for (size_t e = 0; e < G_N_ELEMENTS(pl_enums); e++) {
+        int v;
+        if (pl_enums[e].id != def->id)
+            continue;
+        if (pl_word_lookup(pl_enums[e].words, pl_enums[e].n, val, len, &v) != 0)
+            return pl_grammar_bad(ctx, err, def, val, len);
+        if (def->id == PL_P_GRAVITY)
+            p->gravity = (pl_gravity)v;
+        else if (def->id == PL_P_EXTEND)
+            p->extend = (pl_extend)v;
+        else if (def->id == PL_P_FIT)
+            p->fit = (pl_fit)v;
+        else
+            p->colorspace = (pl_colorspace)v;
+        return 0;
+    }
+    return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" has no word list", def->name);
+}
+
+/* PL_K_COLOR: color or background. */
+static int pl_set_color(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, pl_params *p,
+                        pl_error *err)
+{
+    pl_color c;
+    if (pl_parse_color(val, len, &c) != 0)
+        return pl_grammar_bad(ctx, err, def, val, len);
+    if (def->id == PL_P_COLOR)
+        p->color = c;
+    else
+        p->background = c;
+    return 0;
+}
+
 int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, pl_params *p,
                           pl_error *err)
 {
@@ -550,82 +688,26 @@ int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, co
         return pl_grammar_failf(ctx, err, def->name, val, len, "the value contains a NUL byte");
     if (len == 0 && def->kind != PL_K_BOOL)
         return 0; /* empty = not given (imaginary: "" is 0 / no colour / default) */
-    int v;
     double d;
     bool b;
+    int r = 0;
     switch (def->kind) {
     case PL_K_INT:
-        if (pl_parse_number(val, len, &d) != 0)
-            return pl_grammar_bad(ctx, err, def, val, len);
-        return pl_set_int(ctx, def, d, val, len, p, err);
     case PL_K_FLOAT:
         if (pl_parse_number(val, len, &d) != 0)
             return pl_grammar_bad(ctx, err, def, val, len);
-        return pl_set_float(ctx, def, d, val, len, p, err);
+        return def->kind == PL_K_INT ? pl_set_int(ctx, def, d, val, len, p, err) : pl_set_float(ctx, def, d, val, len, p, err);
     case PL_K_BOOL:
-        if (pl_parse_bool(val, len, &b) != 0)
+        if (pl_grammar_parse_bool(val, len, &b) != 0)
             return pl_grammar_bad(ctx, err, def, val, len);
         return pl_grammar_set_bool(ctx, def, b, p, err);
     case PL_K_STRING:
-        switch (def->id) {
-        case PL_P_TEXT:
-            return pl_set_text(ctx, def, val, len, p->text, sizeof(p->text), p, err);
-        case PL_P_FONT:
-            return pl_set_text(ctx, def, val, len, p->font, sizeof(p->font), p, err);
-        case PL_P_FIELD:
-            return pl_set_text(ctx, def, val, len, p->field, sizeof(p->field), p, err);
-        case PL_P_IMAGE:
-            return pl_set_text(ctx, def, val, len, NULL, PL_IMAGE_MAX, p, err);
-        default:
-            return pl_set_text(ctx, def, val, len, NULL, PL_SIGN_MAX, p, err);
-        }
-    case PL_K_COLOR: {
-        pl_color c;
-        if (pl_parse_color(val, len, &c) != 0)
-            return pl_grammar_bad(ctx, err, def, val, len);
-        if (def->id == PL_P_COLOR)
-            p->color = c;
-        else
-            p->background = c;
+        return pl_set_string_param(ctx, def, val, len, p, err);
+    case PL_K_COLOR:
+        r = pl_set_color(ctx, def, val, len, p, err);
         break;
-    }
     case PL_K_ENUM:
-        switch (def->id) {
-        case PL_P_TYPE:
-            if ((v = pl_format_from_type(val, len)) < 0) {
-                char q[80];
-                pl_grammar_quote(val, len, q, sizeof(q));
-                if (pl_op_is_imaginary(ctx->op))
-                    return pl_error_set(err, PL_E_PARAM,
-                                        "Unsupported output image format: invalid value \"%s\" for parameter \"type\": expected %s",
-                                        q, def->allowed);
-                return pl_grammar_bad(ctx, err, def, val, len);
-            }
-            p->type = (pl_format)v;
-            break;
-        case PL_P_GRAVITY:
-            if (PL_WORD(pl_gravity_words, val, len, &v) != 0)
-                return pl_grammar_bad(ctx, err, def, val, len);
-            p->gravity = (pl_gravity)v;
-            break;
-        case PL_P_EXTEND:
-            if (PL_WORD(pl_extend_words, val, len, &v) != 0)
-                return pl_grammar_bad(ctx, err, def, val, len);
-            p->extend = (pl_extend)v;
-            break;
-        case PL_P_FIT:
-            if (PL_WORD(pl_fit_words, val, len, &v) != 0)
-                return pl_grammar_bad(ctx, err, def, val, len);
-            p->fit = (pl_fit)v;
-            break;
-        case PL_P_COLORSPACE:
-            if (PL_WORD(pl_space_words, val, len, &v) != 0)
-                return pl_grammar_bad(ctx, err, def, val, len);
-            p->colorspace = (pl_colorspace)v;
-            break;
-        default:
-            return pl_error_set(err, PL_E_INTERNAL, "parameter \"%s\" has no word list", def->name);
-        }
+        r = pl_set_word(ctx, def, val, len, p, err);
         break;
     case PL_K_RATIO:
         if (pl_parse_ratio(val, len, &p->aspect_w, &p->aspect_h) != 0)
@@ -635,368 +717,14 @@ int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, co
         /* Parsed by pl_plan_parse for /pipeline (pl_pipeline_json.c); just marked here. */
         break;
     }
-    p->set |= 1ull << def->id;
-    return 0;
-}
-
-/* ---- effort per output format ---- */
-
-int pl_params_check_effort(const pl_params *p, pl_format f, bool named, pl_error *err)
-{
-    if (!pl_params_has(p, PL_P_EFFORT) || f == PL_FMT_UNKNOWN || f == PL_FMT_AUTO)
-        return 0;
-    int lo = 0, hi = -1;
-    switch (f) {
-    case PL_FMT_WEBP:
-        hi = 6;
-        break;
-    case PL_FMT_AVIF:
-    case PL_FMT_HEIF:
-        hi = 9;
-        break;
-    case PL_FMT_GIF:
-        lo = 1, hi = 10;
-        break;
-    case PL_FMT_PNG:
-        if (p->palette)
-            lo = 1, hi = 10;
-        break;
-    default:
-        break;
-    }
-    if (hi < 0) {
-        if (!named)
-            return 0; /* type=auto chose a format without an effort: documented as not applying */
-        return pl_error_set(err, PL_E_PARAM,
-                            "parameter \"effort\" does not apply to %s output%s: drop it, or ask for webp (0 to 6), avif or "
-                            "heif (0 to 9), gif or png with palette=true (1 to 10)",
-                            pl_format_name(f), f == PL_FMT_PNG ? " without palette=true (its level is \"compression\")" : "");
-    }
-    if (p->effort < lo || p->effort > hi)
-        return pl_error_set(err, PL_E_PARAM,
-                            "invalid value \"%d\" for parameter \"effort\": %s output takes an integer from %d to %d", p->effort,
-                            pl_format_name(f), lo, hi);
-    return 0;
-}
-
-/* ---- required parameters and conflicts ---- */
-
-static int pl_missing(const pl_grammar_ctx *ctx, pl_error *err, const char *what)
-{
-    char where[64] = "";
-    if (ctx->step >= 0)
-        snprintf(where, sizeof(where), " (pipeline operation %d, \"%s\")", ctx->step + 1, pl_op_name(ctx->op));
-    return pl_error_set(err, PL_E_MISSING_PARAM, "Error while processing the image: %s%s", what, where);
-}
-
-static int pl_conflict(pl_error *err, const char *a, const char *b, const char *why)
-{
-    return pl_error_set(err, PL_E_PARAM, "parameters \"%s\" and \"%s\" conflict: %s", a, b, why);
-}
-
-int pl_grammar_check_step(const pl_grammar_ctx *ctx, pl_step *s, pl_error *err)
-{
-    pl_params *p = &s->params;
-    /* quality 0 means the default, as imaginary (bimg) */
-    if (p->quality == 0) {
-        p->quality = 75;
-        p->set &= ~(1ull << PL_P_QUALITY);
-    }
-    switch (s->op) {
-    case PL_OP_RESIZE:
-    case PL_OP_CROP:
-    case PL_OP_SMARTCROP:
-        if (p->width == 0 && p->height == 0)
-            return pl_missing(ctx, err, "Missing required param: height or width");
-        break;
-    case PL_OP_THUMBNAIL:
-        if (p->width == 0 && p->height == 0)
-            return pl_missing(ctx, err, "Missing required params: width or height");
-        break;
-    case PL_OP_FIT:
-    case PL_OP_ENLARGE:
-        if (p->width == 0 || p->height == 0)
-            return pl_missing(ctx, err, "Missing required params: height, width");
-        break;
-    case PL_OP_EXTRACT:
-        if (p->areawidth == 0 || p->areaheight == 0)
-            return pl_missing(ctx, err, "Missing required params: areawidth or areaheight");
-        break;
-    case PL_OP_ZOOM:
-        if (p->factor == 0)
-            return pl_missing(ctx, err, "Missing required param: factor");
-        if ((p->top > 0 || p->left > 0) && p->areawidth == 0 && p->areaheight == 0)
-            return pl_missing(ctx, err, "Missing required params: areawidth, areaheight");
-        break;
-    case PL_OP_ROTATE:
-        if (p->rotate == 0)
-            return pl_missing(ctx, err, "Missing required param: rotate");
-        break;
-    case PL_OP_CONVERT:
-        if (p->type == PL_FMT_UNKNOWN)
-            return pl_missing(ctx, err, "Missing required param: type");
-        break;
-    case PL_OP_BLUR:
-        if (p->sigma == 0 && p->minampl == 0)
-            return pl_missing(ctx, err, "Missing required param: sigma or minampl");
-        break;
-    case PL_OP_WATERMARK:
-        if (p->text[0] == '\0')
-            return pl_missing(ctx, err, "Missing required param: text");
-        break;
-    case PL_OP_WATERMARKIMAGE: {
-        /* left/top place the overlay exactly (imaginary); gravity and margin place it from a side */
-        bool at = pl_params_has(p, PL_P_LEFT) || pl_params_has(p, PL_P_TOP);
-        const char *from = pl_params_has(p, PL_P_GRAVITY) ? "gravity" : pl_params_has(p, PL_P_MARGIN) ? "margin" : NULL;
-        if (at && from != NULL)
-            return pl_conflict(err, from, pl_params_has(p, PL_P_LEFT) ? "left" : "top",
-                               "left/top place the watermark image at exact pixels, gravity and margin from a side or corner: "
-                               "give one way");
-        break;
-    }
-    case PL_OP_TRANSFORM: {
-        bool w = p->width > 0, h = p->height > 0;
-        bool ratio = pl_params_has(p, PL_P_ASPECTRATIO) && w != h; /* derives the missing side */
-        if ((p->fit == PL_FIT_COVER || p->fit == PL_FIT_CONTAIN || p->fit == PL_FIT_FILL) && (!w || !h) && !ratio) {
-            const char *fit = p->fit == PL_FIT_COVER ? "cover" : p->fit == PL_FIT_CONTAIN ? "contain" : "fill";
-            return pl_error_set(err, PL_E_PARAM,
-                                "parameters \"fit\" and \"%s\" conflict: fit=%s needs both \"width\" and \"height\" (w, h) "
-                                "greater than 0 (or one of them and \"aspectratio\")",
-                                w ? "height" : "width", fit);
-        }
-        if (pl_params_has(p, PL_P_AREAWIDTH) != pl_params_has(p, PL_P_AREAHEIGHT) || (p->areawidth > 0) != (p->areaheight > 0))
-            return pl_conflict(err, "areawidth", "areaheight", "an extract area needs both, each greater than 0");
-        if ((p->top > 0 || p->left > 0) && p->areawidth == 0)
-            return pl_conflict(err, p->top > 0 ? "top" : "left", "areawidth",
-                               "top/left place an extract area: give \"areawidth\" and \"areaheight\" too");
-        if (pl_params_has(p, PL_P_ASPECTRATIO) && w == h)
-            return pl_conflict(err, "aspectratio", "width",
-                               "aspectratio derives the missing side: give exactly one of \"width\" and \"height\"");
-        if (p->force && pl_params_has(p, PL_P_FIT))
-            return pl_conflict(err, "force", "fit", "force is fit=fill: give only one of them");
-        int derived = 0; /* the side aspectratio derives, before dpr */
-        if (ratio)
-            derived = (int)floor(
-                (w ? (double)p->width * p->aspect_h / p->aspect_w : (double)p->height * p->aspect_w / p->aspect_h) + 0.5);
-        if (ratio && derived * p->dpr > PL_DIM_MAX + 0.5)
-            return pl_error_set(err, PL_E_PARAM,
-                                "parameters \"aspectratio\" and \"%s\" conflict: %d:%d makes the %s %.0f pixels (dpr %g), over the "
-                                "limit of %d",
-                                w ? "width" : "height", p->aspect_w, p->aspect_h, w ? "height" : "width", derived * p->dpr, p->dpr,
-                                PL_DIM_MAX);
-        if (pl_params_check_effort(p, p->type, true, err) != 0)
-            return -1;
-        for (int k = 0; k < 2; k++) {
-            int side = k ? p->height : p->width;
-            if (side * p->dpr > PL_DIM_MAX + 0.5)
-                return pl_error_set(err, PL_E_PARAM,
-                                    "parameters \"%s\" and \"dpr\" conflict: %d x %g = %.0f pixels, over the limit of %d; "
-                                    "lower one of them",
-                                    k ? "height" : "width", side, p->dpr, side * p->dpr, PL_DIM_MAX);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    return 0;
-}
-
-/* ---- the query ---- */
-
-/* Longest query accepted (a pipeline's JSON included); keeps the decode buffers bounded. */
-#define PL_QUERY_MAX (1 << 20)
-
-/* Edit distance of two short names (for "did you mean"); names are at most 31 bytes here. */
-static size_t pl_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t row[32];
-    if (la > 31 || lb > 31)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* The closest name (or alias) op accepts to an unknown name, if close enough to be a typo. */
-static const char *pl_suggest(pl_op op, const char *name, size_t len)
-{
-    const char *best = NULL;
-    size_t best_d = len <= 3 ? 1 : 2;
-    for (int i = 0; i < PL_P__COUNT; i++) {
-        const pl_param_def *d = &pl_params_table[i];
-        if (pl_grammar_lookup(op, d->name, strlen(d->name)) == NULL)
-            continue;
-        size_t dn = pl_distance(name, len, d->name, strlen(d->name));
-        if (dn <= best_d && (best == NULL || dn < best_d))
-            best = d->name, best_d = dn;
-    }
-    return best;
-}
-
-/* The names op accepts, for "unknown parameter" on transform. */
-static void pl_known_names(pl_op op, char *out, size_t size)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (int i = 0; i < PL_P__COUNT; i++) {
-        const pl_param_def *d = &pl_params_table[i];
-        if (op == PL_OP_TRANSFORM && d->id == PL_P_OPERATIONS)
-            continue;
-        bool alias = op == PL_OP_TRANSFORM && d->alias != NULL;
-        int n = snprintf(out + o, size - o, "%s%s%s%s%s", o ? "," : "", d->name, alias ? "(" : "", alias ? d->alias : "",
-                         alias ? ")" : "");
-        if (n < 0 || (size_t)n >= size - o) {
-            out[o] = '\0';
-            return;
-        }
-        o += (size_t)n;
-    }
-}
-
-int pl_plan_parse_query(const char *op_name, const qs_query *query, pl_plan *plan, pl_error *err)
-{
-    const char *ops = NULL; /* the decoded `operations`, once seen */
-    uint64_t seen = 0;
-    size_t ops_len = 0;
-
-    memset(plan, 0, sizeof(*plan));
-    int op = op_name != NULL ? pl_op_from_name(op_name, strlen(op_name)) : -1;
-    if (op < 0) {
-        char q[80];
-        pl_grammar_quote(op_name ? op_name : "", op_name ? strlen(op_name) : 0, q, sizeof(q));
-        return pl_error_set(err, PL_E_PARAM,
-                            "unknown operation \"%s\": expected one of resize, enlarge, extract, crop, smartcrop, fit, "
-                            "thumbnail, zoom, rotate, autorotate, flip, flop, convert, blur, watermark, watermarkimage, "
-                            "pipeline, info, transform, renditions",
-                            q);
-    }
-    plan->op = (pl_op)op;
-    pl_params_defaults(&plan->params, plan->op);
-    pl_grammar_ctx ctx = {plan->op, -1};
-    if (query->raw_len > PL_QUERY_MAX)
-        return pl_error_set(err, PL_E_PARAM, "the query is %zu bytes long; at most %d bytes are allowed", query->raw_len,
-                            PL_QUERY_MAX);
-
-    /* renditions: its own query grammar (r= outputs, placeholders=; pl_renditions_parse.c) */
-    if (plan->op == PL_OP_RENDITIONS)
-        return pl_renditions_parse(query, plan, err);
-
-    /* Every pair in request order, ';' included as a plain byte (see qs_query.h: with URL signatures
-     * on, the service refuses such a query before it gets here); a bad escape is an error. */
-    for (size_t i = 0; i < query->n; i++) {
-        const qs_pair *pair = &query->pairs[i];
-        if (pair->skip & QS_SKIP_ESCAPE) {
-            char q[16];
-            pl_grammar_quote(query->raw + pair->bad_off, pair->bad_len, q, sizeof(q));
-            return pl_error_set(err, PL_E_PARAM, "invalid URL escape \"%s\" in the query: write %% as %%25", q);
-        }
-        const char *name = pair->name, *val = pair->value;
-        size_t nlen = pair->name_len, vlen = pair->value_len;
-        const pl_param_def *def = memchr(name, '\0', nlen) ? NULL : pl_grammar_lookup(plan->op, name, nlen);
-        if (def == NULL) {
-            if (pl_op_is_imaginary(plan->op))
-                continue; /* imaginary ignores unknown names (cache busters …) */
-            char q[40], known[440];
-            pl_grammar_quote(name, nlen, q, sizeof(q));
-            const char *near = pl_suggest(plan->op, name, nlen);
-            char hint[48] = "";
-            if (near != NULL)
-                snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", near);
-            pl_known_names(plan->op, known, sizeof(known));
-            return pl_error_set(err, PL_E_PARAM, "unknown parameter \"%s\"%s; known: %s", q, hint, known);
-        }
-        if (seen & (1ull << def->id))
-            continue; /* first occurrence wins, as imaginary (Go's Query().Get) */
-        seen |= 1ull << def->id;
-        if (def->id == PL_P_OPERATIONS && plan->op == PL_OP_TRANSFORM)
-            return pl_error_set(err, PL_E_PARAM,
-                                "parameter \"operations\" belongs to /pipeline; transform takes every parameter at once");
-        if (pl_grammar_set_string(&ctx, def, val, vlen, &plan->params, err) != 0)
-            return -1;
-        if (def->id == PL_P_OPERATIONS && vlen > 0) {
-            ops = val;
-            ops_len = vlen;
-        }
-    }
-
-    if (plan->op == PL_OP_PIPELINE) {
-        pl_step top = {.op = PL_OP_PIPELINE, .params = plan->params};
-        if (pl_grammar_check_step(&ctx, &top, err) != 0)
-            return -1;
-        plan->params = top.params; /* validated, not applied (imaginary) */
-        if (pl_pipeline_json_parse(ops ? ops : "", ops_len, false, plan, err) != 0)
-            return -1;
-    } else {
-        /* other imaginary routes check the JSON of `operations` (imaginary decodes it everywhere) */
-        if (ops != NULL && pl_pipeline_json_parse(ops, ops_len, true, plan, err) != 0)
-            return -1;
-        plan->n_steps = 1;
-        plan->steps[0].op = plan->op;
-        plan->steps[0].params = plan->params;
-        if (pl_grammar_check_step(&ctx, &plan->steps[0], err) != 0)
-            return -1;
-        plan->params = plan->steps[0].params;
-    }
-    return 0;
-}
-
-int pl_plan_parse(const char *op_name, const char *query, size_t query_len, pl_plan *plan, pl_error *err)
-{
-    qs_query q = {.raw = "", .raw_len = query != NULL ? query_len : 0};
-    /* over the cap: left unparsed, pl_plan_parse_query refuses it by raw_len (after the op name) */
-    if (q.raw_len <= PL_QUERY_MAX && qs_parse(query, q.raw_len, &q) != 0) {
-        memset(plan, 0, sizeof(*plan));
-        return pl_error_set(err, PL_E_INTERNAL, "out of memory parsing the query");
-    }
-    int r = pl_plan_parse_query(op_name, &q, plan, err);
-    qs_free(&q);
+    if (r == 0)
+        p->set |= 1ull << def->id;
     return r;
 }
 
-int pl_plan_parse_string(const char *spec, pl_plan *plan, pl_error *err)
+int pl_grammar_escape_error(const qs_query *query, const qs_pair *pair, pl_error *err)
 {
-    if (spec == NULL)
-        spec = "";
-    if (spec[0] == '/')
-        spec++;
-    const char *q = strchr(spec, '?');
-    size_t oplen = q ? (size_t)(q - spec) : strlen(spec);
-    char op[32];
-    if (oplen >= sizeof(op)) {
-        char quoted[80];
-        pl_grammar_quote(spec, oplen, quoted, sizeof(quoted));
-        memset(plan, 0, sizeof(*plan));
-        return pl_error_set(err, PL_E_PARAM,
-                            "unknown operation \"%s\": write \"operation?name=value&…\", e.g. "
-                            "\"resize?width=800\"",
-                            quoted);
-    }
-    memcpy(op, spec, oplen);
-    op[oplen] = '\0';
-    return pl_plan_parse(op, q ? q + 1 : NULL, q ? strlen(q + 1) : 0, plan, err);
-}
-
-bool pl_plan_wants_auto(const pl_plan *plan)
-{
-    if (plan->params.type == PL_FMT_AUTO)
-        return true;
-    for (int i = 0; i < plan->n_steps; i++)
-        if (plan->steps[i].params.type == PL_FMT_AUTO)
-            return true;
-    return false;
+    char q[16];
+    pl_grammar_quote(query->raw + pair->bad_off, pair->bad_len, q, sizeof(q));
+    return pl_error_set(err, PL_E_PARAM, "invalid URL escape \"%s\" in the query: write %% as %%25", q);
 }
