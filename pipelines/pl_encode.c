@@ -563,15 +563,9 @@ static int pl_encode_png(pl_ctx *c, const pl_params *p, VipsImage **x, int q, gb
     return 0;
 }
 
-int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
+/* The output-pixel limit and the format's largest side, on the prepared image (ph: page height). */
+static int pl_encode_check_size(pl_ctx *c, const VipsImage *x, int ph)
 {
-    const pl_params *p = pl_encode_params(c);
-    VipsImage *x = img;
-    if (pl_encode_heif_budget(c, p, img->Xsize, vips_image_get_page_height(img)))
-        return -1;
-    if (pl_encode_prepare(c, p, img, &x))
-        return -1;
-    int ph = vips_image_get_page_height(x);
     uint64_t px = (uint64_t)x->Xsize * (uint64_t)ph;
     if (c->lim != NULL && c->lim->max_output_pixels > 0 && px > c->lim->max_output_pixels)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Output image too large: %dx%d is over the limit of %.1f megapixels",
@@ -581,7 +575,63 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
         return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
                             "Output image too large for %s: %dx%d, the format allows up to %d pixels per side",
                             pl_encode_name(c->out_format), x->Xsize, ph, max_side);
+    return 0;
+}
+
+/* The saver of c->out_format over *x into buf/len: 0; -1 when the saver failed (the caller
+ * reports it); -2 with c->err already filled (pixels not decoded, cancelled, no saver). */
+static int pl_encode_save(pl_ctx *c, const pl_params *p, VipsImage **x, gboolean strip, void **buf, size_t *len)
+{
     int q = p->quality > 0 ? p->quality : 75;
+    int r;
+    switch (c->out_format) {
+    case PL_FMT_JPEG:
+        return vips_jpegsave_buffer(*x, buf, len, "Q", q, "interlace", p->interlace, "optimize_coding", p->interlace, "strip",
+                                    strip, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_AUTO, NULL);
+    case PL_FMT_PNG:
+        return pl_encode_png(c, p, x, q, strip, buf, len);
+    case PL_FMT_WEBP:
+        /* libvips 8.14 leaks libwebp's animation encoder (~1.2 MB) when the pixels fail to
+         * decode in the middle of webpsave (found by tests/fuzz/fuzz_engine.c): decode first,
+         * into memory the encoder would need anyway, and encode only pixels that exist. */
+        if (pl_encode_materialise(c, x))
+            return -2;
+        r = vips_webpsave_buffer(*x, buf, len, "Q", q, "lossless", p->lossless, "effort", pl_encode_effort(p, 0, 6, 4), "strip",
+                                 strip, NULL);
+        if (r == 0 && strip)
+            pl_encode_webp_drop_exif(*buf, len);
+        return r;
+    case PL_FMT_AVIF:
+    case PL_FMT_HEIF:
+        /* pixels first (stoppable), then the deadline, then the encoder (not stoppable) */
+        if (pl_encode_materialise(c, x) || pl_cancel_check(c))
+            return -2;
+        r = vips_heifsave_buffer(*x, buf, len, "Q", q, "lossless", p->lossless, "compression",
+                                 c->out_format == PL_FMT_AVIF ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
+                                                              : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
+                                 "effort", pl_encode_heif_effort(c, p), "strip", strip, NULL);
+        pl_engine_trim(); /* the encoders' buffers; pl_run trims again after HEIF/AVIF inputs */
+        return r;
+    case PL_FMT_GIF:
+        return vips_gifsave_buffer(*x, buf, len, "effort", pl_encode_effort(p, 1, 10, 7), "strip", strip, NULL);
+    case PL_FMT_TIFF:
+        return vips_tiffsave_buffer(*x, buf, len, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "predictor",
+                                    VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", strip, NULL);
+    default:
+        pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT, "Unsupported image output type: %s", pl_encode_name(c->out_format));
+        return -2;
+    }
+}
+
+int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
+{
+    const pl_params *p = pl_encode_params(c);
+    VipsImage *x = img;
+    if (pl_encode_heif_budget(c, p, img->Xsize, vips_image_get_page_height(img)) || pl_encode_prepare(c, p, img, &x))
+        return -1;
+    int ph = vips_image_get_page_height(x);
+    if (pl_encode_check_size(c, x, ph))
+        return -1;
     gboolean strip = !c->keep_meta;
     bool manual = false;
     if (strip && c->out_format != PL_FMT_GIF && pl_encode_strip_keep_copyright(c, x, &x, &manual))
@@ -590,48 +640,10 @@ int pl_encode_image(pl_ctx *c, VipsImage *img, pl_result *out)
         strip = FALSE;
     void *buf = NULL;
     size_t len = 0;
-    int r = -1;
-    switch (c->out_format) {
-    case PL_FMT_JPEG:
-        r = vips_jpegsave_buffer(x, &buf, &len, "Q", q, "interlace", p->interlace, "optimize_coding", p->interlace, "strip", strip,
-                                 "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_AUTO, NULL);
-        break;
-    case PL_FMT_PNG:
-        r = pl_encode_png(c, p, &x, q, strip, &buf, &len);
-        break;
-    case PL_FMT_WEBP:
-        /* libvips 8.14 leaks libwebp's animation encoder (~1.2 MB) when the pixels fail to
-         * decode in the middle of webpsave (found by tests/fuzz/fuzz_engine.c): decode first,
-         * into memory the encoder would need anyway, and encode only pixels that exist. */
-        if (pl_encode_materialise(c, &x))
-            return -1;
-        r = vips_webpsave_buffer(x, &buf, &len, "Q", q, "lossless", p->lossless, "effort", pl_encode_effort(p, 0, 6, 4), "strip",
-                                 strip, NULL);
-        if (r == 0 && strip)
-            pl_encode_webp_drop_exif(buf, &len);
-        break;
-    case PL_FMT_AVIF:
-    case PL_FMT_HEIF:
-        /* pixels first (stoppable), then the deadline, then the encoder (not stoppable) */
-        if (pl_encode_materialise(c, &x) || pl_cancel_check(c))
-            return -1;
-        r = vips_heifsave_buffer(x, &buf, &len, "Q", q, "lossless", p->lossless, "compression",
-                                 c->out_format == PL_FMT_AVIF ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
-                                                              : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
-                                 "effort", pl_encode_heif_effort(c, p), "strip", strip, NULL);
-        pl_engine_trim(); /* the encoders' buffers; pl_run trims again after HEIF/AVIF inputs */
-        break;
-    case PL_FMT_GIF:
-        r = vips_gifsave_buffer(x, &buf, &len, "effort", pl_encode_effort(p, 1, 10, 7), "strip", strip, NULL);
-        break;
-    case PL_FMT_TIFF:
-        r = vips_tiffsave_buffer(x, &buf, &len, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_DEFLATE, "predictor",
-                                 VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "strip", strip, NULL);
-        break;
-    default:
-        return pl_error_set(c->err, PL_E_UNSUPPORTED_OUTPUT, "Unsupported image output type: %s", pl_encode_name(c->out_format));
-    }
-    if (r) {
+    int r = pl_encode_save(c, p, &x, strip, &buf, &len);
+    if (r == -2)
+        return -1;
+    if (r != 0) {
         g_free(buf);
         return pl_cancel_fail(c, PL_E_DECODE, "Cannot decode the image: its pixel data is damaged or truncated");
     }

@@ -366,131 +366,146 @@ static void pl_engine_imaginary_message(const pl_plan *plan, pl_error *err)
     memcpy(err->message, msg, sizeof(msg));
 }
 
-int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
+/* Output format, frames, limits, metadata policy: what is decided before a pixel is decoded. */
+static int pl_engine_decide(pl_ctx *c, const pl_probe_info *pi)
 {
-    pl_error local;
-    pl_limits local_lim;
-    if (err == NULL)
-        err = &local;
-    pl_error_clear(err);
-    memset(out, 0, sizeof(*out));
-    if (plan != NULL && in != NULL && plan->op == PL_OP_RENDITIONS)
-        return pl_renditions_run(plan, in, lim != NULL ? lim : (pl_limits_default(&local_lim), &local_lim), ctl, out, err);
-    if (plan == NULL || in == NULL || plan->n_steps < 1 || plan->n_steps > PL_MAX_STEPS)
-        return pl_error_set(err, PL_E_INTERNAL, "Invalid plan: no operation to run");
-    pl_limits dflt;
-    if (lim == NULL) {
-        pl_limits_default(&dflt);
-        lim = &dflt;
-    }
-    pl_ctx c;
-    pl_engine_ctx_init(&c, plan, in, lim, ctl, err);
-    VipsImage **frames = NULL;
-    pl_probe_info pi;
-    int rc = -1;
-    int64_t t0 = g_get_monotonic_time(), t1, t2;
+    if (pl_encode_choose(c))
+        return -1;
+    int n = pl_engine_frames(c);
+    if (pl_load_check_limits(c, pi, n))
+        return -1;
+    c->n_frames = n;
+    c->animated = n > 1;
+    pl_engine_meta_policy(c);
+    return 0;
+}
 
-    if (pl_cancel_check(&c) || pl_load_header(&c, in->data, in->len, &pi))
-        goto done;
-    out->in_format = c.in_format;
-    out->in_width = c.in_width;
-    out->in_height = c.in_height;
-    if (plan->op == PL_OP_INFO) {
-        rc = pl_info_json(&c, &pi, c.head, out);
-        out->t.decode_ms = pl_engine_ms(t0, g_get_monotonic_time());
-        goto done;
-    }
-    if (pl_encode_choose(&c))
-        goto done;
-    int n = pl_engine_frames(&c);
-    if (pl_load_check_limits(&c, &pi, n))
-        goto done;
-    c.n_frames = n;
-    c.animated = n > 1;
-    pl_engine_meta_policy(&c);
-    /* a lone /rotate, /flip, /flop on a JPEG: moved in the DCT domain when that is exact */
-    t1 = g_get_monotonic_time();
-    int lossless = pl_jpeg_lossless_run(&c, out);
-    if (lossless <= 0) {
-        out->t.decode_ms = pl_engine_ms(t0, t1);
-        out->t.encode_ms = pl_engine_ms(t1, g_get_monotonic_time());
-        rc = lossless;
-        goto done;
-    }
-    c.lw = c.in_width;
-    c.lh = c.in_height;
+/* Access mode, the animation checks and the watermark image, then the load with shrink-on-load. */
+static int pl_engine_load(pl_ctx *c, VipsImage **img)
+{
+    const pl_plan *plan = c->plan;
+    c->lw = c->in_width;
+    c->lh = c->in_height;
     /* A still GIF: random access. libvips 8.14's gifload renders whole frames into memory anyway, and
      * its sequential mode never finishes a region far down a tall frame: a 43-byte 2x65281 GIF under
      * transform?w=24&h=24&fit=cover (centre crop of a 12x enlargement) spun past every deadline
      * (found by fuzz_engine; tests/fixtures/bad/gif-tall-2x65281.gif). Random: 0.5 s.
      * An animation: sequential, read top to bottom one whole frame at a time into memory
      * (pl_engine_frame), where the steps get all the random access they need. */
-    bool random = !c.animated && (plan->n_steps > 1 || c.in_format == PL_FMT_GIF);
+    bool random = !c->animated && (plan->n_steps > 1 || c->in_format == PL_FMT_GIF);
     for (int i = 0; i < plan->n_steps; i++) {
-        if (c.animated && pl_geometry_check_animated(&c, &plan->steps[i]))
-            goto done;
-        random = random || (!c.animated && pl_geometry_needs_random(&c, &plan->steps[i]));
+        if (c->animated && pl_geometry_check_animated(c, &plan->steps[i]))
+            return -1;
+        random = random || (!c->animated && pl_geometry_needs_random(c, &plan->steps[i]));
     }
     /* the watermark image is loaded once per run, by the first frame's step: into the run's
      * images, not the frame's (pl_engine_frame frees those) */
-    if (c.animated && in->overlay != NULL && in->overlay_len > 0 && pl_load_overlay(&c, &c.overlay) != 0) {
-        c.overlay = NULL;
-        pl_error_clear(err); /* the step that needs it reports the failure */
+    if (c->animated && c->in->overlay != NULL && c->in->overlay_len > 0 && pl_load_overlay(c, &c->overlay) != 0) {
+        c->overlay = NULL;
+        pl_error_clear(c->err); /* the step that needs it reports the failure */
     }
     int tw = 0, th = 0;
-    pl_geometry_target(&c, &plan->steps[0], &tw, &th);
-    VipsImage *img;
-    if (pl_load_image(&c, n, tw, th, random, &img))
-        goto done;
-    t1 = g_get_monotonic_time();
-    out->t.decode_ms = pl_engine_ms(t0, t1);
+    pl_geometry_target(c, &plan->steps[0], &tw, &th);
+    return pl_load_image(c, c->n_frames, tw, th, random, img);
+}
 
-    frames = g_new0(VipsImage *, n);
+/* An animation's processed frames as one image again (page height, frame count, delays). */
+static int pl_engine_join(pl_ctx *c, VipsImage **frames, int n, VipsImage **out)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    if (vips_arrayjoin(frames, &t[0], n, "across", 1, NULL) || vips_copy(t[0], &t[1], NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot join the frames of the animation");
+    vips_image_set_int(t[1], VIPS_META_PAGE_HEIGHT, frames[0]->Ysize);
+    vips_image_set_int(t[1], VIPS_META_N_PAGES, n);
+    int *delay = NULL, n_delay = 0;
+    if (vips_image_get_typeof(t[1], "delay") && vips_image_get_array_int(t[1], "delay", &delay, &n_delay) == 0 && n_delay > n) {
+        int *copy = g_memdup2(delay, sizeof(int) * n); /* frames were capped: as many delays as frames */
+        vips_image_set_array_int(t[1], "delay", copy, n);
+        g_free(copy);
+    }
+    *out = t[1];
+    pl_cancel_attach(c, *out); /* the frames are in memory: the encoder's evaluation starts here */
+    return 0;
+}
+
+/* Every step over every frame (each from the same start), then the frames joined. */
+static int pl_engine_process(pl_ctx *c, VipsImage *img, VipsImage **final)
+{
+    int n = c->n_frames;
     int ph = n > 1 ? vips_image_get_page_height(img) : img->Ysize;
     if (n > 1 && ph * n > img->Ysize)
         n = img->Ysize / ph;
-    int lw0 = c.lw, lh0 = c.lh, or0 = c.orientation;
-    c.n_frames = n;
+    int lw0 = c->lw, lh0 = c->lh, or0 = c->orientation;
+    c->n_frames = n;
+    VipsImage **frames = g_new0(VipsImage *, n); /* borrowed images: the array alone is freed */
+    int rc = -1;
     for (int f = 0; f < n; f++) {
-        c.lw = lw0, c.lh = lh0, c.orientation = or0;
-        if (n > 1 ? pl_engine_frame(&c, img, f, ph, &frames[f]) : pl_engine_steps(&c, img, &frames[f]))
-            goto done;
+        c->lw = lw0, c->lh = lh0, c->orientation = or0;
+        if (n > 1 ? pl_engine_frame(c, img, f, ph, &frames[f]) : pl_engine_steps(c, img, &frames[f]))
+            goto out;
         if (f > 0 && (frames[f]->Xsize != frames[0]->Xsize || frames[f]->Ysize != frames[0]->Ysize)) {
-            pl_error_set(err, PL_E_ANIMATED, "The frames of the animation came out in different sizes");
-            goto done;
+            pl_error_set(c->err, PL_E_ANIMATED, "The frames of the animation came out in different sizes");
+            goto out;
         }
     }
-    VipsImage *final = frames[0];
-    if (n > 1) {
-        VipsImage **t = (VipsImage **)vips_object_local_array(c.base, 2);
-        if (vips_arrayjoin(frames, &t[0], n, "across", 1, NULL) || vips_copy(t[0], &t[1], NULL)) {
-            pl_cancel_fail(&c, PL_E_OPERATION, "Cannot join the frames of the animation");
-            goto done;
-        }
-        vips_image_set_int(t[1], VIPS_META_PAGE_HEIGHT, frames[0]->Ysize);
-        vips_image_set_int(t[1], VIPS_META_N_PAGES, n);
-        int *delay = NULL, n_delay = 0;
-        if (vips_image_get_typeof(t[1], "delay") && vips_image_get_array_int(t[1], "delay", &delay, &n_delay) == 0 && n_delay > n) {
-            int *copy = g_memdup2(delay, sizeof(int) * n); /* frames were capped: as many delays as frames */
-            vips_image_set_array_int(t[1], "delay", copy, n);
-            g_free(copy);
-        }
-        final = t[1];
-        pl_cancel_attach(&c, final); /* the frames are in memory: the encoder's evaluation starts here */
+    *final = frames[0];
+    rc = n > 1 ? pl_engine_join(c, frames, n, final) : 0;
+out:
+    g_free(frames);
+    return rc;
+}
+
+/* One run over a set-up ctx: header, info or decisions, the lossless JPEG path or load, steps
+ * and encode, each stage's wall time into out->t. 0, or -1 with c->err. */
+static int pl_engine_run(pl_ctx *c, pl_result *out)
+{
+    int64_t t0 = g_get_monotonic_time(), t1, t2;
+    pl_probe_info pi;
+    if (pl_cancel_check(c) || pl_load_header(c, c->in->data, c->in->len, &pi))
+        return -1;
+    out->in_format = c->in_format;
+    out->in_width = c->in_width;
+    out->in_height = c->in_height;
+    if (c->plan->op == PL_OP_INFO) {
+        int rc = pl_info_json(c, &pi, c->head, out);
+        out->t.decode_ms = pl_engine_ms(t0, g_get_monotonic_time());
+        return rc;
     }
+    if (pl_engine_decide(c, &pi))
+        return -1;
+    /* a lone /rotate, /flip, /flop on a JPEG: moved in the DCT domain when that is exact */
+    t1 = g_get_monotonic_time();
+    int lossless = pl_jpeg_lossless_run(c, out);
+    if (lossless <= 0) {
+        out->t.decode_ms = pl_engine_ms(t0, t1);
+        out->t.encode_ms = pl_engine_ms(t1, g_get_monotonic_time());
+        return lossless;
+    }
+    VipsImage *img, *final;
+    if (pl_engine_load(c, &img))
+        return -1;
+    t1 = g_get_monotonic_time();
+    out->t.decode_ms = pl_engine_ms(t0, t1);
+    if (pl_engine_process(c, img, &final))
+        return -1;
     t2 = g_get_monotonic_time();
     out->t.process_ms = pl_engine_ms(t1, t2);
-    if (pl_cancel_check(&c) || pl_encode_image(&c, final, out))
-        goto done;
+    if (pl_cancel_check(c) || pl_encode_image(c, final, out))
+        return -1;
     out->t.encode_ms = pl_engine_ms(t2, g_get_monotonic_time());
-    out->vary_accept = c.vary_accept;
-    rc = 0;
-done:
+    out->vary_accept = c->vary_accept;
+    return 0;
+}
+
+/* After a run: imaginary's message prefix, codec memory back to the system, a failed result
+ * emptied but for the input facts, every image of the run freed. */
+static void pl_engine_done(pl_ctx *c, int rc, pl_result *out)
+{
     if (rc != 0)
-        pl_engine_imaginary_message(plan, err);
+        pl_engine_imaginary_message(c->plan, c->err);
     /* libheif/libde265/x265/libaom allocate a full-size frame's worth of buffers per image; glibc
      * keeps them after they are freed (RSS +80-250 MB after one 8 MP HEIC): hand them back. */
-    if (c.in_format == PL_FMT_HEIF || c.in_format == PL_FMT_AVIF)
+    if (c->in_format == PL_FMT_HEIF || c->in_format == PL_FMT_AVIF)
         pl_engine_trim();
     if (rc != 0) {
         pl_format f = out->in_format;
@@ -498,9 +513,30 @@ done:
         pl_result_clear(out);
         /* the input facts stay: they help the log line */
         out->in_format = f, out->in_width = w, out->in_height = h;
-        out->vary_accept = c.vary_accept;
+        out->vary_accept = c->vary_accept;
     }
-    g_free(frames);
-    g_object_unref(c.base);
+    g_object_unref(c->base);
+}
+
+int pl_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
+{
+    pl_error local;
+    pl_limits dflt;
+    if (err == NULL)
+        err = &local;
+    pl_error_clear(err);
+    memset(out, 0, sizeof(*out));
+    if (lim == NULL) {
+        pl_limits_default(&dflt);
+        lim = &dflt;
+    }
+    if (plan != NULL && in != NULL && plan->op == PL_OP_RENDITIONS)
+        return pl_renditions_run(plan, in, lim, ctl, out, err);
+    if (plan == NULL || in == NULL || plan->n_steps < 1 || plan->n_steps > PL_MAX_STEPS)
+        return pl_error_set(err, PL_E_INTERNAL, "Invalid plan: no operation to run");
+    pl_ctx c;
+    pl_engine_ctx_init(&c, plan, in, lim, ctl, err);
+    int rc = pl_engine_run(&c, out);
+    pl_engine_done(&c, rc, out);
     return rc;
 }

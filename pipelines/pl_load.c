@@ -263,75 +263,109 @@ int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
     return 0;
 }
 
-int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out)
+/* JPEG: libvips' DCT shrink (o->shrink) and the TurboJPEG scale m/8 (returned, 8 = none) for a
+ * w x h image brought to cover tw x th. */
+static int pl_load_jpeg_scale(int w, int h, int tw, int th, pl_load_opts *o)
 {
-    pl_load_opts o = {.access = random ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL, .n = n_frames, .shrink = 1};
-    int w = c->in_width, h = c->in_height, jpeg_m = 8;
+    int jpeg_m = 8;
+    /* floor, not libjpeg's ceil: libvips 8.14 sizes the shrunk image w / s and aborts
+     * (assertion, whole process) when a side comes out 0, e.g. a 1x118 JPEG at 1/4 */
+    for (int s = 8; s > 1; s /= 2)
+        if (w / s >= tw && h / s >= th && w / s >= 1 && h / s >= 1) {
+            o->shrink = s;
+            break;
+        }
+    /* libjpeg-turbo scales at any m/8 to ceil(w * m / 8) (TurboJPEG's size; libvips' is the
+     * floor above): the smallest m below libvips' scale that covers the target goes through
+     * TurboJPEG (pl_jpeg_scaled.c). That is 3/8, 5/8, 6/8, 7/8, which libvips never asks
+     * for (1600x1203 -> 1200x902 at 6/8), and 1/8, 2/8, 4/8 where only the floor misses
+     * the target by a row (1600x1203 -> 800x602 at 4/8; libvips' 1/2 is 800x601). */
+    for (int m = 1; m < 8 / o->shrink; m++) {
+        int64_t mw = ((int64_t)w * m + 7) / 8, mh = ((int64_t)h * m + 7) / 8;
+        if (mw >= tw && mh >= th) {
+            jpeg_m = m;
+            break;
+        }
+    }
+    /* libvips' own scales too: TurboJPEG's whole decode into memory skips jpegload's
+     * region and line-cache work, 3-4 CPU-ms of a 12 MP 4000x3000 thumbnail at 1/4 (43 ->
+     * 39 ms, identical pixels), and the pixels come out in memory, which the reduce after
+     * it wants (pl_geometry_reduce). Above pl_jpeg_scaled's size limit jpegload streams. */
+    if (jpeg_m == 8 && o->shrink > 1)
+        jpeg_m = 8 / o->shrink;
+    return jpeg_m;
+}
+
+/* WebP: the decoder's scale (o->scale) for a w x h image brought to tw x th. */
+static void pl_load_webp_scale(int w, int h, int tw, int th, pl_load_opts *o)
+{
+    /* libwebp scales in its decoder with a box filter: asked for the target itself it
+     * lands 33 dB PSNR from the exact (full decode + lanczos3) result on a 1024->300
+     * photo; at twice the target, 41 dB for ~30% more CPU (15.5 -> 20.7 ms). Keep 2x
+     * for vips_resize, as libvips' thumbnail does for JPEG. Never below 1 px. */
+    double sx = (double)tw / w, sy = (double)th / h;
+    double s = 2.0 * (sx > sy ? sx : sy);
+    double floor_s = 1.0 / (w < h ? w : h);
+    if (s < floor_s)
+        s = floor_s;
+    if (s < 0.999)
+        o->scale = s;
+}
+
+/* HEIF/AVIF: the embedded thumbnail (o->thumbnail) when it is smaller than the image and still
+ * covers tw x th. */
+static void pl_load_heif_thumbnail(pl_ctx *c, int tw, int th, pl_load_opts *o)
+{
+    pl_load_opts th_o = *o;
+    th_o.thumbnail = true;
+    VipsImage *thumb;
+    if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &th_o, &thumb) == 0 && thumb->Xsize < c->in_width &&
+        thumb->Xsize >= tw && thumb->Ysize >= th)
+        o->thumbnail = true;
+}
+
+/* Shrink-on-load for a target tw x th (upright; 0 = none): fills o, returns the TurboJPEG m/8. */
+static int pl_load_shrink(pl_ctx *c, int tw, int th, pl_load_opts *o)
+{
+    int w = c->in_width, h = c->in_height;
     /* the target is upright; the loader works on the stored orientation */
     if (c->orientation >= 5 && c->lw == h && c->lh == w && w != h) {
         int t = tw;
         tw = th;
         th = t;
     }
-    if (tw > 0 && th > 0 && (tw < w || th < h)) {
-        if (c->in_format == PL_FMT_JPEG) {
-            /* floor, not libjpeg's ceil: libvips 8.14 sizes the shrunk image w / s and aborts
-             * (assertion, whole process) when a side comes out 0, e.g. a 1x118 JPEG at 1/4 */
-            for (int s = 8; s > 1; s /= 2)
-                if (w / s >= tw && h / s >= th && w / s >= 1 && h / s >= 1) {
-                    o.shrink = s;
-                    break;
-                }
-            /* libjpeg-turbo scales at any m/8 to ceil(w * m / 8) (TurboJPEG's size; libvips' is the
-             * floor above): the smallest m below libvips' scale that covers the target goes through
-             * TurboJPEG (pl_jpeg_scaled.c). That is 3/8, 5/8, 6/8, 7/8, which libvips never asks
-             * for (1600x1203 -> 1200x902 at 6/8), and 1/8, 2/8, 4/8 where only the floor misses
-             * the target by a row (1600x1203 -> 800x602 at 4/8; libvips' 1/2 is 800x601). */
-            for (int m = 1; m < 8 / o.shrink; m++) {
-                int64_t mw = ((int64_t)w * m + 7) / 8, mh = ((int64_t)h * m + 7) / 8;
-                if (mw >= tw && mh >= th) {
-                    jpeg_m = m;
-                    break;
-                }
-            }
-            /* libvips' own scales too: TurboJPEG's whole decode into memory skips jpegload's
-             * region and line-cache work, 3-4 CPU-ms of a 12 MP 4000x3000 thumbnail at 1/4 (43 ->
-             * 39 ms, identical pixels), and the pixels come out in memory, which the reduce after
-             * it wants (pl_geometry_reduce). Above pl_jpeg_scaled's size limit jpegload streams. */
-            if (jpeg_m == 8 && o.shrink > 1)
-                jpeg_m = 8 / o.shrink;
-        } else if (c->in_format == PL_FMT_WEBP) {
-            /* libwebp scales in its decoder with a box filter: asked for the target itself it
-             * lands 33 dB PSNR from the exact (full decode + lanczos3) result on a 1024->300
-             * photo; at twice the target, 41 dB for ~30% more CPU (15.5 -> 20.7 ms). Keep 2x
-             * for vips_resize, as libvips' thumbnail does for JPEG. Never below 1 px. */
-            double sx = (double)tw / w, sy = (double)th / h;
-            double s = 2.0 * (sx > sy ? sx : sy);
-            double floor_s = 1.0 / (w < h ? w : h);
-            if (s < floor_s)
-                s = floor_s;
-            if (s < 0.999)
-                o.scale = s;
-        } else if (c->in_format == PL_FMT_HEIF || c->in_format == PL_FMT_AVIF) {
-            pl_load_opts th_o = o;
-            th_o.thumbnail = true;
-            VipsImage *thumb;
-            if (pl_load_run(c, c->in_format, c->in->data, c->in->len, &th_o, &thumb) == 0 && thumb->Xsize < w &&
-                thumb->Xsize >= tw && thumb->Ysize >= th)
-                o.thumbnail = true;
-        }
-    }
-    VipsImage *img = c->head;
+    if (!(tw > 0 && th > 0 && (tw < w || th < h)))
+        return 8;
+    if (c->in_format == PL_FMT_JPEG)
+        return pl_load_jpeg_scale(w, h, tw, th, o);
+    if (c->in_format == PL_FMT_WEBP)
+        pl_load_webp_scale(w, h, tw, th, o);
+    else if (c->in_format == PL_FMT_HEIF || c->in_format == PL_FMT_AVIF)
+        pl_load_heif_thumbnail(c, tw, th, o);
+    return 8;
+}
+
+/* The engine's own decoders (pl_png.c, pl_jpeg_scaled.c) when they take the input: 0 with *img,
+ * else 1 (libvips' loader then). */
+static int pl_load_own_decoder(pl_ctx *c, int jpeg_m, VipsImage **img)
+{
     /* PL_NO_FAST_PNG (IMGPIPE_NO_FAST_PNG=1): libvips' pngload only (A/B measurements and tests) */
     if (c->in_format == PL_FMT_PNG && !pl_engine_switched_off(PL_NO_FAST_PNG) &&
-        pl_png_decode(c, c->in->data, c->in->len, c->head, &img) == 0) {
-        c->head = img;
-        pl_cancel_attach(c, img);
-        return pl_load_to_srgb(c, img, out);
-    }
+        pl_png_decode(c, c->in->data, c->in->len, c->head, img) == 0)
+        return 0;
     /* PL_NO_JPEG_MSCALE (IMGPIPE_NO_JPEG_MSCALE=1): libvips' jpegload at 1/2, 1/4, 1/8 only (A/B measurements and tests) */
     if (c->in_format == PL_FMT_JPEG && jpeg_m < 8 && !pl_engine_switched_off(PL_NO_JPEG_MSCALE) &&
-        pl_jpeg_scaled_decode(c, c->in->data, c->in->len, c->head, jpeg_m, &img) == 0) {
+        pl_jpeg_scaled_decode(c, c->in->data, c->in->len, c->head, jpeg_m, img) == 0)
+        return 0;
+    return 1;
+}
+
+int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out)
+{
+    pl_load_opts o = {.access = random ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL, .n = n_frames, .shrink = 1};
+    int jpeg_m = pl_load_shrink(c, tw, th, &o);
+    VipsImage *img = c->head;
+    if (pl_load_own_decoder(c, jpeg_m, &img) == 0) {
         c->head = img;
         pl_cancel_attach(c, img);
         return pl_load_to_srgb(c, img, out);
