@@ -437,8 +437,8 @@ static int pl_encode_prepare(pl_ctx *c, const pl_params *p, VipsImage *x, VipsIm
             return -1;
     }
     bool deep = x->BandFmt != VIPS_FORMAT_UCHAR;
-    if (deep && !(f == PL_FMT_PNG || f == PL_FMT_TIFF)) {
-        bool grey = x->Bands <= 2 && f != PL_FMT_WEBP && f != PL_FMT_AVIF && f != PL_FMT_HEIF && f != PL_FMT_GIF;
+    if (deep && !pl_format_get(f)->deep) {
+        bool grey = x->Bands <= 2 && pl_format_get(f)->grey;
         if (vips_colourspace(x, &t[0], grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, NULL) ||
             vips_cast_uchar(t[0], &t[1], NULL))
             return pl_cancel_fail(c, PL_E_OPERATION, "Cannot convert the image to 8-bit");

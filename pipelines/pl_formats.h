@@ -1,11 +1,13 @@
 /*
- * pl_formats: the one table of image formats. Every fact the engine and the grammar know about a
- * format is a field of its row: its name (type=, messages, logs, JSON), the other names type=
- * and the server's type lists take, MIME type, file extension, libvips loader and saver, whether
- * it animates, carries alpha, needs libvips' untrusted loaders, the largest side its encoder
- * writes, and the first bytes (and ISO-BMFF brands) pl_sniff recognises it by. pl_sniff,
- * pl_load, pl_encode, pl_engine, pl_renditions and the grammar read it; nothing else lists
- * formats. Depends on nothing but pl_error.
+ * pl_formats: the one table of image formats. What several files need to know about a format
+ * is a field of its row: its name (type=, messages, logs, JSON), the other names type= and the
+ * server's type lists take, MIME type, file extension, libvips loader and saver, whether it
+ * animates, carries alpha, grey and 16-bit samples, needs libvips' untrusted loaders, the
+ * largest side its encoder writes, and the first bytes (and ISO-BMFF brands) pl_sniff
+ * recognises it by. pl_sniff, pl_load, pl_encode, pl_engine, pl_renditions and the grammar read
+ * it; none of them lists formats. What one stage alone does per format (a loader's shrink
+ * option, an encoder's settings, effort ranges) stays in that stage. Depends on nothing but
+ * pl_error.
  *
  * Threads: a const table and pure functions.
  */
@@ -53,6 +55,8 @@ typedef struct pl_format_info {
     bool type_param;          /* a value of type= */
     bool animates;            /* the loader reads, the saver writes several frames */
     bool alpha;               /* the saver writes an alpha channel */
+    bool grey;                /* the saver writes grey images as such (the rest get sRGB) */
+    bool deep;                /* the saver writes 16-bit samples (the rest get 8-bit) */
     bool untrusted;           /* libvips blocks the loader unless allow_untrusted; not allowed by default */
     int max_side;             /* largest side the saver writes; 0 = none of its own (the pixel limits decide) */
     pl_format_magic magic[4]; /* any one of them identifies the format (unused ones have len 0) */
