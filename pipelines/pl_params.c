@@ -52,18 +52,6 @@ bool pl_op_is_imaginary(pl_op op)
     return (unsigned)op < PL_OP__COUNT && pl_op_table[op].imaginary;
 }
 
-size_t pl_grammar_list_add(char *out, size_t size, size_t o, const char *word)
-{
-    if (o >= size)
-        return size;
-    int n = snprintf(out + o, size - o, "%s%s", o ? ", " : "", word);
-    if (n < 0 || (size_t)n >= size - o) {
-        out[o] = '\0';
-        return size;
-    }
-    return o + (size_t)n;
-}
-
 const char *pl_grammar_op_list(const char *(*name_of)(pl_op op), char *out, size_t size)
 {
     size_t o = 0;
@@ -323,47 +311,7 @@ int pl_grammar_type_error(const pl_grammar_ctx *ctx, const pl_param_def *def, co
     return pl_grammar_failf(ctx, err, def->name, shown, strlen(shown), what);
 }
 
-/* ---- value parsers ---- */
-
-/* Go's ParseFloat syntax, decimal only: [+-] digits [. digits] [e [+-] digits]. Rejects hex, inf,
- * nan, spaces. */
-static int pl_parse_number(const char *s, size_t len, double *out)
-{
-    char buf[64];
-    size_t i = 0, digits = 0;
-    if (len == 0 || len >= sizeof(buf))
-        return -1;
-    if (s[i] == '+' || s[i] == '-')
-        i++;
-    while (i < len && g_ascii_isdigit(s[i]))
-        i++, digits++;
-    if (i < len && s[i] == '.') {
-        i++;
-        while (i < len && g_ascii_isdigit(s[i]))
-            i++, digits++;
-    }
-    if (digits == 0)
-        return -1;
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        size_t exp_digits = 0;
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        while (i < len && g_ascii_isdigit(s[i]))
-            i++, exp_digits++;
-        if (exp_digits == 0)
-            return -1;
-    }
-    if (i != len)
-        return -1;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    double v = g_ascii_strtod(buf, NULL);
-    if (!isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
+/* ---- setters ---- */
 
 /* The kind checks keep the casts below honest: PL_K_INT slots are int, PL_K_FLOAT double,
  * PL_K_BOOL bool (pl_params' field types). */
@@ -414,111 +362,6 @@ int pl_grammar_set_number(const pl_grammar_ctx *ctx, const pl_param_def *def, do
         return pl_set_float(ctx, def, v, shown, strlen(shown), p, err);
     return pl_grammar_type_error(ctx, def, shown, err);
 }
-
-/* Go's strconv.ParseBool's words. */
-static const char *const pl_bool_yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-static const char *const pl_bool_no[] = {"0", "f", "F", "FALSE", "false", "False"};
-
-int pl_grammar_parse_bool(const char *s, size_t len, bool *out)
-{
-    if (len == 0) {
-        *out = false;
-        return 0;
-    }
-    for (size_t i = 0; i < G_N_ELEMENTS(pl_bool_yes); i++) {
-        if (strlen(pl_bool_yes[i]) == len && memcmp(pl_bool_yes[i], s, len) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strlen(pl_bool_no[i]) == len && memcmp(pl_bool_no[i], s, len) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Trim ASCII spaces (Go's strings.Trim(s, " ") and TrimSpace for the enums). */
-static void pl_trim(const char **s, size_t *len)
-{
-    while (*len > 0 && g_ascii_isspace((*s)[0]))
-        (*s)++, (*len)--;
-    while (*len > 0 && g_ascii_isspace((*s)[*len - 1]))
-        (*len)--;
-}
-
-static bool pl_word_eq(const char *s, size_t len, const char *word)
-{
-    return strlen(word) == len && g_ascii_strncasecmp(s, word, len) == 0;
-}
-
-static int pl_parse_color(const char *s, size_t len, pl_color *out)
-{
-    int parts[4], n = 0;
-    size_t i = 0;
-    for (;;) {
-        size_t start = i;
-        while (i < len && s[i] != ',')
-            i++;
-        const char *part = s + start;
-        size_t plen = i - start;
-        pl_trim(&part, &plen);
-        if (n == 4 || plen == 0 || plen > 3)
-            return -1;
-        int v = 0;
-        for (size_t k = 0; k < plen; k++) {
-            if (!g_ascii_isdigit(part[k]))
-                return -1;
-            v = v * 10 + (part[k] - '0');
-        }
-        if (v > 255)
-            return -1;
-        parts[n++] = v;
-        if (i == len)
-            break;
-        i++; /* skip ',' */
-    }
-    if (n < 3)
-        return -1;
-    out->r = (uint8_t)parts[0];
-    out->g = (uint8_t)parts[1];
-    out->b = (uint8_t)parts[2];
-    out->a = n == 4 ? (uint8_t)parts[3] : 255;
-    return 0;
-}
-
-static int pl_parse_ratio(const char *s, size_t len, int *w, int *h)
-{
-    const char *colon = memchr(s, ':', len);
-    if (colon == NULL)
-        return -1;
-    int v[2];
-    const char *seg[2] = {s, colon + 1};
-    size_t seglen[2] = {(size_t)(colon - s), len - (size_t)(colon - s) - 1};
-    for (int k = 0; k < 2; k++) {
-        const char *t = seg[k];
-        size_t tl = seglen[k];
-        pl_trim(&t, &tl);
-        if (tl == 0 || tl > 5)
-            return -1;
-        v[k] = 0;
-        for (size_t i = 0; i < tl; i++) {
-            if (!g_ascii_isdigit(t[i]))
-                return -1;
-            v[k] = v[k] * 10 + (t[i] - '0');
-        }
-        if (v[k] < 1 || v[k] > 10000)
-            return -1;
-    }
-    *w = v[0];
-    *h = v[1];
-    return 0;
-}
-
-typedef struct pl_word {
-    const char *word;
-    int value;
-} pl_word;
 
 static const pl_word pl_gravity_words[] = {
     {"centre", PL_GRAVITY_CENTRE},       {"center", PL_GRAVITY_CENTRE},       {"north", PL_GRAVITY_NORTH},
@@ -575,24 +418,7 @@ __attribute__((constructor)) static void pl_params_allowed_init(void)
             o = pl_grammar_list_add(list, sizeof(list), o, pl_enums[e].words[i].word);
         snprintf(pl_enums[e].allowed, pl_enums[e].allowed_size, "one of %s", list);
     }
-    size_t o = 0;
-    for (size_t i = 0; i < G_N_ELEMENTS(pl_bool_yes); i++)
-        o = pl_grammar_list_add(list, sizeof(list), o, pl_bool_yes[i]);
-    for (size_t i = 0; i < G_N_ELEMENTS(pl_bool_no); i++)
-        o = pl_grammar_list_add(list, sizeof(list), o, pl_bool_no[i]);
-    snprintf(pl_bool_allowed, sizeof(pl_bool_allowed), "a boolean: %s (empty = false)", list);
-}
-
-/* Trimmed, case-insensitive, as imaginary's enum parsers. */
-static int pl_word_lookup(const pl_word *t, size_t n, const char *s, size_t len, int *out)
-{
-    pl_trim(&s, &len);
-    for (size_t i = 0; i < n; i++)
-        if (pl_word_eq(s, len, t[i].word)) {
-            *out = t[i].value;
-            return 0;
-        }
-    return -1;
+    snprintf(pl_bool_allowed, sizeof(pl_bool_allowed), "a boolean: %s (empty = false)", pl_grammar_bool_words(list, sizeof(list)));
 }
 
 static int pl_set_text(const pl_grammar_ctx *ctx, const pl_param_def *def, const char *val, size_t len, char *dst, size_t dst_size,
@@ -652,7 +478,7 @@ static int pl_set_word(const pl_grammar_ctx *ctx, const pl_param_def *def, const
         int v;
         if (pl_enums[e].id != def->id)
             continue;
-        if (pl_word_lookup(pl_enums[e].words, pl_enums[e].n, val, len, &v) != 0)
+        if (pl_grammar_parse_word(pl_enums[e].words, pl_enums[e].n, val, len, &v) != 0)
             return pl_grammar_bad(ctx, err, def, val, len);
         if (def->id == PL_P_GRAVITY)
             p->gravity = (pl_gravity)v;
@@ -672,7 +498,7 @@ static int pl_set_color(const pl_grammar_ctx *ctx, const pl_param_def *def, cons
                         pl_error *err)
 {
     pl_color c;
-    if (pl_parse_color(val, len, &c) != 0)
+    if (pl_grammar_parse_color(val, len, &c) != 0)
         return pl_grammar_bad(ctx, err, def, val, len);
     if (def->id == PL_P_COLOR)
         p->color = c;
@@ -694,7 +520,7 @@ int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, co
     switch (def->kind) {
     case PL_K_INT:
     case PL_K_FLOAT:
-        if (pl_parse_number(val, len, &d) != 0)
+        if (pl_grammar_parse_number(val, len, &d) != 0)
             return pl_grammar_bad(ctx, err, def, val, len);
         return def->kind == PL_K_INT ? pl_set_int(ctx, def, d, val, len, p, err) : pl_set_float(ctx, def, d, val, len, p, err);
     case PL_K_BOOL:
@@ -710,7 +536,7 @@ int pl_grammar_set_string(const pl_grammar_ctx *ctx, const pl_param_def *def, co
         r = pl_set_word(ctx, def, val, len, p, err);
         break;
     case PL_K_RATIO:
-        if (pl_parse_ratio(val, len, &p->aspect_w, &p->aspect_h) != 0)
+        if (pl_grammar_parse_ratio(val, len, &p->aspect_w, &p->aspect_h) != 0)
             return pl_grammar_bad(ctx, err, def, val, len);
         break;
     case PL_K_JSON:
