@@ -205,10 +205,12 @@ int svc_config_load(int argc, char **argv, svc_config *cfg, char *errbuf, size_t
 {
     memset(cfg, 0, sizeof(*cfg));
     int rc = opt_parse(&serve_table, argc, argv, cfg, NULL, errbuf, errlen);
-    if (rc != 0)
+    if (rc == 0 && validate(cfg, errbuf, errlen) != 0)
+        rc = -1;
+    if (rc != 0) { /* nothing to run: the caller gets no config to free */
+        svc_config_free(cfg);
         return rc;
-    if (validate(cfg, errbuf, errlen) != 0)
-        return -1;
+    }
     resolve(cfg);
     return 0;
 }

@@ -9,8 +9,8 @@
  *
  * Ownership: svc_config_load() fills a caller-owned svc_config; its strings point into argv, the
  * environment or the table's defaults (opt_table.h), and svc_config_free() releases the copies a
- * list holds. After startup the config is read-only and may be read from
- * any thread.
+ * list holds (a load that does not return 0 has freed them already; freeing twice is harmless).
+ * After startup the config is read-only and may be read from any thread.
  */
 #ifndef SVC_CONFIG_H
 #define SVC_CONFIG_H

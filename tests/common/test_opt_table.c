@@ -158,6 +158,7 @@ static void test_argv_shapes(t_cfg *c)
     ok(c->name == NULL && parsed.given[1], "an empty string is unset, but given");
     opt_table no_args = t_table;
     no_args.args = NULL;
+    opt_free(&t_table, c);
     memset(c, 0, sizeof(*c));
     char *argv[] = {"tcmd", "stray", NULL};
     is_int(opt_parse(&no_args, 2, argv, c, NULL, msg, sizeof(msg)), -1, "a table without positional arguments refuses one");
