@@ -45,7 +45,11 @@ typedef struct http_state {
     int n_slots, max_slots, busy;
     char **urls;                 /* one per op */
     struct curl_slist **headers; /* one per image (its Content-Type) */
-    int64_t t0_us, warm_end_us, end_us;
+    int64_t t0_us, warm_end_us, end_us, drain_end_us;
+    int64_t sample_us, next_sample_us; /* --server-pid sampling */
+    double cpu_start;                  /* the process's CPU seconds when the window started */
+    bool cpu_started, stopped_by_cap;  /* stopped_by_cap: --max-requests reached, at stop_us */
+    int64_t stop_us;
     uint64_t next_req; /* number of the next request to send */
     int64_t last_window_done_us;
     long h2_version;             /* CURL_HTTP_VERSION_* used for --http2 */
@@ -95,7 +99,7 @@ static int http_slot_init(http_state *hs, http_slot *s, bench_error *err)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(hs->cfg->timeout_s * 1000));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)hs->cfg->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -306,6 +310,162 @@ static double http_self_cpu_s(void)
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Before the window: nothing. From its start: the process's CPU at that moment; with --server-pid, a
+ * /proc sample every --sample-interval. */
+static void http_sample(http_state *hs, int64_t now)
+{
+    if (!hs->cpu_started && now >= hs->warm_end_us) {
+        hs->cpu_start = http_self_cpu_s();
+        hs->cpu_started = true;
+    }
+    if (hs->cfg->server_pid > 0 && now >= hs->next_sample_us) {
+        bench_proc_record(&hs->run->proc, now);
+        hs->next_sample_us += hs->sample_us;
+        if (hs->next_sample_us < now)
+            hs->next_sample_us = now + hs->sample_us;
+    }
+}
+
+static bool http_capped(const http_state *hs)
+{
+    return hs->cfg->max_requests && hs->run->sent_total >= hs->cfg->max_requests;
+}
+
+/* Open loop: send every request due by now whose intended time is inside warm-up + window.
+ * Returns 1 when the run is over, 0 to go on (*wake_us lowered to the next due time), -1 on error. */
+static int http_open_step(http_state *hs, int64_t now, int64_t *wake_us, bench_error *err)
+{
+    double rate = hs->cfg->rate;
+    bool cap = http_capped(hs);
+    while (!cap) {
+        int64_t t = bench_sched_intended_us(hs->t0_us, rate, hs->next_req);
+        if (t >= hs->end_us)
+            break;
+        if (t > now) {
+            *wake_us = t < *wake_us ? t : *wake_us;
+            break;
+        }
+        int failed = 0;
+        http_slot *s = http_free_slot(hs, err, &failed);
+        if (failed)
+            return -1;
+        if (!s)
+            break; /* all slots busy: the request waits, its latency keeps counting */
+        if (http_send(hs, s, t, err) != 0)
+            return -1;
+        cap = http_capped(hs);
+    }
+    bool more_due = !cap && bench_sched_intended_us(hs->t0_us, rate, hs->next_req) < hs->end_us;
+    bool counted_busy = false;
+    for (int i = 0; i < hs->n_slots; i++)
+        counted_busy |= hs->slots[i].busy && hs->slots[i].counted;
+    if (now >= hs->end_us && !counted_busy && !(more_due && now < hs->drain_end_us))
+        return 1;
+    return now >= hs->drain_end_us;
+}
+
+/* Closed loop: every free slot sends its next request. Same returns as http_open_step. */
+static int http_closed_step(http_state *hs, int64_t now, int64_t *wake_us, bench_error *err)
+{
+    bool cap = http_capped(hs);
+    if (now >= hs->end_us || (cap && hs->busy == 0))
+        return 1;
+    for (int i = 0; i < hs->n_slots && !cap; i++) {
+        if (hs->slots[i].busy)
+            continue;
+        if (http_send(hs, &hs->slots[i], now, err) != 0)
+            return -1;
+        cap = http_capped(hs);
+    }
+    *wake_us = hs->end_us < *wake_us ? hs->end_us : *wake_us;
+    return 0;
+}
+
+/* Let libcurl move the transfers, count what finished, and sleep until a socket is ready or
+ * wake_us (at most 100 ms). */
+static int http_wait(http_state *hs, int64_t wake_us, bench_error *err)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(hs->multi, &running);
+    if (mc != CURLM_OK)
+        return bench_error_set(err, "curl_multi_perform: %s", curl_multi_strerror(mc));
+    http_collect(hs);
+    int64_t wait_ms = (wake_us - bench_now_us()) / 1000;
+    if (wait_ms > 0)
+        curl_multi_poll(hs->multi, NULL, 0, (int)(wait_ms > 100 ? 100 : wait_ms), NULL);
+    curl_multi_perform(hs->multi, &running);
+    http_collect(hs);
+    return 0;
+}
+
+/* The driving loop, until the window (and, open loop, the drain) is over, the cap is reached and
+ * answered, or the server stopped answering. */
+static int http_loop(http_state *hs, bench_error *err)
+{
+    bench_run *run = hs->run;
+    for (;;) {
+        int64_t now = bench_now_us();
+        http_sample(hs, now);
+        if (hs->no_response_streak >= HTTP_MAX_NO_RESPONSE_STREAK) {
+            snprintf(run->aborted, sizeof(run->aborted), "%d requests in a row got no answer: stopped early (is the server up?)",
+                     HTTP_MAX_NO_RESPONSE_STREAK);
+            return 0;
+        }
+        if (http_capped(hs) && !hs->stopped_by_cap) {
+            hs->stopped_by_cap = true;
+            hs->stop_us = now;
+        }
+        int64_t wake_us = now + 100000;
+        int rc = hs->cfg->rate > 0 ? http_open_step(hs, now, &wake_us, err) : http_closed_step(hs, now, &wake_us, err);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+        if (hs->cfg->server_pid > 0 && hs->next_sample_us < wake_us)
+            wake_us = hs->next_sample_us;
+        if (http_wait(hs, wake_us, err) != 0)
+            return -1;
+    }
+}
+
+static void http_count_unfinished(bench_stats *st, uint64_t n)
+{
+    st->requests += n;
+    st->errors += n;
+    st->unfinished += n;
+    st->status[0] += n;
+}
+
+/* After the loop: open loop, requests inside the window still unanswered or never sent are errors;
+ * the window actually measured, the bench's own CPU. */
+static void http_finish(http_state *hs)
+{
+    const bench_config *cfg = hs->cfg;
+    bench_run *run = hs->run;
+    int64_t finish = bench_now_us();
+    if (cfg->rate > 0) {
+        for (int i = 0; i < hs->n_slots; i++)
+            if (hs->slots[i].busy && hs->slots[i].counted)
+                http_count_unfinished(&run->st, 1);
+        uint64_t due_total = bench_sched_due(hs->t0_us, cfg->rate, hs->end_us - 1);
+        uint64_t due_first = bench_sched_due(hs->t0_us, cfg->rate, hs->warm_end_us - 1);
+        if (!hs->stopped_by_cap && hs->next_req < due_total)
+            http_count_unfinished(&run->st, due_total - (hs->next_req > due_first ? hs->next_req : due_first));
+    }
+    if (cfg->server_pid > 0)
+        bench_proc_record(&run->proc, finish);
+    int64_t window_end = hs->end_us;
+    if (hs->stopped_by_cap && hs->stop_us < window_end)
+        window_end = hs->last_window_done_us > hs->stop_us ? hs->last_window_done_us : hs->stop_us;
+    if (finish < window_end)
+        window_end = finish;
+    run->window_s = (double)(window_end - hs->warm_end_us) / 1e6;
+    if (run->window_s < 0)
+        run->window_s = 0;
+    run->client_cpu_s = hs->cpu_started ? http_self_cpu_s() - hs->cpu_start : 0;
+    if (run->st.unfinished && !run->st.first_error[0])
+        snprintf(run->st.first_error, sizeof(run->st.first_error), "requests still unanswered after --drain %.1f s",
+                 (double)cfg->drain_ms / 1e3);
+}
+
 int bench_http_run(const bench_config *cfg, const bench_workload *w, const bench_corpus *c, bench_run *run, bench_error *err)
 {
     memset(run, 0, sizeof(*run));
@@ -319,136 +479,17 @@ int bench_http_run(const bench_config *cfg, const bench_workload *w, const bench
     int rc = -1;
     if (http_prepare(&hs, err) != 0)
         goto out;
-
     hs.t0_us = bench_now_us();
-    hs.warm_end_us = hs.t0_us + (int64_t)(cfg->warmup_s * 1e6);
-    hs.end_us = hs.warm_end_us + (int64_t)(cfg->duration_s * 1e6);
-    int64_t drain_end_us = hs.end_us + (int64_t)(cfg->drain_s * 1e6);
-    int64_t sample_us = (int64_t)(cfg->sample_s * 1e6), next_sample = hs.t0_us;
+    hs.warm_end_us = hs.t0_us + cfg->warmup_ms * 1000;
+    hs.end_us = hs.warm_end_us + cfg->duration_ms * 1000;
+    hs.drain_end_us = hs.end_us + cfg->drain_ms * 1000;
+    hs.sample_us = cfg->sample_ms * 1000;
+    hs.next_sample_us = hs.t0_us;
     if (cfg->server_pid > 0 && bench_proc_open(&run->proc, cfg->server_pid, hs.t0_us, err) != 0)
         goto out;
-    double cpu_start = 0;
-    bool cpu_started = false, stopped_by_cap = false;
-    int64_t stop_us = 0;
-
-    for (;;) {
-        int64_t now = bench_now_us();
-        if (!cpu_started && now >= hs.warm_end_us) {
-            cpu_start = http_self_cpu_s();
-            cpu_started = true;
-        }
-        if (cfg->server_pid > 0 && now >= next_sample) {
-            bench_proc_record(&run->proc, now);
-            next_sample += sample_us;
-            if (next_sample < now)
-                next_sample = now + sample_us;
-        }
-        if (hs.no_response_streak >= HTTP_MAX_NO_RESPONSE_STREAK) {
-            snprintf(run->aborted, sizeof(run->aborted), "%d requests in a row got no answer: stopped early (is the server up?)",
-                     HTTP_MAX_NO_RESPONSE_STREAK);
-            break;
-        }
-        bool cap = cfg->max_requests && run->sent_total >= cfg->max_requests;
-        if (cap && !stopped_by_cap) {
-            stopped_by_cap = true;
-            stop_us = now;
-        }
-        int64_t wake_us = now + 100000;
-        if (cfg->rate > 0) {
-            /* open loop: send every request due by now whose intended time is inside warm-up + window */
-            while (!cap) {
-                int64_t t = bench_sched_intended_us(hs.t0_us, cfg->rate, hs.next_req);
-                if (t >= hs.end_us)
-                    break;
-                if (t > now) {
-                    if (t < wake_us)
-                        wake_us = t;
-                    break;
-                }
-                int failed = 0;
-                http_slot *s = http_free_slot(&hs, err, &failed);
-                if (failed)
-                    goto out;
-                if (!s)
-                    break; /* all slots busy: the request waits, its latency keeps counting */
-                if (http_send(&hs, s, t, err) != 0)
-                    goto out;
-                cap = cfg->max_requests && run->sent_total >= cfg->max_requests;
-            }
-            bool more_due = !cap && bench_sched_intended_us(hs.t0_us, cfg->rate, hs.next_req) < hs.end_us;
-            bool counted_busy = false;
-            for (int i = 0; i < hs.n_slots; i++)
-                counted_busy |= hs.slots[i].busy && hs.slots[i].counted;
-            if (now >= hs.end_us && !counted_busy && !(more_due && now < drain_end_us))
-                break;
-            if (now >= drain_end_us)
-                break;
-        } else {
-            if (now >= hs.end_us)
-                break;
-            if (!cap) {
-                for (int i = 0; i < hs.n_slots && !cap; i++) {
-                    if (hs.slots[i].busy)
-                        continue;
-                    if (http_send(&hs, &hs.slots[i], now, err) != 0)
-                        goto out;
-                    cap = cfg->max_requests && run->sent_total >= cfg->max_requests;
-                }
-            } else if (hs.busy == 0) {
-                break;
-            }
-            if (hs.end_us < wake_us)
-                wake_us = hs.end_us;
-        }
-        if (cfg->server_pid > 0 && next_sample < wake_us)
-            wake_us = next_sample;
-        int running = 0;
-        CURLMcode mc = curl_multi_perform(hs.multi, &running);
-        if (mc != CURLM_OK) {
-            bench_error_set(err, "curl_multi_perform: %s", curl_multi_strerror(mc));
-            goto out;
-        }
-        http_collect(&hs);
-        int64_t wait_ms = (wake_us - bench_now_us()) / 1000;
-        if (wait_ms > 0)
-            curl_multi_poll(hs.multi, NULL, 0, (int)(wait_ms > 100 ? 100 : wait_ms), NULL);
-        curl_multi_perform(hs.multi, &running);
-        http_collect(&hs);
-    }
-    int64_t finish = bench_now_us();
-    /* open loop: requests inside the window still unanswered, or never sent, are errors */
-    if (cfg->rate > 0) {
-        for (int i = 0; i < hs.n_slots; i++) {
-            if (hs.slots[i].busy && hs.slots[i].counted) {
-                run->st.requests++;
-                run->st.errors++;
-                run->st.unfinished++;
-                run->st.status[0]++;
-            }
-        }
-        uint64_t due_total = bench_sched_due(hs.t0_us, cfg->rate, hs.end_us - 1);
-        uint64_t due_first = bench_sched_due(hs.t0_us, cfg->rate, hs.warm_end_us - 1);
-        if (!stopped_by_cap && hs.next_req < due_total) {
-            uint64_t never = due_total - (hs.next_req > due_first ? hs.next_req : due_first);
-            run->st.requests += never;
-            run->st.errors += never;
-            run->st.unfinished += never;
-            run->st.status[0] += never;
-        }
-    }
-    if (cfg->server_pid > 0)
-        bench_proc_record(&run->proc, finish);
-    int64_t window_end = hs.end_us;
-    if (stopped_by_cap && stop_us < window_end)
-        window_end = hs.last_window_done_us > stop_us ? hs.last_window_done_us : stop_us;
-    if (finish < window_end)
-        window_end = finish;
-    run->window_s = (double)(window_end - hs.warm_end_us) / 1e6;
-    if (run->window_s < 0)
-        run->window_s = 0;
-    run->client_cpu_s = cpu_started ? http_self_cpu_s() - cpu_start : 0;
-    if (run->st.unfinished && !run->st.first_error[0])
-        snprintf(run->st.first_error, sizeof(run->st.first_error), "requests still unanswered after --drain %.1f s", cfg->drain_s);
+    if (http_loop(&hs, err) != 0)
+        goto out;
+    http_finish(&hs);
     rc = 0;
 out:
     http_cleanup(&hs);

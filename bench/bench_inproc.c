@@ -78,7 +78,9 @@ static void *inproc_main(void *arg)
         memset(&res, 0, sizeof(res));
         pl_error_clear(&perr);
         double cpu0 = sh->per ? inproc_cpu_ms() : 0;
-        int rc = pl_run(&sh->plans[op], &in, &sh->limits, NULL, &res, &perr);
+        /* --deadline per request; bench_now_us() is CLOCK_MONOTONIC, the engine's clock (g_get_monotonic_time) */
+        pl_control ctl = {.deadline_us = sh->cfg->deadline_ms ? start + sh->cfg->deadline_ms * 1000 : 0};
+        int rc = pl_run(&sh->plans[op], &in, &sh->limits, &ctl, &res, &perr);
         int64_t done = bench_now_us();
         if (done < sh->warm_end_us || done > sh->end_us) {
             pl_result_clear(&res);
@@ -192,7 +194,7 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
             goto out;
         }
     }
-    pl_limits_default(&sh.limits);
+    sh.limits = cfg->limits;
     pl_engine_config ecfg = {.vips_concurrency = cfg->vips_threads};
     pl_error perr;
     pl_error_clear(&perr);
@@ -202,8 +204,8 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
     }
 
     int64_t t0 = bench_now_us();
-    sh.warm_end_us = t0 + (int64_t)(cfg->warmup_s * 1e6);
-    sh.end_us = sh.warm_end_us + (int64_t)(cfg->duration_s * 1e6);
+    sh.warm_end_us = t0 + cfg->warmup_ms * 1000;
+    sh.end_us = sh.warm_end_us + cfg->duration_ms * 1000;
     atomic_init(&sh.next, 0);
     atomic_init(&sh.sent, 0);
     atomic_init(&sh.last_done_us, 0);
@@ -217,7 +219,7 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
         }
     }
     /* sample our own RSS/CPU while the workers run; they stop by themselves at end_us or the cap */
-    int64_t sample_us = (int64_t)(cfg->sample_s * 1e6);
+    int64_t sample_us = cfg->sample_ms * 1000;
     for (;;) {
         int64_t now = bench_now_us();
         bench_proc_record(&run->proc, now);

@@ -37,7 +37,7 @@ static void report_compute(const bench_run *run, report_numbers *n)
     n->max = report_ms(st->hist.count ? st->hist.max : 0);
     n->min = report_ms(st->hist.count ? st->hist.min : 0);
     n->mean = bench_hist_mean(&st->hist) / 1000.0;
-    double warm = run->cfg->warmup_s;
+    double warm = (double)run->cfg->warmup_ms / 1e3;
     bench_proc_summarize(&run->proc, warm, warm + run->window_s + 1.0, &n->proc);
     if (st->window_ok && n->proc.cpu_s > 0)
         n->cpu_ms_per_image = n->proc.cpu_s * 1000.0 / (double)st->window_ok;
@@ -57,7 +57,7 @@ void bench_report_print(const bench_run *run, FILE *out)
         fprintf(out, "imgpipe-bench: closed loop, concurrency %d, %s, %s", cfg->concurrency, run->transport, cfg->url);
     fprintf(out, "\n  workload %s (%zu op%s), corpus %s (%zu images, %.1f MB)\n", run->w->name, run->w->n,
             run->w->n == 1 ? "" : "s", cfg->corpus, run->corpus->n, (double)run->corpus->total_bytes / 1e6);
-    fprintf(out, "  window %.2f s after %.1f s warm-up; %llu requests sent in all\n", run->window_s, cfg->warmup_s,
+    fprintf(out, "  window %.2f s after %.1f s warm-up; %llu requests sent in all\n", run->window_s, (double)cfg->warmup_ms / 1e3,
             (unsigned long long)run->sent_total);
     fprintf(out, "  requests     %10llu   ok %llu, errors %llu\n", (unsigned long long)st->requests, (unsigned long long)st->ok,
             (unsigned long long)st->errors);
@@ -111,9 +111,9 @@ int bench_report_write_json(const bench_run *run, const char *path, bench_error 
     json_t *config =
         json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:f, s:f, s:f, s:I, s:b, s:i, s:i, s:s?}", "mode", run->mode, "transport",
                   run->transport, "url", cfg->inprocess ? "" : cfg->url, "workload", run->w->name, "label", cfg->label,
-                  "concurrency", cfg->concurrency, "rate", cfg->rate, "duration_s", cfg->duration_s, "warmup_s", cfg->warmup_s,
-                  "max_requests", (json_int_t)cfg->max_requests, "http2", cfg->http2, "threads", cfg->inprocess ? cfg->threads : 0,
-                  "vips_threads", cfg->inprocess ? cfg->vips_threads : 0, "corpus", cfg->corpus);
+                  "concurrency", cfg->concurrency, "rate", cfg->rate, "duration_s", (double)cfg->duration_ms / 1e3, "warmup_s",
+                  (double)cfg->warmup_ms / 1e3, "max_requests", (json_int_t)cfg->max_requests, "http2", cfg->http2, "threads",
+                  cfg->inprocess ? cfg->threads : 0, "vips_threads", cfg->inprocess ? cfg->vips_threads : 0, "corpus", cfg->corpus);
     json_t *ops = json_array();
     for (size_t i = 0; i < run->w->n; i++)
         json_array_append_new(ops, json_pack("{s:s, s:i, s:s, s:I, s:I}", "op", run->w->ops[i].spec, "weight",

@@ -29,27 +29,39 @@
 #include "bench_proc.h"
 #include "bench_util.h"
 #include "bench_workload.h"
+#include "opt_table.h"
+#include "pl_engine.h"
 
 #define BENCH_STATUS_SLOTS 600 /* index = HTTP status; 0 = no response (transport error, timeout) */
 
+/* The command line (bench_opts.c: its table fills this directly). Strings point into argv. */
 typedef struct bench_config {
     const char *url;
     const char *corpus;
     const char *do_arg;
     const char *json_path;
-    const char *tsv_path;     /* --tsv: append one summary line */
-    const char *samples_path; /* --samples: write the RSS/CPU samples */
+    const char *tsv_path;       /* --tsv: append one summary line */
+    const char *samples_path;   /* --samples: write the RSS/CPU samples */
     const char *per_input_path; /* --per-input: in-process, one thread: CPU-ms per input file (TSV) */
-    const char *label;        /* free text copied to the JSON */
-    int concurrency;          /* closed loop; 0 when --rate */
-    double rate;              /* open loop requests/s; 0 when --concurrency */
-    double duration_s, warmup_s, drain_s, timeout_s, sample_s;
+    const char *label;          /* free text copied to the JSON */
+    int concurrency;            /* closed loop; 0 when --rate */
+    double rate;                /* open loop requests/s; 0 when --concurrency */
+    long long duration_ms, warmup_ms, drain_ms, timeout_ms, sample_ms;
     uint64_t max_requests; /* bound on every request sent, warm-up included */
     int max_inflight;      /* open loop: connections/streams in flight at most */
-    bool http2, allow_remote, inprocess, quiet;
+    bool http2, allow_remote, inprocess, quiet, free_port;
     int threads, vips_threads; /* in-process */
     int server_pid;            /* 0 = none */
+    /* in-process: the engine's limits and the deadline, the service's rows (common/opt_limits.h) */
+    pl_limits limits;
+    long long deadline_ms;     /* 0 = none */
+    const char *allowed_types; /* -> limits.allowed_inputs */
 } bench_config;
+
+/* Parse argv into cfg. Returns 0 (run; or cfg->free_port: print a port), 1 (printed --help: exit 0)
+ * or -1 with err set (exit 2). */
+int bench_opts_parse(int argc, char **argv, bench_config *cfg, bench_error *err);
+const opt_table *bench_opts_table(void); /* for tests and tools that list the settings */
 
 typedef struct bench_stats {
     uint64_t requests, ok, errors; /* counted per the rules above */

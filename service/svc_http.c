@@ -287,8 +287,8 @@ int svc_http_start(svc_app *app, char *errbuf, size_t errlen)
     app->accept_metrics.hosts = app->hosts_metrics;
     app->accept_metrics.ssl_ctx = NULL;
 
-    for (int i = 0; i < cfg->n_listen; i++)
-        if (open_listener(app, cfg->listen[i], &app->accept_main, errbuf, errlen) != 0)
+    for (int i = 0; i < cfg->listen.n; i++)
+        if (open_listener(app, cfg->listen.v[i], &app->accept_main, errbuf, errlen) != 0)
             return -1;
     if (cfg->metrics_listen != NULL && open_listener(app, cfg->metrics_listen, &app->accept_metrics, errbuf, errlen) != 0)
         return -1;

@@ -144,14 +144,14 @@ int svc_server_open_warning(const svc_config *cfg, char *buf, size_t len)
 {
     if (cfg->api_keys != NULL || cfg->url_signature_key != NULL)
         return 0;
-    for (int i = 0; i < cfg->n_listen; i++) {
-        if (svc_server_addr_is_loopback(cfg->listen[i]))
+    for (int i = 0; i < cfg->listen.n; i++) {
+        if (svc_server_addr_is_loopback(cfg->listen.v[i]))
             continue;
         snprintf(buf, len,
                  "listening on %s, which is not a loopback address, with no API key and no URL signature key: anyone who "
                  "can reach it can use it; set api-keys (IMGPIPE_API_KEYS) or url-signature-key (IMGPIPE_URL_SIGNATURE_KEY), "
                  "or listen on 127.0.0.1 behind a proxy that authenticates",
-                 cfg->listen[i]);
+                 cfg->listen.v[i]);
         return 1;
     }
     return 0;

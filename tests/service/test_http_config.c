@@ -221,11 +221,11 @@ int main(void)
         char msg[512] = "";
         char *lst[2] = {"127.0.0.1:8080", "0.0.0.0:8080"};
         memset(&cfg, 0, sizeof(cfg));
-        cfg.listen[0] = lst[0];
-        cfg.n_listen = 1;
+        cfg.listen.v[0] = lst[0];
+        cfg.listen.n = 1;
         is_int(svc_server_open_warning(&cfg, msg, sizeof(msg)), 0, "open-service warning: none on 127.0.0.1");
-        cfg.listen[1] = lst[1];
-        cfg.n_listen = 2;
+        cfg.listen.v[1] = lst[1];
+        cfg.listen.n = 2;
         is_int(svc_server_open_warning(&cfg, msg, sizeof(msg)), 1, "open-service warning: 0.0.0.0 without keys warns");
         ok(strstr(msg, "0.0.0.0:8080") && strstr(msg, "IMGPIPE_API_KEYS") && strstr(msg, "url-signature-key"),
            "the warning names the address and the settings to set: %s", msg);
