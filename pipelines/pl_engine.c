@@ -81,10 +81,8 @@ void pl_engine_trim(void)
 #endif
 }
 
-int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
+void pl_engine_tune_malloc(const pl_engine_config *cfg)
 {
-    atomic_store(&pl_engine_switches, (cfg != NULL ? cfg->switches : 0) | pl_engine_switches_from_env());
-    atomic_store(&pl_engine_keep_malloc, cfg != NULL && cfg->keep_malloc);
 #ifdef __GLIBC__
     if (cfg == NULL || !cfg->keep_malloc) {
         /* Two malloc arenas unless MALLOC_ARENA_MAX says otherwise: glibc's default (8 per core, one
@@ -92,19 +90,29 @@ int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
          * concurrency 4, peak RSS 476 -> 231 MB (docs/performance.md). Before any worker thread exists. */
         if (getenv("MALLOC_ARENA_MAX") == NULL)
             mallopt(M_ARENA_MAX, cfg != NULL && cfg->malloc_arenas > 0 ? cfg->malloc_arenas : 2);
-        /* Image-sized buffers (a decoded 2400x1600 RGBA PNG is 15 MB) stay in the arenas between
-         * requests instead of going back to the kernel at free() and being page-faulted (and zeroed)
-         * in again by the next request: the png workload spent ~19 % of its CPU in page faults and
-         * brk (104 -> 88 CPU-ms per image, same peak RSS; docs/performance.md). Blocks above 32 MB
-         * (glibc's largest dynamic threshold) are still mmap()ed and returned at once. The memory kept
-         * is handed back when the service goes idle (pl_engine_release_memory). GLIBC_TUNABLES or
-         * MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ in the environment win. */
+        /* Image-sized buffers (a decoded 2400x1600 RGBA PNG is 15 MB, an uploaded body as much) stay
+         * in the arenas between requests instead of going back to the kernel at free() and being
+         * page-faulted (and zeroed) in again by the next request: the png workload spent ~19 % of
+         * its CPU in page faults and brk (104 -> 88 CPU-ms per image, same peak RSS), the server
+         * process with worker processes half its CPU per 2 MB upload (docs/performance.md). Blocks
+         * above 32 MB (glibc's largest dynamic threshold) are still mmap()ed and returned at once.
+         * The memory kept is handed back when the service goes idle (pl_engine_release_memory).
+         * GLIBC_TUNABLES or MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ in the environment win. */
         if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.mmap_threshold"))
             mallopt(M_MMAP_THRESHOLD, 32 << 20);
         if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL && !pl_engine_tunable_set("glibc.malloc.trim_threshold"))
             mallopt(M_TRIM_THRESHOLD, 512 << 20);
     }
+#else
+    (void)cfg;
 #endif
+}
+
+int pl_engine_init(const pl_engine_config *cfg, pl_error *err)
+{
+    atomic_store(&pl_engine_switches, (cfg != NULL ? cfg->switches : 0) | pl_engine_switches_from_env());
+    atomic_store(&pl_engine_keep_malloc, cfg != NULL && cfg->keep_malloc);
+    pl_engine_tune_malloc(cfg);
     /* Decoded images never go to a temporary file: libvips 8.14 writes an image over 100 MB that
      * needs random access to /tmp, which turns a small hostile upload (a 1.5 KB GIF of 64
      * 1000x1000 frames) into 256 MB of disk writes, and the worker sandbox forbids writing files

@@ -116,6 +116,11 @@ typedef struct pl_probe_info {
  * IMGPIPE_NO_JPEG_MSCALE, IMGPIPE_NO_LOSSLESS_JPEG and IMGPIPE_NO_FAST_PNG_WRITE set to anything
  * but "" or "0" adds its PL_NO_* bit to cfg->switches, so every program on the engine (service
  * and its worker processes, batch, bench, tests) takes them without code of its own. */
+/* The process-wide malloc settings the engine's buffers want (two arenas, image-sized blocks kept
+ * between requests; unless cfg->keep_malloc or the environment says otherwise). pl_engine_init
+ * calls it; a process that holds image-sized buffers without running libvips (the server, when
+ * worker processes decode) calls it alone. Main thread, before any other thread exists. */
+void pl_engine_tune_malloc(const pl_engine_config *cfg);
 int pl_engine_init(const pl_engine_config *cfg, pl_error *err);
 /* Test hook: replace the PL_NO_* switches pl_engine_init() settled on; returns the previous ones.
  * Only while no pl_run() is running (tests A/B a fast path between runs). */

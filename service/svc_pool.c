@@ -7,10 +7,11 @@
  * its pool thread, seeded with 100 ms so that the first burst after start is judged by a
  * plausible cost rather than by zero.
  *
- * Memory (isolation=thread): the engine keeps freed image buffers in malloc's arenas while
- * requests flow (pl_engine_init). When the pool has been idle for IDLE_TRIM_S after some work,
- * the thread that notices hands them back (pl_engine_release_memory). Worker processes do the
- * same on their own (svc_worker.c).
+ * Memory: the engine keeps freed image buffers in malloc's arenas while requests flow
+ * (pl_engine_tune_malloc), and so does this process for the uploads when worker processes
+ * decode. When the pool has been idle for IDLE_TRIM_S after some work, the thread that notices
+ * hands them back (pl_engine_release_memory). Worker processes do the same on their own
+ * (svc_worker.c).
  */
 #include "svc_pool.h"
 
@@ -55,13 +56,13 @@ struct svc_pool {
 
 enum { IDLE_TRIM_S = 1, AVG_SEED_US = 100000 };
 
-/* With p->mu held and nothing queued: wait for a job. isolation=thread: the last thread to go
+/* With p->mu held and nothing queued: wait for a job. The last thread to go
  * idle after some work waits at most IDLE_TRIM_S; if nothing came meanwhile, it releases the
  * engine's memory (outside the lock) and goes back to waiting. */
 static void thread_wait(svc_pool *p)
 {
     p->waiting++;
-    if (p->iso != NULL || !p->ran_since_trim || atomic_load(&p->busy) != 0) {
+    if (!p->ran_since_trim || atomic_load(&p->busy) != 0) {
         pthread_cond_wait(&p->cv, &p->mu);
         p->waiting--;
         return;

@@ -103,8 +103,12 @@ static int setup_engine(svc_app *app, const svc_config *cfg, char *errbuf, size_
     }
     /* svg, pdf, jp2k: libvips' untrusted loaders, unblocked only when the operator lists them */
     ecfg.allow_untrusted = pl_formats_need_untrusted(app->limits.allowed_inputs);
-    if (cfg->isolation == SVC_ISOLATION_PROCESS)
-        return 0; /* libvips runs in the worker processes only: no module, no decoder in this one */
+    if (cfg->isolation == SVC_ISOLATION_PROCESS) {
+        /* libvips runs in the worker processes only: no module, no decoder in this one; but the
+         * uploads are image-sized buffers here too */
+        pl_engine_tune_malloc(&ecfg);
+        return 0;
+    }
     if (pl_engine_init(&ecfg, &err) != 0) {
         snprintf(errbuf, errlen, "engine: %.300s %.300s", err.message, err.detail);
         return -1;
