@@ -166,6 +166,53 @@ static int inproc_write_per_input(const char *path, const bench_workload *w, con
     return 0;
 }
 
+/* Every operation's plan, and the engine started with the bench's libvips threads. */
+static int inproc_prepare(const bench_config *cfg, const bench_workload *w, pl_plan *plans, bench_error *err)
+{
+    pl_error perr;
+    for (size_t i = 0; i < w->n; i++) {
+        pl_error_clear(&perr);
+        if (pl_plan_parse_string(w->ops[i].spec, &plans[i], &perr) != 0)
+            return bench_error_set(err, "workload %s: '%s': %s", w->name, w->ops[i].spec, perr.message);
+    }
+    pl_engine_config ecfg = {.vips_concurrency = cfg->vips_threads};
+    pl_error_clear(&perr);
+    if (pl_engine_init(&ecfg, &perr) != 0)
+        return bench_error_set(err, "engine start failed: %s", perr.message);
+    return 0;
+}
+
+/* Samples this process's RSS and CPU while the workers run; they stop by themselves at end_us or
+ * at the request cap. */
+static void inproc_sample(const bench_config *cfg, inproc_shared *sh, bench_run *run)
+{
+    int64_t sample_us = cfg->sample_ms * 1000;
+    for (;;) {
+        int64_t now = bench_now_us();
+        bench_proc_record(&run->proc, now);
+        bool capped = cfg->max_requests && atomic_load(&sh->next) >= cfg->max_requests;
+        if (now >= sh->end_us || capped)
+            break;
+        int64_t nap = sh->end_us - now < sample_us ? sh->end_us - now : sample_us;
+        struct timespec ts = {.tv_sec = nap / 1000000, .tv_nsec = (nap % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The measured window: from the end of the warm-up to the end, or to the last answer when the
+ * request cap ended the run first. */
+static void inproc_window(const bench_config *cfg, inproc_shared *sh, bench_run *run)
+{
+    int64_t finish = bench_now_us();
+    bench_proc_record(&run->proc, finish);
+    int64_t window_end = sh->end_us;
+    int64_t last = atomic_load(&sh->last_done_us);
+    if (cfg->max_requests && atomic_load(&sh->sent) >= cfg->max_requests && last < window_end)
+        window_end = last > sh->warm_end_us ? last : finish;
+    run->window_s = (double)(window_end - sh->warm_end_us) / 1e6;
+    run->sent_total = atomic_load(&sh->sent);
+}
+
 int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const bench_corpus *c, bench_run *run, bench_error *err)
 {
     memset(run, 0, sizeof(*run));
@@ -179,30 +226,15 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
     int rc = -1, started = 0;
     pl_plan *plans = calloc(w->n, sizeof(*plans));
     inproc_worker *workers = calloc((size_t)cfg->threads, sizeof(*workers));
-    inproc_shared sh = {.cfg = cfg, .w = w, .c = c, .plans = plans};
+    inproc_shared sh = {.cfg = cfg, .w = w, .c = c, .plans = plans, .limits = cfg->limits};
     if (cfg->per_input_path)
         sh.per = calloc(w->n * c->n, sizeof(*sh.per));
     if (!plans || !workers || (cfg->per_input_path && !sh.per)) {
         bench_error_set(err, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < w->n; i++) {
-        pl_error perr;
-        pl_error_clear(&perr);
-        if (pl_plan_parse_string(w->ops[i].spec, &plans[i], &perr) != 0) {
-            bench_error_set(err, "workload %s: '%s': %s", w->name, w->ops[i].spec, perr.message);
-            goto out;
-        }
-    }
-    sh.limits = cfg->limits;
-    pl_engine_config ecfg = {.vips_concurrency = cfg->vips_threads};
-    pl_error perr;
-    pl_error_clear(&perr);
-    if (pl_engine_init(&ecfg, &perr) != 0) {
-        bench_error_set(err, "engine start failed: %s", perr.message);
+    if (inproc_prepare(cfg, w, plans, err) != 0)
         goto out;
-    }
-
     int64_t t0 = bench_now_us();
     sh.warm_end_us = t0 + cfg->warmup_ms * 1000;
     sh.end_us = sh.warm_end_us + cfg->duration_ms * 1000;
@@ -218,30 +250,12 @@ int bench_inproc_run(const bench_config *cfg, const bench_workload *w, const ben
             break;
         }
     }
-    /* sample our own RSS/CPU while the workers run; they stop by themselves at end_us or the cap */
-    int64_t sample_us = cfg->sample_ms * 1000;
-    for (;;) {
-        int64_t now = bench_now_us();
-        bench_proc_record(&run->proc, now);
-        bool capped = cfg->max_requests && atomic_load(&sh.next) >= cfg->max_requests;
-        if (now >= sh.end_us || capped)
-            break;
-        int64_t nap = sh.end_us - now < sample_us ? sh.end_us - now : sample_us;
-        struct timespec ts = {.tv_sec = nap / 1000000, .tv_nsec = (nap % 1000000) * 1000};
-        nanosleep(&ts, NULL);
-    }
+    inproc_sample(cfg, &sh, run);
     for (int i = 0; i < started; i++) {
         pthread_join(workers[i].thread, NULL);
         inproc_merge(&run->st, &workers[i].st);
     }
-    int64_t finish = bench_now_us();
-    bench_proc_record(&run->proc, finish);
-    int64_t window_end = sh.end_us;
-    int64_t last = atomic_load(&sh.last_done_us);
-    if (cfg->max_requests && atomic_load(&sh.sent) >= cfg->max_requests && last < window_end)
-        window_end = last > sh.warm_end_us ? last : finish;
-    run->window_s = (double)(window_end - sh.warm_end_us) / 1e6;
-    run->sent_total = atomic_load(&sh.sent);
+    inproc_window(cfg, &sh, run);
     rc = started == cfg->threads ? 0 : -1;
     if (rc == 0 && sh.per)
         rc = inproc_write_per_input(cfg->per_input_path, w, c, sh.per, err);
