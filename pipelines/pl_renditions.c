@@ -34,7 +34,8 @@
  * the one thread that took it; the helper's images hang off its own base object (a VipsObject's
  * local arrays are not thread-safe), which the caller drops after joining it. Cancel and deadline
  * reach the helper through pl_control (pl_cancel_check, and the eval callback on the decoded
- * image, which every derived image shares).
+ * image, which every derived image shares; libvips updates that image's progress counters from
+ * both threads then, statistics nothing here reads).
  */
 #include <jansson.h>
 #include <malloc.h>
