@@ -29,13 +29,13 @@
  * written: libvips images are immutable, and c->owned_pixels is cleared so that no step
  * premultiplies the shared pixels in place.
  *
- * Threads: the encode step may run on the calling thread and one helper (pl_rend_encode_all). They
- * take outputs from one atomic counter; each output's context, error and result are touched by
- * the one thread that took it; the helper's images hang off its own base object (a VipsObject's
- * local arrays are not thread-safe), which the caller drops after joining it. Cancel and deadline
- * reach the helper through pl_control (pl_cancel_check, and the eval callback on the decoded
- * image, which every derived image shares; libvips updates that image's progress counters from
- * both threads then, statistics nothing here reads).
+ * Threads: the encode step may run on the calling thread and one more (pl_rend_encode_all).
+ * They take outputs from one atomic counter; each output's context, error and result are touched
+ * by the one thread that took it; the second thread's images hang off its own base object (a
+ * VipsObject's local arrays are not thread-safe), which the caller drops after joining it. Cancel
+ * and deadline reach the second thread through pl_control (pl_cancel_check, and the eval callback
+ * on the decoded image, which every derived image shares; libvips updates that image's progress
+ * counters from both threads then, statistics nothing here reads).
  */
 #include <jansson.h>
 #include <malloc.h>
@@ -540,7 +540,7 @@ static void pl_rend_shape_all(pl_rend_run *r)
 typedef struct pl_rend_queue {
     pl_rend_run *r;
     atomic_int next;
-    VipsObject *base; /* a helper thread's images (the caller's go to the run's base) */
+    VipsObject *base; /* the second thread's images (the caller's go to the run's base) */
 } pl_rend_queue;
 
 static void pl_rend_encode_from(pl_rend_queue *q, VipsObject *base)
@@ -571,14 +571,14 @@ static void pl_rend_encode_all(pl_rend_run *r)
 {
     pl_rend_queue q = {.r = r, .base = NULL};
     atomic_init(&q.next, 0);
-    GThread *helper = NULL;
+    GThread *second = NULL;
     if (vips_concurrency_get() > 1 && r->n_shaped > 1) {
         q.base = VIPS_OBJECT(vips_image_new());
-        helper = g_thread_try_new("imgpipe-rend", pl_rend_encode_thread, &q, NULL);
+        second = g_thread_try_new("imgpipe-rend", pl_rend_encode_thread, &q, NULL);
     }
     pl_rend_encode_from(&q, r->c.base);
-    if (helper != NULL)
-        g_thread_join(helper);
+    if (second != NULL)
+        g_thread_join(second);
     if (q.base != NULL)
         g_object_unref(q.base);
 }
