@@ -6,7 +6,7 @@
 # (--with-sharp) and a soak run (--soak S), then prints service/ceiling (and imgpipe/sharp) per point
 # and draws the plots (gnuplot, SVG). Everything lands in bench/results/<time>-<workload>/ (gitignored).
 #
-# usage: bench/run.sh [--workload thumbnail|web|png|imgproxy|mixed|FILE] [--corpus DIR] [--duration S]
+# usage: bench/run.sh [--workload thumbnail|web|png|imgproxy|mixed|renditions|FILE] [--corpus DIR] [--duration S]
 #                     [--warmup S] [--concurrency "1 2 4 8"] [--rates "0.5 0.8 1.0 1.2"] [--no-rates]
 #                     [--http2] [--with-sharp] [--soak S] [--workers N] [--build DIR] [--no-select]
 #        bench/run.sh --render bench/results/DIR   (the table and the plots again, from DIR/summary.tsv)
@@ -108,6 +108,36 @@ END {
         print "KB/img = mean output size (sharp columns: run with --with-sharp)"
 }' "$summary" | tee "$out/table.txt"
 [ -z "$unsat" ] || echo "WARNING: the ceiling did not saturate the cores (${unsat%; })" >>"$out/table.txt"
+# renditions: one request is one set of outputs; "separate" sends the set as six requests
+if awk -F'\t' '$1 == "separate" { f = 1 } END { exit !f }' "$summary"; then
+    echo
+    awk -F'\t' '
+    NR > 1 && $2 == "closed" && ($1 == "imgpipe" || $1 == "separate" || $1 == "sharp") {
+        k = $4; if (!(k in seen)) { order[n++] = k; seen[k] = 1 }
+        d = $1 == "separate" ? 6 : 1
+        sets[$1, k] = $6 / d; cpu[$1, k] = $16 * d; p99[$1, k] = $9; rss[$1, k] = $14 / 1024; kb[$1, k] = $17 * d / 1024
+    }
+    END {
+        printf "%-6s", "sets"
+        split("imgpipe separate sharp", who, " ")
+        for (w = 1; w <= 3; w++) printf " | %-8s %7s %8s %7s %6s %6s", who[w], "sets/s", "cpu-ms", "p99 ms", "rss MB", "KB"
+        printf " | %9s %9s\n", "rend/sep", "rend/shp"
+        for (i = 0; i < n; i++) {
+            k = order[i]; printf "c=%-4s", k
+            for (w = 1; w <= 3; w++)
+                if ((who[w], k) in sets)
+                    printf " | %-8s %7.2f %8.1f %7.1f %6.1f %6.0f", "", sets[who[w], k], cpu[who[w], k], p99[who[w], k], rss[who[w], k], kb[who[w], k]
+                else
+                    printf " | %-8s %7s %8s %7s %6s %6s", "", "-", "-", "-", "-", "-"
+            r1 = sets["separate", k] > 0 ? sprintf("%.2f", sets["imgpipe", k] / sets["separate", k]) : "-"
+            r2 = sets["sharp", k] > 0 ? sprintf("%.2f", sets["imgpipe", k] / sets["sharp", k]) : "-"
+            c1 = cpu["imgpipe", k] > 0 && ("separate", k) in cpu ? sprintf("%.2f", cpu["separate", k] / cpu["imgpipe", k]) : "-"
+            c2 = cpu["imgpipe", k] > 0 && ("sharp", k) in cpu ? sprintf("%.2f", cpu["sharp", k] / cpu["imgpipe", k]) : "-"
+            printf " | %4s/%-4s %4s/%-4s\n", r1, c1, r2, c2
+        }
+        print "sets/s: separate = images/s / 6; cpu-ms and KB per set; rend/sep and rend/shp: sets/s ratio / inverse cpu-ms ratio"
+    }' "$summary" | tee -a "$out/table.txt"
+fi
 
 # The plots. gnuplot is not among the build dependencies (scripts/install-deps.sh): say so rather
 # than skip them silently.
@@ -231,10 +261,11 @@ settle() { # $1 = pid
     echo "run.sh: pid $1 still busy after 60 s" >&2
 }
 point() { # $1 = name, $2 = url, $3 = pid, $4 = file suffix, then the load flags
-    local name=$1 url=$2 pid=$3 suffix=$4 h2=$http2
+    local name=$1 url=$2 pid=$3 suffix=$4 h2=$http2 do=$wfile
     shift 4
     [ "$name" = sharp ] && h2="" # node's http module: HTTP/1.1 only
-    "$bench" --url "$url" --corpus "$inputs" --do "$wfile" "$@" --duration "$duration" --warmup "$warmup" \
+    [ "$name" = separate ] && do=$here/workloads/renditions-separate.txt
+    "$bench" --url "$url" --corpus "$inputs" --do "$do" "$@" --duration "$duration" --warmup "$warmup" \
         $h2 --server-pid "$pid" --label "$name" --json "$out/$name-$suffix.json" --tsv "$summary" | tee "$out/$name-$suffix.txt" ||
         echo "run.sh: $name $* measured nothing (see above)" >&2
     settle "$pid"
@@ -255,8 +286,11 @@ fi
 
 # Both servers stay up; each point runs against one then the other, back to back, so that the two
 # figures of a point share the machine's load of that minute (the other one is idle meanwhile).
+# The renditions workload also runs its six outputs as six /transform requests against imgpipe
+# ("separate", right after the other two), for the sets table.
 for c in $concurrencies; do
     for i in "${!names[@]}"; do point "${names[$i]}" "${urls[$i]}" "${spids[$i]}" "c$c" --concurrency "$c"; done
+    [ "$wname" != renditions ] || point separate "${urls[0]}" "${spids[0]}" "c$c" --concurrency "$c"
 done
 for r in $rates; do
     rate=$(awk -v f="$r" -v c="$ceiling" 'BEGIN { x = f * c; if (x < 0.5) x = 0.5; printf "%.1f", x }')

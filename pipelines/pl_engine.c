@@ -176,8 +176,7 @@ void pl_result_clear(pl_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void pl_engine_ctx_init(pl_ctx *c, const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl,
-                               pl_error *err)
+void pl_engine_ctx_init(pl_ctx *c, const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_error *err)
 {
     memset(c, 0, sizeof(*c));
     c->base = VIPS_OBJECT(vips_image_new());

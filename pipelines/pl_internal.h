@@ -66,6 +66,8 @@ static inline VipsImage **pl_ctx_slot(pl_ctx *c)
 bool pl_engine_switched_off(unsigned bit);
 /* pl_engine.c: malloc_trim() unless pl_engine_config.keep_malloc (after HEIF/AVIF codecs) */
 void pl_engine_trim(void);
+/* pl_engine.c: a zeroed context for one run, with a fresh base (the caller unrefs c->base) */
+void pl_engine_ctx_init(pl_ctx *c, const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_error *err);
 
 /* pl_cancel.c */
 void pl_cancel_attach(pl_ctx *c, VipsImage *img);

@@ -12,7 +12,11 @@
  * the decoded image. The placeholders (pl_placeholder.h) read the smallest image covering 100 px.
  *
  * Each output is otherwise exactly /transform's step (pl_geometry_transform, pl_encode_image);
- * one that fails fails its part (error JSON with its status) unless all=true. Limits count the
+ * one that fails fails its part (error JSON with its status) unless all=true. The run goes in
+ * named steps: open (header, limits, info), plan (each output's facts, the decode box, the
+ * order), decode, shape (every geometry, in order), encode (the outputs need nothing from each
+ * other there: a second thread shares them when libvips may use more than one thread per image),
+ * verdict, answer. Limits count the
  * whole set: the sum of the outputs' pixels against max_output_pixels, and one deadline (a
  * deadline or cancel fails the request). The answer is one buffer: multipart/mixed (a JSON part
  * first, then one part per output) or, when Accept asks for application/json, one JSON document
@@ -20,9 +24,18 @@
  *
  * DESIGN: one pl_ctx for the run (its base owns every image, the eval callback that stops libvips
  * points at it); the per-output fields (plan, err, logical size, orientation, output format,
- * metadata policy) are set before each output. The shared images are in memory and never
+ * metadata policy) are set before each output's geometry, and a copy of the context as it stands
+ * then (pl_rend_out.ec) is what its encode reads. The shared images are in memory and never
  * written: libvips images are immutable, and c->owned_pixels is cleared so that no step
  * premultiplies the shared pixels in place.
+ *
+ * Threads: the encode step may run on the calling thread and one more (pl_rend_encode_all).
+ * They take outputs from one atomic counter; each output's context, error and result are touched
+ * by the one thread that took it; the second thread's images hang off its own base object (a
+ * VipsObject's local arrays are not thread-safe), which the caller drops after joining it. Cancel
+ * and deadline reach the second thread through pl_control (pl_cancel_check, and the eval callback
+ * on the decoded image, which every derived image shares; libvips updates that image's progress
+ * counters from both threads then, statistics nothing here reads).
  */
 #include <jansson.h>
 #include <malloc.h>
@@ -54,6 +67,8 @@ typedef struct pl_rend_out {
     bool needs_decoded; /* reads the decoded image (trim, extract, norotation, full size) */
     bool plain;         /* a resize of the whole picture, nothing else: can serve later outputs */
     int from;           /* the source it started from (pl_rend_src.owner) */
+    VipsImage *img;     /* its geometry's result, to encode (owned by the run's base) */
+    pl_ctx ec;          /* the context its encode reads: the run's, with this output's facts */
 } pl_rend_out;
 
 #define PL_REND_SOURCES (PL_RENDITIONS_MAX + 1)
@@ -125,10 +140,11 @@ static int pl_rend_materialise(pl_ctx *c, VipsImage **x)
     return 0;
 }
 
-/* One output: geometry from its source, the set's pixel budget, an intermediate when it can serve
- * later outputs, encode. Returns -1 with o->err on failure. */
-static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_rend_src *src, int *n_src, int orient0, bool more,
-                       uint64_t *set_px)
+/* One output's geometry: from its source, within the set's pixel budget, kept as a source when
+ * it can serve later outputs. Leaves o->img and o->ec (the context its encode reads); -1 with
+ * o->err on failure. */
+static int pl_rend_shape(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_rend_src *src, int *n_src, int orient0, bool more,
+                         uint64_t *set_px)
 {
     const pl_step *s = &o->plan.steps[0];
     c->plan = &o->plan;
@@ -167,7 +183,11 @@ static int pl_rend_one(pl_ctx *c, pl_rend_out *o, int idx, const char *name, pl_
             return -1;
         src[(*n_src)++] = (pl_rend_src){x, true, idx};
     }
-    return pl_encode_image(c, x, &o->res);
+    o->img = x;
+    o->ec = *c;
+    atomic_init(&o->ec.kill_code, 0);
+    atomic_init(&o->ec.load_failed, atomic_load(&c->load_failed));
+    return 0;
 }
 
 /* ---- placeholders ---- */
@@ -430,134 +450,189 @@ static json_t *pl_rend_list(const pl_renditions_spec *rs, const pl_rend_out *out
 
 /* ---- the run ---- */
 
-int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
-{
-    const pl_renditions_spec *rs = &plan->rend;
+/* One /renditions run: its context, its outputs in the order they are made, the images they may
+ * start from. */
+typedef struct pl_rend_run {
     pl_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.base = VIPS_OBJECT(vips_image_new());
-    c.plan = plan;
-    c.in = in;
-    c.lim = lim;
-    c.ctl = ctl;
-    c.err = err;
-    atomic_init(&c.kill_code, 0);
-    pl_rend_out *outs = g_new0(pl_rend_out, rs->n > 0 ? rs->n : 1);
-    json_t *meta = json_object(), *info = NULL;
-    pl_probe_info pi;
-    int rc = -1, failed = 0, order[PL_RENDITIONS_MAX];
-    int64_t t0 = g_get_monotonic_time(), t1, t2;
+    const pl_renditions_spec *rs;
+    pl_rend_out *outs;
+    int order[PL_RENDITIONS_MAX], n_order; /* chosen outputs, largest first */
+    int n_shaped;                          /* order[0 .. n_shaped - 1] went through pl_rend_shape */
+    int orient0;                           /* the stored orientation */
+    int bw, bh;                            /* the box the decode covers (stored orientation) */
+    pl_rend_src src[PL_REND_SOURCES];
+    int n_src;
+} pl_rend_run;
 
-    if (pl_cancel_check(&c) || pl_load_header(&c, in->data, in->len, &pi))
-        goto done;
-    out->in_format = c.in_format;
-    out->in_width = c.in_width;
-    out->in_height = c.in_height;
-    if (pl_load_check_limits(&c, &pi, 1))
-        goto done;
-    if (rs->info) {
-        pl_result ir = {0};
-        if (pl_info_json(&c, &pi, c.head, &ir))
-            goto done;
-        info = json_loadb(ir.data, ir.len, 0, NULL);
-        pl_result_clear(&ir);
-    }
-    int orient0 = c.orientation;
-    c.n_frames = 1; /* the first frame of an animation */
-
-    /* every output's facts, and the one box the decode must cover (stored orientation) */
-    int bw = 0, bh = 0, n_order = 0;
-    bool swap = orient0 >= 5 && orient0 <= 8;
+/* Every output's facts, the one box the decode must cover and the order: largest first (stable:
+ * equal sizes keep the request's order). */
+static void pl_rend_plan(pl_rend_run *r)
+{
+    pl_ctx *c = &r->c;
+    const pl_renditions_spec *rs = r->rs;
+    bool swap = r->orient0 >= 5 && r->orient0 <= 8;
     for (int i = 0; i < rs->n; i++) {
-        pl_rend_out *o = &outs[i];
+        pl_rend_out *o = &r->outs[i];
         o->plan.op = PL_OP_TRANSFORM;
         o->plan.n_steps = 1;
         o->plan.steps[0] = rs->steps[i];
         o->plan.params = rs->steps[i].params;
-        pl_rend_prepare(&c, o, orient0);
+        pl_rend_prepare(c, o, r->orient0);
         if (!o->chosen)
             continue;
-        int sw = o->needs_decoded ? c.in_width : swap ? o->th : o->tw;
-        int sh = o->needs_decoded ? c.in_height : swap ? o->tw : o->th;
-        bw = VIPS_MAX(bw, sw);
-        bh = VIPS_MAX(bh, sh);
-        order[n_order++] = i;
+        r->bw = VIPS_MAX(r->bw, o->needs_decoded ? c->in_width : swap ? o->th : o->tw);
+        r->bh = VIPS_MAX(r->bh, o->needs_decoded ? c->in_height : swap ? o->tw : o->th);
+        r->order[r->n_order++] = i;
     }
-    c.err = err;
-    if (rs->placeholders != 0 || n_order == 0) {
-        double s = fmin(1.0, (double)PL_THUMBHASH_SIDE / VIPS_MAX(c.in_width, c.in_height));
-        bw = VIPS_MAX(bw, (int)ceil(c.in_width * s));
-        bh = VIPS_MAX(bh, (int)ceil(c.in_height * s));
+    if (rs->placeholders != 0 || r->n_order == 0) {
+        double s = fmin(1.0, (double)PL_THUMBHASH_SIDE / VIPS_MAX(c->in_width, c->in_height));
+        r->bw = VIPS_MAX(r->bw, (int)ceil(c->in_width * s));
+        r->bh = VIPS_MAX(r->bh, (int)ceil(c->in_height * s));
     }
-    if (rs->all)
-        for (int i = 0; i < rs->n; i++)
-            if (!outs[i].chosen) {
-                *err = outs[i].err;
-                failed = i;
-                goto part_failed;
-            }
-    /* largest first (stable: equal sizes keep the request's order) */
-    for (int i = 1; i < n_order; i++)
+    for (int i = 1; i < r->n_order; i++)
         for (int j = i; j > 0; j--) {
-            const pl_rend_out *a = &outs[order[j - 1]], *b = &outs[order[j]];
+            const pl_rend_out *a = &r->outs[r->order[j - 1]], *b = &r->outs[r->order[j]];
             uint64_t aa = a->needs_decoded ? UINT64_MAX : (uint64_t)a->tw * a->th;
             uint64_t ba = b->needs_decoded ? UINT64_MAX : (uint64_t)b->tw * b->th;
             if (ba <= aa)
                 break;
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
+            int t = r->order[j];
+            r->order[j] = r->order[j - 1];
+            r->order[j - 1] = t;
         }
+}
 
-    /* decode once, at the largest shrink-on-load scale that covers the box, into memory */
-    c.lw = c.in_width, c.lh = c.in_height, c.orientation = orient0;
+/* Decode once, at the largest shrink-on-load scale that covers the box, into memory. */
+static int pl_rend_decode(pl_rend_run *r)
+{
+    pl_ctx *c = &r->c;
+    c->lw = c->in_width, c->lh = c->in_height, c->orientation = r->orient0;
     VipsImage *img;
-    bool full = bw >= c.in_width && bh >= c.in_height;
+    bool full = r->bw >= c->in_width && r->bh >= c->in_height;
     /* GIF: random access, as pl_run (libvips 8.14's sequential gifload can spin on tall frames) */
-    if (pl_load_image(&c, 1, full ? 0 : bw, full ? 0 : bh, c.in_format == PL_FMT_GIF, &img) || pl_rend_materialise(&c, &img))
-        goto done;
-    c.owned_pixels = NULL; /* shared by every output: never rewritten in place */
-    c.head = img;
-    pl_cancel_attach(&c, img);
-    t1 = g_get_monotonic_time();
-    out->t.decode_ms = pl_rend_ms(t0, t1);
+    if (pl_load_image(c, 1, full ? 0 : r->bw, full ? 0 : r->bh, c->in_format == PL_FMT_GIF, &img) || pl_rend_materialise(c, &img))
+        return -1;
+    c->owned_pixels = NULL; /* shared by every output: never rewritten in place */
+    c->head = img;
+    pl_cancel_attach(c, img);
+    r->src[0] = (pl_rend_src){img, r->orient0 <= 1, -1};
+    r->n_src = 1;
+    return 0;
+}
 
-    json_object_set_new(meta, "decoded", json_pack("{s:i, s:i}", "width", img->Xsize, "height", img->Ysize));
-    pl_rend_src src[PL_REND_SOURCES];
-    int n_src = 1;
-    src[0] = (pl_rend_src){img, orient0 <= 1, -1};
+/* Every output's geometry, in order (serial: each may read the one before). Stops at the first
+ * failure that ends the request (cancel, deadline, internal; any with all=true). */
+static void pl_rend_shape_all(pl_rend_run *r)
+{
     uint64_t set_px = 0;
-    for (int k = 0; k < n_order; k++) {
-        int i = order[k];
-        pl_rend_out *o = &outs[i];
-        o->rc = pl_rend_one(&c, o, i, rs->names[i], src, &n_src, orient0, k + 1 < n_order || rs->placeholders != 0, &set_px);
-        if (o->rc != 0 && pl_rend_fatal(&o->err)) {
-            *err = o->err;
-            goto done;
-        }
-        if (o->rc != 0 && rs->all) {
-            *err = o->err;
-            failed = i;
-            goto part_failed;
+    for (int k = 0; k < r->n_order; k++) {
+        int i = r->order[k];
+        pl_rend_out *o = &r->outs[i];
+        bool more = k + 1 < r->n_order || r->rs->placeholders != 0;
+        r->n_shaped = k + 1;
+        o->rc = pl_rend_shape(&r->c, o, i, r->rs->names[i], r->src, &r->n_src, r->orient0, more, &set_px);
+        if (o->rc != 0 && (pl_rend_fatal(&o->err) || r->rs->all))
+            break;
+    }
+}
+
+/* The encodes share a list (largest first) that one or more threads take outputs from. */
+typedef struct pl_rend_queue {
+    pl_rend_run *r;
+    atomic_int next;
+    VipsObject *base; /* the second thread's images (the caller's go to the run's base) */
+} pl_rend_queue;
+
+static void pl_rend_encode_from(pl_rend_queue *q, VipsObject *base)
+{
+    pl_rend_run *r = q->r;
+    for (int k; (k = atomic_fetch_add(&q->next, 1)) < r->n_shaped;) {
+        pl_rend_out *o = &r->outs[r->order[k]];
+        if (o->rc != 0)
+            continue;
+        o->ec.base = base;
+        o->rc = pl_cancel_check(&o->ec) ? -1 : pl_encode_image(&o->ec, o->img, &o->res);
+    }
+}
+
+static gpointer pl_rend_encode_thread(gpointer data)
+{
+    pl_rend_queue *q = data;
+    pl_rend_encode_from(q, q->base);
+    pl_engine_thread_done();
+    return NULL;
+}
+
+/* The encodes (the set's dearest part) need nothing from each other: with libvips allowed more
+ * than one thread per image (vips_concurrency_get(); the service gives each worker cores / workers)
+ * a second thread takes outputs from the same list, which shortens one request's wall time; with
+ * one (the service's default on 2 cores with 2 workers) they run here, in order. */
+static void pl_rend_encode_all(pl_rend_run *r)
+{
+    pl_rend_queue q = {.r = r, .base = NULL};
+    atomic_init(&q.next, 0);
+    GThread *second = NULL;
+    if (vips_concurrency_get() > 1 && r->n_shaped > 1) {
+        q.base = VIPS_OBJECT(vips_image_new());
+        second = g_thread_try_new("imgpipe-rend", pl_rend_encode_thread, &q, NULL);
+    }
+    pl_rend_encode_from(&q, r->c.base);
+    if (second != NULL)
+        g_thread_join(second);
+    if (q.base != NULL)
+        g_object_unref(q.base);
+}
+
+/* The request's verdict from the outputs, in the order they were made: the first failure that
+ * ends the request (cancel, deadline, internal) or, with all=true, the first failure of any kind.
+ * 0 = answer, -1 = fail with err, 1 = fail naming output *failed. */
+static int pl_rend_verdict(const pl_rend_run *r, pl_error *err, int *failed)
+{
+    for (int k = 0; k < r->n_shaped; k++) {
+        const pl_rend_out *o = &r->outs[r->order[k]];
+        if (o->rc == 0)
+            continue;
+        *err = o->err;
+        if (pl_rend_fatal(&o->err))
+            return -1;
+        if (r->rs->all) {
+            *failed = r->order[k];
+            return 1;
         }
     }
-    c.err = err;
-    c.plan = plan;
-    t2 = g_get_monotonic_time();
-    out->t.encode_ms = pl_rend_ms(t1, t2);
+    return 0;
+}
 
+/* all=true: the first failed output fails the request, named. */
+static void pl_rend_name_failure(const pl_renditions_spec *rs, int failed, pl_error *err)
+{
+    char msg[PL_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg), "rendition %d (\"%s\") failed and all=true: %.*s", failed + 1, rs->names[failed],
+             (int)sizeof(msg) - 96, err->message);
+    memcpy(err->message, msg, sizeof(msg));
+}
+
+/* The answer: the meta JSON (decoded size, placeholders, info, the outputs' list), then
+ * multipart/mixed, or one JSON document when Accept asks for it. Takes info. */
+static int pl_rend_answer(pl_rend_run *r, json_t *info, pl_result *out, pl_error *err)
+{
+    pl_ctx *c = &r->c;
+    const pl_renditions_spec *rs = r->rs;
+    json_t *meta = json_object();
+    int rc = -1;
+    json_object_set_new(meta, "decoded", json_pack("{s:i, s:i}", "width", r->src[0].img->Xsize, "height", r->src[0].img->Ysize));
     if (rs->placeholders != 0) {
         json_t *ph = json_object();
         json_object_set_new(meta, "placeholders", ph);
-        if (pl_rend_placeholders(&c, rs, src, n_src, orient0, ph))
+        if (pl_rend_placeholders(c, rs, r->src, r->n_src, r->orient0, ph)) {
+            json_decref(info);
             goto done;
+        }
     }
-    if (info != NULL) {
+    if (info != NULL)
         json_object_set_new(meta, "info", info);
-        info = NULL;
-    }
-    bool as_json = pl_renditions_wants_json(in->accept);
-    json_object_set_new(meta, "renditions", pl_rend_list(rs, outs, as_json));
+    bool as_json = pl_renditions_wants_json(c->in->accept);
+    json_object_set_new(meta, "renditions", pl_rend_list(rs, r->outs, as_json));
     char *text = json_dumps(meta, JSON_COMPACT);
     if (text == NULL) {
         pl_error_set(err, PL_E_INTERNAL, "Out of memory building the renditions answer");
@@ -569,28 +644,86 @@ int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *
         out->mime = "application/json";
         rc = 0;
     } else {
-        rc = pl_rend_multipart(rs, outs, text, out, err);
+        rc = pl_rend_multipart(rs, r->outs, text, out, err);
     }
     free(text);
     out->format = PL_FMT_UNKNOWN;
     out->vary_accept = true; /* Accept picks the JSON or the multipart form */
-    out->t.process_ms = pl_rend_ms(t2, g_get_monotonic_time());
-    goto done;
-part_failed : {
-    /* all=true: the first failed output fails the request, named */
-    char msg[PL_ERROR_MESSAGE_MAX];
-    snprintf(msg, sizeof(msg), "rendition %d (\"%s\") failed and all=true: %.*s", failed + 1, rs->names[failed],
-             (int)sizeof(msg) - 96, err->message);
-    memcpy(err->message, msg, sizeof(msg));
-}
 done:
-    for (int i = 0; i < rs->n; i++)
-        pl_result_clear(&outs[i].res);
-    g_free(outs);
     json_decref(meta);
+    return rc;
+}
+
+/* The header, the limits and, when asked, the /info facts (*info) of the input. */
+static int pl_rend_open(pl_rend_run *r, pl_result *out, json_t **info)
+{
+    pl_ctx *c = &r->c;
+    pl_probe_info pi;
+    if (pl_cancel_check(c) || pl_load_header(c, c->in->data, c->in->len, &pi))
+        return -1;
+    out->in_format = c->in_format;
+    out->in_width = c->in_width;
+    out->in_height = c->in_height;
+    if (pl_load_check_limits(c, &pi, 1))
+        return -1;
+    if (r->rs->info) {
+        pl_result ir = {0};
+        if (pl_info_json(c, &pi, c->head, &ir))
+            return -1;
+        *info = json_loadb(ir.data, ir.len, 0, NULL);
+        pl_result_clear(&ir);
+    }
+    r->orient0 = c->orientation;
+    c->n_frames = 1; /* the first frame of an animation */
+    return 0;
+}
+
+int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *lim, pl_control *ctl, pl_result *out, pl_error *err)
+{
+    pl_rend_run *r = g_new0(pl_rend_run, 1);
+    pl_ctx *c = &r->c;
+    pl_engine_ctx_init(c, plan, in, lim, ctl, err);
+    r->rs = &plan->rend;
+    r->outs = g_new0(pl_rend_out, r->rs->n > 0 ? r->rs->n : 1);
+    json_t *info = NULL;
+    int rc = -1, failed = 0, verdict;
+    int64_t t0 = g_get_monotonic_time(), t1, t2;
+
+    if (pl_rend_open(r, out, &info))
+        goto done;
+    pl_rend_plan(r);
+    c->err = err;
+    for (int i = 0; r->rs->all && i < r->rs->n; i++)
+        if (!r->outs[i].chosen) {
+            *err = r->outs[i].err;
+            pl_rend_name_failure(r->rs, i, err);
+            goto done;
+        }
+    if (pl_rend_decode(r))
+        goto done;
+    t1 = g_get_monotonic_time();
+    out->t.decode_ms = pl_rend_ms(t0, t1);
+    pl_rend_shape_all(r);
+    pl_rend_encode_all(r);
+    c->err = err;
+    c->plan = plan;
+    t2 = g_get_monotonic_time();
+    out->t.encode_ms = pl_rend_ms(t1, t2);
+    verdict = pl_rend_verdict(r, err, &failed);
+    if (verdict == 1)
+        pl_rend_name_failure(r->rs, failed, err);
+    if (verdict != 0)
+        goto done;
+    rc = pl_rend_answer(r, info, out, err);
+    info = NULL;
+    out->t.process_ms = pl_rend_ms(t2, g_get_monotonic_time());
+done:
+    for (int i = 0; i < r->rs->n; i++)
+        pl_result_clear(&r->outs[i].res);
+    g_free(r->outs);
     json_decref(info);
 #ifdef __GLIBC__
-    if (c.in_format == PL_FMT_HEIF || c.in_format == PL_FMT_AVIF)
+    if (c->in_format == PL_FMT_HEIF || c->in_format == PL_FMT_AVIF)
         malloc_trim(0);
 #endif
     if (rc != 0) {
@@ -599,6 +732,7 @@ done:
         pl_result_clear(out);
         out->in_format = f, out->in_width = w, out->in_height = h;
     }
-    g_object_unref(c.base);
+    g_object_unref(c->base);
+    g_free(r);
     return rc;
 }

@@ -4,7 +4,8 @@
  * rendition against the same spec done alone by /transform (same type and size, within 40 dB
  * PSNR), on a JPEG, an EXIF-rotated JPEG and a PNG with alpha; the multipart and JSON forms;
  * placeholders and info from the shared decode; part failures and all=true; the set's pixel limit;
- * the same plan from outputs held apart (pl_renditions_parse_specs).
+ * the same plan from outputs held apart (pl_renditions_parse_specs); the encodes shared with a
+ * second thread (same bytes, failures reported in order).
  */
 #include <jansson.h>
 #include <math.h>
@@ -480,6 +481,41 @@ static void test_limits(const eu_file *jpg)
     g_free(q);
 }
 
+/* With two libvips threads per image a second thread shares the encodes: the answer has the
+ * same bytes as with one, and a failing encode (the AVIF over the encode budget, the third made)
+ * is reported as if the outputs had run one by one. */
+static void test_threads(const eu_file *jpg)
+{
+    static const char *const specs[] = {"w=640&type=webp&q=75&name=a", "w=640&type=jpeg&q=80&name=b", "w=400&type=avif&name=c",
+                                        "w=320&type=webp&q=75&name=d", "w=320&type=jpeg&q=80&name=e"};
+    pl_limits lim;
+    pl_limits_default(&lim);
+    lim.max_heif_encode_ms = 1;
+    char *q = query(specs, 5, "placeholders=blurhash,color");
+    pl_result one = {0}, two = {0};
+    pl_error e1, e2;
+    vips_concurrency_set(1);
+    int r1 = eu_run_full(q, jpg->data, jpg->len, NULL, &lim, NULL, &one, &e1);
+    vips_concurrency_set(2);
+    int r2 = eu_run_full(q, jpg->data, jpg->len, NULL, &lim, NULL, &two, &e2);
+    ok(r1 == 0 && r2 == 0 && one.len > 20000 && one.len == two.len && memcmp(one.data, two.data, one.len) == 0,
+       "threads: two libvips threads answer the same bytes as one (%zu and %zu bytes)", one.len, two.len);
+    ok(r2 == 0 && memmem(two.data, two.len, "max-heif-encode-ms", 18) && memmem(two.data, two.len, "Image-Status: 413", 17),
+       "threads: the AVIF over the encode budget fails its own part with 413");
+    pl_result_clear(&one);
+    pl_result_clear(&two);
+    g_free(q);
+
+    q = query(specs, 5, "all=true");
+    r2 = eu_run_full(q, jpg->data, jpg->len, NULL, &lim, NULL, &two, &e2);
+    ok(r2 == -1 && e2.code == PL_E_TOO_MANY_PIXELS && strstr(e2.message, "rendition 3 (\"c\")") != NULL &&
+           strstr(e2.message, "all=true") != NULL,
+       "threads: all=true fails the request naming the failed encode (%s)", e2.message);
+    ok(two.data == NULL, "threads: no body on failure");
+    vips_concurrency_set(1);
+    g_free(q);
+}
+
 /* an animation gives its first frame; an EXIF-rotated input gives upright placeholders */
 static void test_inputs(void)
 {
@@ -573,6 +609,7 @@ int main(void)
     test_sources(&jpg);
     test_inputs();
     test_limits(&jpg);
+    test_threads(&jpg);
 
     eu_file jpg_exact = lossless_copy(&jpg), rot_exact = lossless_copy(&rot);
     compare_all("jpeg", &jpg, &jpg_exact, kinds, nk);
