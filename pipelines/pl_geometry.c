@@ -215,8 +215,9 @@ static void pl_geo_transform_start(const pl_ctx *c, const pl_params *p, int *w, 
     }
 }
 
-/* transform's fit of w x h to the box W x H (both set). */
-static void pl_geo_transform_fit(const pl_params *p, pl_fit fit, int w, int h, int W, int H, pl_geo *g)
+/* transform's fit of w x h to the box W x H (both set; `given` says which side the request named
+ * when it named one only: 'w', 'h', or 0 for both). */
+static void pl_geo_transform_fit(const pl_params *p, pl_fit fit, int w, int h, int W, int H, char given, pl_geo *g)
 {
     double sx = (double)W / w, sy = (double)H / h;
     if (fit == PL_FIT_FILL) {
@@ -224,9 +225,11 @@ static void pl_geo_transform_fit(const pl_params *p, pl_fit fit, int w, int h, i
         g->rh = H;
         return;
     }
-    /* cover/outside fill the box (the larger scale), inside/contain fit in it (the smaller) */
+    /* cover/outside fill the box (the larger scale), inside/contain fit in it (the smaller); one
+     * side asked: that side, exactly (the other was rounded from it, so comparing the two scales
+     * could pick the rounded one: w=640 on 4608x1976 gave 639 wide) */
     bool covers = fit == PL_FIT_COVER || fit == PL_FIT_OUTSIDE;
-    bool by_width = covers ? sx >= sy : sx <= sy;
+    bool by_width = given ? given == 'w' : covers ? sx >= sy : sx <= sy;
     double sc = by_width ? sx : sy;
     if (!p->enlarge && sc > 1.0) {
         g->rw = w, g->rh = h;
@@ -271,8 +274,10 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
     }
     if (W <= 0 && H <= 0)
         return;
+    char given = 0;
     if (W <= 0 || H <= 0) {
         /* one side: every fit mode scales to that side */
+        given = W > 0 ? 'w' : 'h';
         if (W <= 0)
             W = VIPS_MAX(1, pl_geo_round((double)w * H / h));
         else
@@ -280,7 +285,7 @@ static void pl_geo_transform(const pl_ctx *c, const pl_step *s, int w, int h, pl
         if (fit == PL_FIT_COVER || fit == PL_FIT_CONTAIN)
             fit = PL_FIT_INSIDE;
     }
-    pl_geo_transform_fit(p, fit, w, h, W, H, g);
+    pl_geo_transform_fit(p, fit, w, h, W, H, given, g);
 }
 
 static void pl_geo_for(const pl_ctx *c, const pl_step *s, int w, int h, pl_geo *g)

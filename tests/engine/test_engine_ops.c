@@ -168,6 +168,14 @@ static void test_transform(void)
     check_size("transform?w=200&type=gif", &f, 200, 269, PL_FMT_GIF);
     check_size("transform?w=200&type=heif", &f, 200, 269, PL_FMT_HEIF);
     eu_free(&f);
+    /* one side asked is that side exactly, even where the other side's rounding makes its scale
+     * the smaller one (2304x988 at w=320: h = round(137.2) = 137, and 137/988 < 320/2304) */
+    eu_file wide = eu_synth(2304, 988, ".png");
+    check_size("transform?w=320&type=png", &wide, 320, 137, PL_FMT_PNG);
+    check_size("transform?w=320&h=137&type=png", &wide, 319, 137, PL_FMT_PNG); /* both given: fit inside, as before */
+    check_size("transform?h=137&type=png", &wide, 319, 137, PL_FMT_PNG);
+    check_size("transform?w=320&fit=outside&type=png", &wide, 320, 137, PL_FMT_PNG);
+    eu_free(&wide);
 
     eu_file t = eu_read("edge/tall-strip-6x1024.png");
     check_size("transform?h=100", &t, 1, 100, PL_FMT_PNG);
