@@ -54,6 +54,9 @@ typedef struct pl_ctx {
      * premultiply) and then clears this. A step that derives a second image from the decoded one
      * while keeping the first in use must clear it first. */
     const void *owned_pixels;
+    /* The pixels of a decoded image with an alpha of 255 (65535) everywhere (pl_png saw it while
+     * unfiltering): premultiplying them is a no-op that pl_ops_resize skips. Read-only. */
+    const void *opaque_pixels;
 } pl_ctx;
 
 /* A fresh slot owned by ctx->base, for one libvips output. */

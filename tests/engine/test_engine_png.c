@@ -5,6 +5,8 @@
  * path and with IMGPIPE_NO_FAST_PNG=1, and the results must agree to the pixel (or fail alike).
  * Also: PNG output is never larger than libvips' default pngsave (compression 6, no filter), on the
  * libdeflate writer's path (pl_png_write.c: no compression asked) and on libpng's (compression=6).
+ * An opaque RGBA photo (premultiply skipped) stays within one level of libvips' pngload path, and
+ * a hard transparent edge resizes without a dark fringe on both paths.
  */
 #include <stdlib.h>
 
@@ -68,6 +70,101 @@ static void test_size(const char *rel, const char *spec)
     eu_free(&f);
 }
 
+/* An encoded PNG (libpng's adaptive filters, as ordinary encoders write them) of w x h RGBA
+ * pixels; the caller g_frees data. */
+static eu_file png_of_rgba(const uint8_t *px, int w, int h)
+{
+    eu_file f = {NULL, 0};
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 4, w, h, 4, VIPS_FORMAT_UCHAR);
+    if (im != NULL) {
+        im->Type = VIPS_INTERPRETATION_sRGB;
+        void *buf = NULL;
+        if (vips_pngsave_buffer(im, &buf, &f.len, "filter", VIPS_FOREIGN_PNG_FILTER_ALL, "strip", TRUE, NULL) == 0)
+            f.data = buf;
+    }
+    VIPS_UNREF(im);
+    return f;
+}
+
+/* The decoded output in memory (8-bit), or NULL. */
+static VipsImage *png_pixels(const pl_result *r)
+{
+    VipsImage *x = vips_image_new_from_buffer(r->data, r->len, "", NULL);
+    VipsImage *m = x != NULL ? vips_image_copy_memory(x) : NULL;
+    VIPS_UNREF(x);
+    return m;
+}
+
+/* A photo with an alpha of 255 everywhere: the fast path skips premultiplying it; the result must
+ * be libvips' pngload path's within one level, and stay RGBA with its alpha at 255. */
+static void test_opaque_alpha(const char *spec)
+{
+    eu_file rgb = eu_read("photos/kodim23-parrots.png");
+    VipsImage *in = rgb.len ? vips_image_new_from_buffer(rgb.data, rgb.len, "", NULL) : NULL, *rgba = NULL, *mem = NULL;
+    eu_file f = {NULL, 0};
+    if (in != NULL && vips_bandjoin_const1(in, &rgba, 255, NULL) == 0 && (mem = vips_image_copy_memory(rgba)) != NULL)
+        f = png_of_rgba(vips_image_get_data(mem), mem->Xsize, mem->Ysize);
+    pl_result a, b;
+    pl_error ea, eb;
+    int ra = f.len ? eu_run(spec, &f, &a, &ea) : -1, rb = f.len ? eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &b, &eb) : -1;
+    VipsImage *pa = ra == 0 ? png_pixels(&a) : NULL, *alpha = NULL;
+    double d = ra == 0 && rb == 0 ? png_maxdiff(&a, &b) : -1, amin = 0;
+    if (pa != NULL && pa->Bands == 4 && vips_extract_band(pa, &alpha, 3, NULL) == 0 && vips_min(alpha, &amin, NULL) != 0)
+        amin = -1;
+    ok(ra == 0 && rb == 0 && d >= 0 && d <= 1 && pa != NULL && pa->Bands == 4 && amin == 255,
+       "opaque RGBA photo %s: fast path within %g of libvips' pngload (<= 1), %d bands, alpha min %g", spec, d, pa ? pa->Bands : 0,
+       amin);
+    if (ra == 0)
+        pl_result_clear(&a);
+    if (rb == 0)
+        pl_result_clear(&b);
+    VIPS_UNREF(alpha);
+    VIPS_UNREF(pa);
+    VIPS_UNREF(mem);
+    VIPS_UNREF(rgba);
+    VIPS_UNREF(in);
+    g_free(f.data);
+    eu_free(&rgb);
+}
+
+/* Real transparency: black at alpha 0 left of column 47, white at alpha 255 from it. A resize
+ * that premultiplies gives white wherever some alpha is left (no dark fringe at the edge); one
+ * that does not gives greys there. Fast path and libvips' pngload, each checked. */
+static void test_transparent_edge(const char *spec)
+{
+    enum { W = 96, H = 64, EDGE = 47 };
+    static uint8_t px[W * H * 4];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t v = x >= EDGE ? 255 : 0;
+            memset(px + ((size_t)y * W + x) * 4, v, 4);
+        }
+    eu_file f = png_of_rgba(px, W, H);
+    for (int fast = 1; fast >= 0; fast--) {
+        pl_result r;
+        pl_error e;
+        int rc = !f.len ? -1 : fast ? eu_run(spec, &f, &r, &e) : eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &r, &e);
+        VipsImage *p = rc == 0 ? png_pixels(&r) : NULL;
+        int edge = 0, worst = 255;
+        for (int y = 0; p != NULL && p->Bands == 4 && y < p->Ysize; y++)
+            for (int x = 0; x < p->Xsize; x++) {
+                const uint8_t *q = VIPS_IMAGE_ADDR(p, x, y);
+                if (q[3] >= 8 && q[3] < 255) {
+                    edge++;
+                    for (int b = 0; b < 3; b++)
+                        worst = VIPS_MIN(worst, q[b]);
+                }
+            }
+        ok(p != NULL && p->Bands == 4 && edge > 0 && worst >= 245,
+           "transparent edge %s (%s): %d partly transparent pixels, darkest colour %d (>= 245: no dark fringe)", spec,
+           fast ? "fast path" : "libvips' pngload", edge, worst);
+        VIPS_UNREF(p);
+        if (rc == 0)
+            pl_result_clear(&r);
+    }
+    g_free(f.data);
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -107,5 +204,9 @@ int main(void)
         test_size(sizes[i], "resize?width=300&type=png");
         test_size(sizes[i], "transform?type=png");
     }
+    test_opaque_alpha("transform?w=200&h=200&fit=cover&type=png");
+    test_opaque_alpha("resize?width=300&type=png");
+    test_transparent_edge("resize?width=30&type=png");
+    test_transparent_edge("transform?w=20&h=20&fit=cover&type=png");
     return tap_done();
 }

@@ -10,7 +10,8 @@
  *    put in host order by pl_png_unfilter_be16) must equal vips_pngload_buffer's pixels byte for
  *    byte; and the whole engine (pl_run, PNG in and out, 16 bits kept) must give those pixels too
  *    (images without an ICC profile: a profile brings a colour transform; test_engine_png compares
- *    those with the fast path on and off).
+ *    those with the fast path on and off). The unfilter's opaque-alpha answer must match pngload's
+ *    alpha band; pl_png_row_opaque is checked on rows with one alpha byte off.
  */
 #include <libdeflate.h>
 #include <stdlib.h>
@@ -152,6 +153,17 @@ static int png_inflate(const uint8_t *d, size_t len, png_raw *r)
     return rc;
 }
 
+/* 1 when the image has alpha (2 or 4 bands) and every alpha sample is 255 (65535) */
+static bool ref_opaque(VipsImage *ref)
+{
+    double min = 0;
+    VipsImage *a = NULL;
+    bool yes = (ref->Bands == 2 || ref->Bands == 4) && vips_extract_band(ref, &a, ref->Bands - 1, NULL) == 0 &&
+               vips_min(a, &min, NULL) == 0 && min == (ref->BandFmt == VIPS_FORMAT_USHORT ? 65535 : 255);
+    VIPS_UNREF(a);
+    return yes;
+}
+
 /* decoded pixels of the whole engine: PNG in, PNG out (lossless, depth kept), decoded by libvips */
 static int engine_pixels(const uint8_t *d, size_t len, VipsImage **out)
 {
@@ -189,12 +201,16 @@ static int check_png(const char *name, const uint8_t *d, size_t len, int want_fi
     }
     if (want_filter >= 0)
         ok(r.filters[want_filter] == (int)r.h, "%s: all %u rows carry filter %d", name, r.h, want_filter);
-    int un = pl_png_unfilter_image(r.raw, r.s, r.h, r.bpp);
+    int alpha = r.ct == 4 || r.ct == 6 ? r.depth / 8 : 0;
+    bool opaque = true;
+    int un = pl_png_unfilter_image(r.raw, r.s, r.h, r.bpp, alpha, &opaque);
     if (r.depth == 16)
         pl_png_unfilter_be16(r.raw, r.s * r.h);
     ok(un == 0 && memcmp(r.raw, refpix, refsize) == 0,
        "%s: pl_png_unfilter_image = vips_pngload_buffer, byte for byte (rows by filter 0-4: %d %d %d %d %d)", name, r.filters[0],
        r.filters[1], r.filters[2], r.filters[3], r.filters[4]);
+    ok(opaque == (alpha > 0 && ref_opaque(ref)), "%s: opaque %d = every alpha sample of pngload's pixels at its maximum", name,
+       opaque);
     /* an ICC profile sends the engine's pixels through a colour transform: test_engine_png covers those */
     if (vips_image_get_typeof(ref, VIPS_META_ICC_NAME) != 0) {
         g_free(r.raw);
@@ -278,6 +294,42 @@ static void test_generated(void)
             }
 }
 
+/* pl_png_row_opaque: one byte below 0xff in any alpha sample (first, middle, last pixel, in the
+ * word loop and in the tail) makes a row not opaque; colour bytes never matter */
+static void test_row_opaque(void)
+{
+    static const struct {
+        int bpp, alpha;
+    } lay[] = {{2, 1}, {4, 1}, {4, 2}, {8, 2}};
+    uint8_t row[8 * 67];
+    for (size_t li = 0; li < sizeof(lay) / sizeof(lay[0]); li++) {
+        int bpp = lay[li].bpp, alpha = lay[li].alpha, bad = 0, cases = 0;
+        for (size_t w = 1; w <= 67; w++) {
+            size_t n = w * (size_t)bpp;
+            for (size_t x = 0; x < n; x++)
+                row[x] = (int)(x % (size_t)bpp) >= bpp - alpha ? 0xff : rnd8();
+            bad += !pl_png_row_opaque(row, n, bpp, alpha);
+            cases++;
+            size_t pix[3] = {0, w / 2, w - 1};
+            for (int k = 0; k < 3; k++)
+                for (int ab = 0; ab < alpha; ab++) {
+                    uint8_t *p = row + pix[k] * (size_t)bpp + (size_t)(bpp - alpha + ab);
+                    *p = 0xfe;
+                    bad += pl_png_row_opaque(row, n, bpp, alpha);
+                    *p = 0xff;
+                    cases++;
+                }
+        }
+        ok(bad == 0, "row opaque, %d bytes/pixel, %d alpha byte(s): %d of %d rows judged wrong", bpp, alpha, bad, cases);
+    }
+    bool op = true;
+    uint8_t img[2 * (1 + 4)] = {0, 1, 2, 3, 255, 2, 0, 0, 0, 0};
+    ok(pl_png_unfilter_image(img, 4, 2, 4, 3, &op) == -1 && pl_png_unfilter_image(img, 4, 2, 3, 1, &op) == -1,
+       "pl_png_unfilter_image refuses an alpha layout it cannot check");
+    ok(pl_png_unfilter_image(img, 4, 2, 4, 1, &op) == 0 && op && img[3] == 255 && img[7] == 255,
+       "an alpha of 255 reached through the Up filter is opaque");
+}
+
 static void test_fixtures(void)
 {
     static const char *pngs[] = {"edge/alpha-blackbug.png",
@@ -306,6 +358,7 @@ int main(void)
         return 1;
     diag("best unfilter here: %s", impl_names[pl_png_unfilter_best()]);
     test_rows();
+    test_row_opaque();
     test_generated();
     test_fixtures();
     return tap_done();
