@@ -93,9 +93,11 @@ bool pl_load_profile_is_srgb(VipsImage *img);
 /* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */
 int pl_load_overlay(pl_ctx *c, VipsImage **out);
 
-/* pl_png.c: 8-bit grey/RGB(A) non-interlaced PNG through libdeflate into a memory image, with
- * head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled: use libvips' pngload. */
-int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, VipsImage **out);
+/* pl_png.c: 8/16-bit grey/RGB(A) non-interlaced PNG through libdeflate into a memory image, with
+ * head's metadata; shrink 2: an 8-bit image without alpha or with an alpha of 255 everywhere comes
+ * out at half the size (ceil), 2x2 box means. 0 = decoded (*out owned by c->base), 1 = not
+ * handled: use libvips' pngload. */
+int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int shrink, VipsImage **out);
 
 /* pl_png_write.c: 8-bit grey/RGB(A) non-interlaced PNG of an in-memory image through libdeflate
  * (IHDR, pHYs, iCCP when icc and the image has a profile, IDAT, IEND; no other metadata).

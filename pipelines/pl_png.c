@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "pl_internal.h"
+#include "pl_png_box.h"
 #include "pl_png_unfilter.h"
 
 /* What the chunk walk found: the layout (only those the fast path takes) and the IDAT stream. */
@@ -107,22 +108,61 @@ static const uint8_t *pl_png_stream(const uint8_t *d, size_t len, const pl_png_l
     return *copy;
 }
 
-/* Inflate and unfilter into a new buffer of h rows of w pixels (host byte order); NULL on damage
- * or when memory runs out. *opaque: every alpha sample is all ones (false without alpha). */
-static uint8_t *pl_png_pixels(const uint8_t *z, const pl_png_layout *l, bool *opaque)
+/* 8-bit, shrink-on-load: unfilter two rows at a time and box them into a new buffer of half the
+ * size (pl_png_box.c) while every alpha sample seen is 255 (a plain mean is then the premultiplied
+ * one); at the first row that is not, the boxing stops and the rest is only unfiltered (buf still
+ * holds every full row). Returns the half-size pixels or NULL (not boxed); *bad on damage. */
+static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int alpha, bool *opaque, bool *bad)
+{
+    int bpp = l->bands;
+    size_t s = (size_t)l->w * (size_t)bpp, os = ((size_t)l->w + 1) / 2 * (size_t)bpp;
+    uint8_t *small = g_try_malloc(os * (((size_t)l->h + 1) / 2));
+    *opaque = alpha != 0;
+    *bad = false;
+    for (size_t y = 0; y < l->h; y += 2) {
+        size_t y1 = VIPS_MIN(y + 2, (size_t)l->h);
+        if (pl_png_unfilter_rows(buf, s, y, y1, bpp, alpha, opaque) != 0) {
+            *bad = true;
+            break;
+        }
+        if (small != NULL && alpha != 0 && !*opaque)
+            VIPS_FREE(small);
+        if (small != NULL)
+            pl_png_box_row(small + y / 2 * os, buf + y * s, buf + (y1 - 1) * s, l->w, bpp);
+    }
+    if (*bad)
+        VIPS_FREE(small);
+    return small;
+}
+
+/* Inflate and unfilter into a new buffer of h rows of w pixels (host byte order), or of half that
+ * when shrink is 2 and the image 8-bit and opaque (l->w, l->h then say so); NULL on damage or when
+ * memory runs out. *opaque: every alpha sample is all ones (false without alpha). */
+static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bool *opaque)
 {
     int bpp = l->bands * l->depth / 8;
     size_t s = (size_t)l->w * (size_t)bpp, raw = (s + 1) * (size_t)l->h, got = 0;
     int alpha = l->bands == 2 || l->bands == 4 ? l->depth / 8 : 0;
-    uint8_t *buf = g_try_malloc(raw);
+    uint8_t *buf = g_try_malloc(raw), *small = NULL;
     struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
-    bool ok = buf != NULL && dd != NULL && libdeflate_zlib_decompress(dd, z, l->zlen, buf, raw, &got) == LIBDEFLATE_SUCCESS &&
-              got == raw && pl_png_unfilter_image(buf, s, l->h, bpp, alpha, opaque) == 0;
+    bool ok =
+        buf != NULL && dd != NULL && libdeflate_zlib_decompress(dd, z, l->zlen, buf, raw, &got) == LIBDEFLATE_SUCCESS && got == raw;
     if (dd != NULL)
         libdeflate_free_decompressor(dd);
-    if (!ok) {
+    if (ok && shrink == 2 && l->depth == 8) {
+        bool bad;
+        small = pl_png_unfilter_box(buf, l, alpha, opaque, &bad);
+        ok = !bad;
+    } else if (ok) {
+        ok = pl_png_unfilter_image(buf, s, l->h, bpp, alpha, opaque) == 0;
+    }
+    if (!ok || small != NULL) {
         g_free(buf);
-        return NULL;
+        if (small != NULL) {
+            l->w = (l->w + 1) / 2;
+            l->h = (l->h + 1) / 2;
+        }
+        return small;
     }
     if (l->depth == 16)
         pl_png_unfilter_be16(buf, s * l->h);
@@ -150,7 +190,7 @@ static VipsImage *pl_png_image(pl_ctx *c, uint8_t *buf, const pl_png_layout *l, 
     return *slot;
 }
 
-int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, VipsImage **out)
+int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, int shrink, VipsImage **out)
 {
     pl_png_layout l;
     if (len < 8 + 25 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0 || head == NULL || pl_png_scan(d, len, head, &l))
@@ -158,7 +198,7 @@ int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, Vips
     uint8_t *copy;
     const uint8_t *z = pl_png_stream(d, len, &l, &copy);
     bool opaque = false;
-    uint8_t *buf = z != NULL ? pl_png_pixels(z, &l, &opaque) : NULL;
+    uint8_t *buf = z != NULL ? pl_png_pixels(z, &l, shrink, &opaque) : NULL;
     g_free(copy);
     VipsImage *im = buf != NULL ? pl_png_image(c, buf, &l, head) : NULL;
     if (im == NULL)

@@ -363,14 +363,12 @@ bool pl_png_row_opaque(const uint8_t *row, size_t n, int bpp, int alpha)
     return (acc & m) == m;
 }
 
-int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, bool *opaque)
+int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque)
 {
     if (alpha != 0 && (opaque == NULL || alpha > 2 || (bpp != 2 && bpp != 4 && bpp != 8) || alpha >= bpp))
         return -1;
-    if (opaque != NULL)
-        *opaque = alpha != 0;
     pl_unfilter_impl impl = pl_png_unfilter_best();
-    for (size_t i = 0; i < h; i++) {
+    for (size_t i = y0; i < y1; i++) {
         const uint8_t *src = buf + i * (s + 1);
         uint8_t *dst = buf + i * s;
         if (pl_png_unfilter_row(impl, dst, src + 1, i > 0 ? dst - s : NULL, s, bpp, src[0]) != 0)
@@ -379,6 +377,13 @@ int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, 
             *opaque = pl_png_row_opaque(dst, s, bpp, alpha);
     }
     return 0;
+}
+
+int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, bool *opaque)
+{
+    if (opaque != NULL)
+        *opaque = alpha != 0;
+    return pl_png_unfilter_rows(buf, s, 0, h, bpp, alpha, opaque);
 }
 
 void pl_png_unfilter_be16(uint8_t *p, size_t n)

@@ -34,6 +34,10 @@ int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src,
  * Returns -1 on a bad filter byte or alpha layout. */
 int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, bool *opaque);
 
+/* The same for rows y0 .. y1 - 1 only (the rows before y0 done already): *opaque stays true while
+ * every alpha sample seen is all ones (start it at alpha != 0); alpha 0 leaves it alone. */
+int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque);
+
 /* 1 when every pixel of a row of n bytes (a whole number of pixels of bpp 2, 4 or 8 bytes) ends
  * in alpha bytes of 0xff. */
 bool pl_png_row_opaque(const uint8_t *row, size_t n, int bpp, int alpha);

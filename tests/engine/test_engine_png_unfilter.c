@@ -12,11 +12,13 @@
  *    (images without an ICC profile: a profile brings a colour transform; test_engine_png compares
  *    those with the fast path on and off). The unfilter's opaque-alpha answer must match pngload's
  *    alpha band; pl_png_row_opaque is checked on rows with one alpha byte off.
+ * 3. The shrink-on-load's 2x2 box (pipelines/pl_png_box.c) against the mean written out.
  */
 #include <libdeflate.h>
 #include <stdlib.h>
 
 #include "engine_util.h"
+#include "pl_png_box.h"
 #include "pl_png_unfilter.h"
 
 static const int bpps[] = {1, 2, 3, 4, 6, 8};
@@ -330,6 +332,36 @@ static void test_row_opaque(void)
        "an alpha of 255 reached through the Up filter is opaque");
 }
 
+/* pl_png_box_row against the 2x2 mean written out here: random rows, 1-4 bytes per pixel,
+ * widths 1..67 (odd: the last column's pair alone), two rows and one row with itself */
+static void test_box(void)
+{
+    enum { MAXW = 67 };
+    uint8_t r0[MAXW * 4], r1[MAXW * 4], got[MAXW * 2 + 8], want[MAXW * 2 + 8];
+    for (int bpp = 1; bpp <= 4; bpp++) {
+        int bad = 0, cases = 0;
+        for (size_t w = 1; w <= MAXW; w++)
+            for (int same = 0; same <= 1; same++) {
+                for (size_t i = 0; i < w * (size_t)bpp; i++) {
+                    r0[i] = rnd8();
+                    r1[i] = rnd8();
+                }
+                const uint8_t *b = same ? r0 : r1;
+                size_t ow = (w + 1) / 2;
+                for (size_t x = 0; x < ow; x++)
+                    for (int c = 0; c < bpp; c++) {
+                        size_t i0 = 2 * x * (size_t)bpp + (size_t)c, i1 = 2 * x + 1 < w ? i0 + (size_t)bpp : i0;
+                        want[x * (size_t)bpp + (size_t)c] = (uint8_t)((r0[i0] + r0[i1] + b[i0] + b[i1] + 2) / 4);
+                    }
+                memset(got, 0xa5, sizeof(got));
+                pl_png_box_row(got, r0, b, w, bpp);
+                bad += memcmp(got, want, ow * (size_t)bpp) != 0 || got[ow * (size_t)bpp] != 0xa5;
+                cases++;
+            }
+        ok(bad == 0, "2x2 box, %d bytes/pixel: %d of %d rows differ from the mean (or write past the row)", bpp, bad, cases);
+    }
+}
+
 static void test_fixtures(void)
 {
     static const char *pngs[] = {"edge/alpha-blackbug.png",
@@ -359,6 +391,7 @@ int main(void)
     diag("best unfilter here: %s", impl_names[pl_png_unfilter_best()]);
     test_rows();
     test_row_opaque();
+    test_box();
     test_generated();
     test_fixtures();
     return tap_done();
