@@ -59,6 +59,12 @@ typedef struct pl_ctx {
     const void *opaque_pixels;
 } pl_ctx;
 
+/* im is the decoded image whose alpha pl_png found at 255 everywhere (c->opaque_pixels) */
+static inline bool pl_ctx_opaque(const pl_ctx *c, const VipsImage *im)
+{
+    return c->opaque_pixels != NULL && c->opaque_pixels == im->data;
+}
+
 /* A fresh slot owned by ctx->base, for one libvips output. */
 static inline VipsImage **pl_ctx_slot(pl_ctx *c)
 {

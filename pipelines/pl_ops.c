@@ -164,7 +164,7 @@ int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
     VipsImage *x = in;
     /* an alpha of 255 everywhere (pl_png saw it while decoding): premultiplying changes nothing,
      * so neither it nor the unpremultiply is done (2400x1600 RGBA: ~5 + ~2 CPU-ms) */
-    bool alpha = vips_image_hasalpha(in) && !(c->opaque_pixels != NULL && c->opaque_pixels == in->data);
+    bool alpha = vips_image_hasalpha(in) && !pl_ctx_opaque(c, in);
     if (alpha) {
         /* Premultiplied, so transparent pixels do not bleed their colour; back to the input's
          * integer format before resampling: libvips' integer resize paths are much faster than
