@@ -3,7 +3,8 @@
  * 1. Every implementation this CPU runs (scalar, SSE2, SSSE3) against a textbook reference written
  *    here from the PNG specification, on random rows: every filter, 1/2/3/4/6/8 bytes per pixel,
  *    widths 1..67 pixels, first row (no row above) and later rows, into a separate buffer and in
- *    the in-place layout (dst 1 or 3 bytes before src).
+ *    the in-place layout (dst 1 or 3 bytes before src); and whole random images unfiltered in place
+ *    (Paeth row pairs at 4 bytes per pixel go two rows at once).
  * 2. PNGs written by libvips' pngsave with each filter (none, sub, up, avg, paeth, all = adaptive)
  *    at 8 and 16 bits, 1-4 bands, odd sizes, plus every PNG fixture in the fast path's layout: the
  *    IDAT stream inflated here and unfiltered in place by pl_png_unfilter_image (16-bit samples
@@ -296,6 +297,33 @@ static void test_generated(void)
             }
 }
 
+/* pl_png_unfilter_image on whole random images, rows Paeth or a random filter (Paeth pairs at 4
+ * bytes per pixel are unfiltered two rows at once, in place), against the reference row by row */
+static void test_images(void)
+{
+    enum { MAXW = 67, MAXH = 6 };
+    static uint8_t raw[(MAXW * 8 + 1) * MAXH], want[MAXW * 8 * MAXH];
+    for (size_t bi = 0; bi < sizeof(bpps) / sizeof(bpps[0]); bi++) {
+        int bpp = bpps[bi], bad = 0, cases = 0;
+        for (size_t w = 1; w <= MAXW; w++)
+            for (size_t h = 1; h <= MAXH; h++)
+                for (int mixed = 0; mixed <= 1; mixed++) {
+                    size_t n = w * (size_t)bpp;
+                    for (size_t y = 0; y < h; y++) {
+                        uint8_t *row = raw + y * (n + 1);
+                        row[0] = mixed && rnd8() % 3 == 0 ? rnd8() % 5 : 4;
+                        for (size_t x = 0; x < n; x++)
+                            row[1 + x] = rnd8();
+                        ref_row(want + y * n, row + 1, y > 0 ? want + (y - 1) * n : NULL, n, bpp, row[0]);
+                    }
+                    bool op;
+                    bad += pl_png_unfilter_image(raw, n, h, bpp, 0, &op) != 0 || memcmp(raw, want, n * h) != 0;
+                    cases++;
+                }
+        ok(bad == 0, "whole images, %d bytes/pixel, Paeth rows (or mixed): %d of %d differ from the reference", bpp, bad, cases);
+    }
+}
+
 /* pl_png_row_opaque: one byte below 0xff in any alpha sample (first, middle, last pixel, in the
  * word loop and in the tail) makes a row not opaque; colour bytes never matter */
 static void test_row_opaque(void)
@@ -390,6 +418,7 @@ int main(void)
         return 1;
     diag("best unfilter here: %s", impl_names[pl_png_unfilter_best()]);
     test_rows();
+    test_images();
     test_row_opaque();
     test_box();
     test_generated();
