@@ -1,14 +1,15 @@
 /*
  * pl_png: a fast decoder for the common PNG layouts (8- and 16-bit grey, grey+alpha, RGB, RGBA,
- * no tRNS, not interlaced or Adam7): the IDAT stream is inflated in one call with libdeflate (twice zlib's
- * speed: 77 -> 36 CPU-ms on a 2400x1600 RGBA PNG) and unfiltered in place (pl_png_unfilter.c,
- * SIMD) into a libvips memory image; 16-bit samples are then put in host byte order. libdeflate
- * has no streaming interface, so inflate and unfilter are two passes over the whole image. While
- * each row is in cache the unfilter also checks whether every alpha sample is opaque: then
+ * 8-bit palette, no tRNS but a palette's, not interlaced or Adam7): the IDAT stream is inflated in one call with libdeflate (twice
+ * zlib's speed: 77 -> 36 CPU-ms on a 2400x1600 RGBA PNG) and unfiltered in place (pl_png_unfilter.c, SIMD) into a libvips memory
+ * image; 16-bit samples are then put in host byte order. libdeflate has no streaming interface, so inflate and unfilter are two
+ * passes over the whole image. While each row is in cache the unfilter also checks whether every alpha sample is opaque: then
  * c->opaque_pixels names the buffer, and pl_ops_resize skips premultiplying it (a no-op at 255).
  * Adam7 images are unfiltered pass by pass and their pixels then put in place (a second buffer of
  * the image's size; no shrink-on-load there).
- * Everything else (palette, 1/2/4-bit, tRNS) returns 1 and goes to libvips' pngload, as
+ * 8-bit palette images (with or without tRNS) are unfiltered as indices, then expanded to RGB or
+ * RGBA as libpng does for pngload.
+ * Everything else (1/2/4-bit, tRNS of grey or RGB) returns 1 and goes to libvips' pngload, as
  * does any damage (bad CRC, short or corrupt data, bad filter byte), so that loader still reports
  * errors in its own words. Metadata (ICC, EXIF, XMP, text, resolution) is copied
  * from the header image that libvips already read (pl_load_header), so both paths carry the same
@@ -28,7 +29,10 @@
 typedef struct {
     uint32_t w, h;
     int bands, depth;
-    bool adam7;  /* interlaced */
+    bool adam7;   /* interlaced */
+    bool palette; /* 8-bit indices into pal (bands 3, or 4 with tRNS) */
+    int n_pal;
+    uint8_t pal[256][4];
     size_t zlen; /* bytes of the zlib stream over all IDAT chunks */
     int n_idat;
 } pl_png_layout;
@@ -44,7 +48,8 @@ static void pl_png_free(VipsImage *im, void *buf)
     g_free(buf);
 }
 
-/* IHDR: 8- or 16-bit G/GA/RGB/RGBA, deflate, standard filters, not interlaced or Adam7; else 1. */
+/* IHDR: 8- or 16-bit G/GA/RGB/RGBA or 8-bit palette, deflate, standard filters, not interlaced
+ * or Adam7; else 1. */
 static int pl_png_ihdr(const uint8_t *ih, uint32_t len, pl_png_layout *l)
 {
     if (len != 13)
@@ -54,10 +59,35 @@ static int pl_png_ihdr(const uint8_t *ih, uint32_t len, pl_png_layout *l)
     l->depth = ih[8];
     l->adam7 = ih[12] == 1;
     int ct = ih[9];
-    if ((l->depth != 8 && l->depth != 16) || ih[10] != 0 || ih[11] != 0 || ih[12] > 1)
+    l->palette = ct == 3;
+    if ((l->depth != 8 && l->depth != 16) || (l->palette && l->depth != 8) || ih[10] != 0 || ih[11] != 0 || ih[12] > 1)
         return 1;
-    l->bands = ct == 0 ? 1 : ct == 4 ? 2 : ct == 2 ? 3 : ct == 6 ? 4 : 0;
+    l->bands = ct == 0 ? 1 : ct == 4 ? 2 : ct == 2 || ct == 3 ? 3 : ct == 6 ? 4 : 0;
     return l->bands == 0;
+}
+
+/* PLTE of a palette image (elsewhere, a suggestion libpng may apply: left to pngload), once */
+static int pl_png_plte(const uint8_t *p, uint32_t len, pl_png_layout *l)
+{
+    if (!l->palette || l->n_pal != 0 || len % 3 != 0 || len == 0 || len > 3 * 256)
+        return 1;
+    l->n_pal = (int)(len / 3);
+    for (int i = 0; i < l->n_pal; i++) {
+        memcpy(l->pal[i], p + 3 * i, 3);
+        l->pal[i][3] = 255;
+    }
+    return 0;
+}
+
+/* tRNS of a palette image after its PLTE: alphas of the first len entries, 4 bands out */
+static int pl_png_trns(const uint8_t *p, uint32_t len, pl_png_layout *l)
+{
+    if (!l->palette || l->n_pal == 0 || l->bands == 4 || len == 0 || len > (uint32_t)l->n_pal)
+        return 1;
+    for (uint32_t i = 0; i < len; i++)
+        l->pal[i][3] = p[i];
+    l->bands = 4;
+    return 0;
 }
 
 /* First pass: check the layout and the CRCs of IHDR and IDAT, measure the IDAT stream, and match
@@ -71,11 +101,11 @@ static int pl_png_scan(const uint8_t *d, size_t len, const VipsImage *head, pl_p
             return 1;
         const uint8_t *type = d + p + 4;
         bool ihdr = memcmp(type, "IHDR", 4) == 0, idat = memcmp(type, "IDAT", 4) == 0;
-        if ((ihdr || idat) && libdeflate_crc32(0, type, L + 4) != pl_png_u32(d + p + 8 + L))
+        bool plte = memcmp(type, "PLTE", 4) == 0, trns = memcmp(type, "tRNS", 4) == 0;
+        if ((ihdr || idat || plte || trns) && libdeflate_crc32(0, type, L + 4) != pl_png_u32(d + p + 8 + L))
             return 1;
-        if (ihdr && pl_png_ihdr(d + p + 8, L, l))
-            return 1;
-        if (memcmp(type, "tRNS", 4) == 0 || memcmp(type, "PLTE", 4) == 0 || (idat && l->bands == 0))
+        if ((ihdr && pl_png_ihdr(d + p + 8, L, l)) || (plte && pl_png_plte(d + p + 8, L, l)) ||
+            (trns && pl_png_trns(d + p + 8, L, l)) || (idat && (l->bands == 0 || (l->palette && l->n_pal == 0))))
             return 1;
         if (idat) {
             l->zlen += L;
@@ -189,14 +219,33 @@ static uint8_t *pl_png_deinterlace(uint8_t *raw, const pl_png_layout *l, int bpp
     return out;
 }
 
+/* Palette indices (w x h bytes) to RGB or RGBA in a new buffer; NULL on an index past the
+ * palette (left to pngload) or when memory runs out. *opaque: RGBA whose palette alphas are 255. */
+static uint8_t *pl_png_expand(const uint8_t *idx, const pl_png_layout *l, bool *opaque)
+{
+    size_t n = (size_t)l->w * l->h, B = (size_t)l->bands;
+    uint8_t *out = g_try_malloc(n * B);
+    *opaque = B == 4;
+    for (int i = 0; i < l->n_pal; i++)
+        *opaque = *opaque && l->pal[i][3] == 255;
+    for (size_t i = 0; i < n && out != NULL; i++) {
+        if (idx[i] >= l->n_pal) {
+            VIPS_FREE(out);
+        } else {
+            memcpy(out + i * B, l->pal[idx[i]], B);
+        }
+    }
+    return out;
+}
+
 /* Inflate and unfilter into a new buffer of h rows of w pixels (host byte order), or of half that
  * when shrink is 2 and the image 8-bit and opaque (l->w, l->h then say so); NULL on damage or when
  * memory runs out. *opaque: every alpha sample is all ones (false without alpha). */
 static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bool *opaque)
 {
-    int bpp = l->bands * l->depth / 8;
+    int bpp = l->palette ? 1 : l->bands * l->depth / 8;
     size_t s = (size_t)l->w * (size_t)bpp, raw = pl_png_raw_size(l, bpp), got = 0;
-    int alpha = l->bands == 2 || l->bands == 4 ? l->depth / 8 : 0;
+    int alpha = !l->palette && (l->bands == 2 || l->bands == 4) ? l->depth / 8 : 0;
     uint8_t *buf = g_try_malloc(raw), *small = NULL;
     struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
     bool ok =
@@ -208,7 +257,7 @@ static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bo
         g_free(buf);
         buf = whole;
         ok = buf != NULL;
-    } else if (ok && shrink == 2 && l->depth == 8) {
+    } else if (ok && shrink == 2 && l->depth == 8 && !l->palette) {
         bool bad;
         small = pl_png_unfilter_box(buf, l, alpha, opaque, &bad);
         ok = !bad;
@@ -225,6 +274,11 @@ static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bo
     }
     if (l->depth == 16)
         pl_png_unfilter_be16(buf, s * l->h);
+    if (l->palette) {
+        uint8_t *rgb = pl_png_expand(buf, l, opaque);
+        g_free(buf);
+        buf = rgb;
+    }
     return buf;
 }
 

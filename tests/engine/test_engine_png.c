@@ -8,8 +8,10 @@
  * An opaque RGBA photo (premultiply skipped; shrink-on-load, a 2x2 box, at 3x the target and more)
  * stays within one level (40 dB when shrunk) of libvips' pngload path, and a hard transparent edge
  * resizes without a dark fringe on both paths, with the same pixels. Adam7 PNGs of every layout
- * the fast path takes give pngload's pixels.
+ * the fast path takes give pngload's pixels; so do palette PNGs with and without tRNS, and with an
+ * index past the palette (the fast path leaves those to pngload).
  */
+#include <libdeflate.h>
 #include <stdlib.h>
 
 #include "engine_util.h"
@@ -224,6 +226,64 @@ static void test_adam7(void)
     ok(bad == 0, "Adam7 PNGs, 1-4 bands, 8 and 16 bits, 5 sizes: %d of %d differ from libvips' pngload", bad, cases);
 }
 
+static void put_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *d, uint32_t len)
+{
+    uint8_t *c = out + *at;
+    c[0] = (uint8_t)(len >> 24), c[1] = (uint8_t)(len >> 16), c[2] = (uint8_t)(len >> 8), c[3] = (uint8_t)len;
+    memcpy(c + 4, type, 4);
+    if (len > 0)
+        memcpy(c + 8, d, len);
+    uint32_t crc = libdeflate_crc32(0, c + 4, len + 4);
+    c[8 + len] = (uint8_t)(crc >> 24), c[9 + len] = (uint8_t)(crc >> 16), c[10 + len] = (uint8_t)(crc >> 8);
+    c[11 + len] = (uint8_t)crc;
+    *at += 12 + len;
+}
+
+/* A 16x8 palette PNG written here: 3 entries, tRNS for the first two (0 and 128) when trns, Paeth
+ * rows; every index in range, or one pixel at index 7 past the palette. Fast path and libvips'
+ * pngload give the same pixels, or both refuse. */
+static void test_palette(bool trns, bool bad_index)
+{
+    enum { W = 16, H = 8 };
+    uint8_t raw[(W + 1) * H], z[512], png[1024];
+    for (int y = 0; y < H; y++) {
+        raw[y * (W + 1)] = y % 2 ? 4 : 0; /* Paeth or none; indices chosen so that the filtered bytes stay < 3 */
+        for (int x = 0; x < W; x++)
+            raw[y * (W + 1) + 1 + x] = y % 2 ? 0 : (uint8_t)((x + y) % 3);
+    }
+    if (bad_index)
+        raw[1 + 5] = 7;
+    struct libdeflate_compressor *dc = libdeflate_alloc_compressor(6);
+    size_t zlen = libdeflate_zlib_compress(dc, raw, sizeof(raw), z, sizeof(z)), at = 8;
+    libdeflate_free_compressor(dc);
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    static const uint8_t ihdr[13] = {0, 0, 0, W, 0, 0, 0, H, 8, 3, 0, 0, 0};
+    static const uint8_t plte[9] = {255, 0, 0, 0, 255, 0, 0, 0, 255}, alpha[2] = {0, 128};
+    put_chunk(png, &at, "IHDR", ihdr, 13);
+    put_chunk(png, &at, "PLTE", plte, 9);
+    if (trns)
+        put_chunk(png, &at, "tRNS", alpha, 2);
+    put_chunk(png, &at, "IDAT", z, (uint32_t)zlen);
+    put_chunk(png, &at, "IEND", NULL, 0);
+    eu_file f = {png, at};
+    pl_result a, b;
+    pl_error ea, eb;
+    int ra = eu_run("transform?type=png", &f, &a, &ea), rb = eu_run_switched_off(PL_NO_FAST_PNG, "transform?type=png", &f, &b, &eb);
+    VipsImage *pa = ra == 0 ? png_pixels(&a) : NULL;
+    if (ra != 0 || rb != 0)
+        ok(ra == rb && ea.code == eb.code && zlen > 0, "palette%s%s: both paths fail alike (%s / %s)", trns ? " + tRNS" : "",
+           bad_index ? ", an index past the palette" : "", pl_error_name(ea.code), pl_error_name(eb.code));
+    else
+        ok(zlen > 0 && png_maxdiff(&a, &b) == 0 && pa != NULL && pa->Bands == (trns ? 4 : 3),
+           "palette%s%s: fast path = libvips' pngload, %d bands", trns ? " + tRNS" : "",
+           bad_index ? ", an index past the palette" : "", pa ? pa->Bands : 0);
+    VIPS_UNREF(pa);
+    if (ra == 0)
+        pl_result_clear(&a);
+    if (rb == 0)
+        pl_result_clear(&b);
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -271,5 +331,8 @@ int main(void)
     test_transparent_edge("transform?w=20&h=20&fit=cover&type=png", 0);
     test_transparent_edge("resize?width=30&type=png", 21);
     test_adam7();
+    for (int t = 0; t <= 1; t++)
+        for (int bad = 0; bad <= 1; bad++)
+            test_palette(t, bad);
     return tap_done();
 }
