@@ -54,7 +54,16 @@ typedef struct pl_ctx {
      * premultiply) and then clears this. A step that derives a second image from the decoded one
      * while keeping the first in use must clear it first. */
     const void *owned_pixels;
+    /* The pixels of a decoded image with an alpha of 255 (65535) everywhere (pl_png saw it while
+     * unfiltering): premultiplying them is a no-op that pl_ops_resize skips. Read-only. */
+    const void *opaque_pixels;
 } pl_ctx;
+
+/* im is the decoded image whose alpha pl_png found at 255 everywhere (c->opaque_pixels) */
+static inline bool pl_ctx_opaque(const pl_ctx *c, const VipsImage *im)
+{
+    return c->opaque_pixels != NULL && c->opaque_pixels == im->data;
+}
 
 /* A fresh slot owned by ctx->base, for one libvips output. */
 static inline VipsImage **pl_ctx_slot(pl_ctx *c)
@@ -92,9 +101,11 @@ bool pl_load_profile_is_srgb(VipsImage *img);
 /* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */
 int pl_load_overlay(pl_ctx *c, VipsImage **out);
 
-/* pl_png.c: 8-bit grey/RGB(A) non-interlaced PNG through libdeflate into a memory image, with
- * head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled: use libvips' pngload. */
-int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, VipsImage **out);
+/* pl_png.c: 8/16-bit grey/RGB(A) non-interlaced PNG through libdeflate into a memory image, with
+ * head's metadata; shrink 2: an 8-bit image without alpha or with an alpha of 255 everywhere comes
+ * out at half the size (ceil), 2x2 box means. 0 = decoded (*out owned by c->base), 1 = not
+ * handled: use libvips' pngload. */
+int pl_png_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int shrink, VipsImage **out);
 
 /* pl_png_write.c: 8-bit grey/RGB(A) non-interlaced PNG of an in-memory image through libdeflate
  * (IHDR, pHYs, iCCP when icc and the image has a profile, IDAT, IEND; no other metadata).

@@ -1,10 +1,15 @@
 /*
  * pl_png: a fast decoder for the common PNG layouts (8- and 16-bit grey, grey+alpha, RGB, RGBA,
- * not interlaced, no tRNS): the IDAT stream is inflated in one call with libdeflate (twice zlib's
- * speed: 77 -> 36 CPU-ms on a 2400x1600 RGBA PNG) and unfiltered in place (pl_png_unfilter.c,
- * SIMD) into a libvips memory image; 16-bit samples are then put in host byte order. libdeflate
- * has no streaming interface, so inflate and unfilter are two passes over the whole image.
- * Everything else (palette, 1/2/4-bit, tRNS, Adam7) returns 1 and goes to libvips' pngload, as
+ * 8-bit palette, no tRNS but a palette's, not interlaced or Adam7): the IDAT stream is inflated in one call with libdeflate (twice
+ * zlib's speed: 77 -> 36 CPU-ms on a 2400x1600 RGBA PNG) and unfiltered in place (pl_png_unfilter.c, SIMD) into a libvips memory
+ * image; 16-bit samples are then put in host byte order. libdeflate has no streaming interface, so inflate and unfilter are two
+ * passes over the whole image. While each row is in cache the unfilter also checks whether every alpha sample is opaque: then
+ * c->opaque_pixels names the buffer, and pl_ops_resize skips premultiplying it (a no-op at 255).
+ * Adam7 images are unfiltered pass by pass and their pixels then put in place (a second buffer of
+ * the image's size; no shrink-on-load there).
+ * 8-bit palette images (with or without tRNS) are unfiltered as indices, then expanded to RGB or
+ * RGBA as libpng does for pngload.
+ * Everything else (1/2/4-bit, tRNS of grey or RGB) returns 1 and goes to libvips' pngload, as
  * does any damage (bad CRC, short or corrupt data, bad filter byte), so that loader still reports
  * errors in its own words. Metadata (ICC, EXIF, XMP, text, resolution) is copied
  * from the header image that libvips already read (pl_load_header), so both paths carry the same
@@ -17,7 +22,20 @@
 #include <string.h>
 
 #include "pl_internal.h"
+#include "pl_png_box.h"
 #include "pl_png_unfilter.h"
+
+/* What the chunk walk found: the layout (only those the fast path takes) and the IDAT stream. */
+typedef struct {
+    uint32_t w, h;
+    int bands, depth;
+    bool adam7;   /* interlaced */
+    bool palette; /* 8-bit indices into pal (bands 3, or 4 with tRNS) */
+    int n_pal;
+    uint8_t pal[256][4];
+    size_t zlen; /* bytes of the zlib stream over all IDAT chunks */
+    int n_idat;
+} pl_png_layout;
 
 static uint32_t pl_png_u32(const uint8_t *p)
 {
@@ -30,105 +48,276 @@ static void pl_png_free(VipsImage *im, void *buf)
     g_free(buf);
 }
 
-int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, VipsImage **out)
+/* IHDR: 8- or 16-bit G/GA/RGB/RGBA or 8-bit palette, deflate, standard filters, not interlaced
+ * or Adam7; else 1. */
+static int pl_png_ihdr(const uint8_t *ih, uint32_t len, pl_png_layout *l)
 {
-    if (len < 8 + 25 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0 || head == NULL)
+    if (len != 13)
         return 1;
-    uint32_t w = 0, h = 0;
-    int bands = 0, depth = 0;
-    size_t zlen = 0;
-    int n_idat = 0;
-    /* first pass: check the layout and CRCs, measure the IDAT stream */
+    l->w = pl_png_u32(ih);
+    l->h = pl_png_u32(ih + 4);
+    l->depth = ih[8];
+    l->adam7 = ih[12] == 1;
+    int ct = ih[9];
+    l->palette = ct == 3;
+    if ((l->depth != 8 && l->depth != 16) || (l->palette && l->depth != 8) || ih[10] != 0 || ih[11] != 0 || ih[12] > 1)
+        return 1;
+    l->bands = ct == 0 ? 1 : ct == 4 ? 2 : ct == 2 || ct == 3 ? 3 : ct == 6 ? 4 : 0;
+    return l->bands == 0;
+}
+
+/* PLTE of a palette image (elsewhere, a suggestion libpng may apply: left to pngload), once */
+static int pl_png_plte(const uint8_t *p, uint32_t len, pl_png_layout *l)
+{
+    if (!l->palette || l->n_pal != 0 || len % 3 != 0 || len == 0 || len > 3 * 256)
+        return 1;
+    l->n_pal = (int)(len / 3);
+    for (int i = 0; i < l->n_pal; i++) {
+        memcpy(l->pal[i], p + 3 * i, 3);
+        l->pal[i][3] = 255;
+    }
+    return 0;
+}
+
+/* tRNS of a palette image after its PLTE: alphas of the first len entries, 4 bands out */
+static int pl_png_trns(const uint8_t *p, uint32_t len, pl_png_layout *l)
+{
+    if (!l->palette || l->n_pal == 0 || l->bands == 4 || len == 0 || len > (uint32_t)l->n_pal)
+        return 1;
+    for (uint32_t i = 0; i < len; i++)
+        l->pal[i][3] = p[i];
+    l->bands = 4;
+    return 0;
+}
+
+/* First pass: check the layout and the CRCs of IHDR and IDAT, measure the IDAT stream, and match
+ * the header libvips read. 0 = the fast path takes it. */
+static int pl_png_scan(const uint8_t *d, size_t len, const VipsImage *head, pl_png_layout *l)
+{
+    memset(l, 0, sizeof(*l));
     for (size_t p = 8; p + 12 <= len;) {
         uint32_t L = pl_png_u32(d + p);
         if (L > len - p - 12)
             return 1;
         const uint8_t *type = d + p + 4;
-        if (memcmp(type, "IDAT", 4) == 0 || memcmp(type, "IHDR", 4) == 0)
-            if (libdeflate_crc32(0, type, L + 4) != pl_png_u32(d + p + 8 + L))
-                return 1;
-        if (memcmp(type, "IHDR", 4) == 0) {
-            if (L != 13)
-                return 1;
-            const uint8_t *ih = d + p + 8;
-            w = pl_png_u32(ih);
-            h = pl_png_u32(ih + 4);
-            depth = ih[8];
-            int ct = ih[9], interlace = ih[12];
-            if ((depth != 8 && depth != 16) || interlace != 0 || ih[10] != 0 || ih[11] != 0)
-                return 1;
-            bands = ct == 0 ? 1 : ct == 4 ? 2 : ct == 2 ? 3 : ct == 6 ? 4 : 0;
-            if (bands == 0)
-                return 1;
-        } else if (memcmp(type, "tRNS", 4) == 0 || memcmp(type, "PLTE", 4) == 0) {
+        bool ihdr = memcmp(type, "IHDR", 4) == 0, idat = memcmp(type, "IDAT", 4) == 0;
+        bool plte = memcmp(type, "PLTE", 4) == 0, trns = memcmp(type, "tRNS", 4) == 0;
+        if ((ihdr || idat || plte || trns) && libdeflate_crc32(0, type, L + 4) != pl_png_u32(d + p + 8 + L))
             return 1;
-        } else if (memcmp(type, "IDAT", 4) == 0) {
-            if (bands == 0)
-                return 1;
-            zlen += L;
-            n_idat++;
-        } else if (memcmp(type, "IEND", 4) == 0) {
-            break;
+        if ((ihdr && pl_png_ihdr(d + p + 8, L, l)) || (plte && pl_png_plte(d + p + 8, L, l)) ||
+            (trns && pl_png_trns(d + p + 8, L, l)) || (idat && (l->bands == 0 || (l->palette && l->n_pal == 0))))
+            return 1;
+        if (idat) {
+            l->zlen += L;
+            l->n_idat++;
         }
+        if (memcmp(type, "IEND", 4) == 0)
+            break;
         p += 12 + (size_t)L;
     }
-    if (bands == 0 || n_idat == 0 || w == 0 || h == 0 || (int)w != head->Xsize || (int)h != head->Ysize || head->Bands != bands ||
-        head->BandFmt != (depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR))
-        return 1;
-    int bpp = bands * depth / 8;
-    size_t s = (size_t)w * (size_t)bpp;
-    size_t raw = (s + 1) * (size_t)h;
-    /* one contiguous zlib stream: IDAT payloads are usually one or a few chunks */
-    uint8_t *z = NULL;
-    const uint8_t *zs = NULL;
-    if (n_idat > 1) {
-        z = g_try_malloc(zlen);
-        if (z == NULL)
-            return 1;
-    }
+    return l->bands == 0 || l->n_idat == 0 || l->w == 0 || l->h == 0 || (int)l->w != head->Xsize || (int)l->h != head->Ysize ||
+           head->Bands != l->bands || head->BandFmt != (l->depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR);
+}
+
+/* The zlib stream in one piece: the IDAT payload itself when there is one chunk, else the chunks
+ * copied into *copy (the caller's to g_free). NULL when memory runs out. */
+static const uint8_t *pl_png_stream(const uint8_t *d, size_t len, const pl_png_layout *l, uint8_t **copy)
+{
+    *copy = NULL;
+    if (l->n_idat > 1 && (*copy = g_try_malloc(l->zlen)) == NULL)
+        return NULL;
     size_t at = 0;
     for (size_t p = 8; p + 12 <= len;) {
         uint32_t L = pl_png_u32(d + p);
         if (memcmp(d + p + 4, "IDAT", 4) == 0) {
-            if (z != NULL)
-                memcpy(z + at, d + p + 8, L);
-            else
-                zs = d + p + 8;
+            if (*copy == NULL)
+                return d + p + 8;
+            memcpy(*copy + at, d + p + 8, L);
             at += L;
         } else if (memcmp(d + p + 4, "IEND", 4) == 0) {
             break;
         }
         p += 12 + (size_t)L;
     }
-    if (z != NULL)
-        zs = z;
-    uint8_t *buf = g_try_malloc(raw);
+    return *copy;
+}
+
+/* 8-bit, shrink-on-load: unfilter two rows at a time and box them into a new buffer of half the
+ * size (pl_png_box.c) while every alpha sample seen is 255 (a plain mean is then the premultiplied
+ * one); at the first row that is not, the boxing stops and the rest is only unfiltered (buf still
+ * holds every full row). Returns the half-size pixels or NULL (not boxed); *bad on damage. */
+static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int alpha, bool *opaque, bool *bad)
+{
+    int bpp = l->bands;
+    size_t s = (size_t)l->w * (size_t)bpp, os = ((size_t)l->w + 1) / 2 * (size_t)bpp;
+    uint8_t *small = g_try_malloc(os * (((size_t)l->h + 1) / 2));
+    *opaque = alpha != 0;
+    *bad = false;
+    for (size_t y = 0; y < l->h; y += 2) {
+        size_t y1 = VIPS_MIN(y + 2, (size_t)l->h);
+        if (pl_png_unfilter_rows(buf, s, y, y1, bpp, alpha, opaque) != 0) {
+            *bad = true;
+            break;
+        }
+        if (small != NULL && alpha != 0 && !*opaque)
+            VIPS_FREE(small);
+        if (small != NULL)
+            pl_png_box_row(small + y / 2 * os, buf + y * s, buf + (y1 - 1) * s, l->w, bpp);
+    }
+    if (*bad)
+        VIPS_FREE(small);
+    return small;
+}
+
+/* Adam7's seven passes: first column and row, column and row steps */
+static const uint8_t pl_png_adam7[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                           {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+
+/* Pixels of pass p along a side of n pixels, from first at step */
+static size_t pl_png_pass_n(uint32_t n, int first, int step)
+{
+    return n > (uint32_t)first ? (n - (uint32_t)first + (uint32_t)step - 1) / (uint32_t)step : 0;
+}
+
+/* Bytes of the inflated stream: rows with their filter byte (for Adam7, each non-empty pass's) */
+static size_t pl_png_raw_size(const pl_png_layout *l, int bpp)
+{
+    if (!l->adam7)
+        return ((size_t)l->w * (size_t)bpp + 1) * (size_t)l->h;
+    size_t raw = 0;
+    for (int p = 0; p < 7; p++) {
+        size_t pw = pl_png_pass_n(l->w, pl_png_adam7[p][0], pl_png_adam7[p][2]);
+        size_t ph = pl_png_pass_n(l->h, pl_png_adam7[p][1], pl_png_adam7[p][3]);
+        raw += pw > 0 ? (pw * (size_t)bpp + 1) * ph : 0;
+    }
+    return raw;
+}
+
+/* Adam7: each pass unfiltered in place where it lies in the inflated stream, then its pixels put
+ * in their places in a new buffer of the whole image (libvips' pngload, through libpng, takes
+ * 145-200 CPU-ms for a 2400x1600 RGBA photo -> 512² cover; here about a third). NULL on damage or
+ * when memory runs out. */
+static uint8_t *pl_png_deinterlace(uint8_t *raw, const pl_png_layout *l, int bpp, int alpha, bool *opaque)
+{
+    size_t B = (size_t)bpp, s = (size_t)l->w * B;
+    uint8_t *out = g_try_malloc(s * (size_t)l->h);
+    *opaque = alpha != 0;
+    for (int p = 0; p < 7 && out != NULL; p++) {
+        const uint8_t *a = pl_png_adam7[p];
+        size_t pw = pl_png_pass_n(l->w, a[0], a[2]), ph = pl_png_pass_n(l->h, a[1], a[3]);
+        if (pw == 0 || ph == 0)
+            continue;
+        if (pl_png_unfilter_rows(raw, pw * B, 0, ph, bpp, alpha, opaque) != 0) {
+            VIPS_FREE(out);
+            break;
+        }
+        for (size_t y = 0; y < ph; y++)
+            for (size_t x = 0; x < pw; x++)
+                memcpy(out + (a[1] + y * a[3]) * s + (a[0] + x * a[2]) * B, raw + (y * pw + x) * B, B);
+        raw += (pw * B + 1) * ph;
+    }
+    return out;
+}
+
+/* Palette indices (w x h bytes) to RGB or RGBA in a new buffer; NULL on an index past the
+ * palette (left to pngload) or when memory runs out. *opaque: RGBA whose palette alphas are 255. */
+static uint8_t *pl_png_expand(const uint8_t *idx, const pl_png_layout *l, bool *opaque)
+{
+    size_t n = (size_t)l->w * l->h, B = (size_t)l->bands;
+    uint8_t *out = g_try_malloc(n * B);
+    *opaque = B == 4;
+    for (int i = 0; i < l->n_pal; i++)
+        *opaque = *opaque && l->pal[i][3] == 255;
+    for (size_t i = 0; i < n && out != NULL; i++) {
+        if (idx[i] >= l->n_pal) {
+            VIPS_FREE(out);
+        } else {
+            memcpy(out + i * B, l->pal[idx[i]], B);
+        }
+    }
+    return out;
+}
+
+/* Inflate and unfilter into a new buffer of h rows of w pixels (host byte order), or of half that
+ * when shrink is 2 and the image 8-bit and opaque (l->w, l->h then say so); NULL on damage or when
+ * memory runs out. *opaque: every alpha sample is all ones (false without alpha). */
+static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bool *opaque)
+{
+    int bpp = l->palette ? 1 : l->bands * l->depth / 8;
+    size_t s = (size_t)l->w * (size_t)bpp, raw = pl_png_raw_size(l, bpp), got = 0;
+    int alpha = !l->palette && (l->bands == 2 || l->bands == 4) ? l->depth / 8 : 0;
+    uint8_t *buf = g_try_malloc(raw), *small = NULL;
     struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
-    size_t got = 0;
-    int rc = 1;
-    if (buf == NULL || dd == NULL || libdeflate_zlib_decompress(dd, zs, zlen, buf, raw, &got) != LIBDEFLATE_SUCCESS || got != raw ||
-        pl_png_unfilter_image(buf, s, h, bpp))
-        goto done;
-    if (depth == 16)
-        pl_png_unfilter_be16(buf, s * h);
-    VipsImage **slot = pl_ctx_slot(c);
-    *slot = vips_image_new_from_memory(buf, s * h, (int)w, (int)h, bands, depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR);
-    if (*slot == NULL)
-        goto done;
-    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_png_free), buf);
-    c->owned_pixels = buf;
-    buf = NULL;
-    pl_ops_copy_meta(head, *slot);
-    if (depth == 16)
-        (*slot)->Type = bands >= 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
-    else
-        (*slot)->Type = bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
-    *out = *slot;
-    rc = 0;
-done:
+    bool ok =
+        buf != NULL && dd != NULL && libdeflate_zlib_decompress(dd, z, l->zlen, buf, raw, &got) == LIBDEFLATE_SUCCESS && got == raw;
     if (dd != NULL)
         libdeflate_free_decompressor(dd);
-    g_free(buf);
-    g_free(z);
-    return rc;
+    if (ok && l->adam7) {
+        uint8_t *whole = pl_png_deinterlace(buf, l, bpp, alpha, opaque);
+        g_free(buf);
+        buf = whole;
+        ok = buf != NULL;
+    } else if (ok && shrink == 2 && l->depth == 8 && !l->palette) {
+        bool bad;
+        small = pl_png_unfilter_box(buf, l, alpha, opaque, &bad);
+        ok = !bad;
+    } else if (ok) {
+        ok = pl_png_unfilter_image(buf, s, l->h, bpp, alpha, opaque) == 0;
+    }
+    if (!ok || small != NULL) {
+        g_free(buf);
+        if (small != NULL) {
+            l->w = (l->w + 1) / 2;
+            l->h = (l->h + 1) / 2;
+        }
+        return small;
+    }
+    if (l->depth == 16)
+        pl_png_unfilter_be16(buf, s * l->h);
+    if (l->palette) {
+        uint8_t *rgb = pl_png_expand(buf, l, opaque);
+        g_free(buf);
+        buf = rgb;
+    }
+    return buf;
+}
+
+/* The pixels as a libvips memory image in a slot of c->base, with head's metadata; the image
+ * owns buf from then on (also on failure: NULL). */
+static VipsImage *pl_png_image(pl_ctx *c, uint8_t *buf, const pl_png_layout *l, VipsImage *head)
+{
+    size_t bytes = (size_t)l->w * l->h * (size_t)(l->bands * l->depth / 8);
+    VipsImage **slot = pl_ctx_slot(c);
+    *slot = vips_image_new_from_memory(buf, bytes, (int)l->w, (int)l->h, l->bands,
+                                       l->depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR);
+    if (*slot == NULL) {
+        g_free(buf);
+        return NULL;
+    }
+    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_png_free), buf);
+    pl_ops_copy_meta(head, *slot);
+    if (l->depth == 16)
+        (*slot)->Type = l->bands >= 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
+    else
+        (*slot)->Type = l->bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
+    return *slot;
+}
+
+int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, int shrink, VipsImage **out)
+{
+    pl_png_layout l;
+    if (len < 8 + 25 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0 || head == NULL || pl_png_scan(d, len, head, &l))
+        return 1;
+    uint8_t *copy;
+    const uint8_t *z = pl_png_stream(d, len, &l, &copy);
+    bool opaque = false;
+    uint8_t *buf = z != NULL ? pl_png_pixels(z, &l, shrink, &opaque) : NULL;
+    g_free(copy);
+    VipsImage *im = buf != NULL ? pl_png_image(c, buf, &l, head) : NULL;
+    if (im == NULL)
+        return 1;
+    c->owned_pixels = buf;
+    c->opaque_pixels = opaque ? buf : NULL;
+    *out = im;
+    return 0;
 }

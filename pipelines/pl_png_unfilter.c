@@ -18,7 +18,11 @@
  * there. Pixels at 3 and 6 bytes are stored with their exact size and loaded 4 or 8 bytes wide
  * (exact at a row's end), so that no store reaches bytes the chain has not read yet: rows can be
  * unfiltered in place, each moving down by its filter byte and the ones before it
- * (pl_png_unfilter_image).
+ * (pl_png_unfilter_image). Two Paeth rows in a row at 4 bytes per pixel (RGBA photos: most of
+ * their rows) go together: row y's pixel x and row y + 1's pixel x - 1 share the registers' halves,
+ * two chains per instruction (2400x1600 RGBA: about 4 CPU-ms less); row y's filtered bytes are
+ * copied aside first, as row y + 1's output lands on them in place. While a row is in cache, an
+ * alpha channel is also checked for 255 everywhere (pl_png_row_opaque).
  *
  * Thread-safe: no state; the implementation is chosen per image (pl_png_unfilter_best).
  */
@@ -190,6 +194,19 @@ PL_UF_INLINE __m128i pl_uf_abs16_sse2(__m128i v)
     return _mm_max_epi16(v, _mm_sub_epi16(_mm_setzero_si128(), v));
 }
 
+/* The next pixel of a Paeth chain in 16-bit lanes: a (left), b (above), c (above left), cx = c +
+ * the filtered byte; ABS is SSE2's or SSSE3's */
+#define PL_UF_PAETH_NEXT(ABS, a, b, c, cx, lo)                                                                                     \
+    __extension__({                                                                                                                \
+        __m128i bc = _mm_sub_epi16(b, c), pa = ABS(bc);                                                                            \
+        __m128i ac = _mm_sub_epi16(a, c);                                                                                          \
+        __m128i pb = ABS(ac), pc = ABS(_mm_add_epi16(ac, bc));                                                                     \
+        __m128i use_b = _mm_cmpgt_epi16(pa, pb);                                      /* pb < pa */                                \
+        __m128i use_c = _mm_cmpgt_epi16(_mm_min_epi16(pa, pb), pc);                   /* pc < both */                              \
+        __m128i off = _mm_xor_si128(ac, _mm_and_si128(_mm_xor_si128(ac, bc), use_b)); /* a - c or b - c */                         \
+        _mm_and_si128(_mm_add_epi16(cx, _mm_andnot_si128(use_c, off)), lo);                                                        \
+    })
+
 /* Paeth at 3, 4, 6, 8 bytes per pixel (up != NULL), in 16-bit lanes; ABS is SSE2's or SSSE3's */
 #define PL_UF_PAETH_PX(ABS)                                                                                                        \
     do {                                                                                                                           \
@@ -199,13 +216,7 @@ PL_UF_INLINE __m128i pl_uf_abs16_sse2(__m128i v)
             int wide = x + 8 <= n;                                                                                                 \
             __m128i b = _mm_unpacklo_epi8(pl_uf_load(up + x, bpp, wide), zero);                                                    \
             __m128i cx = _mm_add_epi16(c, _mm_unpacklo_epi8(pl_uf_load(src + x, bpp, wide), zero));                                \
-            __m128i bc = _mm_sub_epi16(b, c), pa = ABS(bc);                                                                        \
-            __m128i ac = _mm_sub_epi16(a, c);                                                                                      \
-            __m128i pb = ABS(ac), pc = ABS(_mm_add_epi16(ac, bc));                                                                 \
-            __m128i use_b = _mm_cmpgt_epi16(pa, pb);                                      /* pb < pa */                            \
-            __m128i use_c = _mm_cmpgt_epi16(_mm_min_epi16(pa, pb), pc);                   /* pc < both */                          \
-            __m128i off = _mm_xor_si128(ac, _mm_and_si128(_mm_xor_si128(ac, bc), use_b)); /* a - c or b - c */                     \
-            a = _mm_and_si128(_mm_add_epi16(cx, _mm_andnot_si128(use_c, off)), lo);                                                \
+            a = PL_UF_PAETH_NEXT(ABS, a, b, c, cx, lo);                                                                            \
             pl_uf_store(dst + x, _mm_packus_epi16(a, a), bpp);                                                                     \
             c = b;                                                                                                                 \
         }                                                                                                                          \
@@ -227,6 +238,39 @@ PL_UF_PAETH_FN(pl_uf_paeth3_ssse3, PL_UF_SSSE3, _mm_abs_epi16, 3)
 PL_UF_PAETH_FN(pl_uf_paeth4_ssse3, PL_UF_SSSE3, _mm_abs_epi16, 4)
 PL_UF_PAETH_FN(pl_uf_paeth6_ssse3, PL_UF_SSSE3, _mm_abs_epi16, 6)
 PL_UF_PAETH_FN(pl_uf_paeth8_ssse3, PL_UF_SSSE3, _mm_abs_epi16, 8)
+
+/* Paeth on two rows at once, 4 bytes per pixel: row y's pixel x in the low half of the registers,
+ * row y + 1's pixel x - 1 in the high half, so that two chains share each instruction (the row
+ * above row y + 1's pixel is row y's result of the step before: b's high half is a's low half).
+ * s0 must not lie in the rows being written (pl_png_unfilter_rows copies it aside). */
+#define PL_UF_PAETH2_FN(name, attr, ABS)                                                                                           \
+    attr static void name(uint8_t *d0, const uint8_t *s0, const uint8_t *up, uint8_t *d1, const uint8_t *s1, size_t w)             \
+    {                                                                                                                              \
+        const __m128i zero = _mm_setzero_si128(), lo = _mm_set1_epi16(0xff);                                                       \
+        __m128i a = zero, c = zero;                                                                                                \
+        for (size_t x = 0; x <= w; x++) {                                                                                          \
+            uint32_t u = 0, p0 = 0, p1 = 0;                                                                                        \
+            if (x < w) {                                                                                                           \
+                memcpy(&u, up + 4 * x, 4);                                                                                         \
+                memcpy(&p0, s0 + 4 * x, 4);                                                                                        \
+            }                                                                                                                      \
+            if (x > 0)                                                                                                             \
+                memcpy(&p1, s1 + 4 * (x - 1), 4);                                                                                  \
+            __m128i sv = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)p0), _mm_cvtsi32_si128((int)p1));                               \
+            __m128i cx = _mm_add_epi16(c, _mm_unpacklo_epi8(sv, zero));                                                            \
+            __m128i b = _mm_unpacklo_epi64(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)u), zero), a);                                 \
+            a = PL_UF_PAETH_NEXT(ABS, a, b, c, cx, lo);                                                                            \
+            __m128i pk = _mm_packus_epi16(a, a);                                                                                   \
+            uint32_t r0 = (uint32_t)_mm_cvtsi128_si32(pk), r1 = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(pk, 4));                \
+            if (x < w)                                                                                                             \
+                memcpy(d0 + 4 * x, &r0, 4);                                                                                        \
+            if (x > 0)                                                                                                             \
+                memcpy(d1 + 4 * (x - 1), &r1, 4);                                                                                  \
+            c = b;                                                                                                                 \
+        }                                                                                                                          \
+    }
+PL_UF_PAETH2_FN(pl_uf_paeth4x2_sse2, , pl_uf_abs16_sse2)
+PL_UF_PAETH2_FN(pl_uf_paeth4x2_ssse3, PL_UF_SSSE3, _mm_abs_epi16)
 
 /* Each bpp gets its own copy of the loops (a constant bpp makes the loads and stores fixed). */
 #define PL_UF_BY_BPP(fn, ...)                                                                                                      \
@@ -341,16 +385,76 @@ int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src,
     return 0;
 }
 
-int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp)
+/* The row's bytes AND-ed 8 at a time: bpp 2, 4 and 8 divide 8, so every word holds whole pixels
+ * with their alpha bytes at the same places (mask m); the tail is a whole number of pixels, padded
+ * with ones. gcc vectorises the AND; a 2400-pixel RGBA row costs well under a microsecond. */
+bool pl_png_row_opaque(const uint8_t *row, size_t n, int bpp, int alpha)
 {
+    uint8_t mb[8] = {0}, tail[8];
+    for (int i = 0; i < 8; i++)
+        mb[i] = i % bpp >= bpp - alpha ? 0xff : 0;
+    uint64_t m, w, acc = ~(uint64_t)0;
+    memcpy(&m, mb, 8);
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        memcpy(&w, row + k, 8);
+        acc &= w;
+    }
+    memset(tail, 0xff, 8);
+    memcpy(tail, row + k, n - k);
+    memcpy(&w, tail, 8);
+    acc &= w;
+    return (acc & m) == m;
+}
+
+/* Rows y and y + 1, both Paeth at 4 bytes per pixel, y > 0, with SIMD: unfiltered together
+ * (row y's filtered bytes copied to tmp first: row y + 1's output overwrites them in place).
+ * 1 = done, 0 = not that case. */
+static int pl_uf_pair(pl_unfilter_impl impl, uint8_t *buf, size_t s, size_t y, size_t y1, int bpp, uint8_t **tmp)
+{
+#ifdef PL_UNFILTER_X86
+    const uint8_t *f0 = buf + y * (s + 1), *f1 = f0 + s + 1;
+    if (impl == PL_UNFILTER_SCALAR || bpp != 4 || y == 0 || y + 1 >= y1 || f0[0] != 4 || f1[0] != 4 || !pl_png_unfilter_has(impl) ||
+        (*tmp == NULL && (*tmp = malloc(s)) == NULL))
+        return 0;
+    memcpy(*tmp, f0 + 1, s);
+    uint8_t *d0 = buf + y * s;
+    (impl == PL_UNFILTER_SSSE3 ? pl_uf_paeth4x2_ssse3 : pl_uf_paeth4x2_sse2)(d0, *tmp, d0 - s, d0 + s, f1 + 1, s / 4);
+    return 1;
+#else
+    (void)impl, (void)buf, (void)s, (void)y, (void)y1, (void)bpp, (void)tmp;
+    return 0;
+#endif
+}
+
+int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque)
+{
+    if (alpha != 0 && (opaque == NULL || alpha > 2 || (bpp != 2 && bpp != 4 && bpp != 8) || alpha >= bpp))
+        return -1;
     pl_unfilter_impl impl = pl_png_unfilter_best();
-    for (size_t i = 0; i < h; i++) {
+    uint8_t *tmp = NULL;
+    int rc = 0;
+    for (size_t i = y0; i < y1 && rc == 0; i++) {
         const uint8_t *src = buf + i * (s + 1);
         uint8_t *dst = buf + i * s;
-        if (pl_png_unfilter_row(impl, dst, src + 1, i > 0 ? dst - s : NULL, s, bpp, src[0]) != 0)
-            return -1;
+        size_t rows = 1;
+        if (pl_uf_pair(impl, buf, s, i, y1, bpp, &tmp))
+            rows = 2;
+        else if (pl_png_unfilter_row(impl, dst, src + 1, i > 0 ? dst - s : NULL, s, bpp, src[0]) != 0)
+            rc = -1;
+        for (size_t k = 0; k < rows && rc == 0 && alpha != 0 && *opaque; k++)
+            *opaque = pl_png_row_opaque(dst + k * s, s, bpp, alpha);
+        i += rows - 1;
     }
-    return 0;
+    free(tmp);
+    return rc;
+}
+
+int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, bool *opaque)
+{
+    if (opaque != NULL)
+        *opaque = alpha != 0;
+    return pl_png_unfilter_rows(buf, s, 0, h, bpp, alpha, opaque);
 }
 
 void pl_png_unfilter_be16(uint8_t *p, size_t n)

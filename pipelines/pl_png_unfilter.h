@@ -6,6 +6,7 @@
 #ifndef PL_PNG_UNFILTER_H
 #define PL_PNG_UNFILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,8 +28,19 @@ int pl_png_unfilter_has(pl_unfilter_impl impl);
 int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src, const uint8_t *up, size_t n, int bpp, int filter);
 
 /* Unfilter h rows stored as [filter byte, s bytes] at buf + i*(s+1) into rows of s bytes at
- * buf + i*s (in place, with the best implementation). Returns -1 on a bad filter byte. */
-int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp);
+ * buf + i*s (in place, with the best implementation). alpha = bytes of alpha at the end of each
+ * pixel (0 none, 1 for 8-bit GA/RGBA, 2 for 16-bit; bpp 2, 4 or 8 when not 0); then *opaque says
+ * whether every alpha sample is all ones (255, 65535), checked on each row while it is in cache.
+ * Returns -1 on a bad filter byte or alpha layout. */
+int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, bool *opaque);
+
+/* The same for rows y0 .. y1 - 1 only (the rows before y0 done already): *opaque stays true while
+ * every alpha sample seen is all ones (start it at alpha != 0); alpha 0 leaves it alone. */
+int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque);
+
+/* 1 when every pixel of a row of n bytes (a whole number of pixels of bpp 2, 4 or 8 bytes) ends
+ * in alpha bytes of 0xff. */
+bool pl_png_row_opaque(const uint8_t *row, size_t n, int bpp, int alpha);
 
 /* 16-bit samples from PNG's big-endian order to the host's, in place (n bytes, n even). */
 void pl_png_unfilter_be16(uint8_t *p, size_t n);

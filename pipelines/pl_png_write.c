@@ -77,6 +77,93 @@ static bool pl_pngw_icc_ok(const uint8_t *icc, size_t len)
            ((uint32_t)icc[0] << 24 | (uint32_t)icc[1] << 16 | (uint32_t)icc[2] << 8 | icc[3]) == len;
 }
 
+/* The image's ICC profile when asked and libpng would keep it: *icc NULL when none; 1 when the
+ * profile is doubtful (the caller then leaves the image to pngsave). */
+static int pl_pngw_icc(VipsImage *im, const pl_pngw_opts *o, const uint8_t **icc, size_t *icc_len)
+{
+    *icc = NULL;
+    *icc_len = 0;
+    if (!o->icc || !vips_image_get_typeof(im, VIPS_META_ICC_NAME))
+        return 0;
+    const void *d = NULL;
+    if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &d, icc_len) || !pl_pngw_icc_ok(d, *icc_len))
+        return 1;
+    *icc = d;
+    return 0;
+}
+
+/* The iCCP payload (name "icc", NUL, method 0, zlib stream) in a new buffer; NULL when memory runs
+ * out. */
+static uint8_t *pl_pngw_iccp(struct libdeflate_compressor *dc, const uint8_t *icc, size_t icc_len, size_t *len)
+{
+    size_t bound = libdeflate_zlib_compress_bound(dc, icc_len);
+    uint8_t *z = g_try_malloc(5 + bound);
+    size_t zlen = z != NULL ? libdeflate_zlib_compress(dc, icc, icc_len, z + 5, bound) : 0;
+    if (zlen == 0) {
+        g_free(z);
+        return NULL;
+    }
+    memcpy(z, "icc\0\0", 5);
+    *len = 5 + zlen;
+    return z;
+}
+
+/* Every row with its filter byte (Paeth or none) into filt, (s + 1) * h bytes; zero = s zero
+ * bytes, the row above the first. */
+static void pl_pngw_rows(VipsImage *im, const pl_pngw_opts *o, uint8_t *filt, const uint8_t *zero)
+{
+    size_t s = (size_t)im->Xsize * (size_t)im->Bands;
+    for (size_t y = 0; y < (size_t)im->Ysize; y++) {
+        const uint8_t *cur = VIPS_IMAGE_ADDR(im, 0, y);
+        const uint8_t *up = y > 0 ? VIPS_IMAGE_ADDR(im, 0, y - 1) : zero;
+        uint8_t *row = filt + y * (s + 1);
+        row[0] = o->filter == PL_PNGW_NONE ? 0 : 4;
+        if (o->filter == PL_PNGW_NONE)
+            memcpy(row + 1, cur, s);
+        else
+            pl_pngw_paeth(row + 1, cur, up, s, im->Bands);
+    }
+}
+
+/* The bytes before the IDAT chunks: signature, IHDR, pHYs, iCCP (iccp NULL: none); returns
+ * their length (8 + 25 + 21 + iCCP's 12 + iccp_len). */
+static size_t pl_pngw_head(uint8_t *out, VipsImage *im, uint32_t xppm, uint32_t yppm, const uint8_t *iccp, size_t iccp_len)
+{
+    static const uint8_t colour[5] = {0, 0, 4, 2, 6};
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    size_t at = 8;
+    uint8_t ihdr[13];
+    pl_pngw_put32(ihdr, (uint32_t)im->Xsize);
+    pl_pngw_put32(ihdr + 4, (uint32_t)im->Ysize);
+    ihdr[8] = 8;
+    ihdr[9] = colour[im->Bands];
+    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filtering, no interlace */
+    at += pl_pngw_chunk(out + at, "IHDR", ihdr, 13);
+    uint8_t phys[9];
+    pl_pngw_put32(phys, xppm);
+    pl_pngw_put32(phys + 4, yppm);
+    phys[8] = 1; /* unit: metre */
+    at += pl_pngw_chunk(out + at, "pHYs", phys, 9);
+    if (iccp != NULL)
+        at += pl_pngw_chunk(out + at, "iCCP", iccp, iccp_len);
+    return at;
+}
+
+/* The zlib stream of zlen bytes at out + head + 8 spread into IDAT chunks in place, last chunk
+ * first (each moves up by 12 bytes per chunk before it), then IEND; returns the file's length. */
+static size_t pl_pngw_idat(uint8_t *out, size_t head, size_t zlen)
+{
+    size_t n = (zlen + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
+    for (size_t k = n; k-- > 0;) {
+        size_t clen = k + 1 < n ? PL_PNGW_CHUNK : zlen - k * PL_PNGW_CHUNK;
+        uint8_t *dst = out + head + k * (PL_PNGW_CHUNK + 12);
+        memmove(dst + 8, out + head + 8 + k * PL_PNGW_CHUNK, clen);
+        pl_pngw_chunk(dst, "IDAT", dst + 8, clen);
+    }
+    size_t at = head + zlen + 12 * n;
+    return at + pl_pngw_chunk(out + at, "IEND", NULL, 0);
+}
+
 int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
 {
     *buf = NULL;
@@ -86,88 +173,32 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
         im->Xsize < 1 || im->Ysize < 1 || o->level < 0 || o->level > 12)
         return 1;
     double xppm = VIPS_RINT(im->Xres * 1000), yppm = VIPS_RINT(im->Yres * 1000);
-    if (!(xppm >= 0 && xppm <= INT32_MAX && yppm >= 0 && yppm <= INT32_MAX))
+    const uint8_t *icc;
+    size_t icc_len;
+    if (!(xppm >= 0 && xppm <= INT32_MAX && yppm >= 0 && yppm <= INT32_MAX) || pl_pngw_icc(im, o, &icc, &icc_len))
         return 1;
-    const uint8_t *icc = NULL;
-    size_t icc_len = 0;
-    if (o->icc && vips_image_get_typeof(im, VIPS_META_ICC_NAME)) {
-        const void *d = NULL;
-        if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &d, &icc_len) || !pl_pngw_icc_ok(d, icc_len))
-            return 1;
-        icc = d;
-    }
-    size_t s = (size_t)im->Xsize * (size_t)bands, h = (size_t)im->Ysize;
-    size_t raw = (s + 1) * h;
+    size_t s = (size_t)im->Xsize * (size_t)bands, raw = (s + 1) * (size_t)im->Ysize;
     struct libdeflate_compressor *dc = libdeflate_alloc_compressor(o->level);
     uint8_t *filt = g_try_malloc(raw);
     uint8_t *zero = g_try_malloc0(s); /* the row above the first */
-    uint8_t *icc_z = NULL, *out = NULL;
-    size_t icc_zlen = 0;
+    uint8_t *iccp = NULL, *out = NULL;
+    size_t iccp_len = 0;
     int rc = -1;
-    if (dc == NULL || filt == NULL || zero == NULL)
+    if (dc == NULL || filt == NULL || zero == NULL || (icc != NULL && (iccp = pl_pngw_iccp(dc, icc, icc_len, &iccp_len)) == NULL))
         goto done;
-    if (icc != NULL) {
-        size_t bound = libdeflate_zlib_compress_bound(dc, icc_len);
-        icc_z = g_try_malloc(5 + bound);
-        if (icc_z == NULL)
-            goto done;
-        memcpy(icc_z, "icc\0\0", 5); /* name, NUL, compression method 0 */
-        icc_zlen = libdeflate_zlib_compress(dc, icc, icc_len, icc_z + 5, bound);
-        if (icc_zlen == 0)
-            goto done;
-        icc_zlen += 5;
-    }
-    for (size_t y = 0; y < h; y++) {
-        const uint8_t *cur = VIPS_IMAGE_ADDR(im, 0, y);
-        const uint8_t *up = y > 0 ? VIPS_IMAGE_ADDR(im, 0, y - 1) : zero;
-        uint8_t *row = filt + y * (s + 1);
-        row[0] = o->filter == PL_PNGW_NONE ? 0 : 4;
-        if (o->filter == PL_PNGW_NONE)
-            memcpy(row + 1, cur, s);
-        else
-            pl_pngw_paeth(row + 1, cur, up, s, bands);
-    }
-    /* The zlib stream is compressed straight into the output after the header chunks, then spread
-     * into IDAT chunks in place, last chunk first (each moves up by 12 bytes per chunk before it). */
-    size_t head = 8 + 25 + 21 + (icc != NULL ? 12 + icc_zlen : 0);
+    pl_pngw_rows(im, o, filt, zero);
+    /* the zlib stream is compressed straight into the output after the header chunks */
+    size_t head = 8 + 25 + 21 + (iccp != NULL ? 12 + iccp_len : 0);
     size_t zbound = libdeflate_zlib_compress_bound(dc, raw);
     size_t n_max = (zbound + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
     out = g_try_malloc(head + zbound + 12 * n_max + 12);
-    if (out == NULL)
-        goto done;
-    size_t zlen = libdeflate_zlib_compress(dc, filt, raw, out + head + 8, zbound);
+    size_t zlen = out != NULL ? libdeflate_zlib_compress(dc, filt, raw, out + head + 8, zbound) : 0;
     if (zlen == 0)
         goto done;
-    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
-    size_t at = 8;
-    uint8_t ihdr[13];
-    pl_pngw_put32(ihdr, (uint32_t)im->Xsize);
-    pl_pngw_put32(ihdr + 4, (uint32_t)im->Ysize);
-    static const uint8_t colour[5] = {0, 0, 4, 2, 6};
-    ihdr[8] = 8;
-    ihdr[9] = colour[bands];
-    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filtering, no interlace */
-    at += pl_pngw_chunk(out + at, "IHDR", ihdr, 13);
-    uint8_t phys[9];
-    pl_pngw_put32(phys, (uint32_t)xppm);
-    pl_pngw_put32(phys + 4, (uint32_t)yppm);
-    phys[8] = 1; /* unit: metre */
-    at += pl_pngw_chunk(out + at, "pHYs", phys, 9);
-    if (icc != NULL)
-        at += pl_pngw_chunk(out + at, "iCCP", icc_z, icc_zlen);
-    size_t n = (zlen + PL_PNGW_CHUNK - 1) / PL_PNGW_CHUNK;
-    for (size_t k = n; k-- > 0;) {
-        size_t clen = k + 1 < n ? PL_PNGW_CHUNK : zlen - k * PL_PNGW_CHUNK;
-        uint8_t *dst = out + head + k * (PL_PNGW_CHUNK + 12);
-        memmove(dst + 8, out + head + 8 + k * PL_PNGW_CHUNK, clen);
-        pl_pngw_chunk(dst, "IDAT", dst + 8, clen);
-    }
-    at = head + zlen + 12 * n;
-    at += pl_pngw_chunk(out + at, "IEND", NULL, 0);
+    pl_pngw_head(out, im, (uint32_t)xppm, (uint32_t)yppm, iccp, iccp_len);
+    size_t at = pl_pngw_idat(out, head, zlen);
     uint8_t *shrunk = g_try_realloc(out, at);
-    if (shrunk != NULL)
-        out = shrunk;
-    *buf = out;
+    *buf = shrunk != NULL ? shrunk : out;
     *len = at;
     out = NULL;
     rc = 0;
@@ -176,7 +207,7 @@ done:
         libdeflate_free_compressor(dc);
     g_free(filt);
     g_free(zero);
-    g_free(icc_z);
+    g_free(iccp);
     g_free(out);
     return rc;
 }

@@ -2,7 +2,7 @@
 # make-corpus.sh: a benchmark corpus that nobody tuned for. From the photos of a folder it writes the
 # same pictures through several ordinary encoders and settings (Debian tools only): PNGs from
 # ImageMagick, libvips (each filter), a plain Python+zlib writer (adaptive, Paeth-only, tRNS),
-# palette, grey, 16-bit, interlaced and transparent ones; JPEGs from cjpeg (baseline, progressive,
+# palette, grey, 16-bit, interlaced, RGBA with an alpha ramp, an opaque alpha or a cut-out; JPEGs from cjpeg (baseline, progressive,
 # 4:4:4, 4:2:0, restart markers, optimised Huffman, with EXIF), libvips and ImageMagick; WebP and
 # AVIF/HEIC when cwebp / heif-enc are there. Images go to OUT/images/, and OUT/corpus.tsv lists
 # each file with its encoder, settings, size, bytes and, for PNGs, how many rows carry each filter.
@@ -172,6 +172,12 @@ for src in "$photos"/*; do
             try "$name-im-rgba-q$q.png" "ImageMagick convert" "RGBA, -quality $q" \
                 convert "$tmp/rgba.png" -strip -quality "$q" "PNG32:$img/$name-im-rgba-q$q.png"
         done
+        try "$name-im-rgba-opaque.png" "ImageMagick convert" "RGBA, alpha 255 everywhere (PNG32 of an RGB photo), default" \
+            convert "$tmp/rgb.png" -strip -alpha set -channel A -evaluate set 100% +channel "PNG32:$img/$name-im-rgba-opaque.png"
+        try "$name-im-rgba-cutout.png" "ImageMagick convert" "RGBA, an ellipse cut out (alpha 0 outside, 6 px soft edge), default" \
+            convert "$tmp/rgb.png" -strip \( -size "${w}x$h" xc:black -fill white \
+            -draw "ellipse $((w / 2)),$((h / 2)) $((w * 5 / 12)),$((h * 5 / 12)) 0,360" -blur 0x6 \) \
+            -alpha off -compose copy_opacity -composite "PNG32:$img/$name-im-rgba-cutout.png"
         try "$name-im-rgb.png" "ImageMagick convert" "RGB, default" convert "$tmp/rgb.png" -strip "PNG24:$img/$name-im-rgb.png"
         try "$name-im-grey.png" "ImageMagick convert" "grey 8-bit, default" \
             convert "$tmp/rgb.png" -strip -colorspace Gray -depth 8 "PNG:$img/$name-im-grey.png"

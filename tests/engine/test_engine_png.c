@@ -5,7 +5,13 @@
  * path and with IMGPIPE_NO_FAST_PNG=1, and the results must agree to the pixel (or fail alike).
  * Also: PNG output is never larger than libvips' default pngsave (compression 6, no filter), on the
  * libdeflate writer's path (pl_png_write.c: no compression asked) and on libpng's (compression=6).
+ * An opaque RGBA photo (premultiply skipped; shrink-on-load, a 2x2 box, at 3x the target and more)
+ * stays within one level (40 dB when shrunk) of libvips' pngload path, and a hard transparent edge
+ * resizes without a dark fringe on both paths, with the same pixels. Adam7 PNGs of every layout
+ * the fast path takes give pngload's pixels; so do palette PNGs with and without tRNS, and with an
+ * index past the palette (the fast path leaves those to pngload).
  */
+#include <libdeflate.h>
 #include <stdlib.h>
 
 #include "engine_util.h"
@@ -31,7 +37,9 @@ static double png_maxdiff(const pl_result *a, const pl_result *b)
     return m;
 }
 
-static void test_same(const char *rel, const char *spec)
+/* min_db 0: the same pixels exactly; else (a spec where the fast path may shrink on load, a 2x2
+ * box) the same or at least min_db dB PSNR apart */
+static void test_same(const char *rel, const char *spec, double min_db)
 {
     eu_file f = eu_read(rel);
     pl_result a, b;
@@ -41,8 +49,13 @@ static void test_same(const char *rel, const char *spec)
     if (ra != 0 || rb != 0)
         ok(ra == rb && ea.code == eb.code, "%s %s: both paths fail alike (%s / %s)", rel, spec, pl_error_name(ea.code),
            pl_error_name(eb.code));
-    else
+    else if (min_db == 0)
         ok(png_maxdiff(&a, &b) == 0, "%s %s: fast path = libvips' pngload (%dx%d)", rel, spec, a.width, a.height);
+    else {
+        double db = png_maxdiff(&a, &b) == 0 ? 99 : eu_psnr(a.data, a.len, b.data, b.len);
+        ok(db >= min_db, "%s %s: fast path %.1f dB from libvips' pngload (>= %.0f; %dx%d)", rel, spec, db, min_db, a.width,
+           a.height);
+    }
     pl_result_clear(&a);
     pl_result_clear(&b);
     eu_free(&f);
@@ -66,6 +79,209 @@ static void test_size(const char *rel, const char *spec)
     VIPS_UNREF(out);
     pl_result_clear(&r);
     eu_free(&f);
+}
+
+/* An encoded PNG (libpng's adaptive filters, as ordinary encoders write them) of w x h RGBA
+ * pixels; the caller g_frees data. */
+static eu_file png_of_rgba(const uint8_t *px, int w, int h)
+{
+    eu_file f = {NULL, 0};
+    VipsImage *im = vips_image_new_from_memory(px, (size_t)w * h * 4, w, h, 4, VIPS_FORMAT_UCHAR);
+    if (im != NULL) {
+        im->Type = VIPS_INTERPRETATION_sRGB;
+        void *buf = NULL;
+        if (vips_pngsave_buffer(im, &buf, &f.len, "filter", VIPS_FOREIGN_PNG_FILTER_ALL, "strip", TRUE, NULL) == 0)
+            f.data = buf;
+    }
+    VIPS_UNREF(im);
+    return f;
+}
+
+/* The decoded output in memory (8-bit), or NULL. */
+static VipsImage *png_pixels(const pl_result *r)
+{
+    VipsImage *x = vips_image_new_from_buffer(r->data, r->len, "", NULL);
+    VipsImage *m = x != NULL ? vips_image_copy_memory(x) : NULL;
+    VIPS_UNREF(x);
+    return m;
+}
+
+/* A photo with an alpha of 255 everywhere: the fast path skips premultiplying it; the result must
+ * be libvips' pngload path's within one level (min_db 0), or min_db dB PSNR from it where the
+ * fast path shrinks on load, and stay RGBA with its alpha at 255. */
+static void test_opaque_alpha(const char *spec, double min_db)
+{
+    eu_file rgb = eu_read("photos/kodim23-parrots.png");
+    VipsImage *in = rgb.len ? vips_image_new_from_buffer(rgb.data, rgb.len, "", NULL) : NULL, *rgba = NULL, *mem = NULL;
+    eu_file f = {NULL, 0};
+    if (in != NULL && vips_bandjoin_const1(in, &rgba, 255, NULL) == 0 && (mem = vips_image_copy_memory(rgba)) != NULL)
+        f = png_of_rgba(vips_image_get_data(mem), mem->Xsize, mem->Ysize);
+    pl_result a, b;
+    pl_error ea, eb;
+    int ra = f.len ? eu_run(spec, &f, &a, &ea) : -1, rb = f.len ? eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &b, &eb) : -1;
+    VipsImage *pa = ra == 0 ? png_pixels(&a) : NULL, *alpha = NULL;
+    double d = ra == 0 && rb == 0 ? png_maxdiff(&a, &b) : -1, amin = 0;
+    double db = ra == 0 && rb == 0 ? eu_psnr(a.data, a.len, b.data, b.len) : -1;
+    if (pa != NULL && pa->Bands == 4 && vips_extract_band(pa, &alpha, 3, NULL) == 0 && vips_min(alpha, &amin, NULL) != 0)
+        amin = -1;
+    ok(ra == 0 && rb == 0 && d >= 0 && (min_db == 0 ? d <= 1 : db >= min_db) && pa != NULL && pa->Bands == 4 && amin == 255,
+       "opaque RGBA photo %s: fast path within %g (%.1f dB) of libvips' pngload (%s), %d bands, alpha min %g", spec, d, db,
+       min_db == 0 ? "<= 1" : ">= 40 dB", pa ? pa->Bands : 0, amin);
+    if (ra == 0)
+        pl_result_clear(&a);
+    if (rb == 0)
+        pl_result_clear(&b);
+    VIPS_UNREF(alpha);
+    VIPS_UNREF(pa);
+    VIPS_UNREF(mem);
+    VIPS_UNREF(rgba);
+    VIPS_UNREF(in);
+    g_free(f.data);
+    eu_free(&rgb);
+}
+
+/* Real transparency: black at alpha 0 left of column 47, white at alpha 255 from it (below row
+ * top; above it all opaque white: the decoder starts its shrink-on-load box there and must drop
+ * it at the first transparent row). A resize that premultiplies gives white wherever some alpha
+ * is left (no dark fringe at the edge); one that does not gives greys there. Fast path and
+ * libvips' pngload, each checked, and the two the same. */
+static void test_transparent_edge(const char *spec, int top)
+{
+    enum { W = 96, H = 64, EDGE = 47 };
+    static uint8_t px[W * H * 4];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t v = x >= EDGE || y < top ? 255 : 0;
+            memset(px + ((size_t)y * W + x) * 4, v, 4);
+        }
+    eu_file f = png_of_rgba(px, W, H);
+    pl_result both[2] = {{0}};
+    for (int fast = 1; fast >= 0; fast--) {
+        pl_result r;
+        pl_error e;
+        int rc = !f.len ? -1 : fast ? eu_run(spec, &f, &r, &e) : eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &r, &e);
+        VipsImage *p = rc == 0 ? png_pixels(&r) : NULL;
+        int edge = 0, worst = 255;
+        for (int y = 0; p != NULL && p->Bands == 4 && y < p->Ysize; y++)
+            for (int x = 0; x < p->Xsize; x++) {
+                const uint8_t *q = VIPS_IMAGE_ADDR(p, x, y);
+                if (q[3] >= 8 && q[3] < 255) {
+                    edge++;
+                    for (int b = 0; b < 3; b++)
+                        worst = VIPS_MIN(worst, q[b]);
+                }
+            }
+        ok(p != NULL && p->Bands == 4 && edge > 0 && worst >= 245,
+           "transparent edge %s (%s): %d partly transparent pixels, darkest colour %d (>= 245: no dark fringe)", spec,
+           fast ? "fast path" : "libvips' pngload", edge, worst);
+        VIPS_UNREF(p);
+        if (rc == 0)
+            both[fast] = r;
+    }
+    ok(both[0].len > 0 && both[1].len > 0 && png_maxdiff(&both[0], &both[1]) == 0,
+       "transparent edge %s, opaque above row %d: fast path = libvips' pngload", spec, top);
+    pl_result_clear(&both[0]);
+    pl_result_clear(&both[1]);
+    g_free(f.data);
+}
+
+/* Adam7 PNGs written by libvips (libpng), 1-4 bands, 8 and 16 bits, sizes where passes are empty
+ * or one pixel wide: the fast path's deinterlace gives pngload's pixels exactly */
+static void test_adam7(void)
+{
+    static const int sizes[][2] = {{1, 1}, {3, 5}, {9, 9}, {33, 17}, {2, 7}};
+    int bad = 0, cases = 0;
+    for (int depth = 8; depth <= 16; depth += 8)
+        for (int bands = 1; bands <= 4; bands++)
+            for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+                VipsImage *noise = NULL, *cast = NULL;
+                void *buf = NULL;
+                size_t len = 0;
+                double top = depth == 16 ? 65535 : 255;
+                if (vips_gaussnoise(&noise, sizes[si][0], sizes[si][1], "mean", top / 2, "sigma", top / 4, NULL) == 0 &&
+                    vips_cast(noise, &cast, depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, NULL) == 0) {
+                    VipsImage *b[4] = {cast, cast, cast, cast}, *joined = NULL;
+                    if (vips_bandjoin(b, &joined, bands, NULL) == 0) {
+                        joined->Type = depth == 16 ? (bands >= 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16)
+                                                   : (bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W);
+                        vips_pngsave_buffer(joined, &buf, &len, "interlace", TRUE, "bitdepth", depth, "strip", TRUE, NULL);
+                    }
+                    VIPS_UNREF(joined);
+                }
+                VIPS_UNREF(cast);
+                VIPS_UNREF(noise);
+                eu_file f = {buf, len};
+                pl_result a, r;
+                pl_error ea, eb;
+                int ra = len ? eu_run("transform?type=png", &f, &a, &ea) : -1;
+                int rb = len ? eu_run_switched_off(PL_NO_FAST_PNG, "transform?type=png", &f, &r, &eb) : -1;
+                bad += ra != 0 || rb != 0 || png_maxdiff(&a, &r) != 0;
+                cases++;
+                if (ra == 0)
+                    pl_result_clear(&a);
+                if (rb == 0)
+                    pl_result_clear(&r);
+                g_free(buf);
+            }
+    ok(bad == 0, "Adam7 PNGs, 1-4 bands, 8 and 16 bits, 5 sizes: %d of %d differ from libvips' pngload", bad, cases);
+}
+
+static void put_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *d, uint32_t len)
+{
+    uint8_t *c = out + *at;
+    c[0] = (uint8_t)(len >> 24), c[1] = (uint8_t)(len >> 16), c[2] = (uint8_t)(len >> 8), c[3] = (uint8_t)len;
+    memcpy(c + 4, type, 4);
+    if (len > 0)
+        memcpy(c + 8, d, len);
+    uint32_t crc = libdeflate_crc32(0, c + 4, len + 4);
+    c[8 + len] = (uint8_t)(crc >> 24), c[9 + len] = (uint8_t)(crc >> 16), c[10 + len] = (uint8_t)(crc >> 8);
+    c[11 + len] = (uint8_t)crc;
+    *at += 12 + len;
+}
+
+/* A 16x8 palette PNG written here: 3 entries, tRNS for the first two (0 and 128) when trns, Paeth
+ * rows; every index in range, or one pixel at index 7 past the palette. Fast path and libvips'
+ * pngload give the same pixels, or both refuse. */
+static void test_palette(bool trns, bool bad_index)
+{
+    enum { W = 16, H = 8 };
+    uint8_t raw[(W + 1) * H], z[512], png[1024];
+    for (int y = 0; y < H; y++) {
+        raw[y * (W + 1)] = y % 2 ? 4 : 0; /* Paeth or none; indices chosen so that the filtered bytes stay < 3 */
+        for (int x = 0; x < W; x++)
+            raw[y * (W + 1) + 1 + x] = y % 2 ? 0 : (uint8_t)((x + y) % 3);
+    }
+    if (bad_index)
+        raw[1 + 5] = 7;
+    struct libdeflate_compressor *dc = libdeflate_alloc_compressor(6);
+    size_t zlen = libdeflate_zlib_compress(dc, raw, sizeof(raw), z, sizeof(z)), at = 8;
+    libdeflate_free_compressor(dc);
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    static const uint8_t ihdr[13] = {0, 0, 0, W, 0, 0, 0, H, 8, 3, 0, 0, 0};
+    static const uint8_t plte[9] = {255, 0, 0, 0, 255, 0, 0, 0, 255}, alpha[2] = {0, 128};
+    put_chunk(png, &at, "IHDR", ihdr, 13);
+    put_chunk(png, &at, "PLTE", plte, 9);
+    if (trns)
+        put_chunk(png, &at, "tRNS", alpha, 2);
+    put_chunk(png, &at, "IDAT", z, (uint32_t)zlen);
+    put_chunk(png, &at, "IEND", NULL, 0);
+    eu_file f = {png, at};
+    pl_result a, b;
+    pl_error ea, eb;
+    int ra = eu_run("transform?type=png", &f, &a, &ea), rb = eu_run_switched_off(PL_NO_FAST_PNG, "transform?type=png", &f, &b, &eb);
+    VipsImage *pa = ra == 0 ? png_pixels(&a) : NULL;
+    if (ra != 0 || rb != 0)
+        ok(ra == rb && ea.code == eb.code && zlen > 0, "palette%s%s: both paths fail alike (%s / %s)", trns ? " + tRNS" : "",
+           bad_index ? ", an index past the palette" : "", pl_error_name(ea.code), pl_error_name(eb.code));
+    else
+        ok(zlen > 0 && png_maxdiff(&a, &b) == 0 && pa != NULL && pa->Bands == (trns ? 4 : 3),
+           "palette%s%s: fast path = libvips' pngload, %d bands", trns ? " + tRNS" : "",
+           bad_index ? ", an index past the palette" : "", pa ? pa->Bands : 0);
+    VIPS_UNREF(pa);
+    if (ra == 0)
+        pl_result_clear(&a);
+    if (rb == 0)
+        pl_result_clear(&b);
 }
 
 int main(void)
@@ -96,8 +312,9 @@ int main(void)
                                  "bad/pngsuite-xdtn0g01-no-idat.png",
                                  "bad/pngsuite-xhdn0g08-bad-ihdr-crc.png"};
     for (size_t i = 0; i < sizeof(pngs) / sizeof(pngs[0]); i++) {
-        test_same(pngs[i], "transform?type=png&strip=false");
-        test_same(pngs[i], "resize?width=33&type=png");
+        test_same(pngs[i], "transform?type=png&strip=false", 0);
+        test_same(pngs[i], "resize?width=33&type=png", 40);
+        test_same(pngs[i], "resize?width=1000&type=png", 0); /* never shrunk on load */
     }
     static const char *sizes[] = {"edge/alpha-blackbug.png", "photos/kodim23-parrots.png", "photos/coffee.png",
                                   "edge/palette-swiss.png", "edge/pngsuite-basn6a08-rgba.png"};
@@ -107,5 +324,15 @@ int main(void)
         test_size(sizes[i], "resize?width=300&type=png");
         test_size(sizes[i], "transform?type=png");
     }
+    test_opaque_alpha("transform?w=200&h=200&fit=cover&type=png", 0);
+    test_opaque_alpha("resize?width=300&type=png", 0);
+    test_opaque_alpha("transform?w=120&h=120&fit=cover&type=png", 40); /* 768x512 -> 180x120: shrunk on load */
+    test_transparent_edge("resize?width=30&type=png", 0);
+    test_transparent_edge("transform?w=20&h=20&fit=cover&type=png", 0);
+    test_transparent_edge("resize?width=30&type=png", 21);
+    test_adam7();
+    for (int t = 0; t <= 1; t++)
+        for (int bad = 0; bad <= 1; bad++)
+            test_palette(t, bad);
     return tap_done();
 }

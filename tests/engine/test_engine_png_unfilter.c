@@ -3,19 +3,23 @@
  * 1. Every implementation this CPU runs (scalar, SSE2, SSSE3) against a textbook reference written
  *    here from the PNG specification, on random rows: every filter, 1/2/3/4/6/8 bytes per pixel,
  *    widths 1..67 pixels, first row (no row above) and later rows, into a separate buffer and in
- *    the in-place layout (dst 1 or 3 bytes before src).
+ *    the in-place layout (dst 1 or 3 bytes before src); and whole random images unfiltered in place
+ *    (Paeth row pairs at 4 bytes per pixel go two rows at once).
  * 2. PNGs written by libvips' pngsave with each filter (none, sub, up, avg, paeth, all = adaptive)
  *    at 8 and 16 bits, 1-4 bands, odd sizes, plus every PNG fixture in the fast path's layout: the
  *    IDAT stream inflated here and unfiltered in place by pl_png_unfilter_image (16-bit samples
  *    put in host order by pl_png_unfilter_be16) must equal vips_pngload_buffer's pixels byte for
  *    byte; and the whole engine (pl_run, PNG in and out, 16 bits kept) must give those pixels too
  *    (images without an ICC profile: a profile brings a colour transform; test_engine_png compares
- *    those with the fast path on and off).
+ *    those with the fast path on and off). The unfilter's opaque-alpha answer must match pngload's
+ *    alpha band; pl_png_row_opaque is checked on rows with one alpha byte off.
+ * 3. The shrink-on-load's 2x2 box (pipelines/pl_png_box.c) against the mean written out.
  */
 #include <libdeflate.h>
 #include <stdlib.h>
 
 #include "engine_util.h"
+#include "pl_png_box.h"
 #include "pl_png_unfilter.h"
 
 static const int bpps[] = {1, 2, 3, 4, 6, 8};
@@ -152,6 +156,17 @@ static int png_inflate(const uint8_t *d, size_t len, png_raw *r)
     return rc;
 }
 
+/* 1 when the image has alpha (2 or 4 bands) and every alpha sample is 255 (65535) */
+static bool ref_opaque(VipsImage *ref)
+{
+    double min = 0;
+    VipsImage *a = NULL;
+    bool yes = (ref->Bands == 2 || ref->Bands == 4) && vips_extract_band(ref, &a, ref->Bands - 1, NULL) == 0 &&
+               vips_min(a, &min, NULL) == 0 && min == (ref->BandFmt == VIPS_FORMAT_USHORT ? 65535 : 255);
+    VIPS_UNREF(a);
+    return yes;
+}
+
 /* decoded pixels of the whole engine: PNG in, PNG out (lossless, depth kept), decoded by libvips */
 static int engine_pixels(const uint8_t *d, size_t len, VipsImage **out)
 {
@@ -189,12 +204,16 @@ static int check_png(const char *name, const uint8_t *d, size_t len, int want_fi
     }
     if (want_filter >= 0)
         ok(r.filters[want_filter] == (int)r.h, "%s: all %u rows carry filter %d", name, r.h, want_filter);
-    int un = pl_png_unfilter_image(r.raw, r.s, r.h, r.bpp);
+    int alpha = r.ct == 4 || r.ct == 6 ? r.depth / 8 : 0;
+    bool opaque = true;
+    int un = pl_png_unfilter_image(r.raw, r.s, r.h, r.bpp, alpha, &opaque);
     if (r.depth == 16)
         pl_png_unfilter_be16(r.raw, r.s * r.h);
     ok(un == 0 && memcmp(r.raw, refpix, refsize) == 0,
        "%s: pl_png_unfilter_image = vips_pngload_buffer, byte for byte (rows by filter 0-4: %d %d %d %d %d)", name, r.filters[0],
        r.filters[1], r.filters[2], r.filters[3], r.filters[4]);
+    ok(opaque == (alpha > 0 && ref_opaque(ref)), "%s: opaque %d = every alpha sample of pngload's pixels at its maximum", name,
+       opaque);
     /* an ICC profile sends the engine's pixels through a colour transform: test_engine_png covers those */
     if (vips_image_get_typeof(ref, VIPS_META_ICC_NAME) != 0) {
         g_free(r.raw);
@@ -278,6 +297,99 @@ static void test_generated(void)
             }
 }
 
+/* pl_png_unfilter_image on whole random images, rows Paeth or a random filter (Paeth pairs at 4
+ * bytes per pixel are unfiltered two rows at once, in place), against the reference row by row */
+static void test_images(void)
+{
+    enum { MAXW = 67, MAXH = 6 };
+    static uint8_t raw[(MAXW * 8 + 1) * MAXH], want[MAXW * 8 * MAXH];
+    for (size_t bi = 0; bi < sizeof(bpps) / sizeof(bpps[0]); bi++) {
+        int bpp = bpps[bi], bad = 0, cases = 0;
+        for (size_t w = 1; w <= MAXW; w++)
+            for (size_t h = 1; h <= MAXH; h++)
+                for (int mixed = 0; mixed <= 1; mixed++) {
+                    size_t n = w * (size_t)bpp;
+                    for (size_t y = 0; y < h; y++) {
+                        uint8_t *row = raw + y * (n + 1);
+                        row[0] = mixed && rnd8() % 3 == 0 ? rnd8() % 5 : 4;
+                        for (size_t x = 0; x < n; x++)
+                            row[1 + x] = rnd8();
+                        ref_row(want + y * n, row + 1, y > 0 ? want + (y - 1) * n : NULL, n, bpp, row[0]);
+                    }
+                    bool op;
+                    bad += pl_png_unfilter_image(raw, n, h, bpp, 0, &op) != 0 || memcmp(raw, want, n * h) != 0;
+                    cases++;
+                }
+        ok(bad == 0, "whole images, %d bytes/pixel, Paeth rows (or mixed): %d of %d differ from the reference", bpp, bad, cases);
+    }
+}
+
+/* pl_png_row_opaque: one byte below 0xff in any alpha sample (first, middle, last pixel, in the
+ * word loop and in the tail) makes a row not opaque; colour bytes never matter */
+static void test_row_opaque(void)
+{
+    static const struct {
+        int bpp, alpha;
+    } lay[] = {{2, 1}, {4, 1}, {4, 2}, {8, 2}};
+    uint8_t row[8 * 67];
+    for (size_t li = 0; li < sizeof(lay) / sizeof(lay[0]); li++) {
+        int bpp = lay[li].bpp, alpha = lay[li].alpha, bad = 0, cases = 0;
+        for (size_t w = 1; w <= 67; w++) {
+            size_t n = w * (size_t)bpp;
+            for (size_t x = 0; x < n; x++)
+                row[x] = (int)(x % (size_t)bpp) >= bpp - alpha ? 0xff : rnd8();
+            bad += !pl_png_row_opaque(row, n, bpp, alpha);
+            cases++;
+            size_t pix[3] = {0, w / 2, w - 1};
+            for (int k = 0; k < 3; k++)
+                for (int ab = 0; ab < alpha; ab++) {
+                    uint8_t *p = row + pix[k] * (size_t)bpp + (size_t)(bpp - alpha + ab);
+                    *p = 0xfe;
+                    bad += pl_png_row_opaque(row, n, bpp, alpha);
+                    *p = 0xff;
+                    cases++;
+                }
+        }
+        ok(bad == 0, "row opaque, %d bytes/pixel, %d alpha byte(s): %d of %d rows judged wrong", bpp, alpha, bad, cases);
+    }
+    bool op = true;
+    uint8_t img[2 * (1 + 4)] = {0, 1, 2, 3, 255, 2, 0, 0, 0, 0};
+    ok(pl_png_unfilter_image(img, 4, 2, 4, 3, &op) == -1 && pl_png_unfilter_image(img, 4, 2, 3, 1, &op) == -1,
+       "pl_png_unfilter_image refuses an alpha layout it cannot check");
+    ok(pl_png_unfilter_image(img, 4, 2, 4, 1, &op) == 0 && op && img[3] == 255 && img[7] == 255,
+       "an alpha of 255 reached through the Up filter is opaque");
+}
+
+/* pl_png_box_row against the 2x2 mean written out here: random rows, 1-4 bytes per pixel,
+ * widths 1..67 (odd: the last column's pair alone), two rows and one row with itself */
+static void test_box(void)
+{
+    enum { MAXW = 67 };
+    uint8_t r0[MAXW * 4], r1[MAXW * 4], got[MAXW * 2 + 8], want[MAXW * 2 + 8];
+    for (int bpp = 1; bpp <= 4; bpp++) {
+        int bad = 0, cases = 0;
+        for (size_t w = 1; w <= MAXW; w++)
+            for (int same = 0; same <= 1; same++) {
+                for (size_t i = 0; i < w * (size_t)bpp; i++) {
+                    r0[i] = rnd8();
+                    r1[i] = rnd8();
+                }
+                const uint8_t *b = same ? r0 : r1;
+                size_t ow = (w + 1) / 2;
+                for (size_t x = 0; x < ow; x++)
+                    for (int c = 0; c < bpp; c++) {
+                        size_t i0 = 2 * x * (size_t)bpp + (size_t)c, i1 = 2 * x + 1 < w ? i0 + (size_t)bpp : i0;
+                        want[x * (size_t)bpp + (size_t)c] = (uint8_t)((r0[i0] + r0[i1] + b[i0] + b[i1] + 2) / 4);
+                    }
+                memset(got, 0xa5, sizeof(got));
+                pl_png_box_row(got, r0, b, w, bpp);
+                bad += memcmp(got, want, ow * (size_t)bpp) != 0 || got[ow * (size_t)bpp] != 0xa5;
+                cases++;
+            }
+        ok(bad == 0, "2x2 box, %d bytes/pixel: %d of %d rows differ from the mean (or write past the row)", bpp, bad, cases);
+    }
+}
+
 static void test_fixtures(void)
 {
     static const char *pngs[] = {"edge/alpha-blackbug.png",
@@ -306,6 +418,9 @@ int main(void)
         return 1;
     diag("best unfilter here: %s", impl_names[pl_png_unfilter_best()]);
     test_rows();
+    test_images();
+    test_row_opaque();
+    test_box();
     test_generated();
     test_fixtures();
     return tap_done();
