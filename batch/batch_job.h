@@ -29,21 +29,21 @@ typedef struct batch_opts {
     const char *do_specs[BATCH_MAX_DO]; /* every --do, in order */
     int n_do;                           /* > 1: several outputs per input, one decode (batch_renditions.h) */
     pl_plan plan;                       /* parsed from spec, or the renditions plan of every --do */
-    const char *out_dir;              /* -o */
-    const char *name;                 /* --name template */
-    const char *report;               /* --report FILE or NULL */
-    int jobs;                         /* -j */
-    bool recursive;                   /* -r */
-    bool skip_existing;               /* --skip-existing */
-    bool quiet;                       /* --quiet */
-    bool dry_run;                     /* --dry-run: print the plan (input -> output), process nothing */
-    bool null_sep;                    /* -0: paths on stdin end with NUL, not newline */
-    int shard_k, shard_n;             /* --shard K/N; shard_n == 0: no sharding */
-    pl_limits limits;                 /* --max-pixels, --max-output-pixels, --max-frames, --allowed-types */
-    int64_t deadline_us;              /* --deadline, per image; 0 = none */
-    bool isolate;                     /* --isolation process: each worker thread drives a sandboxed worker process */
-    struct svc_proc_config *proc_cfg; /* set by batch_main when isolate (vips threads, untrusted loaders) */
-    char **inputs;                    /* the INPUT arguments (argv slice, not owned) */
+    const char *out_dir;                /* -o */
+    const char *name;                   /* --name template */
+    const char *report;                 /* --report FILE or NULL */
+    int jobs;                           /* -j */
+    bool recursive;                     /* -r */
+    bool skip_existing;                 /* --skip-existing */
+    bool quiet;                         /* --quiet */
+    bool dry_run;                       /* --dry-run: print the plan (input -> output), process nothing */
+    bool null_sep;                      /* -0: paths on stdin end with NUL, not newline */
+    int shard_k, shard_n;               /* --shard K/N; shard_n == 0: no sharding */
+    pl_limits limits;                   /* --max-pixels, --max-output-pixels, --max-frames, --allowed-types */
+    int64_t deadline_us;                /* --deadline, per image; 0 = none */
+    bool isolate;                       /* --isolation process: each worker thread drives a sandboxed worker process */
+    struct svc_proc_config *proc_cfg;   /* set by batch_main when isolate (vips threads, untrusted loaders) */
+    char **inputs;                      /* the INPUT arguments (argv slice, not owned) */
     int n_inputs;
 } batch_opts;
 
@@ -63,19 +63,19 @@ typedef struct batch_out {
 } batch_out;
 
 typedef struct batch_job {
-    char *path;        /* what open() uses: as given, or dir argument + relative path (owned) */
-    char *rel;         /* relative path: {dir}/{stem}, shard hash, sort key (owned) */
-    batch_out *outs;   /* its outputs, one per --do (owned; set by batch_list_plan) */
+    char *path;      /* what open() uses: as given, or dir argument + relative path (owned) */
+    char *rel;       /* relative path: {dir}/{stem}, shard hash, sort key (owned) */
+    batch_out *outs; /* its outputs, one per --do (owned; set by batch_list_plan) */
     int n_outs;
     char *pre_error;   /* set when the input failed before any work (cannot stat …) (owned) */
     uint64_t bytes_in; /* size from stat */
     dev_t dev;
     ino_t ino;
-    bool drop;        /* the same file listed twice under the same output name: run it once */
+    bool drop; /* the same file listed twice under the same output name: run it once */
     /* results, written by the worker that ran the job */
     batch_status status;
-    pl_code code;  /* PL_OK or the failure's code */
-    char *message; /* failure text (owned) or NULL */
+    pl_code code;       /* PL_OK or the failure's code */
+    char *message;      /* failure text (owned) or NULL */
     uint64_t bytes_out; /* all its outputs */
     double ms;
 } batch_job;

@@ -2,8 +2,8 @@
  * batch_opts: the command line of `imgpipe batch`: its settings table (common/opt_table.h; the
  * engine's limits and the deadline are the rows shared with the service, common/opt_limits.h), then
  * batch's own checks: what is required, --shard K/N, the --name template's placeholders, the --do
- * grammar strings (one through pl_plan_parse_string, several through batch_renditions.c), the --allowed-types list. A usage error stops the run
- * before any work, with a message naming the option and what it accepts. Main thread only.
+ * grammar strings (one through pl_plan_parse_string, several through batch_renditions.c), the --allowed-types list. A usage error
+ * stops the run before any work, with a message naming the option and what it accepts. Main thread only.
  */
 #include "batch_opts.h"
 #include "batch_renditions.h"

@@ -29,19 +29,19 @@
  * (tests/engine/measure_run.c) and the tests that compare a fast path with the general one. Each
  * bit is named after the environment variable that also sets it (pl_engine_init). */
 enum {
-    PL_NO_FAST_PNG = 1u << 0,       /* PNG decode by libdeflate (pl_png.c) -> libvips' pngload */
-    PL_NO_JPEG_MSCALE = 1u << 1,    /* JPEG decode at m/8 by TurboJPEG (pl_jpeg_scaled.c) -> jpegload */
-    PL_NO_LOSSLESS_JPEG = 1u << 2,  /* DCT-domain rotate/flip (pl_jpeg_lossless.c) -> decode, rotate, encode */
-    PL_NO_FAST_PNG_WRITE = 1u << 3, /* PNG encode by libdeflate (pl_png_write.c) -> libpng */
+    PL_NO_FAST_PNG = 1u << 0,          /* PNG decode by libdeflate (pl_png.c) -> libvips' pngload */
+    PL_NO_JPEG_MSCALE = 1u << 1,       /* JPEG decode at m/8 by TurboJPEG (pl_jpeg_scaled.c) -> jpegload */
+    PL_NO_LOSSLESS_JPEG = 1u << 2,     /* DCT-domain rotate/flip (pl_jpeg_lossless.c) -> decode, rotate, encode */
+    PL_NO_FAST_PNG_WRITE = 1u << 3,    /* PNG encode by libdeflate (pl_png_write.c) -> libpng */
     PL_NO_TRANSPOSED_REDUCE = 1u << 4, /* reduce in (0.5, 1) on reducev for both axes (pl_geometry.c) -> vips_resize */
 };
 
 /* All zero is the engine as the service runs it. */
 typedef struct pl_engine_config {
-    int vips_concurrency;     /* libvips threads per image; 0 = libvips default */
-    size_t vips_max_mem;      /* 0 = leave libvips' default */
-    bool allow_untrusted;     /* false: vips_block_untrusted_set(TRUE) */
-    unsigned switches;        /* PL_NO_* bits: fast paths turned off; 0 = all on */
+    int vips_concurrency; /* libvips threads per image; 0 = libvips default */
+    size_t vips_max_mem;  /* 0 = leave libvips' default */
+    bool allow_untrusted; /* false: vips_block_untrusted_set(TRUE) */
+    unsigned switches;    /* PL_NO_* bits: fast paths turned off; 0 = all on */
     /* true: leave glibc's malloc as the program set it: no mallopt() at init and no malloc_trim()
      * after HEIF/AVIF images (pl_engine_release_memory() still trims). false: 2 arenas, 32 MB mmap
      * threshold, 512 MB trim threshold (docs/performance.md), each unless MALLOC_ARENA_MAX,
@@ -64,13 +64,14 @@ typedef struct pl_limits {
     uint32_t max_heif_encode_ms;
 } pl_limits;
 
-void pl_limits_default(pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB, jpeg png webp gif tiff heif avif, HEIF/AVIF encode 3000 ms */
+void pl_limits_default(
+    pl_limits *lim); /* 50 MP, 100 MP out, 256 frames, 1 GiB, jpeg png webp gif tiff heif avif, HEIF/AVIF encode 3000 ms */
 
 /* The type lists (pl_formats_parse_mask) and their untrusted loaders: pl_formats.h. */
 
 typedef struct pl_control {
-    atomic_int cancelled;   /* set to 1 by anyone: stop as soon as possible, result unwanted */
-    int64_t deadline_us;    /* g_get_monotonic_time() value after which work stops; 0 = none */
+    atomic_int cancelled; /* set to 1 by anyone: stop as soon as possible, result unwanted */
+    int64_t deadline_us;  /* g_get_monotonic_time() value after which work stops; 0 = none */
 } pl_control;
 
 typedef struct pl_input {
@@ -93,11 +94,11 @@ typedef struct pl_result {
     /* how pl_result_clear() gives data back; NULL = g_free (what pl_run returns). The service sets
      * it for bytes that came from a worker process (a mapping). */
     void (*release)(void *data, size_t len);
-    pl_format format;     /* of the output (PL_FMT_UNKNOWN for info's JSON) */
-    const char *mime;     /* static string: "image/webp", "application/json" */
-    int width, height;    /* of the output image (per frame) */
-    bool vary_accept;     /* type=auto was used: the response must carry Vary: Accept */
-    pl_format in_format;  /* what the input really was (sniffed) */
+    pl_format format;    /* of the output (PL_FMT_UNKNOWN for info's JSON) */
+    const char *mime;    /* static string: "image/webp", "application/json" */
+    int width, height;   /* of the output image (per frame) */
+    bool vary_accept;    /* type=auto was used: the response must carry Vary: Accept */
+    pl_format in_format; /* what the input really was (sniffed) */
     int in_width, in_height;
     /* Frames of an animated or multi-page input, and how many the output carries (fewer when a
      * limit, `frames` or a still output format dropped some): 1/1 for still images. */

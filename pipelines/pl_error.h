@@ -14,7 +14,8 @@
 
 #include <stddef.h>
 
-/* X(code, name, imaginary_status, native_status) */
+/* X(code, name, imaginary_status, native_status), one row per line (not reflowed) */
+/* clang-format off */
 #define PL_ERROR_CODES(X)                                                                                                          \
     X(PL_OK, "ok", 200, 200)                                                                                                       \
     X(PL_E_PARAM, "bad_parameter", 400, 400)                  /* value does not parse / out of range / unknown (native) */    \
@@ -30,6 +31,7 @@
     X(PL_E_DEADLINE, "deadline_exceeded", 504, 504)           /* processing deadline fired; libvips was stopped */            \
     X(PL_E_CANCELLED, "cancelled", 499, 499)                  /* the client went away; nobody reads the answer */             \
     X(PL_E_INTERNAL, "internal_error", 500, 500)              /* a bug or out of memory */
+/* clang-format on */
 
 typedef enum {
 #define PL_X(code, name, imag, native) code,

@@ -123,14 +123,30 @@ typedef enum {
 
 typedef enum { PL_K_INT, PL_K_FLOAT, PL_K_BOOL, PL_K_STRING, PL_K_COLOR, PL_K_ENUM, PL_K_RATIO, PL_K_JSON } pl_kind;
 
-typedef enum { PL_GRAVITY_CENTRE = 0, PL_GRAVITY_NORTH, PL_GRAVITY_NORTHEAST, PL_GRAVITY_EAST, PL_GRAVITY_SOUTHEAST,
-               PL_GRAVITY_SOUTH, PL_GRAVITY_SOUTHWEST, PL_GRAVITY_WEST, PL_GRAVITY_NORTHWEST,
-               PL_GRAVITY_SMART, /* imaginary's "smart": libvips attention */
-               PL_GRAVITY_ENTROPY, PL_GRAVITY_ATTENTION } pl_gravity;
+typedef enum {
+    PL_GRAVITY_CENTRE = 0,
+    PL_GRAVITY_NORTH,
+    PL_GRAVITY_NORTHEAST,
+    PL_GRAVITY_EAST,
+    PL_GRAVITY_SOUTHEAST,
+    PL_GRAVITY_SOUTH,
+    PL_GRAVITY_SOUTHWEST,
+    PL_GRAVITY_WEST,
+    PL_GRAVITY_NORTHWEST,
+    PL_GRAVITY_SMART, /* imaginary's "smart": libvips attention */
+    PL_GRAVITY_ENTROPY,
+    PL_GRAVITY_ATTENTION
+} pl_gravity;
 
 /* imaginary's default extend is COPY (see imaginary-api.md §7). */
-typedef enum { PL_EXTEND_COPY = 0, PL_EXTEND_BLACK, PL_EXTEND_WHITE, PL_EXTEND_MIRROR, PL_EXTEND_BACKGROUND,
-               PL_EXTEND_LASTPIXEL } pl_extend;
+typedef enum {
+    PL_EXTEND_COPY = 0,
+    PL_EXTEND_BLACK,
+    PL_EXTEND_WHITE,
+    PL_EXTEND_MIRROR,
+    PL_EXTEND_BACKGROUND,
+    PL_EXTEND_LASTPIXEL
+} pl_extend;
 
 typedef enum { PL_FIT_NONE = 0, PL_FIT_CONTAIN, PL_FIT_COVER, PL_FIT_FILL, PL_FIT_INSIDE, PL_FIT_OUTSIDE } pl_fit;
 
@@ -188,7 +204,7 @@ typedef struct pl_step {
 
 /* ---- renditions: several transform outputs and placeholders from one upload (pl_renditions.h) ---- */
 
-#define PL_RENDITIONS_MAX 16    /* r= outputs per request */
+#define PL_RENDITIONS_MAX 16     /* r= outputs per request */
 #define PL_RENDITION_NAME_MAX 32 /* name= of an output, NUL included */
 
 /* placeholders= bits */
@@ -197,11 +213,11 @@ enum { PL_PH_BLURHASH = 1u << 0, PL_PH_THUMBHASH = 1u << 1, PL_PH_COLOR = 1u << 
 /* /renditions' own query: each output is a whole transform step (plain values, no pointers, like
  * the rest of pl_plan). */
 typedef struct pl_renditions_spec {
-    int n;                 /* outputs, 0..PL_RENDITIONS_MAX */
-    unsigned placeholders; /* PL_PH_* */
+    int n;                      /* outputs, 0..PL_RENDITIONS_MAX */
+    unsigned placeholders;      /* PL_PH_* */
     int blurhash_x, blurhash_y; /* components, 1..9 each (default 4x3) */
-    bool info;             /* add the original's /info facts */
-    bool all;              /* all-or-nothing: any failed output fails the request */
+    bool info;                  /* add the original's /info facts */
+    bool all;                   /* all-or-nothing: any failed output fails the request */
     char names[PL_RENDITIONS_MAX][PL_RENDITION_NAME_MAX];
     pl_step steps[PL_RENDITIONS_MAX]; /* op = PL_OP_TRANSFORM */
 } pl_renditions_spec;

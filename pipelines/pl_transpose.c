@@ -22,8 +22,8 @@ static void pl_transpose_free(VipsImage *im, void *buf)
 }
 
 /* One tile; `ps` bytes per pixel, a constant in each caller below so that memcpy is a move. */
-static inline void pl_transpose_tile(const uint8_t *src, size_t src_line, uint8_t *dst, size_t dst_line, int x0, int y0,
-                                     int x1, int y1, size_t ps)
+static inline void pl_transpose_tile(const uint8_t *src, size_t src_line, uint8_t *dst, size_t dst_line, int x0, int y0, int x1,
+                                     int y1, size_t ps)
 {
     for (int y = y0; y < y1; y++) {
         const uint8_t *s = src + (size_t)y * src_line + (size_t)x0 * ps;

@@ -17,7 +17,8 @@ typedef enum {
     SVC_AUTH_OK = 0,
     SVC_AUTH_KEY_MISSING,    /* 401 */
     SVC_AUTH_KEY_INVALID,    /* 401 */
-    SVC_AUTH_SIGN_MALFORMED, /* 400 "Invalid URL signature" (padded, not base64url); a missing sign= is a mismatch (403), as imaginary */
+    SVC_AUTH_SIGN_MALFORMED, /* 400 "Invalid URL signature" (padded, not base64url); a missing sign= is a mismatch (403), as
+                                imaginary */
     SVC_AUTH_SIGN_UNCOVERED, /* 400 invalid_signature: a pair url.ParseQuery drops (';', bad %-escape), so unsigned */
     SVC_AUTH_SIGN_MISMATCH,  /* 403 */
     SVC_AUTH_SIGN_EXPIRED,   /* 403 (expires= in the past) */

@@ -162,13 +162,16 @@ static void log_fault(const svc_job *job, svc_proc_fault f, int sig, pid_t pid)
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     if (f == SVC_PROC_CRASHED)
-        svc_log_printf(SVC_LOG_ERROR, "request %s: worker process %d died of signal %d (%s) on /%s, input %zu bytes sha256 %s; replacing it",
+        svc_log_printf(SVC_LOG_ERROR,
+                       "request %s: worker process %d died of signal %d (%s) on /%s, input %zu bytes sha256 %s; replacing it",
                        job->request_id, (int)pid, sig, strsignal(sig), job->route, job->data_len, hex);
     else if (f == SVC_PROC_EXITED)
-        svc_log_printf(SVC_LOG_ERROR, "request %s: worker process %d exited (status %d) mid-job on /%s, input sha256 %s; replacing it",
+        svc_log_printf(SVC_LOG_ERROR,
+                       "request %s: worker process %d exited (status %d) mid-job on /%s, input sha256 %s; replacing it",
                        job->request_id, (int)pid, sig, job->route, hex);
     else
-        svc_log_printf(SVC_LOG_WARN, "request %s: worker process %d did not stop after its %s; killed, input sha256 %s; replacing it",
+        svc_log_printf(SVC_LOG_WARN,
+                       "request %s: worker process %d did not stop after its %s; killed, input sha256 %s; replacing it",
                        job->request_id, (int)pid, f == SVC_PROC_KILLED_DEADLINE ? "deadline" : "cancel", hex);
 }
 
@@ -178,7 +181,8 @@ static void record_fault(svc_job *job, svc_proc_fault f, int sig)
     job->fault_signal = sig;
     pl_result_clear(&job->result);
     if (f == SVC_PROC_KILLED_DEADLINE)
-        job->rc = pl_error_set(&job->err, PL_E_DEADLINE, "processing deadline exceeded; the image library did not stop and was killed");
+        job->rc =
+            pl_error_set(&job->err, PL_E_DEADLINE, "processing deadline exceeded; the image library did not stop and was killed");
     else if (f == SVC_PROC_KILLED_CANCEL)
         job->rc = pl_error_set(&job->err, PL_E_CANCELLED, "the client went away");
     else

@@ -38,8 +38,8 @@ typedef struct svc_job {
     size_t data_len;
     const uint8_t *overlay; /* watermarkimage's second image (in in_map, after data) or NULL */
     size_t overlay_len;
-    int in_fd;         /* memfd holding data then overlay; -1 before svc_job_set_input */
-    void *in_map;      /* read-only mapping of in_fd */
+    int in_fd;    /* memfd holding data then overlay; -1 before svc_job_set_input */
+    void *in_map; /* read-only mapping of in_fd */
     size_t in_map_len;
     char *accept; /* copy of the Accept header or NULL */
     pl_plan plan;
@@ -52,9 +52,9 @@ typedef struct svc_job {
     int rc;
     pl_result result;
     pl_error err;
-    char mime[128];     /* result.mime points here when the result came from a worker process */
-    int fault;          /* svc_proc_fault of the worker process that ran the job (0 = none) */
-    int fault_signal;   /* its signal (crash) or exit status */
+    char mime[128];   /* result.mime points here when the result came from a worker process */
+    int fault;        /* svc_proc_fault of the worker process that ran the job (0 = none) */
+    int fault_signal; /* its signal (crash) or exit status */
     int64_t started_us, finished_us;
     /* loop thread only */
     struct svc_req_link *link;

@@ -97,8 +97,8 @@ static json_t *openapi_headers(void)
     json_t *h = json_pack("{s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:o}}", "Image-Frames", "description",
                           "Animated inputs only: frames out/in, e.g. 5/30 when max-frames, frames= or a still output type kept 5 "
                           "of 30",
-                          "schema", openapi_schema("string"), "Image-Width", "description",
-                          "Width of the output image in pixels", "schema", openapi_schema("integer"), "Image-Height", "description",
+                          "schema", openapi_schema("string"), "Image-Width", "description", "Width of the output image in pixels",
+                          "schema", openapi_schema("integer"), "Image-Height", "description",
                           "Height of the output image in pixels", "schema", openapi_schema("integer"), "Server-Timing",
                           "description", "Time per stage (queue, decode, process, encode), W3C Server-Timing syntax", "schema",
                           openapi_schema("string"), "X-Request-Id", "description",
@@ -419,15 +419,15 @@ static json_t *openapi_renditions_operation(void)
 {
     json_t *params = json_array();
     json_array_append_new(
-        params, json_pack("{s:s, s:s, s:b, s:s, s:b, s:s, s:{s:s, s:i, s:{s:s}}, s:[s, s]}", "name", "r", "in", "query", "required", 0,
-                          "style", "form", "explode", 1, "description",
+        params, json_pack("{s:s, s:s, s:b, s:s, s:b, s:s, s:{s:s, s:i, s:{s:s}}, s:[s, s]}", "name", "r", "in", "query", "required",
+                          0, "style", "form", "explode", 1, "description",
                           "One output per r= (at most 16): a /transform query, URL-encoded, with every /transform parameter plus "
                           "name= (default r1, r2, …), e.g. r=w%3D640%26type%3Dwebp%26q%3D75%26name%3Dhero",
                           "schema", "type", "array", "maxItems", 16, "items", "type", "string", "example",
                           "w=640&type=webp&q=75&name=hero", "w=320&type=jpeg&q=80"));
     json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "name", "placeholders", "in", "query", "description",
-                                            "Comma-separated subset of blurhash, thumbhash, color, lqip", "schema", "type", "string",
-                                            "example", "blurhash,thumbhash,color,lqip"));
+                                            "Comma-separated subset of blurhash, thumbhash, color, lqip", "schema", "type",
+                                            "string", "example", "blurhash,thumbhash,color,lqip"));
     json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "name", "blurhash", "in", "query", "description",
                                             "BlurHash components XxY, each 1 to 9 (default 4x3); implies placeholders=blurhash",
                                             "schema", "type", "string", "pattern", "^[1-9]x[1-9]$", "example", "4x3"));
@@ -438,10 +438,10 @@ static json_t *openapi_renditions_operation(void)
                                             "error JSON)",
                                             "schema", "type", "boolean"));
     json_array_append_new(params, openapi_ref("#/components/parameters/field"));
-    json_t *example = json_pack(
-        "{s:{s:s, s:s}, s:[{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s}]}", "placeholders", "blurhash", "LGL04~AY1fJ9+{]m-8wx5:R,$#$h",
-        "color", "#a92103", "renditions", "name", "hero", "status", 200, "type", "webp", "mime", "image/webp", "width", 640, "height",
-        481, "bytes", 11320, "data", "UklGRjQsAABXRUJQ…");
+    json_t *example =
+        json_pack("{s:{s:s, s:s}, s:[{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s}]}", "placeholders", "blurhash",
+                  "LGL04~AY1fJ9+{]m-8wx5:R,$#$h", "color", "#a92103", "renditions", "name", "hero", "status", 200, "type", "webp",
+                  "mime", "image/webp", "width", 640, "height", 481, "bytes", 11320, "data", "UklGRjQsAABXRUJQ…");
     json_t *responses = json_object(), *headers = json_object();
     json_object_set_new(headers, "Server-Timing", openapi_ref("#/components/headers/Server-Timing"));
     json_object_set_new(headers, "X-Request-Id", openapi_ref("#/components/headers/X-Request-Id"));
@@ -452,8 +452,8 @@ static json_t *openapi_renditions_operation(void)
                   "output with Content-Type, Content-Disposition (inline; filename = name + extension), Image-Width, "
                   "Image-Height; an output that failed is its error JSON (Image-Status). With Accept: application/json, one "
                   "JSON document with the outputs in base64.",
-                  "headers", headers, "content", "multipart/mixed", "schema", "type", "string", "format", "binary", "application/json", "schema",
-                  "type", "object", "example", example));
+                  "headers", headers, "content", "multipart/mixed", "schema", "type", "string", "format", "binary",
+                  "application/json", "schema", "type", "object", "example", example));
     openapi_add_error_responses(responses);
     return json_pack("{s:s, s:s, s:[s], s:o, s:o, s:o, s:b}", "operationId", "renditions", "summary",
                      openapi_op_summary("renditions"), "tags", "imgpipe", "parameters", params, "requestBody",
@@ -523,17 +523,18 @@ static json_t *openapi_build(const char *version)
                   openapi_overlay_body(), "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in", "header", "name", "API-Key",
                   "ApiKeyQuery", "type", "apiKey", "in", "query", "name", "key", "Bearer", "type", "http", "scheme", "bearer");
 
-    return json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:[{}, {s:[]}, {s:[]}, "
-                     "{s:[]}]}",
-                     "openapi", "3.0.3", "info", "title", "imgpipe", "version", version ? version : "unknown", "description",
-                     "Image-processing service compatible with imaginary's HTTP API. Every image route takes the image as "
-                     "the POST body and its options as query parameters; with enable-url-source or mount, GET takes it from url= or "
-                     "file=. API keys are needed only when the service is "
-                     "configured with them; URL signatures (sign=, expires=) only when signing is on.",
-                     "license", "name", "MIT", "url", "https://opensource.org/licenses/MIT", "servers", "url", "/", "description",
-                     "The server that serves this document", "url", "http://127.0.0.1:8080", "description",
-                     "imgpipe serve's default listen address (make run)", "paths", paths, "components", components, "security",
-                     "ApiKeyHeader", "ApiKeyQuery", "Bearer");
+    return json_pack(
+        "{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:[{}, {s:[]}, {s:[]}, "
+        "{s:[]}]}",
+        "openapi", "3.0.3", "info", "title", "imgpipe", "version", version ? version : "unknown", "description",
+        "Image-processing service compatible with imaginary's HTTP API. Every image route takes the image as "
+        "the POST body and its options as query parameters; with enable-url-source or mount, GET takes it from url= or "
+        "file=. API keys are needed only when the service is "
+        "configured with them; URL signatures (sign=, expires=) only when signing is on.",
+        "license", "name", "MIT", "url", "https://opensource.org/licenses/MIT", "servers", "url", "/", "description",
+        "The server that serves this document", "url", "http://127.0.0.1:8080", "description",
+        "imgpipe serve's default listen address (make run)", "paths", paths, "components", components, "security", "ApiKeyHeader",
+        "ApiKeyQuery", "Bearer");
 }
 
 static pthread_mutex_t openapi_lock = PTHREAD_MUTEX_INITIALIZER;

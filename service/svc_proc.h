@@ -39,13 +39,13 @@ typedef struct svc_proc_config {
 } svc_proc_config;
 
 typedef enum {
-    SVC_PROC_OK = 0,         /* the worker answered (rc may still be an engine error) */
-    SVC_PROC_CRASHED,        /* killed by a signal it raised or received (SIGSEGV, SIGABRT, OOM kill …) */
-    SVC_PROC_EXITED,         /* exited on its own mid-job (bad message, failed hand-over) */
+    SVC_PROC_OK = 0,          /* the worker answered (rc may still be an engine error) */
+    SVC_PROC_CRASHED,         /* killed by a signal it raised or received (SIGSEGV, SIGABRT, OOM kill …) */
+    SVC_PROC_EXITED,          /* exited on its own mid-job (bad message, failed hand-over) */
     SVC_PROC_KILLED_DEADLINE, /* deadline + grace passed: killed */
-    SVC_PROC_KILLED_CANCEL,  /* cancelled + grace passed: killed */
-    SVC_PROC_GONE,           /* the worker had died before the job reached it (killed while idle):
-                              * nothing ran; start a new one and run the job there */
+    SVC_PROC_KILLED_CANCEL,   /* cancelled + grace passed: killed */
+    SVC_PROC_GONE,            /* the worker had died before the job reached it (killed while idle):
+                               * nothing ran; start a new one and run the job there */
 } svc_proc_fault;
 
 typedef struct svc_proc_job {
@@ -55,8 +55,8 @@ typedef struct svc_proc_job {
     const char *request_id; /* for the worker's log lines */
     int fd;                 /* the input: data at data_off, overlay (if any) at overlay_off */
     uint64_t data_off, data_len, overlay_off, overlay_len;
-    int64_t deadline_us;           /* g_get_monotonic_time() clock; 0 = none */
-    const atomic_int *cancelled;   /* watched while the worker runs; NULL = never */
+    int64_t deadline_us;         /* g_get_monotonic_time() clock; 0 = none */
+    const atomic_int *cancelled; /* watched while the worker runs; NULL = never */
     /* Called with the worker's decode estimate before it decodes; returns 0 to go on, -1 to drop
      * the job (deadline or cancel while waiting for memory). NULL: no admission step. */
     int (*admit)(void *arg, uint64_t estimate);

@@ -121,8 +121,9 @@ static void common_headers(svc_reqctx *rc)
         if (strcmp(rc->cors_origin, "*") != 0)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
         if (req->res.status != 204)
-            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
-                                  H2O_STRLIT("Image-Width, Image-Height, Image-Frames, Server-Timing, X-Request-Id, Retry-After, ETag"));
+            h2o_add_header_by_str(
+                &req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
+                H2O_STRLIT("Image-Width, Image-Height, Image-Frames, Server-Timing, X-Request-Id, Retry-After, ETag"));
     }
 }
 

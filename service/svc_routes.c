@@ -460,7 +460,7 @@ void svc_routes_on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 static struct probed_link {
     const void *link;
     int fd, seen;
-} *probed;
+} * probed;
 static size_t n_probed, cap_probed;
 
 static int probed_find(const void *link, int fd)

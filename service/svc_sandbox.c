@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 /* syscalls denied whatever their arguments */
+/* the syscalls grouped by what they do (not reflowed) */
+/* clang-format off */
 static const char *const denied[] = {
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
     "execve", "execveat", "fork", "vfork",
@@ -32,14 +34,14 @@ static const char *const denied[] = {
     "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "init_module", "finit_module",
     "io_uring_setup",
 };
+/* clang-format on */
 
 static int deny_open_flags(scmp_filter_ctx sc, int nr, unsigned arg)
 {
-    static const int masks[][2] = {
-        {O_ACCMODE, O_WRONLY}, {O_ACCMODE, O_RDWR}, {O_CREAT, O_CREAT}, {O_TRUNC, O_TRUNC}};
+    static const int masks[][2] = {{O_ACCMODE, O_WRONLY}, {O_ACCMODE, O_RDWR}, {O_CREAT, O_CREAT}, {O_TRUNC, O_TRUNC}};
     for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
-        struct scmp_arg_cmp cmp = {.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = (scmp_datum_t)masks[i][0],
-                                   .datum_b = (scmp_datum_t)masks[i][1]};
+        struct scmp_arg_cmp cmp = {
+            .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = (scmp_datum_t)masks[i][0], .datum_b = (scmp_datum_t)masks[i][1]};
         if (seccomp_rule_add_array(sc, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp) != 0)
             return -1;
     }

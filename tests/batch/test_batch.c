@@ -563,8 +563,13 @@ static void test_isolation(void)
     }
     snprintf(list, sizeof(list), "%s\n%s\n%s\n%s\n", P("in/coffee.png"), P("in/crash.jpg"), P("in/hang.jpg"),
              P("in/sub/flower.jpg"));
-    const char *args[] = {"--do", "resize?width=60&type=png", "--isolation", "process", "--deadline", "1", "-j", "2",
-                          "--report", P("iso.jsonl"), "-o", P("out_iso"), "-", NULL};
+    const char *args[] = {"--do",        "resize?width=60&type=png",
+                          "--isolation", "process",
+                          "--deadline",  "1",
+                          "-j",          "2",
+                          "--report",    P("iso.jsonl"),
+                          "-o",          P("out_iso"),
+                          "-",           NULL};
     setenv("IMGPIPE_WORKER_TEST_FAULTS", "1", 1);
     double t0 = now_ms();
     int rc = run_batch(args, list);

@@ -96,8 +96,9 @@ int main(void)
     size_t len;
     char *img;
     static const char *const args[] = {"--workers", "2", "--queue", "16", "--memory-budget", "1MiB", "--access-log", "off", NULL};
-    static const char *const args_dl[] = {"--workers",    "2",   "--queue", "16", "--memory-budget", "1MiB", "--deadline", "1500ms",
-                                          "--access-log", "off", "--max-queue-wait", "10s", NULL};
+    static const char *const args_dl[] = {"--workers",  "2",      "--queue",      "16",  "--memory-budget",  "1MiB",
+                                          "--deadline", "1500ms", "--access-log", "off", "--max-queue-wait", "10s",
+                                          NULL};
 
     if (VIPS_INIT("test_admission_http"))
         return 1;
