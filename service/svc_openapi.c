@@ -107,7 +107,8 @@ static json_t *openapi_headers(void)
     json_object_set_new(h, "ETag",
                         json_pack("{s:s, s:o}", "description",
                                   "Strong validator of the answer (source bytes, parameters, Accept with type=auto, versions); "
-                                  "send it back in If-None-Match to get 304 without processing (setting etag)",
+                                  "send it back in If-None-Match to get 304 without processing (setting etag). On url=/file= "
+                                  "answers, and on uploads that carry If-None-Match (others are not hashed)",
                                   "schema", openapi_schema("string")));
     json_object_set_new(h, "Cache-Control",
                         json_pack("{s:s, s:o}", "description",

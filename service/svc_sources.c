@@ -119,7 +119,10 @@ int svc_sources_etag_body(svc_reqctx *rc, const pl_plan *plan, const uint8_t *da
                           size_t overlay_len)
 {
     uint8_t d[32], od[32];
-    if (!rc->app->cfg->etag)
+    /* An upload is hashed only for a client that asks (If-None-Match): no cache keeps answers to
+     * a POST, and SHA-256 costs about 0.56 ms per MB on the loop thread (a 5 MB PNG: 3 of the
+     * server's 5 ms); an answer with no hash carries no ETag. */
+    if (!rc->app->cfg->etag || req_header(rc->req, H2O_TOKEN_IF_NONE_MATCH).base == NULL)
         return 0;
     svc_etag_digest(data, len, d);
     if (overlay != NULL)

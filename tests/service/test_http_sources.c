@@ -261,6 +261,23 @@ static void test_url_source(const char *mountdir)
         tresp_free(&r);
     }
     is_int(jobs_run(&s), before, "no job ran for the 304s (imgpipe_stage_duration_seconds_count{stage=\"queue\"} %ld)", before);
+    {
+        /* an upload is hashed only when the client asks: no If-None-Match, no ETag; another
+         * If-None-Match, a 200 with the tag the GET gave */
+        treq q = {.method = "POST", .body = jpg, .body_len = jpg_len, .timeout_ms = 10000};
+        t_do(curl, &s, "/resize?width=100", &q, &r);
+        is_int(r.status, 200, "upload without If-None-Match: 200");
+        ok(t_header(&r, "etag", v, sizeof(v)) == NULL, "and no ETag (not hashed)");
+        tresp_free(&r);
+        treq q2 = {
+            .method = "POST", .body = jpg, .body_len = jpg_len, .headers = {"If-None-Match: \"other\""}, .timeout_ms = 10000};
+        t_do(curl, &s, "/resize?width=100", &q2, &r);
+        is_int(r.status, 200, "upload with a stale If-None-Match: 200");
+        ok(t_header(&r, "etag", v, sizeof(v)) && strcmp(v, etag) == 0, "with the ETag the GET of the same bytes gave (%s)", v);
+        tresp_free(&r);
+        before += 2;
+    }
+    is_int(jobs_run(&s), before, "no job ran for the 304s (imgpipe_stage_duration_seconds_count{stage=\"queue\"} %ld)", before);
     snprintf(path, sizeof(path), "/resize?width=101&url=http://localhost:%d/a.jpg", oport);
     get(&s, path, inm, NULL, &r);
     is_int(r.status, 200, "another plan, same If-None-Match: 200");
