@@ -193,6 +193,18 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
     uint64_t frames = pl_format_get(f)->animates ? (uint64_t)pi->pages : 1;
     pi->decode_bytes =
         (uint64_t)pi->width * (uint64_t)pi->height * (uint64_t)img->Bands * (uint64_t)vips_format_sizeof(img->BandFmt) * frames;
+    if (f == PL_FMT_PNG) {
+        /* the PNG fast path's peak (pl_png.c): an Adam7 image is inflated whole and then put in
+         * place in a second buffer (counted for every interlaced PNG: more than pngload needs for
+         * those the fast path leaves to it); an 8-bit palette image's indices sit beside its
+         * expanded pixels (1, 2 and 4-bit ones go to pngload) */
+        int interlaced = 0, palette_bits = 0;
+        if (vips_image_get_typeof(img, "interlaced") && vips_image_get_int(img, "interlaced", &interlaced) == 0 && interlaced)
+            pi->decode_bytes *= 2;
+        else if (vips_image_get_typeof(img, "palette-bit-depth") &&
+                 vips_image_get_int(img, "palette-bit-depth", &palette_bits) == 0 && palette_bits == 8)
+            pi->decode_bytes += (uint64_t)pi->width * (uint64_t)pi->height;
+    }
     c->head = img;
     c->in_format = f;
     c->in_width = pi->width;

@@ -157,6 +157,14 @@ static void test_estimate(void)
     pl_limits_default(&lim);
     ok(j.len > 0 && est("resize?width=100", &j, &lim) == pl_decode_bytes_estimate(j.data, j.len), "PNG: the probe's estimate");
     eu_free(&j);
+    /* the PNG fast path's peak: Adam7 holds the inflated passes and the image, a palette image its
+     * indices beside the pixels (pngsuite, 32x32, both 4 bands out) */
+    j = eu_read("edge/pngsuite-basi6a08-interlaced.png");
+    is_int(j.len > 0 ? pl_decode_bytes_estimate(j.data, j.len) : 0, 2 * 32 * 32 * 4, "interlaced PNG: two image buffers");
+    eu_free(&j);
+    j = eu_read("edge/pngsuite-tbbn3p08-palette-trns.png");
+    is_int(j.len > 0 ? pl_decode_bytes_estimate(j.data, j.len) : 0, 32 * 32 * 4 + 32 * 32, "palette PNG: pixels and indices");
+    eu_free(&j);
     j = eu_read("edge/exif-orientation-6.jpg");
     ok(j.len > 0 && est("resize?width=100", &j, &lim) == pl_decode_bytes_estimate(j.data, j.len) &&
            pl_probe(j.data, j.len, &pi, &e) == 0 && pl_decode_bytes_estimate(j.data, j.len) == pi.decode_bytes,
