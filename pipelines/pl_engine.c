@@ -468,11 +468,8 @@ static int pl_engine_run(pl_ctx *c, pl_result *out)
 {
     int64_t t0 = g_get_monotonic_time(), t1, t2;
     pl_probe_info pi;
-    if (pl_cancel_check(c) || pl_load_header(c, c->in->data, c->in->len, &pi))
+    if (pl_load_open(c, &pi, out))
         return -1;
-    out->in_format = c->in_format;
-    out->in_width = c->in_width;
-    out->in_height = c->in_height;
     if (c->plan->op == PL_OP_INFO) {
         int rc = pl_info_json(c, &pi, c->head, out);
         out->t.decode_ms = pl_engine_ms(t0, g_get_monotonic_time());

@@ -89,6 +89,8 @@ int pl_cancel_fail(pl_ctx *c, pl_code code, const char *what);
 
 /* pl_load.c */
 int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *info);
+/* A run's first step: cancel check, then the header of c->in, its format and size copied into out. */
+int pl_load_open(pl_ctx *c, pl_probe_info *info, pl_result *out);
 /* Limits from the header before any decode; frames = frames that will be decoded. */
 int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames);
 /* Load the input for processing. tw/th: upright size the whole image will be resized to

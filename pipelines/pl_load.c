@@ -216,6 +216,16 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
     return 0;
 }
 
+int pl_load_open(pl_ctx *c, pl_probe_info *info, pl_result *out)
+{
+    if (pl_cancel_check(c) || pl_load_header(c, c->in->data, c->in->len, info))
+        return -1;
+    out->in_format = c->in_format;
+    out->in_width = c->in_width;
+    out->in_height = c->in_height;
+    return 0;
+}
+
 /* Limits from the header, before any pixel is decoded. frames = frames that will be decoded. */
 int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames)
 {

@@ -659,11 +659,8 @@ static int pl_rend_open(pl_rend_run *r, pl_result *out, json_t **info)
 {
     pl_ctx *c = &r->c;
     pl_probe_info pi;
-    if (pl_cancel_check(c) || pl_load_header(c, c->in->data, c->in->len, &pi))
+    if (pl_load_open(c, &pi, out))
         return -1;
-    out->in_format = c->in_format;
-    out->in_width = c->in_width;
-    out->in_height = c->in_height;
     if (pl_load_check_limits(c, &pi, 1))
         return -1;
     if (r->rs->info) {
