@@ -34,6 +34,7 @@ enum {
     PL_NO_LOSSLESS_JPEG = 1u << 2,     /* DCT-domain rotate/flip (pl_jpeg_lossless.c) -> decode, rotate, encode */
     PL_NO_FAST_PNG_WRITE = 1u << 3,    /* PNG encode by libdeflate (pl_png_write.c) -> libpng */
     PL_NO_TRANSPOSED_REDUCE = 1u << 4, /* reduce in (0.5, 1) on reducev for both axes (pl_geometry.c) -> vips_resize */
+    PL_NO_FAST_WEBP = 1u << 5,         /* still WebP by one WebPDecode (pl_webp.c) -> libvips' webpload */
 };
 
 /* All zero is the engine as the service runs it. */

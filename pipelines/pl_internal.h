@@ -131,6 +131,11 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 int pl_jpeg_header(const uint8_t *data, size_t len, int *w, int *h, int *bands);
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int m, VipsImage **out);
 
+/* pl_webp.c: a still WebP decoded by one WebPDecode into a memory image with head's metadata, at
+ * webpload's size for scale (0 = none). 0 = decoded (*out and its pixels, c->owned_pixels, owned
+ * by c->base), 1 = not handled (animated, not what head says) or any libwebp error: use webpload. */
+int pl_webp_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, double scale, VipsImage **out);
+
 /* pl_jpeg_lossless.c: a lone /rotate, /flip or /flop on a JPEG as a DCT-domain transform
  * (TurboJPEG), when that gives what the normal path means. After the header, output format,
  * limits and metadata policy are known. 0 = done (out filled, as pl_encode_image fills it),

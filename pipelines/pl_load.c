@@ -372,13 +372,17 @@ static int pl_load_shrink(pl_ctx *c, int tw, int th, pl_load_opts *o)
     return 8;
 }
 
-/* The engine's own decoders (pl_png.c, pl_jpeg_scaled.c) when they take the input: 0 with *img,
- * else 1 (libvips' loader then). */
-static int pl_load_own_decoder(pl_ctx *c, int jpeg_m, int png_shrink, VipsImage **img)
+/* The engine's own decoders (pl_png.c, pl_jpeg_scaled.c, pl_webp.c) when they take the input: 0
+ * with *img, else 1 (libvips' loader then). */
+static int pl_load_own_decoder(pl_ctx *c, int jpeg_m, const pl_load_opts *o, VipsImage **img)
 {
     /* PL_NO_FAST_PNG (IMGPIPE_NO_FAST_PNG=1): libvips' pngload only (A/B measurements and tests) */
     if (c->in_format == PL_FMT_PNG && !pl_engine_switched_off(PL_NO_FAST_PNG) &&
-        pl_png_decode(c, c->in->data, c->in->len, c->head, png_shrink, img) == 0)
+        pl_png_decode(c, c->in->data, c->in->len, c->head, o->png_shrink, img) == 0)
+        return 0;
+    /* PL_NO_FAST_WEBP (IMGPIPE_NO_FAST_WEBP=1): libvips' webpload only (animations always) */
+    if (c->in_format == PL_FMT_WEBP && !pl_engine_switched_off(PL_NO_FAST_WEBP) &&
+        pl_webp_decode(c, c->in->data, c->in->len, c->head, o->scale, img) == 0)
         return 0;
     /* PL_NO_JPEG_MSCALE (IMGPIPE_NO_JPEG_MSCALE=1): libvips' jpegload at 1/2, 1/4, 1/8 only (A/B measurements and tests) */
     if (c->in_format == PL_FMT_JPEG && jpeg_m < 8 && !pl_engine_switched_off(PL_NO_JPEG_MSCALE) &&
@@ -392,7 +396,7 @@ int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImag
     pl_load_opts o = {.access = random ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL, .n = n_frames, .shrink = 1, .png_shrink = 1};
     int jpeg_m = pl_load_shrink(c, tw, th, &o);
     VipsImage *img = c->head;
-    if (pl_load_own_decoder(c, jpeg_m, o.png_shrink, &img) == 0) {
+    if (pl_load_own_decoder(c, jpeg_m, &o, &img) == 0) {
         c->head = img;
         pl_cancel_attach(c, img);
         return pl_load_to_srgb(c, img, out);

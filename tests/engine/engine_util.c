@@ -70,6 +70,27 @@ int eu_run_switched_off(unsigned off, const char *spec, const eu_file *f, pl_res
     return r;
 }
 
+double eu_maxdiff(const pl_result *a, const pl_result *b)
+{
+    VipsImage *x = vips_image_new_from_buffer(a->data, a->len, "", NULL);
+    VipsImage *y = vips_image_new_from_buffer(b->data, b->len, "", NULL);
+    double m = -1;
+    VipsImage *d = NULL, *ad = NULL;
+    if (x != NULL && y != NULL && x->Xsize == y->Xsize && x->Ysize == y->Ysize && x->Bands == y->Bands &&
+        x->BandFmt == y->BandFmt && vips_subtract(x, y, &d, NULL) == 0 && vips_abs(d, &ad, NULL) == 0 &&
+        vips_max(ad, &m, NULL) != 0)
+        m = -1;
+    if (x != NULL && y != NULL &&
+        (vips_image_get_typeof(x, VIPS_META_ICC_NAME) != 0) != (vips_image_get_typeof(y, VIPS_META_ICC_NAME) != 0))
+        m = -2;
+    VIPS_UNREF(ad);
+    VIPS_UNREF(d);
+    VIPS_UNREF(x);
+    VIPS_UNREF(y);
+    vips_error_clear();
+    return m;
+}
+
 eu_img eu_decode(const pl_result *res)
 {
     eu_img d = {0};

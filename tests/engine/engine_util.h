@@ -43,6 +43,9 @@ int eu_run(const char *spec, const eu_file *f, pl_result *res, pl_error *err);
 int eu_run_switched_off(unsigned off, const char *spec, const eu_file *f, pl_result *res, pl_error *err);
 
 eu_img eu_decode(const pl_result *res);
+/* Largest absolute pixel difference of two encoded images; -1 if they differ in size, bands or
+ * format (or do not decode), -2 if only one carries an ICC profile. */
+double eu_maxdiff(const pl_result *a, const pl_result *b);
 /* Mean absolute difference of two encoded images of the same size (sRGB, 3 bands); -1 on error. */
 double eu_diff(const pl_result *a, const pl_result *b);
 /* PSNR of two encoded images (decoded, sRGB 8-bit, alpha flattened on white); 99 when identical,

@@ -16,27 +16,6 @@
 
 #include "engine_util.h"
 
-/* largest absolute pixel difference of two encoded images, -1 if they differ in shape */
-static double png_maxdiff(const pl_result *a, const pl_result *b)
-{
-    VipsImage *x = vips_image_new_from_buffer(a->data, a->len, "", NULL);
-    VipsImage *y = vips_image_new_from_buffer(b->data, b->len, "", NULL);
-    double m = -1;
-    VipsImage *d = NULL, *ad = NULL;
-    if (x != NULL && y != NULL && x->Xsize == y->Xsize && x->Ysize == y->Ysize && x->Bands == y->Bands &&
-        x->BandFmt == y->BandFmt && vips_subtract(x, y, &d, NULL) == 0 && vips_abs(d, &ad, NULL) == 0 &&
-        vips_max(ad, &m, NULL) != 0)
-        m = -1;
-    if (x != NULL && y != NULL &&
-        (vips_image_get_typeof(x, VIPS_META_ICC_NAME) != 0) != (vips_image_get_typeof(y, VIPS_META_ICC_NAME) != 0))
-        m = -2;
-    VIPS_UNREF(ad);
-    VIPS_UNREF(d);
-    VIPS_UNREF(x);
-    VIPS_UNREF(y);
-    return m;
-}
-
 /* min_db 0: the same pixels exactly; else (a spec where the fast path may shrink on load, a 2x2
  * box) the same or at least min_db dB PSNR apart */
 static void test_same(const char *rel, const char *spec, double min_db)
@@ -50,9 +29,9 @@ static void test_same(const char *rel, const char *spec, double min_db)
         ok(ra == rb && ea.code == eb.code, "%s %s: both paths fail alike (%s / %s)", rel, spec, pl_error_name(ea.code),
            pl_error_name(eb.code));
     else if (min_db == 0)
-        ok(png_maxdiff(&a, &b) == 0, "%s %s: fast path = libvips' pngload (%dx%d)", rel, spec, a.width, a.height);
+        ok(eu_maxdiff(&a, &b) == 0, "%s %s: fast path = libvips' pngload (%dx%d)", rel, spec, a.width, a.height);
     else {
-        double db = png_maxdiff(&a, &b) == 0 ? 99 : eu_psnr(a.data, a.len, b.data, b.len);
+        double db = eu_maxdiff(&a, &b) == 0 ? 99 : eu_psnr(a.data, a.len, b.data, b.len);
         ok(db >= min_db, "%s %s: fast path %.1f dB from libvips' pngload (>= %.0f; %dx%d)", rel, spec, db, min_db, a.width,
            a.height);
     }
@@ -120,7 +99,7 @@ static void test_opaque_alpha(const char *spec, double min_db)
     pl_error ea, eb;
     int ra = f.len ? eu_run(spec, &f, &a, &ea) : -1, rb = f.len ? eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &b, &eb) : -1;
     VipsImage *pa = ra == 0 ? png_pixels(&a) : NULL, *alpha = NULL;
-    double d = ra == 0 && rb == 0 ? png_maxdiff(&a, &b) : -1, amin = 0;
+    double d = ra == 0 && rb == 0 ? eu_maxdiff(&a, &b) : -1, amin = 0;
     double db = ra == 0 && rb == 0 ? eu_psnr(a.data, a.len, b.data, b.len) : -1;
     if (pa != NULL && pa->Bands == 4 && vips_extract_band(pa, &alpha, 3, NULL) == 0 && vips_min(alpha, &amin, NULL) != 0)
         amin = -1;
@@ -178,7 +157,7 @@ static void test_transparent_edge(const char *spec, int top)
         if (rc == 0)
             both[fast] = r;
     }
-    ok(both[0].len > 0 && both[1].len > 0 && png_maxdiff(&both[0], &both[1]) == 0,
+    ok(both[0].len > 0 && both[1].len > 0 && eu_maxdiff(&both[0], &both[1]) == 0,
        "transparent edge %s, opaque above row %d: fast path = libvips' pngload", spec, top);
     pl_result_clear(&both[0]);
     pl_result_clear(&both[1]);
@@ -215,7 +194,7 @@ static void test_adam7(void)
                 pl_error ea, eb;
                 int ra = len ? eu_run("transform?type=png", &f, &a, &ea) : -1;
                 int rb = len ? eu_run_switched_off(PL_NO_FAST_PNG, "transform?type=png", &f, &r, &eb) : -1;
-                bad += ra != 0 || rb != 0 || png_maxdiff(&a, &r) != 0;
+                bad += ra != 0 || rb != 0 || eu_maxdiff(&a, &r) != 0;
                 cases++;
                 if (ra == 0)
                     pl_result_clear(&a);
@@ -274,7 +253,7 @@ static void test_palette(bool trns, bool bad_index)
         ok(ra == rb && ea.code == eb.code && zlen > 0, "palette%s%s: both paths fail alike (%s / %s)", trns ? " + tRNS" : "",
            bad_index ? ", an index past the palette" : "", pl_error_name(ea.code), pl_error_name(eb.code));
     else
-        ok(zlen > 0 && png_maxdiff(&a, &b) == 0 && pa != NULL && pa->Bands == (trns ? 4 : 3),
+        ok(zlen > 0 && eu_maxdiff(&a, &b) == 0 && pa != NULL && pa->Bands == (trns ? 4 : 3),
            "palette%s%s: fast path = libvips' pngload, %d bands", trns ? " + tRNS" : "",
            bad_index ? ", an index past the palette" : "", pa ? pa->Bands : 0);
     VIPS_UNREF(pa);
