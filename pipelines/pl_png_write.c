@@ -1,12 +1,14 @@
 /*
- * pl_png_write: a PNG writer for the common case (8-bit grey, grey+alpha, RGB, RGBA, not
+ * pl_png_write: a PNG writer for the common case (8- or 16-bit grey, grey+alpha, RGB, RGBA, not
  * interlaced) of an image already in memory, with libdeflate instead of libpng + zlib. It writes
  * what libvips' pngsave writes for such an image: signature, IHDR, pHYs (Xres/Yres in pixels per
  * metre, rounded, as pngsave), iCCP when asked (profile name "icc", as pngsave), the IDAT stream
  * (one zlib stream in chunks of PL_PNGW_CHUNK bytes), IEND. Metadata that pngsave would also
  * write (EXIF, XMP, text comments) is the caller's business: pl_encode.c keeps libpng for it.
  * Memory: the filtered rows (raw size + 1 byte per row) and the output buffer (libdeflate's bound,
- * about the raw size, shrunk at the end); libpng streams in 8 KB pieces instead.
+ * about the raw size, shrunk at the end); libpng streams in 8 KB pieces instead. 16-bit samples
+ * are swapped to PNG's big-endian order a row at a time (two row buffers: this row and the one
+ * above) and filtered as bytes, a pixel being 2 x bands bytes, as the format defines it.
  *
  * Filters: PL_PNGW_PAETH on every row, or PL_PNGW_NONE. Sub, up, average and libpng's adaptive
  * choice (minimum sum of absolute differences per row) were measured and dropped: on the png
@@ -108,20 +110,39 @@ static uint8_t *pl_pngw_iccp(struct libdeflate_compressor *dc, const uint8_t *ic
     return z;
 }
 
-/* Every row with its filter byte (Paeth or none) into filt, (s + 1) * h bytes; zero = s zero
- * bytes, the row above the first. */
-static void pl_pngw_rows(VipsImage *im, const pl_pngw_opts *o, uint8_t *filt, const uint8_t *zero)
+/* n 16-bit samples from host order to big-endian */
+static void pl_pngw_be16(uint8_t *restrict dst, const uint8_t *restrict src, size_t n)
 {
-    size_t s = (size_t)im->Xsize * (size_t)im->Bands;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, src + 2 * i, 2);
+        dst[2 * i] = (uint8_t)(v >> 8);
+        dst[2 * i + 1] = (uint8_t)v;
+    }
+}
+
+/* Every row with its filter byte (Paeth or none) into filt, (s + 1) * h bytes, s = bytes per row;
+ * zero = s zero bytes, the row above the first; be = 2 x s bytes for 16-bit rows in PNG order
+ * (NULL for 8-bit). */
+static void pl_pngw_rows(VipsImage *im, const pl_pngw_opts *o, uint8_t *filt, const uint8_t *zero, uint8_t *be)
+{
+    size_t s = (size_t)VIPS_IMAGE_SIZEOF_LINE(im);
+    int bpp = (int)VIPS_IMAGE_SIZEOF_PEL(im);
+    const uint8_t *up = zero;
     for (size_t y = 0; y < (size_t)im->Ysize; y++) {
         const uint8_t *cur = VIPS_IMAGE_ADDR(im, 0, y);
-        const uint8_t *up = y > 0 ? VIPS_IMAGE_ADDR(im, 0, y - 1) : zero;
+        if (be != NULL) {
+            uint8_t *dst = be + (y & 1) * s;
+            pl_pngw_be16(dst, cur, s / 2);
+            cur = dst;
+        }
         uint8_t *row = filt + y * (s + 1);
         row[0] = o->filter == PL_PNGW_NONE ? 0 : 4;
         if (o->filter == PL_PNGW_NONE)
             memcpy(row + 1, cur, s);
         else
-            pl_pngw_paeth(row + 1, cur, up, s, im->Bands);
+            pl_pngw_paeth(row + 1, cur, up, s, bpp);
+        up = cur;
     }
 }
 
@@ -135,7 +156,7 @@ static size_t pl_pngw_head(uint8_t *out, VipsImage *im, uint32_t xppm, uint32_t 
     uint8_t ihdr[13];
     pl_pngw_put32(ihdr, (uint32_t)im->Xsize);
     pl_pngw_put32(ihdr + 4, (uint32_t)im->Ysize);
-    ihdr[8] = 8;
+    ihdr[8] = im->BandFmt == VIPS_FORMAT_USHORT ? 16 : 8;
     ihdr[9] = colour[im->Bands];
     ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filtering, no interlace */
     at += pl_pngw_chunk(out + at, "IHDR", ihdr, 13);
@@ -169,24 +190,27 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len)
     *buf = NULL;
     *len = 0;
     int bands = im->Bands;
-    if (im->BandFmt != VIPS_FORMAT_UCHAR || im->Coding != VIPS_CODING_NONE || bands < 1 || bands > 4 || im->data == NULL ||
-        im->Xsize < 1 || im->Ysize < 1 || o->level < 0 || o->level > 12)
+    bool deep = im->BandFmt == VIPS_FORMAT_USHORT;
+    if ((im->BandFmt != VIPS_FORMAT_UCHAR && !deep) || im->Coding != VIPS_CODING_NONE || bands < 1 || bands > 4 ||
+        im->data == NULL || im->Xsize < 1 || im->Ysize < 1 || o->level < 0 || o->level > 12)
         return 1;
     double xppm = VIPS_RINT(im->Xres * 1000), yppm = VIPS_RINT(im->Yres * 1000);
     const uint8_t *icc;
     size_t icc_len;
     if (!(xppm >= 0 && xppm <= INT32_MAX && yppm >= 0 && yppm <= INT32_MAX) || pl_pngw_icc(im, o, &icc, &icc_len))
         return 1;
-    size_t s = (size_t)im->Xsize * (size_t)bands, raw = (s + 1) * (size_t)im->Ysize;
+    size_t s = (size_t)VIPS_IMAGE_SIZEOF_LINE(im), raw = (s + 1) * (size_t)im->Ysize;
     struct libdeflate_compressor *dc = libdeflate_alloc_compressor(o->level);
     uint8_t *filt = g_try_malloc(raw);
     uint8_t *zero = g_try_malloc0(s); /* the row above the first */
+    uint8_t *be = deep ? g_try_malloc(2 * s) : NULL;
     uint8_t *iccp = NULL, *out = NULL;
     size_t iccp_len = 0;
     int rc = -1;
-    if (dc == NULL || filt == NULL || zero == NULL || (icc != NULL && (iccp = pl_pngw_iccp(dc, icc, icc_len, &iccp_len)) == NULL))
+    if (dc == NULL || filt == NULL || zero == NULL || (deep && be == NULL) ||
+        (icc != NULL && (iccp = pl_pngw_iccp(dc, icc, icc_len, &iccp_len)) == NULL))
         goto done;
-    pl_pngw_rows(im, o, filt, zero);
+    pl_pngw_rows(im, o, filt, zero, be);
     /* the zlib stream is compressed straight into the output after the header chunks */
     size_t head = 8 + 25 + 21 + (iccp != NULL ? 12 + iccp_len : 0);
     size_t zbound = libdeflate_zlib_compress_bound(dc, raw);
@@ -207,6 +231,7 @@ done:
         libdeflate_free_compressor(dc);
     g_free(filt);
     g_free(zero);
+    g_free(be);
     g_free(iccp);
     g_free(out);
     return rc;

@@ -1,14 +1,14 @@
 /*
  * test_engine_png_write: the libdeflate PNG writer (pipelines/pl_png_write.c, used by pl_encode.c
- * for 8-bit non-interlaced output without compression asked).
- *  - synthetic inputs of 1-4 bands and several sizes (1x1, odd widths, an IDAT stream over one
+ * for 8- and 16-bit non-interlaced output without compression asked).
+ *  - synthetic inputs of 1-4 bands, 8 and 16 bits, and several sizes (1x1, odd widths, an IDAT stream over one
  *    256 KB chunk) come back pixel-exact through libvips' pngload with fail_on=warning, and the
  *    fast path really wrote them (its chunk layout: IHDR pHYs [iCCP] IDAT IEND, IDAT chunks of
  *    256 KB where libpng writes 8 KB ones); every chunk's CRC is checked here too;
  *  - pHYs carries the same resolution as libvips' pngsave, iCCP the same profile when metadata is
  *    kept, nothing when stripped;
  *  - fixtures give the same pixels with and without IMGPIPE_NO_FAST_PNG_WRITE=1;
- *  - the fallbacks reach libpng: palette (PLTE), interlace (IHDR), 16-bit (IHDR), text comments
+ *  - the fallbacks reach libpng: palette (PLTE), interlace (IHDR), text comments
  *    with strip=false (tEXt), compression asked and the env switch (8 KB IDAT chunks).
  * Sizes against libvips' default pngsave are in test_engine_png.c.
  */
@@ -155,25 +155,27 @@ static int run_env(const char *spec, const eu_file *f, int no_fast, pl_result *r
 }
 
 /* Synthetic image through the fast path: exact pixels, fast layout, pHYs as libpng writes it. */
-static void test_roundtrip(int w, int h, int bands)
+static void test_roundtrip(int w, int h, int bands, int sixteen)
 {
     VipsImage *src = NULL;
-    eu_file f = synth_png(w, h, bands, 0, 11.811, NULL, &src);
+    eu_file f = synth_png(w, h, bands, sixteen, 11.811, NULL, &src);
+    int depth = sixteen ? 16 : 8;
     pl_result a = {0}, b = {0};
     int ra = run_env("transform?type=png", &f, 0, &a);
     int rb = run_env("transform?type=png", &f, 1, &b);
     png_chunks ca = ra == 0 ? png_walk(a.data, a.len) : (png_chunks){0};
     png_chunks cb = rb == 0 ? png_walk(b.data, b.len) : (png_chunks){0};
-    ok(src != NULL && ra == 0 && png_maxdiff(&a, src) == 0, "%dx%d %d bands: pixel-exact through pngload fail_on=warning", w, h,
-       bands);
-    if (!ok(png_is_fast(&ca), "%dx%d %d bands: written by the fast path (CRCs good, %zu-byte zlib stream)", w, h, bands,
-            ca.idat_total))
+    ok(src != NULL && ra == 0 && png_maxdiff(&a, src) == 0, "%dx%d %d bands %d-bit: pixel-exact through pngload fail_on=warning", w,
+       h, bands, depth);
+    if (!ok(png_is_fast(&ca), "%dx%d %d bands %d-bit: written by the fast path (CRCs good, %zu-byte zlib stream)", w, h, bands,
+            depth, ca.idat_total))
         diag("  chunks \"%s\", first IDAT %u of %zu", ca.seq, ca.first_idat, ca.idat_total);
     ok(ca.has_phys && cb.has_phys && memcmp(ca.phys, cb.phys, 9) == 0 && be32(ca.phys) == 11811 && be32(ca.phys + 4) == 23622 &&
            ca.phys[8] == 1,
-       "%dx%d %d bands: pHYs %u x %u per metre, as libpng's", w, h, bands, be32(ca.phys), be32(ca.phys + 4));
-    ok(ca.ihdr[8] == 8 && ca.ihdr[9] == (uint8_t[]){0, 0, 4, 2, 6}[bands] && ca.ihdr[12] == 0 && memcmp(ca.ihdr, cb.ihdr, 13) == 0,
-       "%dx%d %d bands: IHDR as libpng's (colour type %d)", w, h, bands, ca.ihdr[9]);
+       "%dx%d %d bands %d-bit: pHYs %u x %u per metre, as libpng's", w, h, bands, depth, be32(ca.phys), be32(ca.phys + 4));
+    ok(ca.ihdr[8] == depth && ca.ihdr[9] == (uint8_t[]){0, 0, 4, 2, 6}[bands] && ca.ihdr[12] == 0 &&
+           memcmp(ca.ihdr, cb.ihdr, 13) == 0,
+       "%dx%d %d bands %d-bit: IHDR as libpng's (colour type %d)", w, h, bands, depth, ca.ihdr[9]);
     pl_result_clear(&a);
     pl_result_clear(&b);
     VIPS_UNREF(src);
@@ -243,9 +245,9 @@ static void test_fallbacks(void)
     eu_free(&f);
 
     f = synth_png(200, 150, 3, 1, 2.835, NULL, &src);
-    ok(run_env("transform?type=png", &f, 0, &r) == 0 && (c = png_walk(r.data, r.len)).ihdr[8] == 16 && png_is_libpng(&c) &&
-           png_maxdiff(&r, src) == 0,
-       "16-bit: libpng (depth 16 in IHDR), pixels exact");
+    ok(run_env("transform?type=png&compression=6", &f, 0, &r) == 0 && (c = png_walk(r.data, r.len)).ihdr[8] == 16 &&
+           png_is_libpng(&c) && png_maxdiff(&r, src) == 0,
+       "16-bit, compression asked: libpng (depth 16 in IHDR), pixels exact");
     pl_result_clear(&r);
     VIPS_UNREF(src);
     eu_free(&f);
@@ -258,13 +260,16 @@ int main(void)
     static const int sizes[][2] = {{1, 1}, {3, 7}, {257, 129}, {600, 700}};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         for (int bands = 1; bands <= 4; bands++)
-            test_roundtrip(sizes[i][0], sizes[i][1], bands);
+            for (int sixteen = 0; sixteen <= 1; sixteen++)
+                test_roundtrip(sizes[i][0], sizes[i][1], bands, sixteen);
 
     test_fixture("photos/coffee.png", "resize?width=300&type=png", 0);
     test_fixture("photos/kodim23-parrots.png", "transform?w=512&h=512&fit=cover&type=png", 0);
     test_fixture("edge/alpha-blackbug.png", "transform?w=512&h=512&fit=cover&type=png", 0);
     test_fixture("edge/pngsuite-basn6a08-rgba.png", "transform?type=png", 0);
     test_fixture("edge/pngsuite-basn0g01-1bit.png", "transform?type=png", 0);
+    test_fixture("edge/pngsuite-basn0g16-grey16.png", "transform?type=png", 0);
+    test_fixture("edge/pngsuite-basn6a16-rgba16.png", "resize?width=20&type=png", 0);
     test_fixture("edge/tall-strip-6x1024.png", "transform?type=png", 0);
     test_fixture("edge/displayp3-profile.png", "transform?type=png&strip=false", 1);
     test_fixture("edge/displayp3-profile.png", "transform?type=png", 0);
