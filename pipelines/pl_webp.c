@@ -40,8 +40,8 @@ static void pl_webp_scaled_size(int w, int h, double scale, int *sw, int *sh)
 }
 
 /* Decode into buf (sw x sh x bands): VP8_STATUS_OK or libwebp's error. */
-static VP8StatusCode pl_webp_decode_into(WebPDecoderConfig *cfg, const uint8_t *d, size_t len, int w, int h, int sw,
-                                         int sh, int bands, uint8_t *buf)
+static VP8StatusCode pl_webp_decode_into(WebPDecoderConfig *cfg, const uint8_t *d, size_t len, int w, int h, int sw, int sh,
+                                         int bands, uint8_t *buf)
 {
     cfg->options.use_threads = 0; /* CPU per image is what the pool budgets; no helper thread */
     if (sw != w || sh != h) {

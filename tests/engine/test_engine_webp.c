@@ -93,10 +93,9 @@ static void test_decoder(const char *what, const eu_file *f, double scale, int w
         int oa = 0, ob = 0;
         vips_image_get_int(ref, VIPS_META_ORIENTATION, &oa);
         vips_image_get_int(mine, VIPS_META_ORIENTATION, &ob);
-        ok(shape && m == 0 && same_blob(ref, mine, VIPS_META_ICC_NAME) && same_blob(ref, mine, VIPS_META_EXIF_NAME) &&
-               oa == ob,
-           "%s scale %.3f: %dx%dx%d, webpload's pixels (max diff %g) and metadata (orientation %d/%d)", what, scale,
-           mine->Xsize, mine->Ysize, mine->Bands, m, ob, oa);
+        ok(shape && m == 0 && same_blob(ref, mine, VIPS_META_ICC_NAME) && same_blob(ref, mine, VIPS_META_EXIF_NAME) && oa == ob,
+           "%s scale %.3f: %dx%dx%d, webpload's pixels (max diff %g) and metadata (orientation %d/%d)", what, scale, mine->Xsize,
+           mine->Ysize, mine->Bands, m, ob, oa);
         VIPS_UNREF(ad);
         VIPS_UNREF(d);
     }
@@ -119,8 +118,8 @@ static void test_run(const char *what, const eu_file *f, const char *spec, doubl
     else {
         double m = eu_maxdiff(&a, &b);
         double db = m == 0 ? 99 : m < 0 ? -1 : eu_psnr(a.data, a.len, b.data, b.len);
-        ok(min_db == 0 ? m == 0 : db >= min_db, "%s %s: %dx%d, %.1f dB from webpload's path (max diff %g, want %s %g)",
-           what, spec, a.width, a.height, db, m, min_db == 0 ? "max diff" : "dB >=", min_db);
+        ok(min_db == 0 ? m == 0 : db >= min_db, "%s %s: %dx%d, %.1f dB from webpload's path (max diff %g, want %s %g)", what, spec,
+           a.width, a.height, db, m, min_db == 0 ? "max diff" : "dB >=", min_db);
     }
     pl_result_clear(&a);
     pl_result_clear(&b);
@@ -193,8 +192,8 @@ int main(void)
             pl_result r;
             pl_error e;
             int rc = eu_run("resize?width=100&type=png", &f, &r, &e);
-            ok(rc == 0 && r.width == 100 && r.height == 148, "%s: upright after autorotate (%dx%d, want 100x148)",
-               made[i].what, r.width, r.height);
+            ok(rc == 0 && r.width == 100 && r.height == 148, "%s: upright after autorotate (%dx%d, want 100x148)", made[i].what,
+               r.width, r.height);
             pl_result_clear(&r);
         }
         if (i == 0)
