@@ -19,6 +19,7 @@
 'use strict';
 const http = require('http');
 const sharp = require('sharp');
+const { plan, encode, render } = require('./plan'); // the operations and encoders, shared with per-input.js
 
 sharp.cache(false); // like imgpipe (vips_cache_set_max(0)): every request does the full work
 if (process.env.SHARP_CONCURRENCY) sharp.concurrency(parseInt(process.env.SHARP_CONCURRENCY, 10));
@@ -36,63 +37,6 @@ function fail(res, status, message) {
   const body = JSON.stringify({ message, status });
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-function int(q, names, def) {
-  for (const n of names) {
-    if (q.has(n)) {
-      const v = Number(q.get(n));
-      if (!Number.isInteger(v) || v < 0 || v > 16383) throw new Error(`${n} must be an integer 0..16383`);
-      return v;
-    }
-  }
-  return def;
-}
-
-function plan(op, q) {
-  const width = int(q, ['width', 'w'], 0) || undefined;
-  const height = int(q, ['height', 'h'], 0) || undefined;
-  switch (op) {
-    case 'fit':
-      if (!width || !height) throw new Error('fit needs width and height');
-      return { width, height, fit: 'inside' };
-    case 'resize':
-      if (!width && !height) throw new Error('resize needs width or height');
-      return width && height ? { width, height, fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 1 } } : { width, height };
-    case 'thumbnail':
-      if (!width && !height) throw new Error('thumbnail needs width or height');
-      return width && height ? { width, height, fit: 'fill' } : { width, height };
-    case 'crop':
-      if (!width && !height) throw new Error('crop needs width or height');
-      return { width, height, fit: 'cover', position: 'centre' };
-    case 'transform': {
-      const fit = q.get('fit') || 'inside';
-      if (!['cover', 'contain', 'fill', 'inside', 'outside'].includes(fit)) throw new Error('fit must be cover, contain, fill, inside or outside');
-      return { width, height, fit, withoutEnlargement: q.get('enlarge') !== 'true' };
-    }
-    default:
-      return null;
-  }
-}
-
-function encode(img, q, meta) {
-  const type = (q.get('type') || meta.format || 'jpeg').toLowerCase();
-  const quality = int(q, ['quality', 'q'], 75);
-  switch (type) {
-    case 'jpeg':
-    case 'jpg':
-      // imgpipe optimises Huffman tables only for progressive JPEGs (pipelines/pl_encode.c: twice the
-      // encoder's CPU for 2 % smaller files); sharp does by default: off, so both do the same work
-      return [img.jpeg({ quality, optimiseCoding: false }), 'image/jpeg'];
-    case 'png':
-      return [img.png({ compressionLevel: int(q, ['compression'], 6) }), 'image/png'];
-    case 'webp':
-      return [img.webp({ quality }), 'image/webp'];
-    case 'avif':
-      return [img.avif({ quality }), 'image/avif'];
-    default:
-      throw new Error(`type ${type} is not one of jpeg, png, webp, avif`);
-  }
 }
 
 // BlurHash (woltapp's algorithm) of w x h RGBA pixels: what the `blurhash` npm package's encode() does.
@@ -191,10 +135,7 @@ async function handle(req, res, body) {
   }
   if (!resize) return fail(res, 404, `no route /${op} in the sharp comparison server`);
   try {
-    const img = sharp(body, { failOn: 'none' }).rotate().resize(resize);
-    const meta = url.searchParams.has('type') ? {} : await sharp(body).metadata(); // keep the input's format
-    const [enc, mime] = encode(img, url.searchParams, meta);
-    const out = await enc.toBuffer();
+    const [out, mime] = await render(sharp, body, resize, url.searchParams);
     res.writeHead(200, { 'Content-Type': mime, 'Content-Length': out.length });
     res.end(out);
   } catch (e) {
