@@ -39,7 +39,7 @@ static const opt_row bench_rows[] = {
     {.name = "tsv", .type = OPT_STR, .arg = "FILE", A(tsv_path),
      .help = "append one tab-separated summary line (header when the file is new)"},
     {.name = "samples", .type = OPT_STR, .arg = "FILE", A(samples_path),
-     .help = "write the RSS/CPU samples as 't_s rss_kb cpu_s' lines (for plots)"},
+     .help = "write the RSS/CPU/PSS samples as 't_s rss_kb cpu_s pss_kb' lines (for plots)"},
     {.name = "inprocess", .type = OPT_FLAG, A(inprocess), .help = "no HTTP: run the engine directly on --threads T"},
     {.name = "threads", .type = OPT_INT, .min = 1, .max = 256, .arg = "T", A(threads),
      .help = "in-process: worker threads (default: cores)"},

@@ -1,7 +1,9 @@
 /*
  * bench_report: turns a bench_run into the table printed on stdout and the JSON document written
  * to --json (jansson). The JSON field names are the interface of bench/run.sh, the plots and the
- * smoke test: add fields, never rename them. Latencies are in milliseconds, sizes in bytes, RSS in KiB.
+ * smoke test: add fields, never rename them. Latencies are in milliseconds, sizes in bytes, RSS and
+ * PSS in KiB; PSS is null in the JSON (0 in the TSV, "n/a" in the table) when smaps_rollup could not
+ * be read.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -43,6 +45,20 @@ static void report_compute(const bench_run *run, report_numbers *n)
         n->cpu_ms_per_image = n->proc.cpu_s * 1000.0 / (double)st->window_ok;
 }
 
+/* The server's (or in-process: our own) line: CPU, then memory as RSS summed over the process and
+ * its children, and as PSS (shared pages counted once). */
+static void report_print_proc(const bench_run *run, const report_numbers *n, FILE *out)
+{
+    fprintf(out, "  %-12s pid %d: cpu %.2f cores (%.1f cpu-ms/image), rss peak %.1f MB, mean %.1f MB, hwm %.1f MB",
+            strcmp(run->mode, "inprocess") == 0 ? "process" : "server", run->proc.pid, n->proc.cpu_cores, n->cpu_ms_per_image,
+            (double)n->proc.rss_peak_kb / 1024.0, (double)n->proc.rss_mean_kb / 1024.0, (double)run->proc.hwm_kb / 1024.0);
+    if (n->proc.pss_samples)
+        fprintf(out, "; pss peak %.1f MB, mean %.1f MB\n", (double)n->proc.pss_peak_kb / 1024.0,
+                (double)n->proc.pss_mean_kb / 1024.0);
+    else
+        fprintf(out, "; pss n/a (%s)\n", run->proc.pss_readable ? "not read in the window" : "smaps_rollup unreadable");
+}
+
 void bench_report_print(const bench_run *run, FILE *out)
 {
     const bench_config *cfg = run->cfg;
@@ -78,9 +94,7 @@ void bench_report_print(const bench_run *run, FILE *out)
         fprintf(out, "  schedule     %llu sends > 1 ms late, worst %.2f ms (the generator's own lag)\n",
                 (unsigned long long)run->late_sends, (double)run->max_send_lag_us / 1000.0);
     if (run->proc.n)
-        fprintf(out, "  %-12s pid %d: cpu %.2f cores (%.1f cpu-ms/image), rss peak %.1f MB, mean %.1f MB, hwm %.1f MB\n",
-                strcmp(run->mode, "inprocess") == 0 ? "process" : "server", run->proc.pid, n.proc.cpu_cores, n.cpu_ms_per_image,
-                (double)n.proc.rss_peak_kb / 1024.0, (double)n.proc.rss_mean_kb / 1024.0, (double)run->proc.hwm_kb / 1024.0);
+        report_print_proc(run, &n, out);
     /* A ceiling that left its threads idle (a loaded machine, too few inputs, I/O) is too low, and
      * every service / ceiling ratio measured against it too high. */
     if (strcmp(run->mode, "inprocess") == 0 && run->proc.n && cfg->threads > 0 && n.proc.cpu_cores < 0.8 * cfg->threads)
@@ -96,6 +110,33 @@ void bench_report_print(const bench_run *run, FILE *out)
         for (size_t i = 0; i < run->w->n; i++)
             fprintf(out, "  op %-40s requests %llu ok %llu\n", run->w->ops[i].spec, (unsigned long long)st->op_requests[i],
                     (unsigned long long)st->op_ok[i]);
+}
+
+/* A KiB figure, or null when absent (0). */
+static json_t *report_kb_or_null(uint64_t kb)
+{
+    return kb ? json_integer((json_int_t)kb) : json_null();
+}
+
+/* The "server" (or "process") object: the summary figures and every sample, PSS beside RSS. */
+static json_t *report_json_proc(const bench_run *run, const report_numbers *n)
+{
+    json_t *samples = json_array();
+    for (size_t i = 0; i < run->proc.n; i++) {
+        const bench_proc_sample *s = &run->proc.samples[i];
+        json_array_append_new(samples,
+                              json_pack("[f, I, f, o]", s->t_s, (json_int_t)s->rss_kb, s->cpu_s, report_kb_or_null(s->pss_kb)));
+    }
+    json_t *proc = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}", "pid", run->proc.pid, "rss_peak_kb",
+                             (json_int_t)n->proc.rss_peak_kb, "rss_mean_kb", (json_int_t)n->proc.rss_mean_kb, "rss_start_kb",
+                             (json_int_t)n->proc.rss_start_kb, "rss_end_kb", (json_int_t)n->proc.rss_end_kb, "vm_hwm_kb",
+                             (json_int_t)run->proc.hwm_kb, "cpu_s", n->proc.cpu_s, "cpu_cores", n->proc.cpu_cores,
+                             "cpu_ms_per_image", n->cpu_ms_per_image, "samples_format", "[t_s, rss_kb, cpu_s, pss_kb]");
+    json_object_set_new(proc, "pss_peak_kb", report_kb_or_null(n->proc.pss_peak_kb));
+    json_object_set_new(proc, "pss_mean_kb", report_kb_or_null(n->proc.pss_mean_kb));
+    json_object_set_new(proc, "pss_samples", json_integer((json_int_t)n->proc.pss_samples));
+    json_object_set_new(proc, "samples", samples);
+    return proc;
 }
 
 int bench_report_write_json(const bench_run *run, const char *path, bench_error *err)
@@ -158,19 +199,8 @@ int bench_report_write_json(const bench_run *run, const char *path, bench_error 
         json_object_set_new(root, "http_versions",
                             json_pack("{s:I, s:I}", "1.1", (json_int_t)st->http1, "2", (json_int_t)st->http2));
     }
-    if (run->proc.n) {
-        json_t *samples = json_array();
-        for (size_t i = 0; i < run->proc.n; i++)
-            json_array_append_new(samples, json_pack("[f, I, f]", run->proc.samples[i].t_s, (json_int_t)run->proc.samples[i].rss_kb,
-                                                     run->proc.samples[i].cpu_s));
-        json_t *proc = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:s}", "pid", run->proc.pid, "rss_peak_kb",
-                                 (json_int_t)n.proc.rss_peak_kb, "rss_mean_kb", (json_int_t)n.proc.rss_mean_kb, "rss_start_kb",
-                                 (json_int_t)n.proc.rss_start_kb, "rss_end_kb", (json_int_t)n.proc.rss_end_kb, "vm_hwm_kb",
-                                 (json_int_t)run->proc.hwm_kb, "cpu_s", n.proc.cpu_s, "cpu_cores", n.proc.cpu_cores,
-                                 "cpu_ms_per_image", n.cpu_ms_per_image, "samples_format", "[t_s, rss_kb, cpu_s]");
-        json_object_set_new(proc, "samples", samples);
-        json_object_set_new(root, strcmp(run->mode, "inprocess") == 0 ? "process" : "server", proc);
-    }
+    if (run->proc.n)
+        json_object_set_new(root, strcmp(run->mode, "inprocess") == 0 ? "process" : "server", report_json_proc(run, &n));
     int rc = 0;
     if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0)
         rc = bench_error_set(err, "cannot write --json %s (does its folder exist and is it writable?)", path);
@@ -191,13 +221,13 @@ int bench_report_append_tsv(const bench_run *run, const char *path, bench_error 
     fseek(f, 0, SEEK_END);
     if (ftell(f) == 0)
         fprintf(f, "label\tmode\ttransport\tload\trps\timages_per_s\tp50_ms\tp90_ms\tp99_ms\tp99_9_ms\tmax_ms\trequests\terrors\t"
-                   "rss_peak_kb\tcpu_cores\tcpu_ms_per_image\tbytes_per_image\n");
+                   "rss_peak_kb\tcpu_cores\tcpu_ms_per_image\tbytes_per_image\tpss_peak_kb\n");
     double load = strcmp(run->mode, "inprocess") == 0 ? cfg->threads : cfg->rate > 0 ? cfg->rate : cfg->concurrency;
     double bytes_per_image = run->st.window_ok ? (double)run->st.window_bytes_received / (double)run->st.window_ok : 0;
-    fprintf(f, "%s\t%s\t%s\t%g\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%llu\t%llu\t%llu\t%.3f\t%.2f\t%.0f\n",
+    fprintf(f, "%s\t%s\t%s\t%g\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%llu\t%llu\t%llu\t%.3f\t%.2f\t%.0f\t%llu\n",
             cfg->label ? cfg->label : "-", run->mode, run->transport, load, n.rps, n.ips, n.p50, n.p90, n.p99, n.p999, n.max,
             (unsigned long long)run->st.requests, (unsigned long long)run->st.errors, (unsigned long long)n.proc.rss_peak_kb,
-            n.proc.cpu_cores, n.cpu_ms_per_image, bytes_per_image);
+            n.proc.cpu_cores, n.cpu_ms_per_image, bytes_per_image, (unsigned long long)n.proc.pss_peak_kb);
     int rc = fclose(f) == 0 ? 0 : bench_error_set(err, "cannot write --tsv %s", path);
     return rc;
 }
@@ -209,9 +239,14 @@ int bench_report_write_samples(const bench_run *run, const char *path, bench_err
     FILE *f = fopen(path, "w");
     if (!f)
         return bench_error_set(err, "cannot write --samples %s", path);
-    fprintf(f, "# t_s\trss_kb\tcpu_s (pid %d; t from the start of the warm-up)\n", run->proc.pid);
-    for (size_t i = 0; i < run->proc.n; i++)
-        fprintf(f, "%.3f\t%llu\t%.3f\n", run->proc.samples[i].t_s, (unsigned long long)run->proc.samples[i].rss_kb,
-                run->proc.samples[i].cpu_s);
+    fprintf(f, "# t_s\trss_kb\tcpu_s\tpss_kb (pid %d; t from the start of the warm-up; pss NaN: not read)\n", run->proc.pid);
+    for (size_t i = 0; i < run->proc.n; i++) {
+        const bench_proc_sample *s = &run->proc.samples[i];
+        fprintf(f, "%.3f\t%llu\t%.3f\t", s->t_s, (unsigned long long)s->rss_kb, s->cpu_s);
+        if (s->pss_kb)
+            fprintf(f, "%llu\n", (unsigned long long)s->pss_kb);
+        else
+            fprintf(f, "NaN\n");
+    }
     return fclose(f) == 0 ? 0 : bench_error_set(err, "cannot write --samples %s", path);
 }

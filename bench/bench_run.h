@@ -41,7 +41,7 @@ typedef struct bench_config {
     const char *do_arg;
     const char *json_path;
     const char *tsv_path;       /* --tsv: append one summary line */
-    const char *samples_path;   /* --samples: write the RSS/CPU samples */
+    const char *samples_path;   /* --samples: write the RSS/CPU/PSS samples */
     const char *per_input_path; /* --per-input: in-process, one thread: CPU-ms per input file (TSV) */
     const char *label;          /* free text copied to the JSON */
     int concurrency;            /* closed loop; 0 when --rate */
@@ -104,7 +104,7 @@ void bench_report_print(const bench_run *run, FILE *out);
 int bench_report_write_json(const bench_run *run, const char *path, bench_error *err);
 /* One line of results appended to a TSV file (header written when the file is new), for scripts. */
 int bench_report_append_tsv(const bench_run *run, const char *path, bench_error *err);
-/* The /proc samples as "t_s rss_kb cpu_s" lines, for gnuplot. */
+/* The /proc samples as "t_s rss_kb cpu_s pss_kb" lines (pss NaN when not read), for gnuplot. */
 int bench_report_write_samples(const bench_run *run, const char *path, bench_error *err);
 
 #endif

@@ -1,5 +1,5 @@
 # plot.gp: bench/run.sh's pictures, from the .dat files it writes in dir (columns: load images/s p99_ms)
-# and the soak samples (t_s rss_kb cpu_s). Call: gnuplot -e "dir='…'; ceiling=N; title='…'; ext='svg'" bench/plot.gp
+# and the soak samples (t_s rss_kb cpu_s pss_kb). Call: gnuplot -e "dir='…'; ceiling=N; title='…'; ext='svg'" bench/plot.gp
 # (ext = svg or png).
 if (!exists("ext")) ext = 'svg'
 if (ext eq 'png') { set terminal pngcairo size 900,560 background rgb 'white' font 'sans,11' } else { set terminal svg size 900,560 dynamic background rgb 'white' font 'sans,12' }

@@ -75,35 +75,43 @@ unsat=$(awk -F'\t' '$1 ~ /^ceiling/ && $15 < 0.8 * $4 { printf "%s used %.2f of 
 if [ -n "$unsat" ]; then
     echo "WARNING: the ceiling did not saturate the cores (${unsat%; }): svc/ceil overstates the service; rerun on a quieter machine"
 fi
+# Memory: peak RSS summed over the server and its worker processes (shared libraries counted once
+# per process) and peak PSS (column 18: shared pages split between them, so counted once; "-" when
+# smaps_rollup was unreadable or the summary predates the column).
 awk -F'\t' -v ceil="$ceiling" -v ceilcpu="$ceiling_cpu" -v sharp="$has_sharp" '
+function mb(w, v) { return v > 0 ? sprintf("%" w ".1f", v / 1024) : sprintf("%" w "s", "-") }
+function ratio(w, a, b) { return a > 0 && b > 0 ? sprintf("%" w ".3f", a / b) : sprintf("%" w "s", "-") }
 NR > 1 && $1 !~ /^ceiling/ {
     key = $2 " " $4; if (!(key in seen)) { order[n++] = key; seen[key] = 1 }
     ips[$1, key] = $6; p99[$1, key] = $9; rss[$1, key] = $14; err[$1, key] = $13; cpu[$1, key] = $16; kb[$1, key] = $17 / 1024
+    pss[$1, key] = $18 + 0
 }
 END {
-    head = sprintf("%-11s %9s %8s %8s %8s %8s %7s %7s %6s", "point", "imgpipe/s", "p99 ms", "cpu-ms/i", "svc/ceil", "cpu eff",
-                   "errors", "rss MB", "KB/img");
+    head = sprintf("%-11s %9s %8s %8s %8s %8s %7s %7s %7s %6s", "point", "imgpipe/s", "p99 ms", "cpu-ms/i", "svc/ceil", "cpu eff",
+                   "errors", "rss MB", "pss MB", "KB/img");
     if (sharp)
-        head = head sprintf(" | %8s %8s %8s %7s %6s | %8s %8s", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "KB/img", "imgp/shp",
-                            "rss i/s");
+        head = head sprintf(" | %8s %8s %8s %7s %7s %6s | %8s %8s %8s", "sharp/s", "p99 ms", "cpu-ms/i", "rss MB", "pss MB", "KB/img",
+                            "imgp/shp", "rss i/s", "pss i/s");
     print head;
     for (i = 0; i < n; i++) {
         k = order[i]; split(k, a, " ");
         name = (a[1] == "closed" ? "c=" : "rate=") a[2];
-        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %8.3f %7d %7.1f %6.0f", name, ips["imgpipe", k], p99["imgpipe", k],
+        line = sprintf("%-11s %9.2f %8.1f %8.1f %8.3f %8.3f %7d %7.1f %s %6.0f", name, ips["imgpipe", k], p99["imgpipe", k],
                        cpu["imgpipe", k], ceil > 0 ? ips["imgpipe", k] / ceil : 0,
                        cpu["imgpipe", k] > 0 ? ceilcpu / cpu["imgpipe", k] : 0, err["imgpipe", k], rss["imgpipe", k] / 1024,
-                       kb["imgpipe", k]);
+                       mb(7, pss["imgpipe", k]), kb["imgpipe", k]);
         if (sharp)
-            line = line (("sharp", k) in ips ? sprintf(" | %8.2f %8.1f %8.1f %7.1f %6.0f | %8.3f %8.3f", ips["sharp", k],
-                                p99["sharp", k], cpu["sharp", k], rss["sharp", k] / 1024, kb["sharp", k],
+            line = line (("sharp", k) in ips ? sprintf(" | %8.2f %8.1f %8.1f %7.1f %s %6.0f | %8.3f %8.3f %s", ips["sharp", k],
+                                p99["sharp", k], cpu["sharp", k], rss["sharp", k] / 1024, mb(7, pss["sharp", k]), kb["sharp", k],
                                 ips["sharp", k] > 0 ? ips["imgpipe", k] / ips["sharp", k] : 0,
-                                rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0) : " | (not measured)");
+                                rss["sharp", k] > 0 ? rss["imgpipe", k] / rss["sharp", k] : 0,
+                                ratio(8, pss["imgpipe", k], pss["sharp", k])) : " | (not measured)");
         print line
     }
     print "svc/ceil = imgpipe images/s / ceiling; cpu eff = ceiling cpu-ms per image / service cpu-ms per image;"
+    print "rss MB = peak RSS summed over the server and its workers (shared pages counted per process); pss MB = peak PSS (counted once);"
     if (sharp)
-        print "imgp/shp = imgpipe / sharp images/s; rss i/s = peak RSS imgpipe / sharp; KB/img = mean output size"
+        print "imgp/shp = imgpipe / sharp images/s; rss i/s, pss i/s = peak RSS, peak PSS imgpipe / sharp; KB/img = mean output size"
     else
         print "KB/img = mean output size (sharp columns: run with --with-sharp)"
 }' "$summary" | tee "$out/table.txt"
@@ -116,19 +124,21 @@ if awk -F'\t' '$1 == "separate" { f = 1 } END { exit !f }' "$summary"; then
         k = $4; if (!(k in seen)) { order[n++] = k; seen[k] = 1 }
         d = $1 == "separate" ? 6 : 1
         sets[$1, k] = $6 / d; cpu[$1, k] = $16 * d; p99[$1, k] = $9; rss[$1, k] = $14 / 1024; kb[$1, k] = $17 * d / 1024
+        pss[$1, k] = $18 > 0 ? sprintf("%6.1f", $18 / 1024) : "-"
     }
     END {
         printf "%-6s", "sets"
         split("imgpipe separate sharp", who, " ")
-        for (w = 1; w <= 3; w++) printf " | %-8s %7s %8s %7s %6s %6s", who[w], "sets/s", "cpu-ms", "p99 ms", "rss MB", "KB"
+        for (w = 1; w <= 3; w++) printf " | %-8s %7s %8s %7s %6s %6s %6s", who[w], "sets/s", "cpu-ms", "p99 ms", "rss MB", "pss MB", "KB"
         printf " | %9s %9s\n", "rend/sep", "rend/shp"
         for (i = 0; i < n; i++) {
             k = order[i]; printf "c=%-4s", k
             for (w = 1; w <= 3; w++)
                 if ((who[w], k) in sets)
-                    printf " | %-8s %7.2f %8.1f %7.1f %6.1f %6.0f", "", sets[who[w], k], cpu[who[w], k], p99[who[w], k], rss[who[w], k], kb[who[w], k]
+                    printf " | %-8s %7.2f %8.1f %7.1f %6.1f %6s %6.0f", "", sets[who[w], k], cpu[who[w], k], p99[who[w], k], rss[who[w], k],
+                           pss[who[w], k], kb[who[w], k]
                 else
-                    printf " | %-8s %7s %8s %7s %6s %6s", "", "-", "-", "-", "-", "-"
+                    printf " | %-8s %7s %8s %7s %6s %6s %6s", "", "-", "-", "-", "-", "-", "-"
             r1 = sets["separate", k] > 0 ? sprintf("%.2f", sets["imgpipe", k] / sets["separate", k]) : "-"
             r2 = sets["sharp", k] > 0 ? sprintf("%.2f", sets["imgpipe", k] / sets["sharp", k]) : "-"
             c1 = cpu["imgpipe", k] > 0 && ("separate", k) in cpu ? sprintf("%.2f", cpu["separate", k] / cpu["imgpipe", k]) : "-"

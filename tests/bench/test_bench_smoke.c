@@ -2,7 +2,8 @@
  * test_bench_smoke: imgpipe-bench against the real server (suite http). Starts `$IMGPIPE_BIN serve`
  * on a free 127.0.0.1 port (skips if it does not come up), runs a 2-second closed-loop load and a
  * 1-second open-loop load and a 1-second HTTP/2 load with the bench binary given as argv[1], and checks the JSON: fields
- * present, requests > 0, no errors, p50 <= p99 <= max, rps > 0, the server sampled. Every wait is
+ * present, requests > 0, no errors, p50 <= p99 <= max, rps > 0, the server sampled (RSS and PSS,
+ * PSS below RSS since the server and its workers share libraries). Every wait is
  * bounded; the server is stopped at the end whatever happened.
  */
 #include <arpa/inet.h>
@@ -82,6 +83,20 @@ static double smoke_num(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : -1;
 }
 
+/* PSS beside RSS: the server and its workers share libvips and its codecs, so the PSS sum is below
+ * the RSS sum; each sample carries its PSS (or null when that sample did not read it). */
+static void smoke_check_pss(const char *what, json_t *server)
+{
+    double pss = smoke_num(server, "pss_peak_kb"), rss = smoke_num(server, "rss_peak_kb");
+    ok(pss > 1000 && pss < rss && smoke_num(server, "pss_mean_kb") > 0 && smoke_num(server, "pss_mean_kb") <= pss,
+       "%s: server PSS sampled, 1000 < pss peak %.0f < rss peak %.0f KiB, 0 < mean <= peak", what, pss, rss);
+    ok(smoke_num(server, "pss_samples") >= 1, "%s: pss_samples %.0f >= 1", what, smoke_num(server, "pss_samples"));
+    json_t *fmt = json_object_get(server, "samples_format"), *s0 = json_array_get(json_object_get(server, "samples"), 0);
+    ok(json_is_string(fmt) && strcmp(json_string_value(fmt), "[t_s, rss_kb, cpu_s, pss_kb]") == 0 && json_array_size(s0) == 4 &&
+           (json_is_integer(json_array_get(s0, 3)) || json_is_null(json_array_get(s0, 3))),
+       "%s: samples are [t_s, rss_kb, cpu_s, pss_kb]", what);
+}
+
 static void smoke_check(const char *what, const char *json_path, int want_requests)
 {
     json_error_t jerr;
@@ -112,6 +127,7 @@ static void smoke_check(const char *what, const char *json_path, int want_reques
     ok(json_is_object(server) && smoke_num(server, "rss_peak_kb") > 1000 &&
            json_array_size(json_object_get(server, "samples")) >= 2,
        "%s: server RSS sampled (peak %.0f KiB)", what, smoke_num(server, "rss_peak_kb"));
+    smoke_check_pss(what, server);
     json_decref(root);
 }
 
