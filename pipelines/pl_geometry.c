@@ -363,63 +363,6 @@ static int pl_geometry_finish(pl_ctx *c, const pl_step *s, VipsImage *x, VipsIma
     return 0;
 }
 
-/* A reduce by a factor in (0.5, 1) on each axis, the step left after shrink-on-load (a 4000x3000
- * JPEG at DCT 1/4 is 1000x750 for an 800x600 thumbnail), done as vips_resize does it (lanczos3,
- * no integer shrink below 2x) but with vips_reducev for both axes. In libvips 8.14 reducev runs
- * orc vector code, reduceh plain C at 9 taps: 1000x750 -> 800x600 took 11 CPU-ms through
- * vips_reduce, about 5.5 as reducev, vips_rot 90, reducev, vips_rot 270 (callgrind: 144 -> 52 M
- * instructions per image; 55-64 dB PSNR between the two results, the same distance to the exact
- * path), and less again with pl_transpose_u8 in place of the rotations (the same pixels: the axis
- * a rotation mirrors is never filtered). The vertical pass is computed into memory (a sequential
- * loader cannot give rows twice, and a lazy transpose would feed reducev regions too narrow for
- * orc to pay), transposed, reduced, computed and transposed back; each buffer is let go when the
- * next exists, so at most two of them (each at most the input's width x the output's height) are
- * held at once: within the input's full size, which admission reserved for the decode, or within
- * PL_GEOMETRY_REDUCE_SMALL_PIXELS for small inputs; else reduceh as before. 8-bit without alpha
- * only (pl_ops_resize premultiplies alpha); pl_ops_resize afterwards only makes the size exact.
- * IMGPIPE_NO_TRANSPOSED_REDUCE=1 leaves it all to pl_ops_resize (A/B runs, tests). */
-#define PL_GEOMETRY_REDUCE_SMALL_PIXELS (4ull * 1000 * 1000)
-
-static int pl_geometry_reduce(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
-{
-    *out = in;
-    double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
-    uint64_t mid = (uint64_t)in->Xsize * (uint64_t)h, full = (uint64_t)c->in_width * (uint64_t)c->in_height;
-    if (hs <= 0.5 || vs <= 0.5 || hs > 1 || vs > 1 || (hs == 1 && vs == 1) || in->BandFmt != VIPS_FORMAT_UCHAR ||
-        in->Coding != VIPS_CODING_NONE || vips_image_hasalpha(in) || 2 * mid > VIPS_MAX(full, PL_GEOMETRY_REDUCE_SMALL_PIXELS) ||
-        pl_engine_switched_off(PL_NO_TRANSPOSED_REDUCE))
-        return 0;
-    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 4);
-    VipsImage *x = in;
-    if (vs < 1) {
-        if (vips_reducev(x, &t[0], 1.0 / vs, "kernel", VIPS_KERNEL_LANCZOS3, NULL))
-            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-        x = t[0];
-    }
-    if (hs < 1) {
-        /* each buffer is let go as soon as the next one is made: at most two at a time */
-        if ((t[1] = vips_image_copy_memory(x)) == NULL)
-            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-        if (pl_transpose_u8(c, t[1], &t[2]))
-            return -1;
-        VIPS_UNREF(t[1]);
-        VipsImage *reduced;
-        if (vips_reducev(t[2], &reduced, 1.0 / hs, "kernel", VIPS_KERNEL_LANCZOS3, NULL))
-            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-        t[3] = vips_image_copy_memory(reduced);
-        g_object_unref(reduced);
-        VIPS_UNREF(t[2]);
-        if (t[3] == NULL)
-            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-        if (pl_transpose_u8(c, t[3], &t[1]))
-            return -1;
-        VIPS_UNREF(t[3]);
-        x = t[1];
-    }
-    *out = x;
-    return 0;
-}
-
 static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x, VipsImage **out)
 {
     if (g->autorot) {
@@ -458,7 +401,7 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
             return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
                                 "Image too large: enlarging to %dx%d is over the limit of %.1f megapixels", g->rw, g->rh,
                                 c->lim->max_output_pixels / 1e6);
-        if (pl_geometry_reduce(c, x, g->rw, g->rh, &x) || pl_ops_resize(c, x, g->rw, g->rh, &x))
+        if (pl_reduce_transposed(c, x, g->rw, g->rh, false, &x) || pl_ops_resize(c, x, g->rw, g->rh, &x))
             return -1;
     }
     if (g->fin == PL_FIN_CROP && pl_ops_crop(c, x, g->fw, g->fh, g->gravity, &x))

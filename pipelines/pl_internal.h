@@ -169,6 +169,12 @@ void pl_ops_copy_meta(VipsImage *from, VipsImage *to);
 /* (x, y) -> (y, x) of an 8-bit image in memory (vips_image_copy_memory), into a new memory image
  * with in's metadata; *out is a new reference the caller owns (pl_transpose.c). */
 int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out);
+
+/* pl_reduce.c: an 8-bit image reduced to w x h with vips_reducev on both axes (transposing
+ * between), when it applies: any factor below 1 on both axes, buffers within the input's size;
+ * an image with alpha only with alpha_safe (premultiplied or opaque); *out = in otherwise. 0, or
+ * -1 with c->err set. */
+int pl_reduce_transposed(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsImage **out);
 /* Background pixel for in's bands/format from an RGBA colour. n = bands. */
 void pl_ops_background(const VipsImage *in, pl_color bg, double *px, int *n);
 

@@ -5,7 +5,7 @@
  * into a libvips memory image (6/8 costs about what a full decode costs) and vips_resize only
  * fixes the last pixel or so. pl_load_image sends libvips' own 1/2, 1/4, 1/8 here too: the same
  * pixels as jpegload's, 3-4 CPU-ms less on a 12 MP thumbnail (no region or line-cache work), and
- * already in memory for the reduce that follows (pl_geometry_reduce).
+ * already in memory for the reduce that follows (pl_reduce.c).
  *
  * Handled: baseline or progressive, 3-component YCbCr or 1-component grey, at most
  * PL_JPEG_SCALED_MAX_PIXELS in the full image (the decode is whole and cannot be interrupted).

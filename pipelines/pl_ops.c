@@ -214,10 +214,18 @@ int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
             x = t[6];
         }
     }
-    double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
-    if (vips_resize(x, &t[1], hs, "vscale", vs, NULL))
-        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-    x = t[1];
+    /* alpha premultiplied now, or opaque: the transposed reduce may take it too (pl_reduce.c) */
+    VipsImage *reduced = x;
+    if (vips_image_hasalpha(in) && pl_reduce_transposed(c, x, w, h, true, &reduced))
+        return -1;
+    if (reduced != x)
+        x = reduced;
+    else {
+        double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
+        if (vips_resize(x, &t[1], hs, "vscale", vs, NULL))
+            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
+        x = t[1];
+    }
     if (alpha) {
         if (vips_unpremultiply(x, &t[2], NULL) || vips_cast(t[2], &t[3], in->BandFmt, NULL))
             return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");

@@ -1,5 +1,5 @@
 /*
- * pl_reduce: a reduce by a factor in (0.5, 1) on each axis, the step left after shrink-on-load (a
+ * pl_reduce: a downscale on each axis, most often the step left after shrink-on-load (a
  * 4000x3000 JPEG at DCT 1/4 is 1000x750 for an 800x600 thumbnail; a WebP decoded at 1.9x the
  * target), done as vips_resize does it (lanczos3, no integer shrink below 2x) but with
  * vips_reducev for both axes. In libvips 8.14 reducev runs orc vector code, reduceh plain C at 9
@@ -14,14 +14,16 @@
  * which admission reserved for the decode, or within PL_REDUCE_SMALL_PIXELS for small inputs; else
  * nothing is done here and vips_resize (reduceh) does it all.
  *
- * 8-bit only. An image with alpha only when the caller says filtering it with its colours is
- * safe (alpha_safe: pl_ops_resize, whose pixels are premultiplied by then, or opaque); there any
- * factor below 1 is taken, with vips_resize's gap (a box shrink first by 4 or more), because
- * images with transparency get no shrink-on-load and reach the reduce at 1/3 or 1/5 (2400x1500
- * RGBA PNG -> 800 px JPEG 51 -> 44 CPU-ms, RGBA WebP 49 -> 41). Without alpha pl_geometry calls it
- * before pl_ops_resize for factors in (0.5, 1) only, what shrink-on-load leaves; pl_ops_resize
- * afterwards only makes the size exact. IMGPIPE_NO_TRANSPOSED_REDUCE=1 leaves it all to
- * vips_resize (A/B runs, tests).
+ * 8-bit only, any factor below 1, with vips_resize's gap (a box shrink first by 4 or more).
+ * Factors of 1/2 and less reach here from images without shrink-on-load (PNG with transparency,
+ * palettes, grey; 2400x1500 palette PNG -> 800 px JPEG 22.7 -> 17.8 CPU-ms): reducev's 8-bit
+ * coefficients are a little further from a float lanczos3 there than reduceh's (kodim23 by 1/3:
+ * 50.5 against 50.8 dB; a 2400x1800 photo by 1/9.4: 45.6 against 46.3; the two 53-61 dB apart).
+ * An image with alpha only when the caller says filtering it with its colours is safe
+ * (alpha_safe: pl_ops_resize, whose pixels are premultiplied by then, or opaque: 2400x1500 RGBA
+ * WebP -> 800 px JPEG 49 -> 41 CPU-ms, RGBA PNG 51 -> 44); without alpha pl_geometry calls it
+ * before pl_ops_resize, which afterwards only makes the size exact.
+ * IMGPIPE_NO_TRANSPOSED_REDUCE=1 leaves it all to vips_resize (A/B runs, tests).
  *
  * Called on a pool thread inside pl_run; every image made here belongs to c->base; no state.
  */
@@ -37,8 +39,7 @@ int pl_reduce_transposed(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe
     *out = in;
     double hs = (double)w / in->Xsize, vs = (double)h / in->Ysize;
     uint64_t mid = (uint64_t)in->Xsize * (uint64_t)h, full = (uint64_t)c->in_width * (uint64_t)c->in_height;
-    double lo = alpha_safe ? 0 : 0.5;
-    if (hs <= lo || vs <= lo || hs > 1 || vs > 1 || (hs == 1 && vs == 1) || in->BandFmt != VIPS_FORMAT_UCHAR ||
+    if (hs <= 0 || vs <= 0 || hs > 1 || vs > 1 || (hs == 1 && vs == 1) || in->BandFmt != VIPS_FORMAT_UCHAR ||
         in->Coding != VIPS_CODING_NONE || (vips_image_hasalpha(in) && !alpha_safe) ||
         2 * mid > VIPS_MAX(full, PL_REDUCE_SMALL_PIXELS) || pl_engine_switched_off(PL_NO_TRANSPOSED_REDUCE))
         return 0;
