@@ -9,7 +9,7 @@
  * least 2x the target), decoded by TurboJPEG into memory (pl_jpeg_scaled.c: up to 16 MP, YCbCr
  * or grey) or else by libvips' jpegload at 1/2, 1/4, 1/8 (streaming, interruptible); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
- * vips_resize's job (pl_ops_resize; pl_reduce_transposed for a factor in (0.5, 1), any factor with alpha). Sequential
+ * vips_resize's job (pl_ops_resize; pl_reduce_transposed for 8-bit downscales). Sequential
  * access unless the plan needs random access (pl_run asks for it for every still GIF; an animation
  * is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
