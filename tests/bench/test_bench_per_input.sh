@@ -15,11 +15,8 @@ bench=${1:-$root/build/bench/imgpipe-bench}
 build=$(cd "$(dirname "$bench")/.." && pwd)
 fixtures=${IMGPIPE_FIXTURES:-$root/tests/fixtures}
 script=$root/bench/per-input.sh
-n=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
+# shellcheck source=../tap.sh
+. "$here/../tap.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
@@ -90,7 +87,6 @@ if command -v node >/dev/null 2>&1 && SHARP_MODULES=$modules node -e 'require(re
     [ "$(wc -l <"$work/real/table.tsv")" = 3 ] && [ "$(wc -l <"$work/real/sharp.tsv")" = 3 ]
     ok $? "table.tsv and sharp.tsv written, a header and 2 lines each"
 else
-    n=$((n + 1))
-    echo "ok $n # SKIP sharp is not installed (bench/sharp/setup.sh): no real run"
+    skip "sharp is not installed (bench/sharp/setup.sh): no real run"
 fi
 echo "1..$n"

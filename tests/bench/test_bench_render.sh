@@ -15,11 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bench=${1:-$root/build/bench/imgpipe-bench}
 fixtures=${IMGPIPE_FIXTURES:-$root/tests/fixtures}
-n=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
+# shellcheck source=../tap.sh
+. "$here/../tap.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -73,8 +70,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     ! grep -q 'sharp' "$dir/closed.svg"
     ok $? "no sharp entries in the key without sharp data"
 else
-    n=$((n + 1))
-    echo "ok $n # SKIP gnuplot not installed: plots not drawn"
+    skip "gnuplot not installed: plots not drawn"
 fi
 
 # imgpipe-bench: an in-process ceiling given more threads than cores cannot use them all

@@ -19,15 +19,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 deploy=$here/../../deploy
 bin=${IMGPIPE_BIN:-$here/../../build/service/imgpipe}
-n=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
-skip() {
-    n=$((n + 1))
-    echo "ok $n # SKIP $1"
-}
+# shellcheck source=../tap.sh
+. "$here/../tap.sh"
 # seconds VALUE: "15s" / "500ms" / "2m" -> whole seconds, rounded up.
 seconds() {
     case $1 in

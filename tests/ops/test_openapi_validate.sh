@@ -13,11 +13,8 @@ bin=${IMGPIPE_BIN:-$here/../../build/service/imgpipe}
 build=$(cd "$(dirname "$bin")/.." && pwd)
 cache=$build/openapi-validator
 validator=@apidevtools/swagger-parser@10.1.1
-n=0
-ok() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
+# shellcheck source=../tap.sh
+. "$here/../tap.sh"
 
 work=$(mktemp -d)
 srv=""
@@ -39,13 +36,11 @@ code=$(curl -s -o "$work/openapi.json" -w '%{http_code}' --max-time 20 "http://1
 ok $? "GET /openapi.json: 200 and JSON (status $code)"
 
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-    n=$((n + 1))
-    echo "ok $n # SKIP npm/node not installed: OpenAPI document not validated (apt-get install npm)"
+    skip "npm/node not installed: OpenAPI document not validated (apt-get install npm)"
 elif [ ! -f "$cache/node_modules/@apidevtools/swagger-parser/package.json" ] &&
     ! (mkdir -p "$cache" && timeout 120 npm install --prefix "$cache" --no-audit --no-fund --no-save "$validator" \
         >"$work/npm.log" 2>&1); then
-    n=$((n + 1))
-    echo "ok $n # SKIP npm install $validator failed (offline?): OpenAPI document not validated"
+    skip "npm install $validator failed (offline?): OpenAPI document not validated"
     sed 's/^/# /' "$work/npm.log" | tail -5
 else
     out=$(cd "$cache" && node -e '
