@@ -166,6 +166,10 @@ int pl_ops_angle_normal(int rotate);
 int pl_ops_rotate_any(pl_ctx *c, VipsImage *in, int angle, pl_color bg, VipsImage **out);
 /* Copy metadata fields (ICC, EXIF …), Type and resolution from one image to another. */
 void pl_ops_copy_meta(VipsImage *from, VipsImage *to);
+/* A memory image of w x h pixels of bands samples of fmt over buf (size bytes, g_malloc'd), which
+ * it owns from then on: g_free'd on its "postclose", or at once when libvips refuses it (NULL).
+ * With from's metadata, Type and resolution when from != NULL. The caller owns the reference. */
+VipsImage *pl_ops_image_over(void *buf, size_t size, int w, int h, int bands, VipsBandFormat fmt, VipsImage *from);
 /* (x, y) -> (y, x) of an 8-bit image in memory (vips_image_copy_memory), into a new memory image
  * with in's metadata; *out is a new reference the caller owns (pl_transpose.c). */
 int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out);

@@ -31,12 +31,6 @@
  * bigger images keep libvips' streaming, interruptible jpegload. */
 #define PL_JPEG_SCALED_MAX_PIXELS (16ull * 1000 * 1000)
 
-static void pl_jpeg_scaled_free(VipsImage *im, void *buf)
-{
-    (void)im;
-    g_free(buf);
-}
-
 /* Whether this libjpeg-turbo decodes at m/8 (listed as 3/4 for 6/8 …). */
 static bool pl_jpeg_scaled_supported(int m)
 {
@@ -89,12 +83,10 @@ int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *he
                                      TJFLAG_STOPONWARNING) != 0)
         goto done;
     VipsImage **slot = pl_ctx_slot(c);
-    *slot = vips_image_new_from_memory(buf, pitch * (size_t)sh, sw, sh, bands, VIPS_FORMAT_UCHAR);
+    *slot = pl_ops_image_over(buf, pitch * (size_t)sh, sw, sh, bands, VIPS_FORMAT_UCHAR, head);
+    buf = NULL; /* the image's now, or freed */
     if (*slot == NULL)
         goto done;
-    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_jpeg_scaled_free), buf);
-    buf = NULL;
-    pl_ops_copy_meta(head, *slot);
     (*slot)->Type = bands == 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
     *out = *slot;
     rc = 0;

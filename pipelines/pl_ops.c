@@ -102,6 +102,19 @@ static void pl_ops_free_buf(VipsImage *im, void *buf)
     g_free(buf);
 }
 
+VipsImage *pl_ops_image_over(void *buf, size_t size, int w, int h, int bands, VipsBandFormat fmt, VipsImage *from)
+{
+    VipsImage *im = vips_image_new_from_memory(buf, size, w, h, bands, fmt);
+    if (im == NULL) {
+        g_free(buf);
+        return NULL;
+    }
+    g_signal_connect(im, "postclose", G_CALLBACK(pl_ops_free_buf), buf);
+    if (from != NULL)
+        pl_ops_copy_meta(from, im);
+    return im;
+}
+
 /* round(c * a / 255) for the three colour bytes of little-endian RGBA pixels, two lanes of 16 bits
  * per multiply (R and B, then G): exact for every c, a <= 255. 2400x1600: ~5 ms against ~10 for the
  * byte loop. src == dst is allowed. */
@@ -179,13 +192,8 @@ static int pl_ops_premultiply_mem(pl_ctx *c, VipsImage *in, VipsImage **out)
         return 0;
     }
     VipsImage **slot = pl_ctx_slot(c);
-    *slot = vips_image_new_from_memory(buf, bytes, in->Xsize, in->Ysize, nb, in->BandFmt);
-    if (*slot == NULL) {
-        g_free(buf);
+    if ((*slot = pl_ops_image_over(buf, bytes, in->Xsize, in->Ysize, nb, in->BandFmt, in)) == NULL)
         return 1;
-    }
-    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_ops_free_buf), buf);
-    pl_ops_copy_meta(in, *slot);
     *out = *slot;
     return 0;
 }

@@ -42,12 +42,6 @@ static uint32_t pl_png_u32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void pl_png_free(VipsImage *im, void *buf)
-{
-    (void)im;
-    g_free(buf);
-}
-
 /* IHDR: 8- or 16-bit G/GA/RGB/RGBA or 8-bit palette, deflate, standard filters, not interlaced
  * or Adam7; else 1. */
 static int pl_png_ihdr(const uint8_t *ih, uint32_t len, pl_png_layout *l)
@@ -311,14 +305,10 @@ static VipsImage *pl_png_image(pl_ctx *c, uint8_t *buf, const pl_png_layout *l, 
 {
     size_t bytes = (size_t)l->w * l->h * (size_t)(l->bands * l->depth / 8);
     VipsImage **slot = pl_ctx_slot(c);
-    *slot = vips_image_new_from_memory(buf, bytes, (int)l->w, (int)l->h, l->bands,
-                                       l->depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR);
-    if (*slot == NULL) {
-        g_free(buf);
+    *slot = pl_ops_image_over(buf, bytes, (int)l->w, (int)l->h, l->bands, l->depth == 16 ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR,
+                              head);
+    if (*slot == NULL)
         return NULL;
-    }
-    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_png_free), buf);
-    pl_ops_copy_meta(head, *slot);
     if (l->depth == 16)
         (*slot)->Type = l->bands >= 3 ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_GREY16;
     else

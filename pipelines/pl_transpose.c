@@ -15,12 +15,6 @@
 
 #define PL_TRANSPOSE_TILE 32
 
-static void pl_transpose_free(VipsImage *im, void *buf)
-{
-    (void)im;
-    g_free(buf);
-}
-
 /* One tile; `ps` bytes per pixel, a constant in each caller below so that memcpy is a move. */
 static inline void pl_transpose_tile(const uint8_t *src, size_t src_line, uint8_t *dst, size_t dst_line, int x0, int y0, int x1,
                                      int y1, size_t ps)
@@ -68,13 +62,8 @@ int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out)
     if (buf == NULL)
         return pl_error_set(c->err, PL_E_INTERNAL, "Not enough memory to resize the image");
     pl_transpose_bytes(src, in->Xsize, in->Ysize, ps, buf);
-    *out = vips_image_new_from_memory(buf, size, in->Ysize, in->Xsize, in->Bands, VIPS_FORMAT_UCHAR);
-    if (*out == NULL) {
-        g_free(buf);
+    if ((*out = pl_ops_image_over(buf, size, in->Ysize, in->Xsize, in->Bands, VIPS_FORMAT_UCHAR, in)) == NULL)
         return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-    }
-    g_signal_connect(*out, "postclose", G_CALLBACK(pl_transpose_free), buf);
-    pl_ops_copy_meta(in, *out);
     (*out)->Xres = in->Yres;
     (*out)->Yres = in->Xres;
     return 0;

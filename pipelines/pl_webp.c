@@ -22,12 +22,6 @@
 
 #include "pl_internal.h"
 
-static void pl_webp_free(VipsImage *im, void *buf)
-{
-    (void)im;
-    g_free(buf);
-}
-
 /* The decoder's output size: webpload's rule for scale (0 or >= 1: none). */
 static void pl_webp_scaled_size(int w, int h, double scale, int *sw, int *sh)
 {
@@ -78,13 +72,8 @@ int pl_webp_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, dou
         return 1;
     }
     VipsImage **slot = pl_ctx_slot(c);
-    *slot = vips_image_new_from_memory(buf, size, sw, sh, bands, VIPS_FORMAT_UCHAR);
-    if (*slot == NULL) {
-        g_free(buf);
+    if ((*slot = pl_ops_image_over(buf, size, sw, sh, bands, VIPS_FORMAT_UCHAR, head)) == NULL)
         return 1;
-    }
-    g_signal_connect(*slot, "postclose", G_CALLBACK(pl_webp_free), buf);
-    pl_ops_copy_meta(head, *slot);
     (*slot)->Type = VIPS_INTERPRETATION_sRGB;
     c->owned_pixels = buf;
     *out = *slot;
