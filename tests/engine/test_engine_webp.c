@@ -5,7 +5,10 @@
  * fixtures and images written here. Animated files are left to webpload. Through pl_run, each
  * spec gives what IMGPIPE_NO_FAST_WEBP=1 gives (the same pixels without alpha; with alpha the
  * integer premultiply in place, within 45 dB), and damaged files (truncated, bytes flipped in the
- * bitstream, a lying RIFF size) fail alike on both paths or decode alike.
+ * bitstream, a lying RIFF size) fail alike on both paths or decode alike. Hand-made containers: a
+ * VP8X header whose canvas (7000x7000) is not the bitstream's size fails alike; one whose alpha
+ * flag is set over an RGB lossless bitstream is left to webpload (libwebp and libvips disagree on
+ * its bands) and decodes as webpload decodes it.
  */
 #include <stdlib.h>
 
@@ -145,6 +148,60 @@ static void test_damaged(const eu_file *good)
     g_free(d);
 }
 
+/* good's lossless bitstream (its VP8L chunk) in a new RIFF/WEBP/VP8X(flags, canvas cw x ch)
+ * container; empty when good has no VP8L chunk. The caller frees data. */
+static eu_file webp_in_vp8x(const eu_file *good, uint8_t flags, uint32_t cw, uint32_t ch)
+{
+    eu_file f = {0};
+    size_t at = 12, chunk = 0;
+    while (at + 8 <= good->len) {
+        const uint8_t *c = good->data + at;
+        size_t n = (size_t)c[4] | (size_t)c[5] << 8 | (size_t)c[6] << 16 | (size_t)c[7] << 24;
+        if (memcmp(c, "VP8L", 4) == 0 && n <= good->len - at - 8) {
+            chunk = 8 + n + (n & 1);
+            break;
+        }
+        at += 8 + n + (n & 1);
+    }
+    if (chunk == 0 || at + chunk > good->len)
+        return f;
+    size_t len = 12 + 18 + chunk;
+    uint8_t *d = g_malloc0(len);
+    memcpy(d, "RIFF", 4);
+    uint32_t riff = (uint32_t)(len - 8);
+    for (int i = 0; i < 4; i++)
+        d[4 + i] = (uint8_t)(riff >> (8 * i));
+    memcpy(d + 8, "WEBPVP8X", 8);
+    d[16] = 10; /* the VP8X payload's size */
+    d[20] = flags;
+    for (int i = 0; i < 3; i++) {
+        d[24 + i] = (uint8_t)((cw - 1) >> (8 * i));
+        d[27 + i] = (uint8_t)((ch - 1) >> (8 * i));
+    }
+    memcpy(d + 30, good->data + at, chunk);
+    f.data = d;
+    f.len = len;
+    return f;
+}
+
+static void test_vp8x(const eu_file *lossless)
+{
+    eu_file bomb = webp_in_vp8x(lossless, 0, 7000, 7000);
+    ok(bomb.data != NULL, "VP8X canvas 7000x7000 over a 301x203 bitstream: made");
+    if (bomb.data != NULL)
+        test_run("VP8X canvas larger than its bitstream", &bomb, "resize?width=64&type=png", 0);
+    eu_free(&bomb);
+    eu_file alpha = webp_in_vp8x(lossless, 0x10, 301, 203);
+    ok(alpha.data != NULL, "VP8X with the alpha flag over a lossless bitstream: made");
+    if (alpha.data != NULL) {
+        /* libwebp's features say alpha (the flag), libvips' header says 3 bands (the bitstream has
+         * none): the decoder declines and webpload decodes it */
+        test_decoder("VP8X alpha flag over an RGB bitstream", &alpha, 0, 1);
+        test_run("VP8X alpha flag", &alpha, "transform?type=png", 0);
+    }
+    eu_free(&alpha);
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -196,8 +253,10 @@ int main(void)
                r.width, r.height);
             pl_result_clear(&r);
         }
-        if (i == 0)
+        if (i == 0) {
             test_damaged(&f);
+            test_vp8x(&f);
+        }
         eu_free(&f);
     }
     return tap_done();
