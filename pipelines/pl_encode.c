@@ -432,8 +432,7 @@ static int pl_encode_prepare(pl_ctx *c, const pl_params *p, VipsImage *x, VipsIm
     pl_format f = c->out_format;
     VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 3);
     if (f == PL_FMT_JPEG && vips_image_hasalpha(x)) {
-        pl_color bg = pl_params_has(p, PL_P_BACKGROUND) ? p->background : (pl_color){255, 255, 255, 255};
-        if (pl_ops_flatten(c, x, bg, &x))
+        if (pl_ops_flatten(c, x, pl_flatten_background(p), &x))
             return -1;
     }
     bool deep = x->BandFmt != VIPS_FORMAT_UCHAR;

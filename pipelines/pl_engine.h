@@ -35,6 +35,7 @@ enum {
     PL_NO_FAST_PNG_WRITE = 1u << 3,    /* PNG encode by libdeflate (pl_png_write.c) -> libpng */
     PL_NO_TRANSPOSED_REDUCE = 1u << 4, /* reduce in (0.5, 1) on reducev for both axes (pl_geometry.c) -> vips_resize */
     PL_NO_FAST_WEBP = 1u << 5,         /* still WebP by one WebPDecode (pl_webp.c) -> libvips' webpload */
+    PL_NO_EARLY_FLATTEN = 1u << 6,     /* JPEG output: alpha flattened before the resize (pl_geometry.c) -> at encode */
 };
 
 /* All zero is the engine as the service runs it. */

@@ -363,6 +363,33 @@ static int pl_geometry_finish(pl_ctx *c, const pl_step *s, VipsImage *x, VipsIma
     return 0;
 }
 
+/* JPEG carries no alpha: pl_encode flattens an image with alpha onto the background (the asked one,
+ * else white) before it encodes. Flattening onto a constant commutes with a linear resize (the
+ * premultiplied resize of colour and alpha, then the flatten, gives the same sums as the resize of
+ * the flattened colours), so when nothing after the resize reads alpha it is done before: the
+ * resize runs on three bands, with no premultiply and no unpremultiply (2400x1500 RGBA PNG -> 800
+ * px JPEG: 46 -> 40 CPU-ms; and closer to the exact result, as 8-bit premultiplied pixels lose
+ * precision where alpha is low). Something reads alpha after the resize when the step pads (embed
+ * past the resized size), rotates by other than a right angle (see-through corners), crops by
+ * content (smart gravities), blurs or sharpens (bands filtered one by one), turns grey, or draws a
+ * watermark. One still step only: later steps and frames are not looked at; nor in /renditions,
+ * where a JPEG output's resized pixels may be the source of a PNG one. */
+static bool pl_geometry_flatten_first(const pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x)
+{
+    const pl_params *p = &s->params;
+    bool imaginary = s->op != PL_OP_TRANSFORM;
+    bool smart = g->gravity == PL_GRAVITY_SMART || g->gravity == PL_GRAVITY_ENTROPY || g->gravity == PL_GRAVITY_ATTENTION;
+    if (c->out_format != PL_FMT_JPEG || c->plan->n_steps != 1 || c->animated || c->shared_sources || !vips_image_hasalpha(x) ||
+        x->BandFmt != VIPS_FORMAT_UCHAR || pl_engine_switched_off(PL_NO_EARLY_FLATTEN))
+        return false;
+    bool pads = g->fin == PL_FIN_EMBED && (g->fw > g->rw || g->fh > g->rh);
+    if (pads || (g->fin == PL_FIN_CROP && smart) || p->sigma > 0 || s->op == PL_OP_WATERMARK || s->op == PL_OP_WATERMARKIMAGE)
+        return false;
+    if (imaginary)
+        return p->colorspace != PL_SPACE_BW;
+    return g->angle % 90 == 0 && p->sharpen <= 0 && !p->grayscale && p->text[0] == '\0' && c->in->overlay == NULL;
+}
+
 static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x, VipsImage **out)
 {
     if (g->autorot) {
@@ -401,6 +428,10 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
             return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
                                 "Image too large: enlarging to %dx%d is over the limit of %.1f megapixels", g->rw, g->rh,
                                 c->lim->max_output_pixels / 1e6);
+        if (pl_geometry_flatten_first(c, s, g, x)) {
+            if (pl_ops_flatten(c, x, pl_flatten_background(&s->params), &x))
+                return -1;
+        }
         if (pl_reduce_transposed(c, x, g->rw, g->rh, false, &x) || pl_ops_resize(c, x, g->rw, g->rh, &x))
             return -1;
     }

@@ -57,6 +57,9 @@ typedef struct pl_ctx {
     /* The pixels of a decoded image with an alpha of 255 (65535) everywhere (pl_png saw it while
      * unfiltering): premultiplying them is a no-op that pl_ops_resize skips. Read-only. */
     const void *opaque_pixels;
+    /* /renditions: an output's resized pixels may be a later output's source, so a step must leave
+     * them as the picture is (no flatten for one output's format: pl_geometry_flatten_first) */
+    bool shared_sources;
 } pl_ctx;
 
 /* im is the decoded image whose alpha pl_png found at 255 everywhere (c->opaque_pixels) */
@@ -179,6 +182,19 @@ int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out);
  * an image with alpha only with alpha_safe (premultiplied or opaque); *out = in otherwise. 0, or
  * -1 with c->err set. */
 int pl_reduce_transposed(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsImage **out);
+/* The colour that alpha is flattened onto for a format without alpha (JPEG): the asked background,
+ * else white. */
+static inline pl_color pl_flatten_background(const pl_params *p)
+{
+    return pl_params_has(p, PL_P_BACKGROUND) ? p->background : (pl_color){255, 255, 255, 255};
+}
+/* pl_flatten.c: an 8-bit RGBA or grey-alpha image in memory flattened onto bg (bands - 1 values,
+ * whole numbers in 0..255) with vips_flatten's arithmetic, in place when the run owns the pixels.
+ * 0 done, 1 not applicable (use vips_flatten), -1 with c->err set. */
+int pl_flatten_mem(pl_ctx *c, VipsImage *in, const double *bg, VipsImage **out);
+/* The pixel loop of it: n pixels of nb (2 or 4) bytes, alpha last, to nb - 1 bytes onto ink (nb - 1
+ * values in 0..255); dst == src allowed. */
+void pl_flatten_pixels(const uint8_t *src, uint8_t *dst, size_t n, int nb, const unsigned *ink);
 /* Background pixel for in's bands/format from an RGBA colour. n = bands. */
 void pl_ops_background(const VipsImage *in, pl_color bg, double *px, int *n);
 

@@ -540,6 +540,9 @@ int pl_ops_flatten(pl_ctx *c, VipsImage *in, pl_color bg, VipsImage **out)
     pl_color opaque = bg;
     opaque.a = 255;
     pl_ops_background(in, opaque, px, &n);
+    int fast = pl_flatten_mem(c, in, px, out);
+    if (fast <= 0)
+        return fast;
     VipsArrayDouble *arr = vips_array_double_new(px, n - 1);
     VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
     int r = vips_flatten(in, &t[0], "background", arr, "max_alpha", pl_ops_max_value(in), NULL);

@@ -680,6 +680,7 @@ int pl_renditions_run(const pl_plan *plan, const pl_input *in, const pl_limits *
     pl_rend_run *r = g_new0(pl_rend_run, 1);
     pl_ctx *c = &r->c;
     pl_engine_ctx_init(c, plan, in, lim, ctl, err);
+    c->shared_sources = true;
     r->rs = &plan->rend;
     r->outs = g_new0(pl_rend_out, r->rs->n > 0 ? r->rs->n : 1);
     json_t *info = NULL;
