@@ -432,7 +432,7 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
             if (pl_ops_flatten(c, x, pl_flatten_background(&s->params), &x))
                 return -1;
         }
-        if (pl_reduce_transposed(c, x, g->rw, g->rh, false, &x) || pl_ops_resize(c, x, g->rw, g->rh, &x))
+        if (pl_reduce_u8(c, x, g->rw, g->rh, false, &x) || pl_ops_resize(c, x, g->rw, g->rh, &x))
             return -1;
     }
     if (g->fin == PL_FIN_CROP && pl_ops_crop(c, x, g->fw, g->fh, g->gravity, &x))

@@ -177,11 +177,12 @@ VipsImage *pl_ops_image_over(void *buf, size_t size, int w, int h, int bands, Vi
  * with in's metadata; *out is a new reference the caller owns (pl_transpose.c). */
 int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out);
 
-/* pl_reduce.c: an 8-bit image reduced to w x h with vips_reducev on both axes (transposing
- * between), when it applies: any factor below 1 on both axes, buffers within the input's size;
+/* pl_reduce.c: an 8-bit image reduced to w x h, lanczos3: vips_reducev down the columns, then
+ * pl_reduceh along the rows (factors of 4 and more: transposed, vips_reducev, transposed back),
+ * when it applies: any factor below 1 on both axes, buffers within the input's size;
  * an image with alpha only with alpha_safe (premultiplied or opaque); *out = in otherwise. 0, or
  * -1 with c->err set. */
-int pl_reduce_transposed(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsImage **out);
+int pl_reduce_u8(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsImage **out);
 /* The colour that alpha is flattened onto for a format without alpha (JPEG): the asked background,
  * else white. */
 static inline pl_color pl_flatten_background(const pl_params *p)

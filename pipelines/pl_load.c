@@ -9,7 +9,7 @@
  * least 2x the target), decoded by TurboJPEG into memory (pl_jpeg_scaled.c: up to 16 MP, YCbCr
  * or grey) or else by libvips' jpegload at 1/2, 1/4, 1/8 (streaming, interruptible); WebP's
  * `scale`; HEIF's embedded thumbnail when it is large enough. The remaining reduction is
- * vips_resize's job (pl_ops_resize; pl_reduce_transposed for 8-bit downscales). Sequential
+ * vips_resize's job (pl_ops_resize; pl_reduce_u8 for 8-bit downscales). Sequential
  * access unless the plan needs random access (pl_run asks for it for every still GIF; an animation
  * is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
@@ -313,7 +313,7 @@ static int pl_load_jpeg_scale(int w, int h, int tw, int th, pl_load_opts *o)
     /* libvips' own scales too: TurboJPEG's whole decode into memory skips jpegload's
      * region and line-cache work, 3-4 CPU-ms of a 12 MP 4000x3000 thumbnail at 1/4 (43 ->
      * 39 ms, identical pixels), and the pixels come out in memory, which the reduce after
-     * it wants (pl_reduce_transposed). Above pl_jpeg_scaled's size limit jpegload streams. */
+     * it wants (pl_reduce_u8). Above pl_jpeg_scaled's size limit jpegload streams. */
     if (jpeg_m == 8 && o->shrink > 1)
         jpeg_m = 8 / o->shrink;
     return jpeg_m;
@@ -325,7 +325,7 @@ static void pl_load_webp_scale(int w, int h, int tw, int th, pl_load_opts *o)
     /* libwebp scales in its decoder with a box filter: asked for the target itself it
      * lands 33 dB PSNR from the exact (full decode + lanczos3) result on a 1024->300
      * photo; at twice the target, 41 dB for ~30% more CPU (15.5 -> 20.7 ms). 1.9x, not
-     * 2x: lanczos3 is then left a reduce just inside (0.5, 1), which pl_reduce_transposed
+     * 2x: lanczos3 is then left a reduce just inside (0.5, 1), which pl_reduce_u8
      * runs on reducev, where exactly 2x left vips_resize a 2x2 box and a lanczos3 of 1.0.
      * Closer to the exact result and cheaper (1024->300: 40.9 -> 41.4 dB; 2400x1800 lossy
      * -> 600 px: 44.5 -> 45.2; 2400x1500: 45.4 -> 46.1; 2-4% less CPU). Never below 1 px. */

@@ -224,7 +224,7 @@ int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
     }
     /* alpha premultiplied now, or opaque: the transposed reduce may take it too (pl_reduce.c) */
     VipsImage *reduced = x;
-    if (vips_image_hasalpha(in) && pl_reduce_transposed(c, x, w, h, true, &reduced))
+    if (vips_image_hasalpha(in) && pl_reduce_u8(c, x, w, h, true, &reduced))
         return -1;
     if (reduced != x)
         x = reduced;

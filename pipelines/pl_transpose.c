@@ -1,7 +1,8 @@
 /*
  * pl_transpose: swaps the axes of an 8-bit image held in memory, (x, y) -> (y, x), into a new
- * memory image that owns its buffer and carries the input's metadata. pl_reduce_transposed uses it
- * to run the horizontal half of a reduce as libvips' vector reducev: transpose, reducev,
+ * memory image that owns its buffer and carries the input's metadata. pl_reduce_u8 uses it
+ * to run the horizontal half of a reduce by 4 or more (vips_resize's box shrink, then lanczos3)
+ * as libvips' vector reducev: transpose, reducev,
  * transpose back gives the same pixels as vips_rot 90, reducev, vips_rot 270 (the axis that is
  * mirrored by a rotation is never filtered), at a fraction of the cost: vips_rot moves one
  * pixel at a time through the region machinery and needs a copy to memory after it; this walks

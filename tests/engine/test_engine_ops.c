@@ -474,7 +474,7 @@ static void test_shrink_quality(void)
 }
 
 /* The reduce left after shrink-on-load (factor in (0.5, 1)), done by vips_reducev on both axes
- * (pl_reduce_transposed): exact size, the same picture as vips_resize's lanczos3
+ * (pl_reduce_u8): exact size, the same picture as vips_resize's lanczos3
  * (PL_NO_TRANSPOSED_REDUCE: > min_same dB, and not identical, so the path was taken; a
  * transposed or shifted result would score far lower), and as close to the exact path (not
  * compared when min_exact < 0: the exact path here does not auto-orient). */
