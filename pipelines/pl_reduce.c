@@ -1,21 +1,24 @@
 /*
  * pl_reduce: a downscale on each axis, most often the step left after shrink-on-load (a
  * 4000x3000 JPEG at DCT 1/4 is 1000x750 for an 800x600 thumbnail; a WebP decoded at 1.9x the
- * target), done as vips_resize does it (lanczos3, a box shrink first by 4 or more) but without
- * libvips 8.14's reduceh, which is plain C at 9 taps a pixel (1000x750 -> 800x600 took 11 CPU-ms
- * through vips_reduce). The vertical pass is vips_reducev (orc vector code), computed into memory
- * (a sequential loader cannot give rows twice); the horizontal pass is pl_reduceh (SSSE3, the
- * same filter, 59-63 dB from libvips' reduceh) over those rows into a new memory image. By 4 or
- * more horizontally (a box shrink first, as vips_reduceh's gap does) the horizontal pass is
- * transposed, vips_reducev, transposed back (pl_transpose_u8; the same pixels as vips_rot 90,
- * reducev, vips_rot 270). History: transposing both ways for every factor took 1000x750 ->
- * 800x600 to about 5.5 CPU-ms (callgrind: 144 -> 52 M instructions), pl_reduceh to about 1.5
- * (photo12 thumbnail in process 34.6 -> 33.3 CPU-ms). Each buffer is let go when the next exists,
- * so at most two of them (each at most the input's width x the output's height) are held at once:
- * within the input's full size, which admission reserved for the decode, or within
- * PL_REDUCE_SMALL_PIXELS for small inputs; else nothing is done here and vips_resize does it all.
+ * target), done as vips_resize does it (lanczos3) but without libvips 8.14's reduceh, which is
+ * plain C at 9 taps a pixel (1000x750 -> 800x600 took 11 CPU-ms through vips_reduce). The
+ * vertical pass is vips_reducev (orc vector code; a box shrink first by 4 or more, vips_resize's
+ * gap), computed into memory (a sequential loader cannot give rows twice); the horizontal pass is
+ * pl_reduceh (SSSE3, 59-63 dB from libvips' reduceh) over those rows into a new memory image, at
+ * the whole factor, with no box in front: the cost is the input's width x 6 taps per output row
+ * whatever the factor, and without the box's aliasing a 2560 px photo -> 150 / 300 px lies 45.8 /
+ * 49.2 dB from a float lanczos3 against 43.4 / 47.8 (2560x1600 RGBA PNG -> 300 px JPEG: 44.8 ->
+ * 42.6 CPU-ms). By 64 or more horizontally the row pass is transposed, vips_reducev (with the box),
+ * transposed back (pl_transpose_u8; the same pixels as vips_rot 90, reducev, vips_rot 270).
+ * History: transposing both ways for every factor took 1000x750 -> 800x600 to about 5.5 CPU-ms
+ * (callgrind: 144 -> 52 M instructions), pl_reduceh to about 1.5 (photo12 thumbnail in process
+ * 34.6 -> 33.3 CPU-ms). Each buffer is let go when the next exists, so at most two of them (each at
+ * most the input's width x the output's height) are held at once: within the input's full size,
+ * which admission reserved for the decode, or within PL_REDUCE_SMALL_PIXELS for small inputs; else
+ * nothing is done here and vips_resize does it all.
  *
- * 8-bit only, any factor below 1, with vips_resize's gap (a box shrink first by 4 or more).
+ * 8-bit only, any factor below 1 (vertically with vips_resize's gap: a box shrink first by 4 or more).
  * Factors of 1/2 and less reach here from images without shrink-on-load (PNG with transparency,
  * palettes, grey; 2400x1500 palette PNG -> 800 px JPEG 22.7 -> 17.8 CPU-ms): reducev's 8-bit
  * coefficients are a little further from a float lanczos3 than reduceh's (kodim23 by 1/3:
@@ -35,6 +38,8 @@
 /* vips_resize's default: by 4 or more a box shrink first, leaving lanczos3 at least 2 (inside
  * (0.5, 1) it changes nothing) */
 #define PL_REDUCE_GAP 2.0
+/* horizontal factors below this one go to pl_reduceh whole (its plans stop there) */
+#define PL_REDUCE_ROW_FACTOR 64
 /* rows between two cancel checks of the horizontal pass */
 #define PL_REDUCE_ROWS 256
 
@@ -86,8 +91,7 @@ int pl_reduce_u8(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsIm
         /* each buffer is let go as soon as the next one is made: at most two at a time */
         if ((t[1] = vips_image_copy_memory(x)) == NULL)
             return pl_cancel_fail(c, PL_E_OPERATION, "Cannot resize the image");
-        if (in->Xsize < 2 * PL_REDUCE_GAP * w) {
-            /* no box shrink in front (vips_resize's gap): the whole reduce is lanczos3, done here */
+        if (in->Xsize < PL_REDUCE_ROW_FACTOR * w) {
             if (pl_reduce_rows(c, t[1], w, &t[2]))
                 return -1;
             VIPS_UNREF(t[1]);
