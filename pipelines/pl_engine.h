@@ -33,7 +33,7 @@ enum {
     PL_NO_JPEG_MSCALE = 1u << 1,       /* JPEG decode at m/8 by TurboJPEG (pl_jpeg_scaled.c) -> jpegload */
     PL_NO_LOSSLESS_JPEG = 1u << 2,     /* DCT-domain rotate/flip (pl_jpeg_lossless.c) -> decode, rotate, encode */
     PL_NO_FAST_PNG_WRITE = 1u << 3,    /* PNG encode by libdeflate (pl_png_write.c) -> libpng */
-    PL_NO_TRANSPOSED_REDUCE = 1u << 4, /* 8-bit downscales by reducev + pl_reduceh (pl_reduce.c) -> vips_resize */
+    PL_NO_TRANSPOSED_REDUCE = 1u << 4, /* 8-bit downscales by pl_lanczos (pl_reduce.c) -> vips_resize */
     PL_NO_FAST_WEBP = 1u << 5,         /* still WebP by one WebPDecode (pl_webp.c) -> libvips' webpload */
     PL_NO_EARLY_FLATTEN = 1u << 6,     /* JPEG output: alpha flattened before the resize (pl_geometry.c) -> at encode */
 };

@@ -60,7 +60,7 @@ void pl_flatten_pixels(const uint8_t *src, uint8_t *dst, size_t n, int nb, const
 int pl_flatten_mem(pl_ctx *c, VipsImage *in, const double *bg, VipsImage **out)
 {
     if (in->BandFmt != VIPS_FORMAT_UCHAR || (in->Bands != 2 && in->Bands != 4) || in->Coding != VIPS_CODING_NONE ||
-        (in->dtype != VIPS_IMAGE_SETBUF && in->dtype != VIPS_IMAGE_SETBUF_FOREIGN) || in->data == NULL)
+        !pl_ops_in_memory(in))
         return 1;
     int cb = in->Bands - 1;
     unsigned ink[3];
@@ -71,25 +71,21 @@ int pl_flatten_mem(pl_ctx *c, VipsImage *in, const double *bg, VipsImage **out)
     }
     size_t n = (size_t)in->Xsize * (size_t)in->Ysize, bytes = n * (size_t)cb;
     bool in_place = c->owned_pixels != NULL && c->owned_pixels == in->data;
-    VipsImage **slot = pl_ctx_slot(c);
     if (in_place) {
         pl_flatten_pixels(in->data, in->data, n, in->Bands, ink);
-        /* a view of the first bytes of the same buffer, which stays the decoded image's: that
-         * image lives as long as this one (a reference dropped when this one closes) */
-        if ((*slot = vips_image_new_from_memory(in->data, bytes, in->Xsize, in->Ysize, cb, VIPS_FORMAT_UCHAR)) == NULL)
+        /* a view of the first bytes of the same buffer, which stays the decoded image's */
+        if ((*out = pl_ops_view(c, in, cb)) == NULL)
             return pl_cancel_fail(c, PL_E_OPERATION, "Cannot flatten the alpha channel");
-        g_object_ref(in);
-        vips_object_local(*slot, in);
-        pl_ops_copy_meta(in, *slot);
         c->owned_pixels = NULL; /* the decoded image's bytes are not its pixels any more */
-    } else {
-        uint8_t *buf = g_try_malloc(bytes);
-        if (buf == NULL)
-            return 1;
-        pl_flatten_pixels(in->data, buf, n, in->Bands, ink);
-        if ((*slot = pl_ops_image_over(buf, bytes, in->Xsize, in->Ysize, cb, VIPS_FORMAT_UCHAR, in)) == NULL)
-            return pl_cancel_fail(c, PL_E_OPERATION, "Cannot flatten the alpha channel");
+        return 0;
     }
+    uint8_t *buf = g_try_malloc(bytes);
+    if (buf == NULL)
+        return 1;
+    pl_flatten_pixels(in->data, buf, n, in->Bands, ink);
+    VipsImage **slot = pl_ctx_slot(c);
+    if ((*slot = pl_ops_image_over(buf, bytes, in->Xsize, in->Ysize, cb, VIPS_FORMAT_UCHAR, in)) == NULL)
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot flatten the alpha channel");
     *out = *slot;
     return 0;
 }

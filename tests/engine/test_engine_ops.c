@@ -516,7 +516,8 @@ static void test_residual_reduce(void)
     check_reduce("edge/alpha-blackbug.png", "transform?w=600&type=png", 600, 450, 50, -1, "RGBA by 0.29:");
     /* by 4 and more the rows take the whole factor in one lanczos3 (no box in front): 2048 -> 300 */
     check_reduce("edge/alpha-blackbug.png", "transform?w=300&type=png", 300, 225, 45, -1, "RGBA by 1/6.8:");
-    check_reduce("photos/kodim23-parrots.png", "transform?w=100&h=100&fit=fill&type=png", 100, 100, 45, 38, "RGB by 1/7.7 and 1/5.1:");
+    check_reduce("photos/kodim23-parrots.png", "transform?w=100&h=100&fit=fill&type=png", 100, 100, 45, 38,
+                 "RGB by 1/7.7 and 1/5.1:");
     /* a factor of 0.5 or less without alpha too (768 -> 300), with vips_resize's gap */
     check_reduce("photos/kodim23-parrots.png", "transform?w=300&type=png", 300, 200, 50, 40, "factor 0.39:");
     /* a 4.3 MP PNG (no shrink-on-load) by 0.9: two 3.9 MP buffers would be more than the input;
