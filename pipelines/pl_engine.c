@@ -55,7 +55,8 @@ static unsigned pl_engine_switches_from_env(void)
                 {"IMGPIPE_NO_FAST_PNG_WRITE", PL_NO_FAST_PNG_WRITE},
                 {"IMGPIPE_NO_TRANSPOSED_REDUCE", PL_NO_TRANSPOSED_REDUCE},
                 {"IMGPIPE_NO_FAST_WEBP", PL_NO_FAST_WEBP},
-                {"IMGPIPE_NO_EARLY_FLATTEN", PL_NO_EARLY_FLATTEN}};
+                {"IMGPIPE_NO_EARLY_FLATTEN", PL_NO_EARLY_FLATTEN},
+                {"IMGPIPE_NO_FAST_ICC", PL_NO_FAST_ICC}};
     unsigned bits = 0;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);

@@ -101,6 +101,12 @@ int pl_load_check_limits(pl_ctx *c, const pl_probe_info *pi, int frames);
 int pl_load_image(pl_ctx *c, int n_frames, int tw, int th, bool random, VipsImage **out);
 /* Embedded ICC profiles and CMYK to sRGB (sRGB-tagged and untagged RGB/grey left alone). */
 int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
+/* pl_icc.c: an 8-bit RGB(A) image in memory with an embedded RGB profile converted to sRGB by a
+ * cached lcms2 transform (the pixels and profile libvips' icc_transform gives), in place when the
+ * run owns the pixels. 0 done, 1 not applicable (libvips' path), -1 cancelled (c->err set). */
+int pl_icc_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out);
+/* How many conversions pl_icc_to_srgb has made in this process (tests). */
+uint64_t pl_icc_conversions(void);
 /* The image carries an ICC profile that says it is sRGB (pl_load_to_srgb leaves those alone). */
 bool pl_load_profile_is_srgb(VipsImage *img);
 /* Load the overlay image of watermarkimage (sniffed, limit-checked, sRGB with alpha). */

@@ -13,7 +13,7 @@
  * access unless the plan needs random access (pl_run asks for it for every still GIF; an animation
  * is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
- * none is embedded), after the cheap shrink.
+ * none is embedded), after the cheap shrink; 8-bit RGB in memory by pl_icc's cached transforms.
  *
  * Errors are classified by the stage that failed, never by libvips' error text (one buffer shared
  * by every thread, so it can hold another run's failure; it is copied into err->detail for the
@@ -264,6 +264,9 @@ int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
     *out = in;
     if (!cmyk && (!has_icc || in->Bands < 3 || pl_load_profile_is_srgb(in)))
         return 0;
+    int fast = cmyk ? 1 : pl_icc_to_srgb(c, in, out);
+    if (fast <= 0)
+        return fast;
     VipsImage **t = pl_ctx_slot(c);
     int depth = in->BandFmt == VIPS_FORMAT_USHORT ? 16 : 8;
     int r = cmyk ? vips_icc_transform(in, t, "srgb", "input_profile", "cmyk", "embedded", TRUE, "depth", depth, NULL)

@@ -3,7 +3,7 @@
  * thread (libvips concurrency 1, or $VT) and prints CPU-ms per image (getrusage: user + system),
  * the output size and peak RSS; the last output is written to OUT when given. For A/B runs (the
  * IMGPIPE_NO_*=1 switches of pl_engine.h: FAST_PNG, JPEG_MSCALE, LOSSLESS_JPEG, FAST_PNG_WRITE,
- * TRANSPOSED_REDUCE, FAST_WEBP, EARLY_FLATTEN) and for callgrind:
+ * TRANSPOSED_REDUCE, FAST_WEBP, EARLY_FLATTEN, FAST_ICC) and for callgrind:
  *   ninja -C build tests/engine/measure_run
  *   build/tests/engine/measure_run IMAGE 'transform?w=512&h=512&fit=cover&type=png' 8 [OUT]
  *   valgrind --tool=callgrind build/tests/engine/measure_run IMAGE SPEC 1
