@@ -396,9 +396,10 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
         if (pl_ops_autorot(c, x, &x))
             return -1;
     } else if (vips_image_get_typeof(x, VIPS_META_ORIENTATION)) {
-        /* orientation ignored (norotation, rotate given): the stored pixels are the picture now */
-        VipsImage **t = pl_ctx_slot(c);
-        if (vips_copy(x, t, NULL))
+        /* orientation ignored (norotation, rotate given): the stored pixels are the picture now
+         * (a view keeps a decoder's buffer readable in place, pl_reduce_u8) */
+        VipsImage *v = pl_ops_view(c, x, x->Bands), **t = v != NULL ? &v : pl_ctx_slot(c);
+        if (v == NULL && vips_copy(x, t, NULL))
             return pl_cancel_fail(c, PL_E_INTERNAL, "Cannot copy the image");
         vips_image_remove(*t, VIPS_META_ORIENTATION);
         vips_image_remove(*t, "exif-ifd0-Orientation");

@@ -37,8 +37,6 @@
 #define PL_REDUCE_GAP 2.0
 /* factors below this one go to pl_lanczos whole (its plans stop there) */
 #define PL_REDUCE_FACTOR 64
-/* output rows between two cancel checks */
-#define PL_REDUCE_ROWS 256
 
 /* An 8-bit image in memory reduced to w x h by pl_lanczos (factors below PL_REDUCE_FACTOR; h may
  * be in's height, w in's width), into a new memory image with in's metadata: each output row is
@@ -59,7 +57,7 @@ static int pl_reduce_lanczos(pl_ctx *c, VipsImage *in, int w, int h, VipsImage *
     }
     pl_lanczos_impl impl = pl_lanczos_best();
     for (int y = 0; y < h; y++) {
-        if (y % PL_REDUCE_ROWS == 0 && (rc = pl_cancel_check(c)) != 0)
+        if ((rc = pl_cancel_check(c)) != 0) /* an output row can read hundreds of input rows */
             goto out;
         const uint8_t *row = src + (size_t)y * in_line;
         if (cols) {

@@ -3,7 +3,8 @@
 # same pictures through several ordinary encoders and settings (Debian tools only): PNGs from
 # ImageMagick, libvips (each filter), a plain Python+zlib writer (adaptive, Paeth-only, tRNS),
 # palette, grey, 16-bit, interlaced, RGBA with an alpha ramp, an opaque alpha or a cut-out; JPEGs from cjpeg (baseline, progressive,
-# 4:4:4, 4:2:0, restart markers, optimised Huffman, with EXIF), libvips and ImageMagick; WebP and
+# 4:4:4, 4:2:0, restart markers, optimised Huffman, with EXIF), libvips (also in Display P3 with its
+# ICC profile, JPEG and PNG) and ImageMagick; WebP and
 # AVIF/HEIC when cwebp / heif-enc are there. Images go to OUT/images/, and OUT/corpus.tsv lists
 # each file with its encoder, settings, size, bytes and, for PNGs, how many rows carry each filter.
 #
@@ -226,6 +227,15 @@ for src in "$photos"/*; do
         try "$name-cjpeg-grey.jpg" "cjpeg" "q85, greyscale" cjpeg -quality 85 -grayscale -outfile "$img/$name-cjpeg-grey.jpg" "$tmp/rgb.ppm"
     fi
     try "$name-vips.jpg" "libvips jpegsave" "Q 75 (default), 4:2:0" vips jpegsave "$tmp/rgb.v" "$img/$name-vips.jpg" --strip
+    # a phone's colour: the picture in Display P3 with the profile embedded (the profile of the
+    # repository's fixture edge/displayp3-profile.png)
+    if vipsheader -f icc-profile-data "$root/tests/fixtures/edge/displayp3-profile.png" | base64 -d >"$tmp/p3.icc" 2>/dev/null &&
+        vips icc_transform "$tmp/rgb.v" "$tmp/p3.v" "$tmp/p3.icc"; then
+        try "$name-vips-p3.jpg" "libvips jpegsave" "Q 90, 4:2:0, Display P3 ICC profile" vips jpegsave "$tmp/p3.v" "$img/$name-vips-p3.jpg" --Q 90
+        try "$name-vips-p3.png" "libvips pngsave" "RGB, Display P3 ICC profile (iCCP)" vips pngsave "$tmp/p3.v" "$img/$name-vips-p3.png"
+    else
+        echo "make-corpus.sh: no Display P3 profile: the -p3 images are skipped" >&2
+    fi
     if have convert; then
         try "$name-im.jpg" "ImageMagick convert" "default (quality 92 for untagged input, 4:2:0)" convert "$tmp/rgb.png" -strip "$img/$name-im.jpg"
     fi
