@@ -78,7 +78,7 @@ static void check_identity_and_flat(void)
     ok(bad == 0, "flat rows stay flat at every level (%d samples off)", bad);
 }
 
-/* PSNR of pl_reduceh against vips_reduceh (lanczos3) on a photo, each to the same width */
+/* PSNR of the row pass against vips_reduceh (lanczos3) on a photo, each to the same width */
 static void check_vs_libvips(int out_w, double min)
 {
     eu_file f = eu_read("photos/kodim23-parrots.png");
