@@ -19,6 +19,7 @@
  *
  * Cache: PL_ICC_CACHE transforms per process, keyed by the profile's bytes (compared in full) and
  * the band count, least recently used replaced; behind one mutex (lookups from any pool thread).
+ * Profiles over PL_ICC_CACHE_MAX_BYTES get a transform of their own, freed after the image.
  * A transform is never freed while the process runs a conversion with it: entries are only
  * replaced under the mutex, and a conversion holds its own reference count.
  */
@@ -29,6 +30,9 @@
 #include "pl_internal.h"
 
 #define PL_ICC_CACHE 8
+/* larger profiles (LUT-based printer profiles: hundreds of KB) are converted with a transform made
+ * for the image and dropped after it, so that 8 entries never hold more than 8 x this */
+#define PL_ICC_CACHE_MAX_BYTES (64 * 1024)
 /* rows between two cancel checks */
 #define PL_ICC_ROWS 128
 
@@ -100,11 +104,14 @@ static pl_icc_entry *pl_icc_get(const void *profile, size_t len, int bands)
     if (xf == NULL)
         return NULL;
     pl_icc_entry *e = g_new0(pl_icc_entry, 1);
-    e->profile = g_memdup2(profile, len);
     e->len = len;
     e->bands = bands;
     e->xf = xf;
-    e->refs = 2; /* the cache's and the caller's */
+    e->refs = 1; /* the caller's */
+    if (len > PL_ICC_CACHE_MAX_BYTES)
+        return e; /* not cached: the release frees it */
+    e->profile = g_memdup2(profile, len);
+    e->refs = 2; /* and the cache's */
     g_mutex_lock(&pl_icc_lock);
     int victim = 0;
     for (int i = 0; i < PL_ICC_CACHE; i++) {

@@ -8,10 +8,12 @@
  * Inputs: a photo tagged Display P3 (the fixture's profile) as JPEG (TurboJPEG decode), as PNG
  * (the PNG decoder, in place) and as PNG with an alpha ramp (alpha passed through); 12 profiles
  * made with lcms2 (more than the cache holds, each used twice, evictions while in use); the same
- * from four threads at once; a profile that lcms cannot read (libvips' path decides: the image
+ * from four threads at once; a 72 KB profile (over the cache's size limit: a transform of its
+ * own, twice); a profile that lcms cannot read (libvips' path decides: the image
  * decodes as if untagged, both alike); a 16-bit PNG (left to libvips).
  */
 #include <lcms2.h>
+#include <math.h>
 #include <pthread.h>
 
 #include "engine_util.h"
@@ -60,13 +62,20 @@ done:
     return f;
 }
 
-/* a made RGB profile: sRGB primaries stretched by k, gamma g */
-static void *made_profile(double k, double g, size_t *len)
+/* a made RGB profile: sRGB primaries stretched by k, gamma g; table: the three curves as tables of
+ * 12000 entries each (a profile of about 72 KB, over what the cache keeps) */
+static void *made_profile(double k, double g, bool table, size_t *len)
 {
     cmsCIExyY white = {0.3127, 0.3290, 1.0};
     cmsCIExyYTRIPLE prim = {{0.64 + k, 0.33, 1}, {0.30, 0.60 + k, 1}, {0.15, 0.06 - k / 2, 1}};
-    cmsToneCurve *curve = cmsBuildGamma(NULL, g);
-    cmsToneCurve *curves[3] = {curve, curve, curve};
+    enum { N = 12000 };
+    static cmsUInt16Number values[3][N];
+    cmsToneCurve *curves[3];
+    for (int c = 0; c < 3; c++) {
+        for (int i = 0; i < N; i++)
+            values[c][i] = (cmsUInt16Number)lrint(65535.0 * pow((double)i / (N - 1), g + 0.01 * c));
+        curves[c] = table ? cmsBuildTabulatedToneCurve16(NULL, N, values[c]) : cmsBuildGamma(NULL, g);
+    }
     cmsHPROFILE p = cmsCreateRGBProfile(&white, &prim, curves);
     cmsUInt32Number n = 0;
     void *buf = NULL;
@@ -79,7 +88,8 @@ static void *made_profile(double k, double g, size_t *len)
     }
     if (p != NULL)
         cmsCloseProfile(p);
-    cmsFreeToneCurve(curve);
+    for (int c = 0; c < 3; c++)
+        cmsFreeToneCurve(curves[c]);
     *len = n;
     return buf;
 }
@@ -170,7 +180,7 @@ int main(void)
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < 12; i++) {
             size_t len = 0;
-            void *prof = made_profile(0.01 * i, 1.8 + 0.05 * i, &len);
+            void *prof = made_profile(0.01 * i, 1.8 + 0.05 * i, false, &len);
             eu_file f = prof != NULL ? tagged(prof, len, i % 3 == 0, ".png", false) : (eu_file){0};
             bad += f.data == NULL || compare(&f, i % 3 == 0 ? "transform?type=png" : "transform?w=200&type=png", NULL, &taken) != 0;
             not_taken += !taken;
@@ -193,6 +203,16 @@ int main(void)
         g_free(jobs[i].f.data);
     }
     ok(bad == 0, "4 threads, 4 profiles, 4 runs each: libvips' pixels every time (%d differ)", bad);
+
+    /* a profile over the cache's size limit: converted alike, twice, with a transform of its own */
+    size_t blen = 0;
+    void *big = made_profile(0.02, 2.1, true, &blen);
+    eu_file bigf = big != NULL ? tagged(big, blen, false, ".jpg", false) : (eu_file){0};
+    diag("large profile: %zu bytes", blen);
+    check_same(&bigf, "a 72 KB profile", "transform?w=250&type=png", blen > 64 * 1024);
+    check_same(&bigf, "a 72 KB profile, again", "transform?w=250&type=png", blen > 64 * 1024);
+    g_free(bigf.data);
+    g_free(big);
 
     /* a profile lcms cannot read: 600 bytes of a header that lies */
     uint8_t junk[600];
