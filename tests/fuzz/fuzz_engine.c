@@ -32,6 +32,8 @@ static const char *const plans[] = {
     /* text through pango and fontconfig; an AV1 encode */
     "watermark?text=x&width=50&type=png",
     "fit?width=30&height=30&type=avif",
+    /* JPEG out of an image with alpha: flattened before the resize (pl_geometry_flatten_first) */
+    "fit?width=40&height=40&type=jpeg",
 };
 #define N_PLANS (sizeof(plans) / sizeof(plans[0]))
 
