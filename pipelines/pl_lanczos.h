@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { PL_LANCZOS_SCALAR = 0, PL_LANCZOS_SSSE3 = 1 } pl_lanczos_impl;
+typedef enum { PL_LANCZOS_SCALAR = 0, PL_LANCZOS_SSSE3 = 1, PL_LANCZOS_AVX2 = 2 } pl_lanczos_impl;
 
 typedef struct pl_lanczos_plan pl_lanczos_plan;
 

@@ -1,10 +1,10 @@
 /*
  * test_engine_lanczos: the lanczos3 passes of pl_lanczos.c.
  *
- * Rows: the SSSE3 code gives the scalar code's bytes for 1 to 4 bands over widths from 1 to 1600
+ * Rows: the SSSE3 and AVX2 code give the scalar code's bytes for 1 to 4 bands over widths from 1 to 1600
  * pixels and factors from 1 to 60 (random rows, seeded); a factor of 1 is the identity; flat rows
  * stay flat (the weights sum to exactly one); a photo reduced by it is within 50 dB of libvips' own
- * reduceh (lanczos3) at the same size. Columns: the SSE2 code gives the scalar code's bytes over
+ * reduceh (lanczos3) at the same size. Columns: the SSE2 and AVX2 code give the scalar code's bytes over
  * heights from 1 to 1500 and row lengths that are and are not multiples of 16; a photo reduced by
  * it lies within 50 dB of a float lanczos3 at factors 1.3 to 9, where libvips' 8-bit reducev
  * drifts further. Bad sizes make no plan.
@@ -28,22 +28,25 @@ static void check_same(int in_w, int out_w, int bands)
     enum { ROWS = 5 };
     pl_lanczos_plan *p = pl_lanczos_plan_new(in_w, out_w, bands);
     size_t il = (size_t)in_w * (size_t)bands, ol = (size_t)out_w * (size_t)bands;
-    uint8_t *in = g_malloc(il * ROWS), *a = g_malloc(ol * ROWS), *b = g_malloc(ol * ROWS);
+    uint8_t *in = g_malloc(il * ROWS), *a = g_malloc(ol * ROWS), *b = g_malloc(ol * ROWS), *c = g_malloc(ol * ROWS);
     for (size_t i = 0; i < il * ROWS; i++)
         in[i] = (i / il) % 2 ? rnd8() : (rnd8() & 1) * 255; /* noise, and hard edges (overshoot: clamping) */
     size_t differ = (size_t)-1;
     if (p != NULL) {
         pl_lanczos_rows(p, PL_LANCZOS_SCALAR, in, il, a, ol, ROWS);
         pl_lanczos_rows(p, PL_LANCZOS_SSSE3, in, il, b, ol, ROWS);
+        pl_lanczos_rows(p, PL_LANCZOS_AVX2, in, il, c, ol, ROWS);
         differ = 0;
         for (size_t i = 0; i < ol * ROWS; i++)
-            differ += a[i] != b[i];
+            differ += (a[i] != b[i]) + (a[i] != c[i]);
     }
-    ok(differ == 0, "%d -> %d, %d bands: SSSE3 and scalar give the same bytes (%zd differ)", in_w, out_w, bands, (ssize_t)differ);
+    ok(differ == 0, "%d -> %d, %d bands: AVX2, SSSE3 and scalar give the same bytes (%zd differ)", in_w, out_w, bands,
+       (ssize_t)differ);
     pl_lanczos_plan_free(p);
     g_free(in);
     g_free(a);
     g_free(b);
+    g_free(c);
 }
 
 static void check_identity_and_flat(void)
@@ -114,22 +117,24 @@ static void check_vs_libvips(int out_w, double min)
 static void check_columns(int in_h, int out_h, size_t row_bytes)
 {
     pl_lanczos_plan *p = pl_lanczos_plan_new(in_h, out_h, 1);
-    uint8_t *in = g_malloc(row_bytes * (size_t)in_h), *a = g_malloc(row_bytes), *b = g_malloc(row_bytes);
+    uint8_t *in = g_malloc(row_bytes * (size_t)in_h), *a = g_malloc(row_bytes), *b = g_malloc(row_bytes), *c = g_malloc(row_bytes);
     for (size_t i = 0; i < row_bytes * (size_t)in_h; i++)
         in[i] = (i / row_bytes) % 3 ? rnd8() : (rnd8() & 1) * 255;
     size_t differ = p != NULL ? 0 : (size_t)-1;
     for (int y = 0; p != NULL && y < out_h; y++) {
         pl_lanczos_column(p, PL_LANCZOS_SCALAR, y, in, row_bytes, row_bytes, a);
         pl_lanczos_column(p, PL_LANCZOS_SSSE3, y, in, row_bytes, row_bytes, b);
+        pl_lanczos_column(p, PL_LANCZOS_AVX2, y, in, row_bytes, row_bytes, c);
         for (size_t i = 0; i < row_bytes; i++)
-            differ += a[i] != b[i];
+            differ += (a[i] != b[i]) + (a[i] != c[i]);
     }
-    ok(differ == 0, "columns %d -> %d rows of %zu bytes: SSE2 and scalar give the same bytes (%zd differ)", in_h, out_h, row_bytes,
-       (ssize_t)differ);
+    ok(differ == 0, "columns %d -> %d rows of %zu bytes: AVX2, SSE2 and scalar give the same bytes (%zd differ)", in_h, out_h,
+       row_bytes, (ssize_t)differ);
     pl_lanczos_plan_free(p);
     g_free(in);
     g_free(a);
     g_free(b);
+    g_free(c);
 }
 
 /* PSNR of the column pass (and of libvips' reducev) against a float lanczos3 to out_h rows */
@@ -182,8 +187,9 @@ int main(void)
 {
     if (eu_init())
         return 1;
-    if (!pl_lanczos_has(PL_LANCZOS_SSSE3))
-        diag("this CPU has no SSSE3: both runs below are the scalar code");
+    if (!pl_lanczos_has(PL_LANCZOS_SSSE3) || !pl_lanczos_has(PL_LANCZOS_AVX2))
+        diag("this CPU has %s: those runs below are the scalar (or SSSE3) code",
+             pl_lanczos_has(PL_LANCZOS_SSSE3) ? "no AVX2" : "no SSSE3");
     const int sizes[][2] = {{1000, 800}, {1520, 800}, {1600, 1599}, {37, 20},  {7, 3},   {3, 1}, {1, 1},
                             {300, 299},  {1000, 251}, {63, 1},      {600, 10}, {16, 15}, {9, 4}, {1234, 617}};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -193,6 +199,7 @@ int main(void)
     for (size_t i = 0; i < sizeof(heights) / sizeof(heights[0]); i++) {
         check_columns(heights[i][0], heights[i][1], 3000);
         check_columns(heights[i][0], heights[i][1], 37);
+        check_columns(heights[i][0], heights[i][1], 48);
     }
     check_columns_vs_float(400, 50);
     check_columns_vs_float(200, 50);
