@@ -21,10 +21,12 @@
  * and vips_resize does it all.
  *
  * 8-bit only, any factor below 1. Factors of 1/2 and less reach here from images without
- * shrink-on-load (PNG with transparency, palettes, grey). An image with alpha only when the caller says filtering it with its
- * colours is safe (alpha_safe: pl_ops_resize, whose pixels are premultiplied by then, or opaque: 2400x1500 RGBA WebP -> 800 px JPEG
- * 49 -> 41 CPU-ms, RGBA PNG 51 -> 44); without alpha pl_geometry calls it before pl_ops_resize, which afterwards only makes the
- * size exact. IMGPIPE_NO_TRANSPOSED_REDUCE=1 leaves it all to vips_resize (A/B runs, tests).
+ * shrink-on-load (PNG with transparency, palettes, grey). An image with alpha only when the caller
+ * says filtering it with its colours is safe (alpha_safe: pl_ops_resize, whose pixels are
+ * premultiplied by then, or opaque: 2400x1500 RGBA WebP -> 800 px JPEG 49 -> 41 CPU-ms, RGBA PNG
+ * 51 -> 44); without alpha pl_geometry calls it before pl_ops_resize, which afterwards only makes
+ * the size exact. IMGPIPE_NO_TRANSPOSED_REDUCE=1 (the name from when the rows were transposed)
+ * leaves it all to vips_resize (A/B runs, tests).
  *
  * Called on a pool thread inside pl_run; every image made here belongs to c->base; no state.
  */
