@@ -158,7 +158,7 @@ int t_do(CURL *c, const tsrv *s, const char *path, const treq *q, tresp *r)
         curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L); /* and a transfer that gives up closes its connection */
     }
-    hl = curl_slist_append(hl, "Expect:");
+    hl = curl_slist_append(hl, q && q->expect_continue ? "Expect: 100-continue" : "Expect:");
     for (int i = 0; q && i < 8 && q->headers[i]; i++)
         hl = curl_slist_append(hl, q->headers[i]);
     if (q && q->mp_file) {

@@ -61,6 +61,7 @@ typedef struct treq {
     size_t mp_image_len;
     const char *headers[8]; /* extra "Name: value" */
     int http2;              /* h2c prior knowledge */
+    int expect_continue;    /* send "Expect: 100-continue" and wait for it (curl's default for big bodies) */
     long timeout_ms;        /* default 30000 */
 } treq;
 
