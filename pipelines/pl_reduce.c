@@ -12,8 +12,8 @@
  * than the filter: vips_shrinkv), in process, one thread: 2400x1800 RGBA PNG -> 300 px JPEG 57.8 ->
  * 47.6 CPU-ms, palette 25.6 -> 16.8, photo12 thumbnail 35.4 -> 33.2; and closer to a float
  * lanczos3 (2400 px photo -> 300 px: 50.6 -> 55.2 dB; dithered palette 48.9 -> 53.6).
- * An image computed on demand (libvips' own loaders: TIFF, GIF, HEIF/AVIF, CMYK or 16-bit
- * conversions) is first read into memory, once, in order, when that holds no more than the two
+ * An image computed on demand (libvips' own loaders: TIFF, GIF, HEIF/AVIF, a CMYK JPEG's
+ * conversion) is first read into memory, once, in order, when that holds no more than the two
  * buffers of the path below or PL_REDUCE_MATERIALISE_BYTES (2400x1800 TIFF -> 300 px JPEG 19.0 ->
  * 10.8 CPU-ms, GIF 88.8 -> 44.9, AVIF 106.6 -> 91.4, CMYK JPEG -> 800 px 116.5 -> 93.7; peak RSS
  * within 6 MB either way); a larger one keeps vips_reducev down the columns, with the gap, into
