@@ -116,9 +116,8 @@ typedef struct pl_probe_info {
     uint64_t decode_bytes; /* estimate of the memory a full decode would need */
 } pl_probe_info;
 
-/* The environment is read here, once, and never per request: each of IMGPIPE_NO_FAST_PNG,
- * IMGPIPE_NO_JPEG_MSCALE, IMGPIPE_NO_LOSSLESS_JPEG and IMGPIPE_NO_FAST_PNG_WRITE set to anything
- * but "" or "0" adds its PL_NO_* bit to cfg->switches, so every program on the engine (service
+/* The environment is read here, once, and never per request: each IMGPIPE_NO_* variable of the
+ * switches above set to anything but "" or "0" adds its PL_NO_* bit to cfg->switches, so every program on the engine (service
  * and its worker processes, batch, bench, tests) takes them without code of its own. */
 /* The process-wide malloc settings the engine's buffers want (two arenas, image-sized blocks kept
  * between requests; unless cfg->keep_malloc or the environment says otherwise). pl_engine_init

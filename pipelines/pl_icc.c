@@ -59,11 +59,26 @@ static void pl_icc_unref_locked(pl_icc_entry *e)
     }
 }
 
+/* libvips' "srgb" profile, loaded once for the process (never freed); NULL if libvips has none */
+static VipsBlob *pl_icc_srgb(void)
+{
+    static gsize once;
+    static VipsBlob *srgb;
+    if (g_once_init_enter(&once)) {
+        if (vips_profile_load("srgb", &srgb, NULL) != 0) {
+            srgb = NULL;
+            vips_error_clear();
+        }
+        g_once_init_leave(&once, 1);
+    }
+    return srgb;
+}
+
 static cmsHTRANSFORM pl_icc_build(const void *profile, size_t len, int bands)
 {
-    VipsBlob *srgb = NULL;
+    VipsBlob *srgb = pl_icc_srgb();
     size_t slen = 0;
-    const void *sdata = vips_profile_load("srgb", &srgb, NULL) == 0 ? vips_blob_get(srgb, &slen) : NULL;
+    const void *sdata = srgb != NULL ? vips_blob_get(srgb, &slen) : NULL;
     cmsHPROFILE in = cmsOpenProfileFromMem(profile, (cmsUInt32Number)len);
     cmsHPROFILE out = sdata != NULL ? cmsOpenProfileFromMem(sdata, (cmsUInt32Number)slen) : NULL;
     cmsHTRANSFORM xf = NULL;
@@ -77,8 +92,6 @@ static cmsHTRANSFORM pl_icc_build(const void *profile, size_t len, int bands)
         cmsCloseProfile(in);
     if (out != NULL)
         cmsCloseProfile(out);
-    if (srgb != NULL)
-        vips_area_unref(VIPS_AREA(srgb));
     vips_error_clear();
     return xf;
 }
@@ -179,16 +192,10 @@ int pl_icc_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
         return pl_cancel_fail(c, PL_E_OPERATION, "Cannot convert the image to sRGB");
     atomic_fetch_add(&pl_icc_done, 1);
     /* what libvips' transform leaves: its sRGB profile in place of the embedded one */
-    VipsBlob *srgb = NULL;
-    if (vips_profile_load("srgb", &srgb, NULL) == 0) {
-        size_t slen = 0;
-        const void *sdata = vips_blob_get(srgb, &slen);
-        vips_image_set_blob_copy(x, VIPS_META_ICC_NAME, sdata, slen);
-        vips_area_unref(VIPS_AREA(srgb));
-    } else {
-        vips_image_remove(x, VIPS_META_ICC_NAME);
-        vips_error_clear();
-    }
+    VipsBlob *srgb = pl_icc_srgb(); /* pl_icc_get made a transform, so it is there */
+    size_t slen = 0;
+    const void *sdata = vips_blob_get(srgb, &slen);
+    vips_image_set_blob_copy(x, VIPS_META_ICC_NAME, sdata, slen);
     *out = x;
     return 0;
 }
