@@ -47,6 +47,7 @@
 
 #include "h2o/http2.h"
 #include "h2o/http2_internal.h"
+#include "svc_linger.h"
 #include "svc_log.h"
 
 typedef struct svc_conn {
@@ -56,6 +57,7 @@ typedef struct svc_conn {
     uint64_t bytes;       /* measured at the last scan */
     h2o_http2_conn_t *h2; /* set during a scan when the socket carries HTTP/2 */
     int refused;          /* HTTP/1 refused and reset: h2o closes it at its next read */
+    int linger_fd;        /* svc_linger's descriptor of the connection, handed over at the close */
 } svc_conn;
 
 static h2o_linklist_t conns = {&conns, &conns};
@@ -81,6 +83,7 @@ svc_conn *svc_conns_opened(svc_app *app, h2o_socket_t *sock)
         return NULL;
     c->sock = sock;
     c->app = app;
+    c->linger_fd = svc_linger_keep(sock);
     h2o_linklist_insert(&conns, &c->link);
     return c;
 }
@@ -89,6 +92,7 @@ svc_app *svc_conns_closed(svc_conn *c)
 {
     svc_app *app = c->app;
     h2o_linklist_unlink(&c->link);
+    svc_linger_release(app->ctx.loop, c->linger_fd);
     free(c);
     return app;
 }

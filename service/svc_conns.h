@@ -17,7 +17,8 @@ struct svc_conn;
 uint64_t svc_conns_body_limit(const svc_config *cfg);
 
 /* Track a socket just accepted; the caller sets sock->on_close.data to the result (NULL when out
- * of memory: the caller closes the socket) and calls svc_conns_closed() from on_close. */
+ * of memory: the caller closes the socket) and calls svc_conns_closed() from on_close, which
+ * hands the connection to svc_linger. */
 struct svc_conn *svc_conns_opened(svc_app *app, h2o_socket_t *sock);
 svc_app *svc_conns_closed(struct svc_conn *conn);
 

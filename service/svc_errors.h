@@ -9,7 +9,7 @@
 
 /* X(code, name, status, retry_after) */
 #define SVC_ERROR_CODES(X)                                                                                                         \
-    X(SVC_E_BAD_REQUEST, "bad_request", 400, 0)               /* ambiguous request framing (svc_http.c) */                         \
+    X(SVC_E_BAD_REQUEST, "bad_request", 400, 0)               /* ambiguous or broken request framing (svc_http.c, h2o) */          \
     X(SVC_E_BAD_PARAMETER, "bad_parameter", 400, 0)           /* a service-level parameter conflict (url= and file=) */            \
     X(SVC_E_MISSING_PARAMETER, "missing_parameter", 400, 0)   /* watermarkimage without its overlay part */                        \
     X(SVC_E_EMPTY_IMAGE, "empty_image", 400, 0)               /* no body, or an empty part */                                      \
@@ -24,6 +24,8 @@
     X(SVC_E_ORIGIN_NOT_ALLOWED, "origin_not_allowed", 403, 0) /* url= host not in allowed-origins */                               \
     X(SVC_E_NOT_FOUND, "not_found", 404, 0)                   /* unknown path */                                                   \
     X(SVC_E_METHOD_NOT_ALLOWED, "method_not_allowed", 405, 0) /* GET without a source, PUT, DELETE … */                          \
+    X(SVC_E_PAYLOAD_TOO_LARGE, "payload_too_large", 413, 0)   /* body over max-body-bytes (svc_early_errors.c) */                  \
+    X(SVC_E_EXPECTATION_FAILED, "expectation_failed", 417, 0) /* Expect other than 100-continue (svc_early_errors.c) */            \
     X(SVC_E_WORKER_CRASHED, "worker_crashed", 422, 0)         /* the worker process died on this input */                          \
     X(SVC_E_CANCELLED, "cancelled", 499, 0)                   /* the client went away (logged; nobody reads it) */                 \
     X(SVC_E_INTERNAL, "internal_error", 500, 0)               /* metrics/OpenAPI rendering failed */                               \

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "svc_conns.h"
+#include "svc_early_errors.h"
 #include "svc_respond.h"
 #include "svc_routes.h"
 #include "svc_sources.h"
@@ -268,6 +269,8 @@ int svc_http_start(svc_app *app, char *errbuf, size_t errlen)
     h2o_pathconf_t *metrics_path = h2o_config_register_path(metrics_host, "/", 0);
     framing_guard_register(app, metrics_path);
     svc_routes_register(app, metrics_path, 1);
+    svc_early_errors_register(app, main_host); /* h2o's own 413/400/417 in JSON */
+    svc_early_errors_register(app, metrics_host);
     app->hosts_main[0] = main_host;
     app->hosts_metrics[0] = metrics_host;
 

@@ -41,6 +41,8 @@ const char *svc_respond_reason(int status)
         return "Payload Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
     case 422:
         return "Unprocessable Entity";
     case 429:
@@ -231,7 +233,7 @@ void svc_respond_body(svc_reqctx *rc, int status, const char *content_type, cons
     send_copy(req, body, len);
 }
 
-void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const char *message, int retry_after)
+h2o_iovec_t svc_respond_error_begin(svc_reqctx *rc, int status, const char *error_name, const char *message, int retry_after)
 {
     h2o_req_t *req = rc->req;
     char body[2048], msg[PL_ERROR_MESSAGE_MAX + 64];
@@ -259,7 +261,14 @@ void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const
     cache_headers(rc, 0);
     req->res.content_length = pos;
     finish(rc, error_name);
-    send_copy(req, body, pos);
+    return h2o_strdup(&req->pool, body, pos);
+}
+
+void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const char *message, int retry_after)
+{
+    h2o_iovec_t body = svc_respond_error_begin(rc, status, error_name, message, retry_after);
+    h2o_start_response(rc->req, &static_generator);
+    h2o_send(rc->req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
 void svc_respond_preflight(svc_reqctx *rc)

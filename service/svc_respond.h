@@ -34,6 +34,10 @@ svc_reqctx *svc_reqctx_new(svc_app *app, h2o_req_t *req);
  * adds Retry-After. */
 void svc_respond_error(svc_reqctx *rc, int status, const char *error_name, const char *message, int retry_after);
 
+/* The same error without sending it: status and headers set, logged and counted; returns the
+ * body (in req->pool) for a response already started elsewhere (svc_early_errors). */
+h2o_iovec_t svc_respond_error_begin(svc_reqctx *rc, int status, const char *error_name, const char *message, int retry_after);
+
 /* One of the service's own errors (svc_errors.h: name, status, Retry-After from the table). */
 void svc_respond_fail(svc_reqctx *rc, svc_ecode e, const char *message);
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +162,23 @@ int svc_server_open_warning(const svc_config *cfg, char *buf, size_t len)
     return 0;
 }
 
+/* Open files: a client connection holds two descriptors (h2o's and svc_linger's) and up to 1024
+ * more linger after their close; the soft limit is raised toward the hard one to hold
+ * max-connections of them (a systemd service starts at 1024), as Go and nginx do for theirs. */
+static void raise_fd_limit(const svc_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->max_connections * 2 + 1024 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        svc_log_printf(SVC_LOG_WARN,
+                       "open files limited to %llu, and max-connections %lld wants about %llu: raise the hard limit "
+                       "(LimitNOFILE=, ulimit -Hn) or lower max-connections",
+                       (unsigned long long)rl.rlim_cur, cfg->max_connections, (unsigned long long)want);
+}
+
 /* Run the loop until the stop signal and the drain are over. */
 static void run_loop(svc_app *app)
 {
@@ -204,6 +222,7 @@ int svc_serve_main(int argc, char **argv)
         return 2;
     }
     svc_log_init(cfg.log_level, cfg.access_log);
+    raise_fd_limit(&cfg);
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.started_us = g_get_monotonic_time();
