@@ -405,11 +405,17 @@ PL_RH_AVX2 static size_t pl_lz_column_avx2(const int16_t *c, int n, const uint8_
 }
 #endif
 
-void pl_lanczos_column(const pl_lanczos_plan *p, pl_lanczos_impl impl, int y, const uint8_t *in, size_t in_stride, size_t row_bytes,
-                       uint8_t *out)
+void pl_lanczos_window(const pl_lanczos_plan *p, int y, int *first, int *count)
+{
+    *first = p->start[y];
+    *count = p->vector_ok ? p->n : p->in_w; /* a short image: every row, from row 0 */
+}
+
+void pl_lanczos_column(const pl_lanczos_plan *p, pl_lanczos_impl impl, int y, const uint8_t *in, int in_first, size_t in_stride,
+                       size_t row_bytes, uint8_t *out)
 {
     const int16_t *c = p->coef + (size_t)y * (size_t)p->n;
-    const uint8_t *rows = in + (size_t)p->start[y] * in_stride;
+    const uint8_t *rows = in + (size_t)(p->start[y] - in_first) * in_stride;
     size_t done = 0;
 #ifdef PL_LANCZOS_X86
     if (impl == PL_LANCZOS_AVX2 && p->vector_ok && pl_lanczos_has(PL_LANCZOS_AVX2))

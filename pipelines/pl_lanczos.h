@@ -32,9 +32,14 @@ void pl_lanczos_plan_free(pl_lanczos_plan *p);
 void pl_lanczos_rows(const pl_lanczos_plan *p, pl_lanczos_impl impl, const uint8_t *in, size_t in_stride, uint8_t *out,
                      size_t out_stride, int rows);
 
+/* The input rows output row y of a column pass reads: *first and the *count after it. Both grow
+ * (never shrink) with y. */
+void pl_lanczos_window(const pl_lanczos_plan *p, int y, int *first, int *count);
+
 /* Output row y of a column pass (a plan made with bands 1 for in_h -> out_h): row_bytes bytes from
- * the plan's window of input rows (in points at input row 0, in_stride bytes apart) into out. */
-void pl_lanczos_column(const pl_lanczos_plan *p, pl_lanczos_impl impl, int y, const uint8_t *in, size_t in_stride, size_t row_bytes,
-                       uint8_t *out);
+ * the plan's window of input rows into out. in points at input row in_first (in_stride bytes
+ * apart) and holds at least the window (pl_lanczos_window). */
+void pl_lanczos_column(const pl_lanczos_plan *p, pl_lanczos_impl impl, int y, const uint8_t *in, int in_first, size_t in_stride,
+                       size_t row_bytes, uint8_t *out);
 
 #endif

@@ -122,9 +122,9 @@ static void check_columns(int in_h, int out_h, size_t row_bytes)
         in[i] = (i / row_bytes) % 3 ? rnd8() : (rnd8() & 1) * 255;
     size_t differ = p != NULL ? 0 : (size_t)-1;
     for (int y = 0; p != NULL && y < out_h; y++) {
-        pl_lanczos_column(p, PL_LANCZOS_SCALAR, y, in, row_bytes, row_bytes, a);
-        pl_lanczos_column(p, PL_LANCZOS_SSSE3, y, in, row_bytes, row_bytes, b);
-        pl_lanczos_column(p, PL_LANCZOS_AVX2, y, in, row_bytes, row_bytes, c);
+        pl_lanczos_column(p, PL_LANCZOS_SCALAR, y, in, 0, row_bytes, row_bytes, a);
+        pl_lanczos_column(p, PL_LANCZOS_SSSE3, y, in, 0, row_bytes, row_bytes, b);
+        pl_lanczos_column(p, PL_LANCZOS_AVX2, y, in, 0, row_bytes, row_bytes, c);
         for (size_t i = 0; i < row_bytes; i++)
             differ += (a[i] != b[i]) + (a[i] != c[i]);
     }
@@ -155,7 +155,7 @@ static void check_columns_vs_float(int out_h, double min)
         pl_lanczos_plan *p = pl_lanczos_plan_new(mem->Ysize, out_h, 1);
         if (p != NULL && r != NULL && rl == n * sizeof(float) && rvm->Ysize == out_h) {
             for (int y = 0; y < out_h; y++)
-                pl_lanczos_column(p, pl_lanczos_best(), y, (const uint8_t *)vips_image_get_data(mem), line, line,
+                pl_lanczos_column(p, pl_lanczos_best(), y, (const uint8_t *)vips_image_get_data(mem), 0, line, line,
                                   o + (size_t)y * line);
             const uint8_t *v = vips_image_get_data(rvm);
             double se = 0, sev = 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine_util.h"
+#include "pl_lanczos.h"
 
 static void check_size(const char *spec, const eu_file *f, int w, int h, pl_format fmt)
 {
@@ -541,10 +542,87 @@ static void check_lazy_reduce(int w, double min)
     vips_error_clear();
 }
 
+/* pl_lanczos over a whole image in memory, column pass then row pass per output row: what the
+ * engine computes for a decoder's buffer, the reference for an image it streams. */
+static VipsImage *lanczos_in_memory(VipsImage *mem, int w, int h)
+{
+    int W = mem->Xsize, H = mem->Ysize, nb = mem->Bands;
+    size_t in_line = (size_t)W * nb, line = (size_t)w * nb;
+    pl_lanczos_plan *hp = w < W ? pl_lanczos_plan_new(W, w, nb) : NULL, *vp = h < H ? pl_lanczos_plan_new(H, h, 1) : NULL;
+    uint8_t *buf = g_malloc(line * h), *tmp = g_malloc(in_line);
+    const uint8_t *src = vips_image_get_data(mem);
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = src + (size_t)y * in_line;
+        if (vp != NULL) {
+            pl_lanczos_column(vp, pl_lanczos_best(), y, src, 0, in_line, in_line, hp != NULL ? tmp : buf + (size_t)y * line);
+            row = hp != NULL ? tmp : buf + (size_t)y * line;
+        }
+        if (hp != NULL)
+            pl_lanczos_rows(hp, pl_lanczos_best(), row, in_line, buf + (size_t)y * line, line, 1);
+    }
+    VipsImage *out = vips_image_new_from_memory_copy(buf, line * h, w, h, nb, VIPS_FORMAT_UCHAR);
+    pl_lanczos_plan_free(hp);
+    pl_lanczos_plan_free(vp);
+    g_free(buf);
+    g_free(tmp);
+    return out;
+}
+
+/* A TIFF of any size (libvips' loader computes it on demand) is read once, in order, through a
+ * window that slides down the image: the same bytes as pl_lanczos over the image in memory, for
+ * tall images (the window refilled many times), factors up to 60, one axis only, and a window
+ * that covers the whole height. */
+static void check_lazy_stream(int W, int H, int w, int h)
+{
+    eu_file png = eu_read("photos/kodim23-parrots.png");
+    VipsImage *photo = png.data != NULL ? vips_image_new_from_buffer(png.data, png.len, "", NULL) : NULL, *t[4] = {0};
+    void *tif = NULL;
+    size_t tlen = 0;
+    pl_result r = {0};
+    pl_error e;
+    char spec[96];
+    int rc = -1;
+    long diff = -1;
+    snprintf(spec, sizeof spec, "transform?w=%d&h=%d&fit=fill&type=png", w, h);
+    if (photo != NULL && !vips_replicate(photo, &t[0], W / photo->Xsize + 1, H / photo->Ysize + 1, NULL) &&
+        !vips_extract_area(t[0], &t[1], 0, 0, W, H, NULL) && (t[2] = vips_image_copy_memory(t[1])) != NULL &&
+        vips_image_write_to_buffer(t[2], ".tif", &tif, &tlen, NULL) == 0) {
+        eu_file f = {tif, tlen};
+        rc = eu_run(spec, &f, &r, &e);
+    }
+    VipsImage *got = NULL, *got_mem = NULL;
+    if (rc == 0 && (t[3] = lanczos_in_memory(t[2], w, h)) != NULL &&
+        (got = vips_image_new_from_buffer(r.data, r.len, "", NULL)) != NULL && (got_mem = vips_image_copy_memory(got)) != NULL &&
+        got_mem->Xsize == w && got_mem->Ysize == h && got_mem->Bands == 3 && got_mem->BandFmt == VIPS_FORMAT_UCHAR) {
+        const uint8_t *a = vips_image_get_data(got_mem), *b = vips_image_get_data(t[3]);
+        diff = 0;
+        for (size_t i = 0; i < (size_t)w * h * 3; i++)
+            diff += a[i] != b[i];
+    }
+    VIPS_UNREF(got);
+    VIPS_UNREF(got_mem);
+    ok(rc == 0 && diff == 0, "TIFF %dx%d -> %dx%d streamed: the bytes of pl_lanczos over the image in memory (%ld differ)", W, H, w,
+       h, diff);
+    for (int i = 0; i < 4; i++)
+        VIPS_UNREF(t[i]);
+    VIPS_UNREF(photo);
+    g_free(tif);
+    if (rc == 0)
+        pl_result_clear(&r);
+    eu_free(&png);
+    vips_error_clear();
+}
+
 static void test_residual_reduce(void)
 {
     check_lazy_reduce(100, 54.5);
     check_lazy_reduce(150, 54.5);
+    check_lazy_stream(600, 4000, 60, 400);   /* factor 10: the window refilled ~40 times */
+    check_lazy_stream(900, 3000, 600, 50);   /* factor 60 down, 1.5 across */
+    check_lazy_stream(800, 2500, 800, 333);  /* the columns only */
+    check_lazy_stream(2000, 900, 300, 900);  /* the rows only */
+    check_lazy_stream(500, 37, 100, 20);     /* a window over every row */
+    check_lazy_stream(3200, 3000, 320, 300); /* 29 MB: was vips_reducev with its box */
     /* 1600x1203 at DCT 1/2 (800x602) -> 700x526: factor 0.875 on both axes */
     check_reduce("photos/FreshFlower-1600x1203.jpg", "transform?w=700&type=png", 700, 526, 50, 38, "1/2 then 0.875:");
     /* the thumbnail route, JPEG out */
