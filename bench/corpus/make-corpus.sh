@@ -4,7 +4,7 @@
 # ImageMagick, libvips (each filter), a plain Python+zlib writer (adaptive, Paeth-only, tRNS),
 # palette, grey, 16-bit, interlaced, RGBA with an alpha ramp, an opaque alpha or a cut-out; JPEGs from cjpeg (baseline, progressive,
 # 4:4:4, 4:2:0, restart markers, optimised Huffman, with EXIF), libvips (also in Display P3 with its
-# ICC profile, JPEG and PNG) and ImageMagick; WebP and
+# ICC profile, JPEG and PNG) and ImageMagick; TIFF (uncompressed, LZW); WebP and
 # AVIF/HEIC when cwebp / heif-enc are there. Images go to OUT/images/, and OUT/corpus.tsv lists
 # each file with its encoder, settings, size, bytes and, for PNGs, how many rows carry each filter.
 #
@@ -239,6 +239,11 @@ for src in "$photos"/*; do
     if have convert; then
         try "$name-im.jpg" "ImageMagick convert" "default (quality 92 for untagged input, 4:2:0)" convert "$tmp/rgb.png" -strip "$img/$name-im.jpg"
     fi
+
+    # ---- TIFF: what scanners and print workflows hand over (libvips' loader, computed on demand)
+    try "$name-vips.tif" "libvips tiffsave" "RGB, uncompressed strips" vips tiffsave "$tmp/rgb.v" "$img/$name-vips.tif"
+    try "$name-vips-lzw.tif" "libvips tiffsave" "RGB, LZW with the horizontal predictor" \
+        vips tiffsave "$tmp/rgb.v" "$img/$name-vips-lzw.tif" --compression lzw --predictor horizontal
 
     # ---- WebP, AVIF, HEIC
     if have cwebp; then
