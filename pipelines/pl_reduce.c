@@ -22,10 +22,10 @@
  * PL_REDUCE_WINDOW_BYTES (a very wide image) keeps vips_reducev down the columns, with the gap,
  * into memory, then pl_lanczos along the rows.
  * By 64 or more (pl_lanczos' plans stop there) the rows go transposed, vips_reducev (with the
- * box), transposed back (pl_transpose_u8). At most two buffers (each at most the input's width x
- * the output's height) are held at once: within the input's full size, which admission reserved
- * for the decode, or within PL_REDUCE_SMALL_PIXELS for small inputs; else nothing is done here
- * and vips_resize does it all.
+ * box), transposed back (pl_transpose_u8). Those two paths hold at most two buffers (each at most
+ * the input's width x the output's height) at once: within the input's full size, which admission
+ * reserved for the decode, or within PL_REDUCE_SMALL_PIXELS for small inputs; else nothing is
+ * done here and vips_resize does it all. pl_lanczos alone holds the output and a window.
  *
  * 8-bit only, any factor below 1. Factors of 1/2 and less reach here from images without
  * shrink-on-load (PNG with transparency, palettes, grey). An image with alpha only when the caller
@@ -192,7 +192,7 @@ int pl_reduce_u8(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsIm
     uint64_t mid = (uint64_t)in->Xsize * (uint64_t)h, full = (uint64_t)c->in_width * (uint64_t)c->in_height;
     if (hs <= 0 || vs <= 0 || hs > 1 || vs > 1 || (hs == 1 && vs == 1) || in->BandFmt != VIPS_FORMAT_UCHAR ||
         in->Coding != VIPS_CODING_NONE || (vips_image_hasalpha(in) && !alpha_safe) ||
-        2 * mid > VIPS_MAX(full, PL_REDUCE_SMALL_PIXELS) || pl_engine_switched_off(PL_NO_TRANSPOSED_REDUCE))
+        pl_engine_switched_off(PL_NO_TRANSPOSED_REDUCE))
         return 0;
     VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 4);
     bool rows_ok = in->Xsize < PL_REDUCE_FACTOR * w;
@@ -208,6 +208,8 @@ int pl_reduce_u8(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsIm
         *out = t[0];
         return 0;
     }
+    if (2 * mid > VIPS_MAX(full, PL_REDUCE_SMALL_PIXELS)) /* the two buffers below would not fit */
+        return 0;
     VipsImage *x = in;
     if (vs < 1) {
         if (vips_reducev(x, &t[0], 1.0 / vs, "kernel", VIPS_KERNEL_LANCZOS3, "gap", PL_REDUCE_GAP, NULL))
