@@ -16,8 +16,8 @@
  *     dropping until the client closes, stays silent SVC_LINGER_IDLE_MS, or SVC_LINGER_MAX_MS
  *     have passed, as nginx's lingering_close does (lingering_timeout 5 s, lingering_time 30 s
  *     there);
- *   - at most SVC_LINGER_MAX_SOCKETS linger at once; past that a connection is closed at once,
- *     as h2o alone would.
+ *   - at most max-connections (and 1024) linger at once; past that a connection is closed at
+ *     once, as h2o alone would.
  * A connection refused with a reset by svc_conns is disconnected before h2o closes it: the first
  * recv() sees that and closes it.
  *
@@ -37,7 +37,6 @@
 
 #define SVC_LINGER_IDLE_MS 2000
 #define SVC_LINGER_MAX_MS 10000
-#define SVC_LINGER_MAX_SOCKETS 1024
 
 typedef struct linger_conn {
     h2o_socket_t *sock;
@@ -47,7 +46,12 @@ typedef struct linger_conn {
 
 static h2o_timeout_t idle_timeout;
 static int idle_timeout_ready;
-static int lingering;
+static int lingering, max_lingering = 1024;
+
+void svc_linger_init(int max_sockets)
+{
+    max_lingering = max_sockets < 1024 ? max_sockets : 1024;
+}
 
 int svc_linger_keep(h2o_socket_t *sock)
 {
@@ -104,7 +108,7 @@ void svc_linger_release(h2o_loop_t *loop, int fd)
     linger_conn *lc;
     if (fd < 0)
         return;
-    if (drop_queued(fd) || lingering >= SVC_LINGER_MAX_SOCKETS || (lc = calloc(1, sizeof(*lc))) == NULL) {
+    if (drop_queued(fd) || lingering >= max_lingering || (lc = calloc(1, sizeof(*lc))) == NULL) {
         close(fd);
         return;
     }

@@ -8,6 +8,9 @@
 
 #include <h2o.h>
 
+/* At most max_sockets connections linger at once (default 1024); before the loop starts. */
+void svc_linger_init(int max_sockets);
+
 /* A second descriptor of an accepted socket, held until svc_linger_release(); -1 when none
  * could be made (the connection is then closed as h2o closes it). */
 int svc_linger_keep(h2o_socket_t *sock);

@@ -35,6 +35,7 @@
 #include "svc_crash.h"
 #include "svc_job.h"
 #include "svc_http.h"
+#include "svc_linger.h"
 #include "svc_log.h"
 #include "svc_metrics.h"
 #include "svc_pool.h"
@@ -162,21 +163,29 @@ int svc_server_open_warning(const svc_config *cfg, char *buf, size_t len)
     return 0;
 }
 
-/* Open files: a client connection holds two descriptors (h2o's and svc_linger's) and up to 1024
- * more linger after their close; the soft limit is raised toward the hard one to hold
- * max-connections of them (a systemd service starts at 1024), as Go and nginx do for theirs. */
-static void raise_fd_limit(const svc_config *cfg)
+/* Open files: a client connection holds two descriptors (h2o's and svc_linger's), and as many
+ * connections again may linger after their close (svc_linger caps them at max-connections): the
+ * soft limit is raised toward the hard one to hold that (a systemd service starts at 1024), as Go
+ * and nginx do for theirs; when the hard limit is lower, max-connections is lowered to fit it,
+ * so that accept() never meets EMFILE. */
+static void fit_fd_limit(svc_config *cfg)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)cfg->max_connections * 2 + 1024 + 256;
+    rlim_t want = (rlim_t)cfg->max_connections * 3 + 256;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
+    rlim_t was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        svc_log_printf(SVC_LOG_WARN,
-                       "open files limited to %llu, and max-connections %lld wants about %llu: raise the hard limit "
-                       "(LimitNOFILE=, ulimit -Hn) or lower max-connections",
-                       (unsigned long long)rl.rlim_cur, cfg->max_connections, (unsigned long long)want);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = was;
+    if (rl.rlim_cur >= want)
+        return;
+    long long fit = rl.rlim_cur > 256 + 3 * 16 ? (long long)(rl.rlim_cur - 256) / 3 : 16;
+    svc_log_printf(SVC_LOG_WARN,
+                   "open files limited to %llu: max-connections lowered from %lld to %lld (each takes up to 3); raise the "
+                   "hard limit (LimitNOFILE=, ulimit -Hn) to keep it",
+                   (unsigned long long)rl.rlim_cur, cfg->max_connections, fit);
+    cfg->max_connections = fit;
 }
 
 /* Run the loop until the stop signal and the drain are over. */
@@ -222,7 +231,8 @@ int svc_serve_main(int argc, char **argv)
         return 2;
     }
     svc_log_init(cfg.log_level, cfg.access_log);
-    raise_fd_limit(&cfg);
+    fit_fd_limit(&cfg);
+    svc_linger_init((int)cfg.max_connections);
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.started_us = g_get_monotonic_time();

@@ -8,11 +8,14 @@
  *   - a client that stops sending halfway and stays connected is closed within seconds;
  *   - h2o's other early answers (broken chunked framing, an unknown Expect) are JSON too, in the
  *     access log and the metrics;
- *   - no descriptor is left behind: the server's open files return to where they started.
+ *   - no descriptor is left behind: the server's open files return to where they started;
+ *   - under a hard open-files limit of 600, max-connections is lowered to fit it (a warning says
+ *     so), and 150 connections at once leave the server serving.
  * Every loop is bounded in count and time; suite http.
  */
 #include <dirent.h>
 #include <poll.h>
+#include <sys/resource.h>
 
 #include "svc_test.h"
 
@@ -232,6 +235,45 @@ static void test_logged(const tsrv *s)
     tresp_free(&r);
 }
 
+/* Under a hard limit of 600 open files (set on this process, inherited by the server) the
+ * default max-connections 1024 cannot fit: it is lowered to (600 - 256) / 3 = 114, and 150
+ * connections held open at once do not stop the server (the rest wait in the backlog). */
+static void test_fd_limit(void)
+{
+    struct rlimit rl = {600, 600};
+    tsrv s;
+    const char *args[] = {"--workers", "1", NULL};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || tsrv_start(&s, args, NULL) != 0) {
+        ok(0, "server under an open-files limit of 600 starts");
+        return;
+    }
+    size_t len;
+    char *log = t_slurp(s.out_path, &len), *err = t_slurp(s.err_path, &len);
+    ok((log && strstr(log, "max-connections lowered from 1024 to 114")) ||
+           (err && strstr(err, "max-connections lowered from 1024 to 114")),
+       "open files limited to 600: a warning says max-connections is lowered from 1024 to 114");
+    ok((log && strstr(log, "\"max-connections\":114")) || (err && strstr(err, "\"max-connections\":114")),
+       "... and the settings logged at startup say 114");
+    free(log);
+    free(err);
+    int fds[150], n = 0;
+    for (int i = 0; i < 150; i++)
+        if ((fds[n] = t_connect(s.port)) >= 0)
+            n++;
+    usleep(300 * 1000);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    tresp r;
+    long st = -1;
+    for (double t0 = t_now(); t_now() - t0 < 10 && st != 200; usleep(100 * 1000)) {
+        st = t_get(&s, "/health", &r);
+        tresp_free(&r);
+    }
+    is_int(st, 200, "after %d connections at once, /health answers 200", n);
+    is_int(tsrv_stop(&s, 20), 0, "server exits 0");
+    tsrv_cleanup(&s);
+}
+
 int main(void)
 {
     tsrv s;
@@ -261,6 +303,7 @@ int main(void)
     close(silent);
     is_int(tsrv_stop(&s, 20), 0, "server exits 0");
     tsrv_cleanup(&s);
+    test_fd_limit();
     curl_global_cleanup();
     return tap_done();
 }
