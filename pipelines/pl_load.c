@@ -174,6 +174,11 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
                             "Unsupported JPEG process (%s, SOF%d): this server decodes baseline, extended and progressive "
                             "JPEG; save the image as one of those",
                             process, sof);
+    if (f == PL_FMT_JPEG && pl_jpeg_scan_count(data, len, PL_JPEG_MAX_SCANS) > PL_JPEG_MAX_SCANS)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                            "Image too complex: the JPEG has more than %d scans, each a full decoding pass (a decoder bomb); "
+                            "save it again with an ordinary encoder",
+                            PL_JPEG_MAX_SCANS);
     pl_load_opts o = {.access = VIPS_ACCESS_SEQUENTIAL, .n = 1, .shrink = 1};
     VipsImage *img;
     int r = pl_load_run(c, f, data, len, &o, &img);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_util.h"
+#include "pl_internal.h"
 
 static void test_sniff(void)
 {
@@ -251,6 +252,8 @@ static void test_bad(void)
     } cases[] = {
         {"bad/bomb-65536x65536.png", PL_E_TOO_MANY_PIXELS, PL_OK},
         {"bad/corrupt-header.jpg", PL_E_DECODE, PL_E_DECODE},
+        /* 884 valid scans, each a full decoding pass: refused before any decode (pl_jpeg_scans.c) */
+        {"bad/jpeg-884-scans.jpg", PL_E_TOO_MANY_PIXELS, PL_E_TOO_MANY_PIXELS},
         {"bad/jpeg-with-png-extension.png", PL_OK, PL_OK},
         {"bad/libpng-badadler.png", PL_OK, PL_OK},
         {"bad/libpng-badcrc.png", PL_E_DECODE, PL_OK}, /* fail_on=error: a CRC error in the pixel data is an error */
@@ -470,6 +473,35 @@ static void test_decode_estimate(void)
     is_int((long long)pl_decode_bytes_estimate((const uint8_t *)"\xff\xd8\xff\xe0", 4), 0, "a JPEG cut in its header: 0");
 }
 
+/* pl_jpeg_scans.c: the scans counted from the markers, stopping past the limit */
+static void test_scan_count(void)
+{
+    static const struct {
+        const char *file;
+        int limit, want;
+    } cases[] = {
+        {"edge/progressive-GreenMeadow.jpg", 500, 10}, /* libjpeg's progressive script */
+        {"edge/exif-orientation-1.jpg", 500, 1},       /* baseline, with an EXIF APP1 */
+        {"bad/jpeg-884-scans.jpg", 1000, 884},         {"bad/jpeg-884-scans.jpg", 500, 501},
+        {"bad/png-with-jpg-extension.jpg", 500, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        eu_file f = eu_read(cases[i].file);
+        int n = f.data != NULL ? pl_jpeg_scan_count(f.data, f.len, cases[i].limit) : -1;
+        is_int(n, cases[i].want, "%s: %d scans counted (limit %d)", cases[i].file, cases[i].want, cases[i].limit);
+        if (i == 0 && f.data != NULL) { /* every truncation of a real file: no overrun, never more */
+            int worst = 0;
+            for (size_t len = 0; len <= f.len; len += 1 + len / 64) {
+                int k = pl_jpeg_scan_count(f.data, len, 500);
+                if (k > worst)
+                    worst = k;
+            }
+            ok(worst <= 10, "... and its truncations count at most 10 (%d)", worst);
+        }
+        eu_free(&f);
+    }
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -481,6 +513,7 @@ int main(void)
     test_colour();
     test_animation();
     test_bad();
+    test_scan_count();
     test_regress();
     return tap_done();
 }

@@ -97,6 +97,7 @@ typedef struct file_rule {
 static const file_rule bad_rules[] = {
     {"bomb-65536x65536.png", H_TOO_LARGE, H_OK},
     {"corrupt-header.jpg", H_UNDECODABLE, H_UNDECODABLE},
+    {"jpeg-884-scans.jpg", H_TOO_LARGE, H_TOO_LARGE}, /* a decoding pass per scan: refused before decoding */
     {"lossless-jpeg-sof3.jpg", H_UNDECODABLE, H_UNDECODABLE},
     {"pngsuite-xdtn0g01-no-idat.png", H_UNDECODABLE, H_UNDECODABLE},
     {"pngsuite-xhdn0g08-bad-ihdr-crc.png", H_UNDECODABLE, H_UNDECODABLE},
