@@ -443,6 +443,9 @@ int pl_load_overlay(pl_ctx *c, VipsImage **out)
     if (f == PL_FMT_UNKNOWN || (c->lim != NULL && !(c->lim->allowed_inputs & (1u << f))))
         return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT,
                             "Unsupported media type: the watermark image is not an allowed image type");
+    if (f == PL_FMT_JPEG && pl_jpeg_scan_count(in->overlay, in->overlay_len, PL_JPEG_MAX_SCANS) > PL_JPEG_MAX_SCANS)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Watermark image too complex: the JPEG has more than %d scans",
+                            PL_JPEG_MAX_SCANS);
     pl_load_opts o = {.access = VIPS_ACCESS_RANDOM, .n = 1, .shrink = 1};
     VipsImage *img;
     int r = pl_load_run(c, f, in->overlay, in->overlay_len, &o, &img);

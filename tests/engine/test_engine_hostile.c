@@ -116,6 +116,15 @@ static void test_frames_needed(void)
     ok(rc == 0 && d.pages == 30 && d.width == r.in_width && d.page_height == r.in_height,
        "watermarkimage on 30 frames: %d frames of %dx%d (%s)", d.pages, d.width, d.page_height, rc ? e.message : "ok");
     pl_result_clear(&r);
+    /* a watermark JPEG with more scans than the limit: refused like the main image */
+    eu_file scans = eu_read("bad/jpeg-884-scans.jpg"), photo = eu_read("edge/exif-orientation-1.jpg");
+    pl_input win = {.data = photo.data, .len = photo.len, .overlay = scans.data, .overlay_len = scans.len};
+    rc = pl_plan_parse_string("watermarkimage?left=2&top=2", &plan, &e) == 0 ? pl_run(&plan, &win, &lim, NULL, &r, &e) : -1;
+    ok(rc == -1 && e.code == PL_E_TOO_MANY_PIXELS && strstr(e.message, "500 scans"),
+       "watermarkimage with an 884-scan JPEG as the watermark: image_too_large before decoding (%s)", e.message);
+    pl_result_clear(&r);
+    eu_free(&scans);
+    eu_free(&photo);
     eu_free(&logo);
     eu_free(&anim);
 }
