@@ -56,7 +56,8 @@ static unsigned pl_engine_switches_from_env(void)
                 {"IMGPIPE_NO_TRANSPOSED_REDUCE", PL_NO_TRANSPOSED_REDUCE},
                 {"IMGPIPE_NO_FAST_WEBP", PL_NO_FAST_WEBP},
                 {"IMGPIPE_NO_EARLY_FLATTEN", PL_NO_EARLY_FLATTEN},
-                {"IMGPIPE_NO_FAST_ICC", PL_NO_FAST_ICC}};
+                {"IMGPIPE_NO_FAST_ICC", PL_NO_FAST_ICC},
+                {"IMGPIPE_NO_LATE_ICC", PL_NO_LATE_ICC}};
     unsigned bits = 0;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
@@ -294,6 +295,11 @@ static int pl_engine_steps(pl_ctx *c, VipsImage *x, VipsImage **out)
         }
         return -1;
     }
+    if (c->icc_pending) { /* a step that never reached its conversion (pl_geometry converts) */
+        c->icc_pending = false;
+        if (pl_load_to_srgb(c, x, &x))
+            return -1;
+    }
     *out = x;
     return 0;
 }
@@ -416,7 +422,11 @@ static int pl_engine_load(pl_ctx *c, VipsImage **img)
     }
     int tw = 0, th = 0;
     pl_geometry_target(c, &plan->steps[0], &tw, &th);
-    return pl_load_image(c, c->n_frames, tw, th, random, img);
+    /* one still step: an embedded profile may wait for pl_geometry (pl_geometry_colours_late) */
+    c->icc_defer = plan->n_steps == 1 && !c->animated && !pl_engine_switched_off(PL_NO_LATE_ICC);
+    int rc = pl_load_image(c, c->n_frames, tw, th, random, img);
+    c->icc_defer = false;
+    return rc;
 }
 
 /* An animation's processed frames as one image again (page height, frame count, delays). */

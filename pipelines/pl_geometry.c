@@ -363,24 +363,16 @@ static int pl_geometry_finish(pl_ctx *c, const pl_step *s, VipsImage *x, VipsIma
     return 0;
 }
 
-/* JPEG carries no alpha: pl_encode flattens an image with alpha onto the background (the asked one,
- * else white) before it encodes. Flattening onto a constant commutes with a linear resize (the
- * premultiplied resize of colour and alpha, then the flatten, gives the same sums as the resize of
- * the flattened colours), so when nothing after the resize reads alpha it is done before: the
- * resize runs on three bands, with no premultiply and no unpremultiply (2400x1500 RGBA PNG -> 800
- * px JPEG: 46 -> 40 CPU-ms; and closer to the exact result, as 8-bit premultiplied pixels lose
- * precision where alpha is low). Something reads alpha after the resize when the step pads (embed
- * past the resized size), rotates by other than a right angle (see-through corners), crops by
- * content (smart gravities), blurs or sharpens (bands filtered one by one), turns grey, or draws a
- * watermark. One still step only: later steps and frames are not looked at; nor in /renditions,
- * where a JPEG output's resized pixels may be the source of a PNG one. */
-static bool pl_geometry_flatten_first(const pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x)
+/* After the resize, the step only crops, rotates by right angles or flips: nothing reads the
+ * pixels' values or alpha (no padding past the resized size, no rotation by another angle with its
+ * see-through corners, no crop by content, blur, sharpen, grey, watermark), in one still step,
+ * outside /renditions (where one output's resized pixels may be the source of the next). */
+static bool pl_geometry_plain(const pl_ctx *c, const pl_step *s, const pl_geo *g)
 {
     const pl_params *p = &s->params;
     bool imaginary = s->op != PL_OP_TRANSFORM;
     bool smart = g->gravity == PL_GRAVITY_SMART || g->gravity == PL_GRAVITY_ENTROPY || g->gravity == PL_GRAVITY_ATTENTION;
-    if (c->out_format != PL_FMT_JPEG || c->plan->n_steps != 1 || c->animated || c->shared_sources || !vips_image_hasalpha(x) ||
-        x->BandFmt != VIPS_FORMAT_UCHAR || pl_engine_switched_off(PL_NO_EARLY_FLATTEN))
+    if (c->plan->n_steps != 1 || c->animated || c->shared_sources)
         return false;
     bool pads = g->fin == PL_FIN_EMBED && (g->fw > g->rw || g->fh > g->rh);
     if (pads || (g->fin == PL_FIN_CROP && smart) || p->sigma > 0 || s->op == PL_OP_WATERMARK || s->op == PL_OP_WATERMARKIMAGE)
@@ -390,8 +382,44 @@ static bool pl_geometry_flatten_first(const pl_ctx *c, const pl_step *s, const p
     return g->angle % 90 == 0 && p->sharpen <= 0 && !p->grayscale && p->text[0] == '\0' && c->in->overlay == NULL;
 }
 
+/* JPEG carries no alpha: pl_encode flattens an image with alpha onto the background (the asked one,
+ * else white) before it encodes. Flattening onto a constant commutes with a linear resize (the
+ * premultiplied resize of colour and alpha, then the flatten, gives the same sums as the resize of
+ * the flattened colours), so when nothing after the resize reads alpha (pl_geometry_plain) it is
+ * done before: the resize runs on three bands, with no premultiply and no unpremultiply (2400x1500
+ * RGBA PNG -> 800 px JPEG: 46 -> 40 CPU-ms; and closer to the exact result, as 8-bit
+ * premultiplied pixels lose precision where alpha is low). */
+static bool pl_geometry_flatten_first(const pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x)
+{
+    return c->out_format == PL_FMT_JPEG && vips_image_hasalpha(x) && x->BandFmt == VIPS_FORMAT_UCHAR &&
+           !pl_engine_switched_off(PL_NO_EARLY_FLATTEN) && pl_geometry_plain(c, s, g);
+}
+
+/* An embedded colour profile (an iPhone's Display P3, Adobe RGB) left by pl_load_to_srgb
+ * (c->icc_pending) is converted to sRGB here: after the resize, crop and right-angle turns when
+ * nothing in the step depends on the colours (pl_geometry_plain; no alpha, which a flatten onto an
+ * sRGB background would read), at the output's size, as vips_thumbnail does; else first. The two
+ * orders differ only by resampling before or after a per-pixel transform whose curves are close
+ * to linear (P3 and sRGB share their transfer curve): 48 dB apart or closer (test_engine_icc.c).
+ * An 8.5 MP iPhone HEIC -> 800 px JPEG 337 -> 285 CPU-ms (libvips' lcms transform over the full
+ * lazy image before), a 2400x1800 P3 PNG 42.1 -> 38.6. IMGPIPE_NO_LATE_ICC=1 converts at load. */
+static bool pl_geometry_colours_late(const pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x)
+{
+    return c->icc_pending && !vips_image_hasalpha(x) && pl_geometry_plain(c, s, g);
+}
+
+static int pl_geometry_colours(pl_ctx *c, VipsImage **x)
+{
+    if (!c->icc_pending)
+        return 0;
+    c->icc_pending = false;
+    return pl_load_to_srgb(c, *x, x);
+}
+
 static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsImage *x, VipsImage **out)
 {
+    if (!pl_geometry_colours_late(c, s, g, x) && pl_geometry_colours(c, &x))
+        return -1;
     if (g->autorot) {
         if (pl_ops_autorot(c, x, &x))
             return -1;
@@ -453,6 +481,8 @@ static int pl_geometry_apply(pl_ctx *c, const pl_step *s, const pl_geo *g, VipsI
         if (g->flop && pl_ops_flip(c, x, false, &x))
             return -1;
     }
+    if (pl_geometry_colours(c, &x)) /* left until now: at the output's size */
+        return -1;
     c->lw = x->Xsize;
     c->lh = x->Ysize;
     c->orientation = 1; /* applied or deliberately ignored: later steps see upright pixels */
@@ -463,7 +493,7 @@ int pl_geometry_imaginary(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage 
 {
     if (s->op == PL_OP_AUTOROTATE) {
         /* imaginary: vips_autorot only, every other parameter ignored */
-        if (pl_ops_autorot(c, in, out))
+        if (pl_ops_autorot(c, in, out) || pl_geometry_colours(c, out))
             return -1;
         c->lw = (*out)->Xsize;
         c->lh = (*out)->Ysize;
@@ -481,7 +511,7 @@ int pl_geometry_transform(pl_ctx *c, const pl_step *s, VipsImage *in, VipsImage 
     pl_geo_transform(c, s, c->lw, c->lh, &g);
     if (g.trim) {
         /* the sizes depend on what trim leaves: orient and trim first, then plan the rest */
-        if (g.autorot && pl_ops_autorot(c, in, &in))
+        if (pl_geometry_colours(c, &in) || (g.autorot && pl_ops_autorot(c, in, &in)))
             return -1;
         if (pl_ops_trim(c, in, s->params.trim, &in))
             return -1;

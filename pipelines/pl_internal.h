@@ -60,6 +60,10 @@ typedef struct pl_ctx {
     /* /renditions: an output's resized pixels may be a later output's source, so a step must leave
      * them as the picture is (no flatten for one output's format: pl_geometry_flatten_first) */
     bool shared_sources;
+    /* Embedded RGB profile: icc_defer (set around the main image's load, one still step) lets
+     * pl_load_to_srgb leave the conversion for later and say so in icc_pending; pl_geometry then
+     * converts at the output's size when nothing in the step depends on the colours, else first */
+    bool icc_defer, icc_pending;
 } pl_ctx;
 
 /* im is the decoded image whose alpha pl_png found at 255 everywhere (c->opaque_pixels) */

@@ -14,6 +14,8 @@
  * is read one frame at a time: see there).
  * Colour is brought to sRGB here (embedded ICC profiles, CMYK with libvips' built-in profile when
  * none is embedded), after the cheap shrink; 8-bit RGB in memory by pl_icc's cached transforms.
+ * An 8-bit RGB profile of a plan with one still step is left to pl_geometry (c->icc_defer,
+ * c->icc_pending), which converts after the resize when the step allows.
  *
  * Errors are classified by the stage that failed, never by libvips' error text (one buffer shared
  * by every thread, so it can hold another run's failure; it is copied into err->detail for the
@@ -269,6 +271,10 @@ int pl_load_to_srgb(pl_ctx *c, VipsImage *in, VipsImage **out)
     *out = in;
     if (!cmyk && (!has_icc || in->Bands < 3 || pl_load_profile_is_srgb(in)))
         return 0;
+    if (c->icc_defer && !cmyk && in->Bands == 3 && in->BandFmt == VIPS_FORMAT_UCHAR) {
+        c->icc_pending = true; /* pl_geometry converts it, at the output's size when it can */
+        return 0;
+    }
     int fast = cmyk ? 1 : pl_icc_to_srgb(c, in, out);
     if (fast <= 0)
         return fast;

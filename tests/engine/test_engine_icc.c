@@ -10,7 +10,11 @@
  * made with lcms2 (more than the cache holds, each used twice, evictions while in use); the same
  * from four threads at once; a 72 KB profile (over the cache's size limit: a transform of its
  * own, twice); a profile that lcms cannot read (libvips' path decides: the image
- * decodes as if untagged, both alike); a 16-bit PNG (left to libvips).
+ * decodes as if untagged, both alike); a 16-bit PNG (left to libvips). Those comparisons convert
+ * at load (PL_NO_LATE_ICC). The conversion after the resize (pl_geometry.c) is held against the
+ * one at load: taken on a plain resize, fit, cover crop with right-angle turns and an iPhone HEIC
+ * (within 40-42 dB); not taken (the same bytes) when the step blurs, turns grey, pads onto a
+ * colour, crops by content, or the image has alpha.
  */
 #include <lcms2.h>
 #include <math.h>
@@ -100,9 +104,9 @@ static double compare(const eu_file *f, const char *spec, pl_result *fast_out, b
     pl_result a, b;
     pl_error ea, eb;
     uint64_t n0 = pl_icc_conversions();
-    int ra = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE, spec, f, &a, &ea);
+    int ra = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE | PL_NO_LATE_ICC, spec, f, &a, &ea);
     uint64_t n1 = pl_icc_conversions();
-    int rb = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE | PL_NO_FAST_ICC, spec, f, &b, &eb);
+    int rb = eu_run_switched_off(PL_NO_TRANSPOSED_REDUCE | PL_NO_FAST_ICC | PL_NO_LATE_ICC, spec, f, &b, &eb);
     if (fast_taken != NULL)
         *fast_taken = n1 > n0; /* other threads may convert meanwhile: only "not taken" is exact */
     double m = ra == 0 && rb == 0 ? eu_maxdiff(&a, &b) : (ra == rb && ea.code == eb.code ? 0 : -1);
@@ -137,6 +141,38 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* The conversion after the resize (pl_geometry_colours_late) against the conversion at load
+ * (PL_NO_LATE_ICC): taken (late), the same size, other pixels within min dB, at most one
+ * conversion by pl_icc either way (a lazy image after a rotation goes to libvips' transform);
+ * or not taken: the same bytes. */
+static void check_late(const eu_file *f, const char *what, const char *spec, int late, double min)
+{
+    pl_result a, b;
+    pl_error ea, eb;
+    uint64_t n0 = pl_icc_conversions();
+    int ra = f->data != NULL ? eu_run(spec, f, &a, &ea) : -1;
+    uint64_t n1 = pl_icc_conversions();
+    int rb = f->data != NULL ? eu_run_switched_off(PL_NO_LATE_ICC, spec, f, &b, &eb) : -1;
+    uint64_t n2 = pl_icc_conversions();
+    bool same = ra == 0 && rb == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+    double db = ra == 0 && rb == 0 ? eu_psnr(a.data, a.len, b.data, b.len) : -1;
+    if (late)
+        ok(ra == 0 && rb == 0 && a.width == b.width && a.height == b.height && !same && db > min && n1 - n0 <= 1 && n2 - n1 <= 1,
+           "%s %s: converted after the resize, %dx%d, %.1f dB from the conversion at load (> %.0f)", what, spec, a.width, a.height,
+           db, min);
+    else
+        ok(same, "%s %s: converted first (the step reads the colours): the bytes of the conversion at load", what, spec);
+    if (ra != 0 || rb != 0)
+        diag("  %s / %s", ra ? ea.message : "ok", rb ? eb.message : "ok");
+    else if (late)
+        diag("  conversions %llu then %llu, %dx%d against %dx%d", (unsigned long long)(n1 - n0), (unsigned long long)(n2 - n1),
+             a.width, a.height, b.width, b.height);
+    if (ra == 0)
+        pl_result_clear(&a);
+    if (rb == 0)
+        pl_result_clear(&b);
+}
+
 int main(void)
 {
     if (eu_init())
@@ -156,6 +192,18 @@ int main(void)
      * image with integers and libvips' lazy one in float: apart where alpha is near 0) */
     check_same(&pnga, "P3 PNG with alpha", "transform?type=png", 1);
     check_same(&png16, "P3 16-bit PNG", "transform?w=250&type=png", 0);
+    /* after the resize, at the output's size, when nothing in the step reads the colours */
+    check_late(&png, "P3 PNG", "resize?width=120&type=png", 1, 42);
+    check_late(&jpg, "P3 JPEG", "fit?width=90&height=90&type=jpeg", 1, 40);
+    check_late(&png, "P3 PNG", "transform?w=120&h=120&fit=cover&rotate=90&flip=true&type=png", 1, 42);
+    check_late(&png, "P3 PNG", "transform?w=120&sigma=2&type=png", 0, 0);
+    check_late(&png, "P3 PNG", "transform?w=120&grayscale=true&type=png", 0, 0);
+    check_late(&png, "P3 PNG", "resize?width=120&height=120&embed=true&background=255,0,0&type=png", 0, 0);
+    check_late(&png, "P3 PNG", "smartcrop?width=100&height=100&type=png", 0, 0);
+    check_late(&pnga, "P3 PNG with alpha", "resize?width=120&type=jpeg", 0, 0);
+    eu_file heic = eu_read("edge/iphone-displayp3.heic");
+    check_late(&heic, "iPhone HEIC (Display P3, libvips' loader)", "fit?width=300&height=300&type=jpeg", 1, 40);
+    eu_free(&heic);
     /* kept metadata: libvips' sRGB profile in place of P3, on both paths */
     pl_result r;
     double m = compare(&jpg, "transform?w=300&type=jpeg&strip=false", &r, NULL);
