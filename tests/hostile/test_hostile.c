@@ -502,6 +502,8 @@ static void test_malformed(CURL *c, const tsrv *s)
     for (int k = 0; k < 2; k++) { /* h2o parses at most 100 header fields */
         int nh = k == 0 ? 90 : 200;
         char *req = malloc(256 * 1024), *p = req;
+        if (req == NULL)
+            abort(); /* 256 KiB */
         p += sprintf(p, "POST /resize?width=10 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n", len);
         for (int i = 0; i < nh; i++)
             p += sprintf(p, "X-Filler-%d: %0100d\r\n", i, 0);
