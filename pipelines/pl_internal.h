@@ -144,10 +144,11 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 int pl_jpeg_header(const uint8_t *data, size_t len, int *w, int *h, int *bands);
 int pl_jpeg_scaled_decode(pl_ctx *c, const uint8_t *data, size_t len, VipsImage *head, int m, VipsImage **out);
 
-/* pl_jpeg_scans.c: the scans of a JPEG, counted from its markers (at most limit + 1); each is a
- * full pass of the decoder, so more than PL_JPEG_MAX_SCANS is refused before any decode. */
+/* pl_jpeg_markers.c: from a JPEG's markers, in one walk: *sof = n of its frame header's SOFn
+ * (-1: none before the first scan), and the number of scans it returns (at most limit + 1). Each
+ * scan is a full pass of the decoder: more than PL_JPEG_MAX_SCANS is refused before any decode. */
 #define PL_JPEG_MAX_SCANS 500
-int pl_jpeg_scan_count(const uint8_t *d, size_t len, int limit);
+int pl_jpeg_markers(const uint8_t *d, size_t len, int limit, int *sof);
 
 /* pl_webp.c: a still WebP decoded by one WebPDecode into a memory image with head's metadata, at
  * webpload's size for scale (0 = none). 0 = decoded (*out and its pixels, c->owned_pixels, owned

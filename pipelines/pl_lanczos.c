@@ -91,12 +91,24 @@ static void pl_rh_spread(pl_lanczos_plan *p, size_t groups)
     }
 }
 
+/* The most input pixels one window can touch, for in_w -> out_w. */
+static int pl_lanczos_span(int in_w, int out_w)
+{
+    return (int)ceil(2 * 3.0 * in_w / out_w) + 2;
+}
+
+int pl_lanczos_window_max(int in_w, int out_w)
+{
+    int n = (MIN(pl_lanczos_span(in_w, out_w), in_w) + 3) & ~3;
+    return in_w >= n ? n : in_w; /* pl_lanczos_window's count */
+}
+
 pl_lanczos_plan *pl_lanczos_plan_new(int in_w, int out_w, int bands)
 {
     if (in_w < 1 || out_w < 1 || out_w > in_w || bands < 1 || bands > 4 || in_w / 64 >= out_w)
         return NULL;
     double s = (double)in_w / out_w, r = 3.0 * s;
-    int span = (int)ceil(2 * r) + 2; /* most input pixels one window can touch */
+    int span = pl_lanczos_span(in_w, out_w);
     int n = span > in_w ? in_w : span;
     n = (n + 3) & ~3;
     pl_lanczos_plan *p = g_try_new0(pl_lanczos_plan, 1);

@@ -32,6 +32,10 @@ void pl_lanczos_plan_free(pl_lanczos_plan *p);
 void pl_lanczos_rows(const pl_lanczos_plan *p, pl_lanczos_impl impl, const uint8_t *in, size_t in_stride, uint8_t *out,
                      size_t out_stride, int rows);
 
+/* The most input rows (pixels) one window of an in_w -> out_w plan reads: the largest count
+ * pl_lanczos_window gives. */
+int pl_lanczos_window_max(int in_w, int out_w);
+
 /* The input rows output row y of a column pass reads: *first and the *count after it. Both grow
  * (never shrink) with y. */
 void pl_lanczos_window(const pl_lanczos_plan *p, int y, int *first, int *count);

@@ -78,45 +78,36 @@ static int pl_load_guard(pl_ctx *c, VipsImage *in, VipsImage **out)
     return 0;
 }
 
-/* JPEG coding processes libjpeg-turbo 2.1 cannot decode, from the first SOFn marker: 0 = none
- * found (baseline, extended, progressive, arithmetic, or no SOF before the data ends), else the
- * marker's n with *what naming the process. Header bytes only. */
-static int pl_load_jpeg_process(const uint8_t *d, size_t len, const char **what)
+/* The JPEG coding processes libjpeg-turbo 2.1 cannot decode, by SOFn n (pl_jpeg_markers); NULL:
+ * baseline, extended, progressive, arithmetic. */
+static const char *const pl_load_jpeg_unsupported[16] = {
+    [3] = "lossless",
+    [5] = "differential sequential",
+    [6] = "differential progressive",
+    [7] = "differential lossless",
+    [11] = "lossless, arithmetic-coded",
+    [13] = "differential sequential, arithmetic-coded",
+    [14] = "differential progressive, arithmetic-coded",
+    [15] = "differential lossless, arithmetic-coded",
+};
+
+/* A JPEG the loaders must not see: a coding process libjpeg-turbo lacks (a decode error: the body
+ * is the JPEG it says it is, and imaginary answers it as one), named, before the loader says
+ * "damaged"; more scans than PL_JPEG_MAX_SCANS (a decoder bomb). overlay: the watermark image. */
+static int pl_load_jpeg_check(pl_ctx *c, const uint8_t *d, size_t len, bool overlay)
 {
-    size_t i = 2;
-    while (i + 4 <= len) {
-        if (d[i] != 0xFF)
-            return 0;
-        uint8_t m = d[i + 1];
-        if (m == 0xFF) { /* fill byte */
-            i++;
-            continue;
-        }
-        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
-            i += 2;
-            continue;
-        }
-        if (m == 0xDA || m == 0xD9) /* start of scan or end: no SOF before the data */
-            return 0;
-        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
-            static const char *const names[16] = {
-                [3] = "lossless",
-                [5] = "differential sequential",
-                [6] = "differential progressive",
-                [7] = "differential lossless",
-                [11] = "lossless, arithmetic-coded",
-                [13] = "differential sequential, arithmetic-coded",
-                [14] = "differential progressive, arithmetic-coded",
-                [15] = "differential lossless, arithmetic-coded",
-            };
-            int n = m - 0xC0;
-            if (names[n] == NULL)
-                return 0;
-            *what = names[n];
-            return n;
-        }
-        i += 2 + (((size_t)d[i + 2] << 8) | d[i + 3]);
-    }
+    int sof, scans = pl_jpeg_markers(d, len, PL_JPEG_MAX_SCANS, &sof);
+    const char *which = overlay ? "the watermark image's" : "this";
+    if (sof >= 0 && pl_load_jpeg_unsupported[sof] != NULL)
+        return pl_error_set(c->err, PL_E_DECODE,
+                            "Unsupported JPEG process (%s, SOF%d): this server decodes baseline, extended and progressive "
+                            "JPEG; save %s image as one of those",
+                            pl_load_jpeg_unsupported[sof], sof, overlay ? "the watermark" : "the");
+    if (scans > PL_JPEG_MAX_SCANS)
+        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
+                            "Image too complex: %s JPEG has more than %d scans, each a full decoding pass (a decoder bomb); "
+                            "save it again with an ordinary encoder",
+                            which, PL_JPEG_MAX_SCANS);
     return 0;
 }
 
@@ -167,20 +158,8 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
     if (c->lim != NULL && !(c->lim->allowed_inputs & (1u << f)))
         return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT, "Unsupported media type: %s input is not allowed on this server",
                             pl_encode_name(f));
-    /* A JPEG whose coding process libjpeg-turbo lacks: a decode error (the body is the JPEG it
-     * says it is, and imaginary answers it as one), named, before the loader says "damaged". */
-    const char *process = NULL;
-    int sof = f == PL_FMT_JPEG ? pl_load_jpeg_process(data, len, &process) : 0;
-    if (sof != 0)
-        return pl_error_set(c->err, PL_E_DECODE,
-                            "Unsupported JPEG process (%s, SOF%d): this server decodes baseline, extended and progressive "
-                            "JPEG; save the image as one of those",
-                            process, sof);
-    if (f == PL_FMT_JPEG && pl_jpeg_scan_count(data, len, PL_JPEG_MAX_SCANS) > PL_JPEG_MAX_SCANS)
-        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS,
-                            "Image too complex: the JPEG has more than %d scans, each a full decoding pass (a decoder bomb); "
-                            "save it again with an ordinary encoder",
-                            PL_JPEG_MAX_SCANS);
+    if (f == PL_FMT_JPEG && pl_load_jpeg_check(c, data, len, false))
+        return -1;
     pl_load_opts o = {.access = VIPS_ACCESS_SEQUENTIAL, .n = 1, .shrink = 1};
     VipsImage *img;
     int r = pl_load_run(c, f, data, len, &o, &img);
@@ -449,9 +428,8 @@ int pl_load_overlay(pl_ctx *c, VipsImage **out)
     if (f == PL_FMT_UNKNOWN || (c->lim != NULL && !(c->lim->allowed_inputs & (1u << f))))
         return pl_error_set(c->err, PL_E_UNSUPPORTED_INPUT,
                             "Unsupported media type: the watermark image is not an allowed image type");
-    if (f == PL_FMT_JPEG && pl_jpeg_scan_count(in->overlay, in->overlay_len, PL_JPEG_MAX_SCANS) > PL_JPEG_MAX_SCANS)
-        return pl_error_set(c->err, PL_E_TOO_MANY_PIXELS, "Watermark image too complex: the JPEG has more than %d scans",
-                            PL_JPEG_MAX_SCANS);
+    if (f == PL_FMT_JPEG && pl_load_jpeg_check(c, in->overlay, in->overlay_len, true))
+        return -1;
     pl_load_opts o = {.access = VIPS_ACCESS_RANDOM, .n = 1, .shrink = 1};
     VipsImage *img;
     int r = pl_load_run(c, f, in->overlay, in->overlay_len, &o, &img);

@@ -199,7 +199,7 @@ int pl_reduce_u8(pl_ctx *c, VipsImage *in, int w, int h, bool alpha_safe, VipsIm
     /* in memory, or computed on demand (libvips' own loaders: TIFF, HEIF, GIF, a converted
      * colour space) and read once, in order, through a window no larger than the two buffers of
      * the path below or PL_REDUCE_WINDOW_BYTES */
-    int win_rows = pl_rows_cap(h < in->Ysize ? VIPS_MIN(in->Ysize, (int)ceil(6.0 * in->Ysize / h) + 6) : 1);
+    int win_rows = pl_rows_cap(h < in->Ysize ? pl_lanczos_window_max(in->Ysize, h) : 1);
     uint64_t win_bytes = (uint64_t)win_rows * (uint64_t)in->Xsize * (uint64_t)in->Bands;
     if (rows_ok && in->Ysize < PL_REDUCE_FACTOR * h &&
         (pl_ops_in_memory(in) || win_bytes <= VIPS_MAX(2 * mid * (uint64_t)in->Bands, PL_REDUCE_WINDOW_BYTES))) {

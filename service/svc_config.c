@@ -73,7 +73,8 @@ static const opt_row settings[] = {
      OPT_AT(svc_config, metrics_listen),
      .help = "extra HOST:PORT serving only /metrics, /health and /ready; empty = none"},
     {.name = "max-connections", .type = OPT_INT, .min = 1, .max = 1000000, .def = "1024", OPT_AT(svc_config, max_connections),
-     .help = "open client connections; above it new connections wait in the kernel backlog"},
+     .help = "open client connections; above it new connections wait in the kernel backlog (lowered to fit the open-files "
+             "limit, 3 each)"},
     {.name = "idle-timeout", .type = OPT_DURATION, .min = 100, .max = 3600000, .def = "10s", OPT_AT(svc_config, idle_timeout_ms),
      .help = "h2o: HTTP/1 request/keep-alive timeout and HTTP/2 idle timeout"},
     {.name = "handshake-timeout", .type = OPT_DURATION, .min = 100, .max = 3600000, .def = "10s",

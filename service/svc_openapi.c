@@ -163,6 +163,7 @@ static const struct {
     {"406", "Unsupported input media type, or no acceptable output type"},
     {"413", "Body or pixel count too large"},
     {"415", "Unsupported input type"},
+    {"417", "Expect header other than 100-continue"},
     {"422", "Image resolution is too big"},
     {"500", "Internal error"},
     {"503", "Overloaded: the queue is full or the predicted wait too long, or out of memory (see Retry-After)"},

@@ -252,7 +252,7 @@ static void test_bad(void)
     } cases[] = {
         {"bad/bomb-65536x65536.png", PL_E_TOO_MANY_PIXELS, PL_OK},
         {"bad/corrupt-header.jpg", PL_E_DECODE, PL_E_DECODE},
-        /* 884 valid scans, each a full decoding pass: refused before any decode (pl_jpeg_scans.c) */
+        /* 884 valid scans, each a full decoding pass: refused before any decode (pl_jpeg_markers.c) */
         {"bad/jpeg-884-scans.jpg", PL_E_TOO_MANY_PIXELS, PL_E_TOO_MANY_PIXELS},
         {"bad/jpeg-with-png-extension.png", PL_OK, PL_OK},
         {"bad/libpng-badadler.png", PL_OK, PL_OK},
@@ -473,26 +473,28 @@ static void test_decode_estimate(void)
     is_int((long long)pl_decode_bytes_estimate((const uint8_t *)"\xff\xd8\xff\xe0", 4), 0, "a JPEG cut in its header: 0");
 }
 
-/* pl_jpeg_scans.c: the scans counted from the markers, stopping past the limit */
-static void test_scan_count(void)
+/* pl_jpeg_markers.c: the frame header's SOFn and the scans, counted from the markers, stopping
+ * past the limit */
+static void test_markers(void)
 {
     static const struct {
         const char *file;
-        int limit, want;
+        int limit, want, sof;
     } cases[] = {
-        {"edge/progressive-GreenMeadow.jpg", 500, 10}, /* libjpeg's progressive script */
-        {"edge/exif-orientation-1.jpg", 500, 1},       /* baseline, with an EXIF APP1 */
-        {"bad/jpeg-884-scans.jpg", 1000, 884},         {"bad/jpeg-884-scans.jpg", 500, 501},
-        {"bad/png-with-jpg-extension.jpg", 500, 0},
+        {"edge/progressive-GreenMeadow.jpg", 500, 10, 2}, /* libjpeg's progressive script */
+        {"edge/exif-orientation-1.jpg", 500, 1, 0},       /* baseline, with an EXIF APP1 */
+        {"bad/lossless-jpeg-sof3.jpg", 500, 1, 3},        {"bad/jpeg-884-scans.jpg", 1000, 884, 2},
+        {"bad/jpeg-884-scans.jpg", 500, 501, 2},          {"bad/png-with-jpg-extension.jpg", 500, 0, -1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         eu_file f = eu_read(cases[i].file);
-        int n = f.data != NULL ? pl_jpeg_scan_count(f.data, f.len, cases[i].limit) : -1;
-        is_int(n, cases[i].want, "%s: %d scans counted (limit %d)", cases[i].file, cases[i].want, cases[i].limit);
+        int sof = -2, n = f.data != NULL ? pl_jpeg_markers(f.data, f.len, cases[i].limit, &sof) : -1;
+        ok(n == cases[i].want && sof == cases[i].sof, "%s: %d scans counted (limit %d), SOF%d (got %d, SOF%d)", cases[i].file,
+           cases[i].want, cases[i].limit, cases[i].sof, n, sof);
         if (i == 0 && f.data != NULL) { /* every truncation of a real file: no overrun, never more */
             int worst = 0;
             for (size_t len = 0; len <= f.len; len += 1 + len / 64) {
-                int k = pl_jpeg_scan_count(f.data, len, 500);
+                int k = pl_jpeg_markers(f.data, len, 500, &sof);
                 if (k > worst)
                     worst = k;
             }
@@ -513,7 +515,7 @@ int main(void)
     test_colour();
     test_animation();
     test_bad();
-    test_scan_count();
+    test_markers();
     test_regress();
     return tap_done();
 }

@@ -208,6 +208,22 @@ int main(void)
     check_vs_libvips(600, 50);
     check_vs_libvips(400, 50);
     check_vs_libvips(250, 48);
+    /* pl_lanczos_window_max is the largest window a plan gives (the streamed reduce sizes its
+     * buffer by it) */
+    const int win[][2] = {{3391, 450}, {4000, 400}, {3000, 50}, {37, 20}, {7, 3}, {1, 1}, {750, 600}, {100, 99}, {640, 11}};
+    int win_bad = 0;
+    for (size_t i = 0; i < sizeof(win) / sizeof(win[0]); i++) {
+        pl_lanczos_plan *p = pl_lanczos_plan_new(win[i][0], win[i][1], 1);
+        int most = 0, first, count;
+        for (int y = 0; p != NULL && y < win[i][1]; y++) {
+            pl_lanczos_window(p, y, &first, &count);
+            most = count > most ? count : most;
+            win_bad += first < 0 || first + count > win[i][0];
+        }
+        win_bad += p == NULL || most != pl_lanczos_window_max(win[i][0], win[i][1]);
+        pl_lanczos_plan_free(p);
+    }
+    is_int(win_bad, 0, "column windows lie inside the image, and the widest is pl_lanczos_window_max");
     ok(pl_lanczos_plan_new(10, 11, 3) == NULL && pl_lanczos_plan_new(0, 1, 3) == NULL && pl_lanczos_plan_new(10, 5, 5) == NULL &&
            pl_lanczos_plan_new(640, 10, 3) == NULL && pl_lanczos_plan_new(10, 0, 1) == NULL,
        "no plan for an enlargement, an empty row, 5 bands or a factor of 64");
