@@ -21,8 +21,21 @@
  *     connection and frees its buffer through its own path. TLS sockets get no 503 (the answer
  *     would have to be encrypted by h2o), only the reset.
  * A request whose body is complete is being handled: its bytes count in the total but it is never
- * refused. HTTP/2 uploads of one connection beyond http2-max-streams are refused the same way,
- * newest first (h2o 2.2 announces 100 streams in a constant SETTINGS frame it cannot change).
+ * refused.
+ * An HTTP/2 upload whose content-length is over max-body-bytes is answered 413 in JSON, as over
+ * HTTP/1, and not refused: h2o 2.2 would reset it with REFUSED_STREAM when its buffer passes the
+ * limit, which tells a client to retry (curl tries 5 times, then fails with no answer), and it
+ * has no hook to answer earlier. The scan marks such a stream the first time it sees it (one
+ * loop iteration reads at most a receive buffer, 256 KiB, so before h2o's own check unless
+ * max-body-bytes is smaller), clears its _expected_content_length (h2o's end-of-stream check
+ * would otherwise reset it) and, at every scan, drops what its buffer holds. When the client
+ * ends the stream, h2o runs the request and the first handler asks svc_conns_take_oversize()
+ * and answers 413. A marked stream still receiving after SVC_CONN_OVER_MAX_US is refused as
+ * before, which bounds how long a client can keep a connection busy with bytes nobody reads (the
+ * lingering close of HTTP/1 has the same bound). A stream without content-length that grows
+ * past the limit is still refused by h2o (REFUSED_STREAM).
+ * HTTP/2 uploads of one connection beyond http2-max-streams are refused the same way, newest
+ * first (h2o 2.2 announces 100 streams in a constant SETTINGS frame it cannot change).
  * Overshoot: one loop iteration reads what the kernel had queued for each readable socket, so the
  * total may pass the limit by the sockets' receive queues before the scan refuses: svc_http caps
  * them (SO_RCVBUF 256 KiB on the listeners; Linux autotuning would allow up to 6-32 MB each).
@@ -50,6 +63,9 @@
 #include "svc_linger.h"
 #include "svc_log.h"
 
+#define SVC_CONN_OVER_STREAMS 8             /* streams of one connection marked over max-body-bytes at once */
+#define SVC_CONN_OVER_MAX_US (10 * 1000000) /* how long a marked stream may go on sending */
+
 typedef struct svc_conn {
     h2o_linklist_t link; /* in conns */
     h2o_socket_t *sock;
@@ -58,6 +74,11 @@ typedef struct svc_conn {
     h2o_http2_conn_t *h2; /* set during a scan when the socket carries HTTP/2 */
     int refused;          /* HTTP/1 refused and reset: h2o closes it at its next read */
     int linger_fd;        /* svc_linger's descriptor of the connection, handed over at the close */
+    /* HTTP/2 streams whose content-length is over max-body-bytes: their bytes are dropped and
+     * they are answered 413 when they end (over_since_us: when marked) */
+    uint32_t over_ids[SVC_CONN_OVER_STREAMS];
+    int64_t over_since_us[SVC_CONN_OVER_STREAMS];
+    int n_over;
 } svc_conn;
 
 static h2o_linklist_t conns = {&conns, &conns};
@@ -153,6 +174,79 @@ static h2o_http2_stream_t *h2_pick(h2o_http2_conn_t *h2, int newest, size_t *n_r
     return best;
 }
 
+static int over_find(const svc_conn *c, uint32_t stream_id)
+{
+    for (int i = 0; i < c->n_over; i++)
+        if (c->over_ids[i] == stream_id)
+            return i;
+    return -1;
+}
+
+static void over_remove(svc_conn *c, int i)
+{
+    c->n_over--;
+    c->over_ids[i] = c->over_ids[c->n_over];
+    c->over_since_us[i] = c->over_since_us[c->n_over];
+}
+
+/* Marks the uploads that announce more than max-body-bytes, drops what the marked ones hold,
+ * refuses those that send for too long, and forgets the marks of streams that are gone. */
+static void h2_oversize(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, int64_t now)
+{
+    for (int i = c->n_over - 1; i >= 0; i--) {
+        khiter_t k = kh_get(h2o_http2_stream_t, h2->streams, c->over_ids[i]);
+        if (k == kh_end(h2->streams)) /* reset, or answered and closed */
+            over_remove(c, i);
+    }
+    for (khiter_t k = kh_begin(h2->streams); k != kh_end(h2->streams); ++k) {
+        if (!kh_exist(h2->streams, k))
+            continue;
+        h2o_http2_stream_t *st = kh_val(h2->streams, k);
+        if (st->state != H2O_HTTP2_STREAM_STATE_RECV_BODY || st->_req_body == NULL)
+            continue;
+        int i = over_find(c, st->stream_id);
+        if (i < 0) {
+            if (st->_expected_content_length == SIZE_MAX || st->_expected_content_length <= max_body)
+                continue;
+            if (c->n_over == SVC_CONN_OVER_STREAMS) {
+                if (h2_can_refuse(h2))
+                    refuse_stream(h2, st); /* h2o's own answer */
+                continue;
+            }
+            i = c->n_over++;
+            c->over_ids[i] = st->stream_id;
+            c->over_since_us[i] = now;
+            st->_expected_content_length = SIZE_MAX; /* the body will not match it: we drop it */
+        }
+        if (now - c->over_since_us[i] > SVC_CONN_OVER_MAX_US) {
+            if (h2_can_refuse(h2)) {
+                svc_log_printf(SVC_LOG_WARN, "refused an HTTP/2 stream over max-body-bytes still sending after %d s",
+                               SVC_CONN_OVER_MAX_US / 1000000);
+                refuse_stream(h2, st);
+                over_remove(c, i);
+            }
+            continue;
+        }
+        if (st->_req_body->size > 0)
+            h2o_buffer_consume(&st->_req_body, st->_req_body->size);
+    }
+}
+
+int svc_conns_take_oversize(h2o_req_t *req)
+{
+    if (req->version < 0x200)
+        return 0;
+    h2o_http2_conn_t *h2 = (h2o_http2_conn_t *)req->conn; /* h2o 2.2's only protocol at 0x200 */
+    svc_conn *c = h2->sock != NULL && h2->sock->on_close.data != NULL ? (svc_conn *)h2->sock->on_close.data : NULL;
+    if (c == NULL || c->sock != h2->sock || c->n_over == 0)
+        return 0;
+    int i = over_find(c, H2O_STRUCT_FROM_MEMBER(h2o_http2_stream_t, req, req)->stream_id);
+    if (i < 0)
+        return 0;
+    over_remove(c, i);
+    return 1;
+}
+
 static uint64_t h2_bytes(h2o_http2_conn_t *h2)
 {
     uint64_t n = h2->sock != NULL && h2->sock->input != NULL ? h2->sock->input->size : 0;
@@ -228,6 +322,7 @@ void svc_conns_scan(svc_app *app)
         if (c == NULL || c->sock != h2->sock)
             continue;
         c->h2 = h2;
+        h2_oversize(c, h2, (uint64_t)app->cfg->max_body_bytes, now);
         /* uploads per connection */
         while (h2_can_refuse(h2) && (st = h2_pick(h2, 1, &n)) != NULL && n > max_streams) {
             log_refusal("an HTTP/2 stream over http2-max-streams", stream_bytes(st), total, limit);

@@ -23,9 +23,14 @@ struct svc_conn *svc_conns_opened(svc_app *app, h2o_socket_t *sock);
 svc_app *svc_conns_closed(struct svc_conn *conn);
 
 /* After every h2o_evloop_run(): measure the bytes buffered by every connection (HTTP/1: the
- * socket's input buffer; HTTP/2: the input buffer and every stream's body buffer), refuse the
+ * socket's input buffer; HTTP/2: the input buffer and every stream's body buffer), mark and
+ * drain the HTTP/2 uploads whose content-length is over max-body-bytes, refuse the
  * HTTP/2 uploads over http2-max-streams per connection, and while the total is over the body
  * limit refuse the largest uploads still being received. */
 void svc_conns_scan(svc_app *app);
+
+/* 1 (once) when req is an HTTP/2 request whose content-length was over max-body-bytes: its body
+ * was dropped as it arrived and it is to be answered 413 payload_too_large; 0 otherwise. */
+int svc_conns_take_oversize(h2o_req_t *req);
 
 #endif

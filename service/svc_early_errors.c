@@ -13,6 +13,9 @@
  * The message is chosen when h2o's body passes (the ostream's first do_send), before h2o's final
  * ostream has written the headers, so status, headers and length can still change there. A HEAD
  * request gets the headers without a body, as from h2o.
+ *
+ * HTTP/2 uploads over max-body-bytes are answered here too (svc_early_errors_send_too_large), by
+ * the first handler, once svc_conns has drained them (h2o 2.2 would reset them instead).
  */
 #include "svc_early_errors.h"
 
@@ -34,21 +37,39 @@ typedef struct early_ostream {
     int done; /* the JSON body has been passed on */
 } early_ostream;
 
-/* Status, headers and log line of the JSON answer for h2o's `text`; returns its body. */
-static h2o_iovec_t rewrite(svc_app *app, h2o_req_t *req, const char *text)
+/* A request context whose route is the operation the path names, "other" when it names none. */
+static svc_reqctx *early_reqctx(svc_app *app, h2o_req_t *req)
 {
     svc_reqctx *rc = svc_reqctx_new(app, req);
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     int op = plen > 1 && req->path.base != NULL && req->path.base[0] == '/' ? pl_op_from_name(req->path.base + 1, plen - 1) : -1;
+    rc->route = op >= 0 ? pl_op_name((pl_op)op) : "other";
+    return rc;
+}
+
+static void too_large_message(const svc_app *app, char *msg, size_t cap)
+{
+    snprintf(msg, cap, "the request body is larger than max-body-bytes (%lld bytes): send a smaller image, or raise max-body-bytes",
+             app->cfg->max_body_bytes);
+}
+
+void svc_early_errors_send_too_large(svc_app *app, h2o_req_t *req)
+{
+    char msg[320];
+    too_large_message(app, msg, sizeof(msg));
+    svc_respond_fail(early_reqctx(app, req), SVC_E_PAYLOAD_TOO_LARGE, msg);
+}
+
+/* Status, headers and log line of the JSON answer for h2o's `text`; returns its body. */
+static h2o_iovec_t rewrite(svc_app *app, h2o_req_t *req, const char *text)
+{
+    svc_reqctx *rc = early_reqctx(app, req);
     char msg[320];
     svc_ecode e;
-    rc->route = op >= 0 ? pl_op_name((pl_op)op) : "other";
     switch (req->res.status) {
     case 413:
         e = SVC_E_PAYLOAD_TOO_LARGE;
-        snprintf(msg, sizeof(msg),
-                 "the request body is larger than max-body-bytes (%lld bytes): send a smaller image, or raise max-body-bytes",
-                 app->cfg->max_body_bytes);
+        too_large_message(app, msg, sizeof(msg));
         break;
     case 417:
         e = SVC_E_EXPECTATION_FAILED;

@@ -90,7 +90,9 @@ static void on_accept(h2o_socket_t *listener, const char *err)
  * h2o 2.2 keeps at the start of the socket's input buffer until the answer is written (header
  * names lower-cased in place), and answers 400 `bad_request` with Connection: close to a request
  * with Content-Length and Transfer-Encoding together or with two different Content-Length values.
- * HTTP/2 framing has no such ambiguity (h2o checks content-length against the DATA frames). */
+ * HTTP/2 framing has no such ambiguity (h2o checks content-length against the DATA frames).
+ * Being first, this handler also answers the HTTP/2 uploads over max-body-bytes that svc_conns
+ * drained (413). */
 
 typedef struct framing_guard {
     h2o_handler_t super;
@@ -149,6 +151,10 @@ static int framing_guard_on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_socket_t *sock;
     const char *problem;
     char msg[160];
+    if (svc_conns_take_oversize(req)) { /* HTTP/2 body over max-body-bytes, drained by svc_conns */
+        svc_early_errors_send_too_large(g->app, req);
+        return 0;
+    }
     if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL ||
         (sock = req->conn->callbacks->get_socket(req->conn)) == NULL || sock->input == NULL || req->entity.base == NULL)
         return -1; /* only requests with a body can be framed two ways */
