@@ -578,6 +578,22 @@ static int pl_encode_check_size(pl_ctx *c, const VipsImage *x, int ph)
     return 0;
 }
 
+/* Baseline JPEG of an 8-bit sRGB or grey image of at most 16 MB (raw; images not in memory are
+ * materialised first, as for PNG) goes to pl_jpeg_write.c: jpegsave's bytes, metadata included,
+ * without its write thread and sink (800x600 at Q 80: 1.77 -> 1.06 ms; IMGPIPE_NO_FAST_JPEG_WRITE=1
+ * turns it off). */
+static bool pl_encode_jpeg_fast_ok(const pl_params *p, const VipsImage *x)
+{
+    return !p->interlace && pl_jpeg_write_ok(x) && !pl_engine_switched_off(PL_NO_FAST_JPEG_WRITE) &&
+           (uint64_t)VIPS_IMAGE_SIZEOF_LINE(x) * (uint64_t)x->Ysize <= (16u << 20);
+}
+
+static int pl_jpeg_write_failed(pl_ctx *c)
+{
+    pl_error_set(c->err, PL_E_INTERNAL, "Cannot encode the image as JPEG (out of memory?)");
+    return -2;
+}
+
 /* The saver of c->out_format over *x into buf/len: 0; -1 when the saver failed (the caller
  * reports it); -2 with c->err already filled (pixels not decoded, cancelled, no saver). */
 static int pl_encode_save(pl_ctx *c, const pl_params *p, VipsImage **x, gboolean strip, void **buf, size_t *len)
@@ -586,6 +602,12 @@ static int pl_encode_save(pl_ctx *c, const pl_params *p, VipsImage **x, gboolean
     int r;
     switch (c->out_format) {
     case PL_FMT_JPEG:
+        if (pl_encode_jpeg_fast_ok(p, *x)) {
+            if (pl_encode_materialise(c, x))
+                return -2;
+            if ((r = pl_jpeg_write(c, *x, q, !strip, buf, len)) != 1)
+                return r == -1 ? pl_jpeg_write_failed(c) : r;
+        }
         return vips_jpegsave_buffer(*x, buf, len, "Q", q, "interlace", p->interlace, "optimize_coding", p->interlace, "strip",
                                     strip, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_AUTO, NULL);
     case PL_FMT_PNG:

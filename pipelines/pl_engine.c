@@ -57,7 +57,8 @@ static unsigned pl_engine_switches_from_env(void)
                 {"IMGPIPE_NO_FAST_WEBP", PL_NO_FAST_WEBP},
                 {"IMGPIPE_NO_EARLY_FLATTEN", PL_NO_EARLY_FLATTEN},
                 {"IMGPIPE_NO_FAST_ICC", PL_NO_FAST_ICC},
-                {"IMGPIPE_NO_LATE_ICC", PL_NO_LATE_ICC}};
+                {"IMGPIPE_NO_LATE_ICC", PL_NO_LATE_ICC},
+                {"IMGPIPE_NO_FAST_JPEG_WRITE", PL_NO_FAST_JPEG_WRITE}};
     unsigned bits = 0;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);

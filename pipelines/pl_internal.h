@@ -136,6 +136,15 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 #define PL_PNGW_FAST_LEVEL 1
 #define PL_PNGW_FLAT_LEVEL 8
 
+/* pl_jpeg_write.c: baseline JPEG of an 8-bit sRGB or grey image in memory (x->data), the bytes
+ * jpegsave writes with subsample_mode auto, and strip = !meta (meta: x's EXIF block is rebuilt in
+ * place, as jpegsave does). 0 = written (*buf malloc'd, the caller's: g_free), 1 = not an image it
+ * writes (use jpegsave), -1 = libjpeg failed or no memory, -2 = cancelled or past the deadline
+ * (c->err filled; c may be NULL: no checks). pl_jpeg_write_count: images written (tests). */
+bool pl_jpeg_write_ok(const VipsImage *x);
+int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t *len);
+unsigned pl_jpeg_write_count(void);
+
 /* pl_jpeg_scaled.c: YCbCr/grey JPEG (<= 16 MP) decoded whole at m/8 (m = 1..7) by TurboJPEG into a
  * memory image with head's metadata. 0 = decoded (*out owned by c->base), 1 = not handled or any
  * TurboJPEG error or warning: use libvips' jpegload. */

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc libc6-dev libvips-dev libh2o-evloop-dev libssl-dev libjansson-dev libdeflate-dev
-libturbojpeg0-dev libwebp-dev liblcms2-dev libcurl4-openssl-dev libseccomp-dev libvips-tools curl openssl"
+libturbojpeg0-dev libjpeg62-turbo-dev libwebp-dev liblcms2-dev libcurl4-openssl-dev libseccomp-dev libvips-tools curl openssl"
 
 missing=""
 for p in $PKGS "$@"; do
