@@ -588,7 +588,7 @@ static bool pl_encode_jpeg_fast_ok(const pl_params *p, const VipsImage *x)
            (uint64_t)VIPS_IMAGE_SIZEOF_LINE(x) * (uint64_t)x->Ysize <= (16u << 20);
 }
 
-static int pl_jpeg_write_failed(pl_ctx *c)
+static int pl_encode_jpeg_failed(pl_ctx *c)
 {
     pl_error_set(c->err, PL_E_INTERNAL, "Cannot encode the image as JPEG (out of memory?)");
     return -2;
@@ -606,7 +606,7 @@ static int pl_encode_save(pl_ctx *c, const pl_params *p, VipsImage **x, gboolean
             if (pl_encode_materialise(c, x))
                 return -2;
             if ((r = pl_jpeg_write(c, *x, q, !strip, buf, len)) != 1)
-                return r == -1 ? pl_jpeg_write_failed(c) : r;
+                return r == -1 ? pl_encode_jpeg_failed(c) : r;
         }
         return vips_jpegsave_buffer(*x, buf, len, "Q", q, "interlace", p->interlace, "optimize_coding", p->interlace, "strip",
                                     strip, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_AUTO, NULL);

@@ -38,7 +38,7 @@ enum {
     PL_NO_EARLY_FLATTEN = 1u << 6,     /* JPEG output: alpha flattened before the resize (pl_geometry.c) -> at encode */
     PL_NO_FAST_ICC = 1u << 7,          /* embedded RGB profiles by cached lcms2 transforms (pl_icc.c) -> vips_icc_transform */
     PL_NO_LATE_ICC = 1u << 8,          /* embedded RGB profiles converted after the resize (pl_geometry.c) -> at load */
-    PL_NO_FAST_JPEG_WRITE = 1u << 9,   /* baseline JPEG without metadata by libjpeg directly (pl_jpeg_write.c) -> jpegsave */
+    PL_NO_FAST_JPEG_WRITE = 1u << 9,   /* baseline 8-bit JPEG by libjpeg directly (pl_jpeg_write.c) -> jpegsave */
 };
 
 /* All zero is the engine as the service runs it. */
