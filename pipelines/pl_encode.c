@@ -590,7 +590,7 @@ static bool pl_encode_jpeg_fast_ok(const pl_params *p, const VipsImage *x)
 
 static int pl_encode_jpeg_failed(pl_ctx *c)
 {
-    pl_error_set(c->err, PL_E_INTERNAL, "Cannot encode the image as JPEG (out of memory?)");
+    pl_error_set(c->err, PL_E_INTERNAL, "Cannot encode the image as JPEG: out of memory");
     return -2;
 }
 

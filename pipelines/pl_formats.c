@@ -1,7 +1,8 @@
 /*
  * pl_formats: the format table (see pl_formats.h) and the lookups over it.
  *
- * Max sides: libwebp 16383; JPEG and GIF 65535; HEIF/AVIF libheif's default security limit
+ * Max sides: libwebp 16383; JPEG 65500 (libjpeg's JPEG_MAX_DIMENSION; the format's fields would
+ * hold 65535); GIF 65535; HEIF/AVIF libheif's default security limit
  * 16384; PNG/TIFF none of their own (the output-pixel limit decides). The magic numbers are
  * disjoint, so table order only matters where two could both match: the ftyp box (HEIF, AVIF)
  * is tested after the binary signatures before it and before JPEG 2000 (whose codestream
@@ -32,7 +33,7 @@ static const pl_format_info pl_format_table[PL_FMT__COUNT] = {
                      .saver = "jpegsave_buffer",
                      .type_param = true,
                      .grey = true,
-                     .max_side = 65535,
+                     .max_side = 65500,
                      .magic = {{"\xFF\xD8\xFF", NULL, 3}}},
     [PL_FMT_PNG] = {.name = "png",
                     .mime = "image/png",

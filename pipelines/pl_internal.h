@@ -139,8 +139,9 @@ int pl_png_write(VipsImage *im, const pl_pngw_opts *o, void **buf, size_t *len);
 /* pl_jpeg_write.c: baseline JPEG of an 8-bit sRGB or grey image in memory (x->data), the bytes
  * jpegsave writes with subsample_mode auto, and strip = !meta (meta: x's EXIF block is rebuilt in
  * place, as jpegsave does). 0 = written (*buf malloc'd, the caller's: g_free), 1 = not an image it
- * writes (use jpegsave), -1 = libjpeg failed or no memory, -2 = cancelled or past the deadline
- * (c->err filled; c may be NULL: no checks). pl_jpeg_write_count: images written (tests). */
+ * writes (use jpegsave), -1 = no memory (or libjpeg failed, with c NULL), -2 = libjpeg failed,
+ * cancelled or past the deadline (c->err filled; c may be NULL: no checks). pl_jpeg_write_count:
+ * images written (tests). */
 bool pl_jpeg_write_ok(const VipsImage *x);
 int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t *len);
 unsigned pl_jpeg_write_count(void);

@@ -50,11 +50,14 @@ unsigned pl_jpeg_write_count(void)
 typedef struct pl_jw_err {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
 } pl_jw_err;
 
 static void pl_jw_error_exit(j_common_ptr ci)
 {
-    longjmp(((pl_jw_err *)ci->err)->jump, 1);
+    pl_jw_err *e = (pl_jw_err *)ci->err;
+    e->pub.format_message(ci, e->msg);
+    longjmp(e->jump, 1);
 }
 
 static void pl_jw_output_message(j_common_ptr ci)
@@ -134,10 +137,15 @@ int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t 
     s->err.pub.error_exit = pl_jw_error_exit;
     s->err.pub.output_message = pl_jw_output_message;
     if (setjmp(s->err.jump)) {
+        int r = -1;
+        if (c != NULL) {
+            pl_error_set(c->err, PL_E_INTERNAL, "Cannot encode the image as JPEG: %s", s->err.msg);
+            r = -2;
+        }
         jpeg_destroy_compress(&s->ci);
         free(s->out);
         g_free(s);
-        return -1;
+        return r;
     }
     jpeg_create_compress(&s->ci);
     jpeg_mem_dest(&s->ci, &s->out, &s->out_len);

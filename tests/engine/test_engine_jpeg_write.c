@@ -7,7 +7,8 @@
  *    the writer decline (1), so that jpegsave runs; so do 16-bit, CMYK and 2-band images;
  *  - through the engine: fixtures (EXIF, orientation, ICC, grey, copyright, CMYK, PNG with a
  *    profile) on imaginary's routes (metadata kept) and /transform (stripped), give the same bytes
- *    with and without IMGPIPE_NO_FAST_JPEG_WRITE, and the writer did run for them.
+ *    with and without IMGPIPE_NO_FAST_JPEG_WRITE, and the writer did run for them;
+ *  - an output wider than libjpeg's 65500 pixels is refused as too large, by name.
  */
 #include "engine_util.h"
 #include "pl_internal.h"
@@ -178,11 +179,39 @@ static void test_engine(void)
     ok(used >= (unsigned)total * 3 / 4, "... and the writer wrote %u of the %d outputs (the rest: jpegsave)", used, total);
 }
 
+/* libjpeg writes at most 65500 pixels a side: wider is refused as too large, by name, before the
+ * encoder (both encoders failed with a misleading message before). */
+static void test_widest(void)
+{
+    static const int widths[] = {65500, 65535};
+    for (int i = 0; i < 2; i++) {
+        VipsImage *b = NULL;
+        void *png = NULL;
+        size_t plen = 0;
+        vips_black(&b, widths[i], 2, "bands", 3, NULL);
+        vips_pngsave_buffer(b, &png, &plen, NULL);
+        eu_file f = {png, plen};
+        pl_result r = {0};
+        pl_error e;
+        int rc = eu_run("convert?type=jpeg", &f, &r, &e);
+        eu_img d = rc == 0 ? eu_decode(&r) : (eu_img){0};
+        if (widths[i] == 65500)
+            ok(rc == 0 && d.ok && d.width == 65500 && d.height == 2, "a 65500x2 image converts to JPEG (%d: %dx%d)", rc, d.width, d.height);
+        else
+            ok(rc != 0 && e.code == PL_E_TOO_MANY_PIXELS && strstr(e.message, "up to 65500 pixels per side"),
+               "65535x2 to JPEG: image_too_large naming the 65500 limit (%d: %s)", rc, rc ? e.message : "");
+        pl_result_clear(&r);
+        g_free(png);
+        g_object_unref(b);
+    }
+}
+
 int main(void)
 {
     if (eu_init())
         return 1;
     test_direct();
     test_engine();
+    test_widest();
     return tap_done();
 }
