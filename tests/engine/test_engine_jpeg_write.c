@@ -196,7 +196,8 @@ static void test_widest(void)
         int rc = eu_run("convert?type=jpeg", &f, &r, &e);
         eu_img d = rc == 0 ? eu_decode(&r) : (eu_img){0};
         if (widths[i] == 65500)
-            ok(rc == 0 && d.ok && d.width == 65500 && d.height == 2, "a 65500x2 image converts to JPEG (%d: %dx%d)", rc, d.width, d.height);
+            ok(rc == 0 && d.ok && d.width == 65500 && d.height == 2, "a 65500x2 image converts to JPEG (%d: %dx%d)", rc, d.width,
+               d.height);
         else
             ok(rc != 0 && e.code == PL_E_TOO_MANY_PIXELS && strstr(e.message, "up to 65500 pixels per side"),
                "65535x2 to JPEG: image_too_large naming the 65500 limit (%d: %s)", rc, rc ? e.message : "");
