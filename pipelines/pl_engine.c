@@ -58,7 +58,8 @@ static unsigned pl_engine_switches_from_env(void)
                 {"IMGPIPE_NO_EARLY_FLATTEN", PL_NO_EARLY_FLATTEN},
                 {"IMGPIPE_NO_FAST_ICC", PL_NO_FAST_ICC},
                 {"IMGPIPE_NO_LATE_ICC", PL_NO_LATE_ICC},
-                {"IMGPIPE_NO_FAST_JPEG_WRITE", PL_NO_FAST_JPEG_WRITE}};
+                {"IMGPIPE_NO_FAST_JPEG_WRITE", PL_NO_FAST_JPEG_WRITE},
+                {"IMGPIPE_NO_PREMUL_BOX", PL_NO_PREMUL_BOX}};
     unsigned bits = 0;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].env);
@@ -397,6 +398,33 @@ static int pl_engine_decide(pl_ctx *c, const pl_probe_info *pi)
     return 0;
 }
 
+/* Whether pl_png's shrink-on-load may premultiply an image with alpha (c->premul_decode): when the
+ * one step's first pixel reader is pl_ops_resize. One still step outside /renditions, no
+ * watermark, an output other than JPEG (whose early flatten reads straight alpha before the
+ * resize), no embedded profile (its conversion at load reads the colours). */
+static bool pl_engine_premul_ok(const pl_ctx *c)
+{
+    const pl_step *s = &c->plan->steps[0];
+    return c->plan->n_steps == 1 && !c->animated && !c->shared_sources && c->in_format == PL_FMT_PNG &&
+           c->out_format != PL_FMT_JPEG && s->op != PL_OP_WATERMARK && s->op != PL_OP_WATERMARKIMAGE && c->in->overlay == NULL &&
+           (c->head == NULL || !vips_image_get_typeof(c->head, VIPS_META_ICC_NAME)) && !pl_engine_switched_off(PL_NO_PREMUL_BOX);
+}
+
+/* An image decoded premultiplied (c->premul_pending) that no resize took: back to plain alpha.
+ * pl_engine_premul_ok allows it only where a resize follows; this keeps a mistake there from
+ * reaching the output as darkened colours. */
+static int pl_engine_unpremultiply(pl_ctx *c, VipsImage **x)
+{
+    c->premul_pending = false;
+    if (!vips_image_hasalpha(*x))
+        return 0;
+    VipsImage **t = (VipsImage **)vips_object_local_array(c->base, 2);
+    if (vips_unpremultiply(*x, &t[0], NULL) || vips_cast(t[0], &t[1], (*x)->BandFmt, NULL))
+        return pl_cancel_fail(c, PL_E_OPERATION, "Cannot process the image");
+    *x = t[1];
+    return 0;
+}
+
 /* Access mode, the animation checks and the watermark image, then the load with shrink-on-load. */
 static int pl_engine_load(pl_ctx *c, VipsImage **img)
 {
@@ -425,8 +453,10 @@ static int pl_engine_load(pl_ctx *c, VipsImage **img)
     pl_geometry_target(c, &plan->steps[0], &tw, &th);
     /* one still step: an embedded profile may wait for pl_geometry (pl_geometry_colours_late) */
     c->icc_defer = plan->n_steps == 1 && !c->animated && !pl_engine_switched_off(PL_NO_LATE_ICC);
+    c->premul_decode = pl_engine_premul_ok(c);
     int rc = pl_load_image(c, c->n_frames, tw, th, random, img);
     c->icc_defer = false;
+    c->premul_decode = false;
     return rc;
 }
 
@@ -504,7 +534,7 @@ static int pl_engine_run(pl_ctx *c, pl_result *out)
         return -1;
     t1 = g_get_monotonic_time();
     out->t.decode_ms = pl_engine_ms(t0, t1);
-    if (pl_engine_process(c, img, &final))
+    if (pl_engine_process(c, img, &final) || (c->premul_pending && pl_engine_unpremultiply(c, &final)))
         return -1;
     t2 = g_get_monotonic_time();
     out->t.process_ms = pl_engine_ms(t1, t2);

@@ -39,6 +39,7 @@ enum {
     PL_NO_FAST_ICC = 1u << 7,          /* embedded RGB profiles by cached lcms2 transforms (pl_icc.c) -> vips_icc_transform */
     PL_NO_LATE_ICC = 1u << 8,          /* embedded RGB profiles converted after the resize (pl_geometry.c) -> at load */
     PL_NO_FAST_JPEG_WRITE = 1u << 9,   /* baseline 8-bit JPEG by libjpeg directly (pl_jpeg_write.c) -> jpegsave */
+    PL_NO_PREMUL_BOX = 1u << 10,       /* PNG with alpha premultiplied while boxed on load (pl_png.c) -> full size */
 };
 
 /* All zero is the engine as the service runs it. */

@@ -64,6 +64,12 @@ typedef struct pl_ctx {
      * pl_load_to_srgb leave the conversion for later and say so in icc_pending; pl_geometry then
      * converts at the output's size when nothing in the step depends on the colours, else first */
     bool icc_defer, icc_pending;
+    /* premul_decode (set around the main image's load by pl_engine_load, when the step's first
+     * pixel reader is pl_ops_resize): pl_png may hand over an image with alpha whose colours are
+     * already premultiplied, shrunk on load, and then sets premul_pending; pl_ops_resize takes it
+     * as premultiplied and clears it (pl_engine unpremultiplies what is left pending after the
+     * steps) */
+    bool premul_decode, premul_pending;
 } pl_ctx;
 
 /* im is the decoded image whose alpha pl_png found at 255 everywhere (c->opaque_pixels) */

@@ -235,7 +235,9 @@ int pl_ops_resize(pl_ctx *c, VipsImage *in, int w, int h, VipsImage **out)
     /* an alpha of 255 everywhere (pl_png saw it while decoding): premultiplying changes nothing,
      * so neither it nor the unpremultiply is done (2400x1600 RGBA: ~5 + ~2 CPU-ms) */
     bool alpha = vips_image_hasalpha(in) && !pl_ctx_opaque(c, in);
-    if (alpha) {
+    if (alpha && c->premul_pending) {
+        c->premul_pending = false; /* decoded premultiplied (pl_png's box): as if done here */
+    } else if (alpha) {
         /* Premultiplied, so transparent pixels do not bleed their colour; back to the input's
          * integer format before resampling: libvips' integer resize paths are much faster than
          * float (2400x1600 RGBA -> 768x512: 187 -> 154 CPU-ms, 50 dB PSNR against float). */

@@ -5,6 +5,9 @@
  * image; 16-bit samples are then put in host byte order. libdeflate has no streaming interface, so inflate and unfilter are two
  * passes over the whole image. While each row is in cache the unfilter also checks whether every alpha sample is opaque: then
  * c->opaque_pixels names the buffer, and pl_ops_resize skips premultiplying it (a no-op at 255).
+ * Shrink-on-load (a 2x2 box while unfiltering) takes opaque images, and any alpha when the run
+ * allows it (c->premul_decode): the box then premultiplies, and c->premul_pending tells
+ * pl_ops_resize that its input already is.
  * Adam7 images are unfiltered pass by pass and their pixels then put in place (a second buffer of
  * the image's size; no shrink-on-load there).
  * 8-bit palette images (with or without tRNS) are unfiltered as indices, then expanded to RGB or
@@ -139,8 +142,10 @@ static const uint8_t *pl_png_stream(const uint8_t *d, size_t len, const pl_png_l
 /* 8-bit, shrink-on-load: unfilter two rows at a time and box them into a new buffer of half the
  * size (pl_png_box.c) while every alpha sample seen is 255 (a plain mean is then the premultiplied
  * one); at the first row that is not, the boxing stops and the rest is only unfiltered (buf still
- * holds every full row). Returns the half-size pixels or NULL (not boxed); *bad on damage. */
-static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int alpha, bool *opaque, bool *bad)
+ * holds every full row) - unless premul: then every pair of rows is premultiplied while it is
+ * boxed, and the half-size pixels come out premultiplied (*opaque false says so). Returns the
+ * half-size pixels or NULL (not boxed); *bad on damage. */
+static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int alpha, bool premul, bool *opaque, bool *bad)
 {
     int bpp = l->bands;
     size_t s = (size_t)l->w * (size_t)bpp, os = ((size_t)l->w + 1) / 2 * (size_t)bpp;
@@ -153,10 +158,13 @@ static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int al
             *bad = true;
             break;
         }
-        if (small != NULL && alpha != 0 && !*opaque)
+        if (small != NULL && alpha != 0 && premul) {
+            pl_png_box_row_premul(small + y / 2 * os, buf + y * s, buf + (y1 - 1) * s, l->w, bpp);
+        } else if (small != NULL && alpha != 0 && !*opaque) {
             VIPS_FREE(small);
-        if (small != NULL)
+        } else if (small != NULL) {
             pl_png_box_row(small + y / 2 * os, buf + y * s, buf + (y1 - 1) * s, l->w, bpp);
+        }
     }
     if (*bad)
         VIPS_FREE(small);
@@ -256,9 +264,10 @@ static uint8_t *pl_png_expand(const uint8_t *idx, const pl_png_layout *l, bool *
 }
 
 /* Inflate and unfilter into a new buffer of h rows of w pixels (host byte order), or of half that
- * when shrink is 2 and the image 8-bit and opaque (l->w, l->h then say so); NULL on damage or when
- * memory runs out. *opaque: every alpha sample is all ones (false without alpha). */
-static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bool *opaque)
+ * when shrink is 2 and the image 8-bit and opaque, or with premul of any alpha (l->w, l->h then
+ * say so; *premultiplied when the pixels came out premultiplied); NULL on damage or when memory
+ * runs out. *opaque: every alpha sample is all ones (false without alpha). */
+static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bool premul, bool *opaque, bool *premultiplied)
 {
     int bpp = l->palette ? 1 : l->bands * l->depth / 8;
     size_t s = (size_t)l->w * (size_t)bpp, raw = pl_png_raw_size(l, bpp), got = 0;
@@ -276,8 +285,9 @@ static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bo
         ok = buf != NULL;
     } else if (ok && shrink == 2 && l->depth == 8 && !l->palette) {
         bool bad;
-        small = pl_png_unfilter_box(buf, l, alpha, opaque, &bad);
+        small = pl_png_unfilter_box(buf, l, alpha, premul, opaque, &bad);
         ok = !bad;
+        *premultiplied = small != NULL && alpha != 0 && premul && !*opaque;
     } else if (ok) {
         ok = pl_png_unfilter_image(buf, s, l->h, bpp, alpha, opaque) == 0;
     }
@@ -318,19 +328,21 @@ static VipsImage *pl_png_image(pl_ctx *c, uint8_t *buf, const pl_png_layout *l, 
 
 int pl_png_decode(pl_ctx *c, const uint8_t *d, size_t len, VipsImage *head, int shrink, VipsImage **out)
 {
+    bool premultiplied = false;
     pl_png_layout l;
     if (len < 8 + 25 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0 || head == NULL || pl_png_scan(d, len, head, &l))
         return 1;
     uint8_t *copy;
     const uint8_t *z = pl_png_stream(d, len, &l, &copy);
     bool opaque = false;
-    uint8_t *buf = z != NULL ? pl_png_pixels(z, &l, shrink, &opaque) : NULL;
+    uint8_t *buf = z != NULL ? pl_png_pixels(z, &l, shrink, c->premul_decode, &opaque, &premultiplied) : NULL;
     g_free(copy);
     VipsImage *im = buf != NULL ? pl_png_image(c, buf, &l, head) : NULL;
     if (im == NULL)
         return 1;
     c->owned_pixels = buf;
     c->opaque_pixels = opaque ? buf : NULL;
+    c->premul_pending = premultiplied;
     *out = im;
     return 0;
 }

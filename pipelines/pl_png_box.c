@@ -9,6 +9,9 @@
  * RGBA (4 bytes per pixel) in SSE2: four output pixels from 32 bytes of each row, sums in 16-bit
  * lanes. Other layouts: a loop per pixel size that gcc vectorises (this file is built with the
  * dynamic cost model, as pl_png_write.c). Thread-safe: no state.
+ * Alpha that is not 255 everywhere: pl_png_box_row_premul premultiplies each pixel before the
+ * mean (a plain mean would let a transparent pixel's colour bleed into its neighbours), which is
+ * what the resize after it would have done at full size.
  */
 #include "pl_png_box.h"
 
@@ -78,4 +81,42 @@ void pl_png_box_row(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1,
     if (w % 2 != 0) /* the last column with itself */
         for (size_t b = 0; b < B; b++)
             out[half * B + b] = (uint8_t)((r0[2 * half * B + b] + r1[2 * half * B + b] + 1) >> 1);
+}
+
+/* round(c * a / 255), exact for c, a <= 255 (as pl_ops.c premultiplies) */
+static inline unsigned pl_box_pm(unsigned c, unsigned a)
+{
+    unsigned v = c * a + 128;
+    return (v + (v >> 8)) >> 8;
+}
+
+/* pixels [0, half) of B bytes (2 or 4, alpha last), premultiplied before the mean */
+static inline void pl_box_pairs_premul(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t half, int B)
+{
+    const int ab = B - 1;
+    for (size_t x = 0; x < half; x++) {
+        const uint8_t *p0 = r0 + 2 * x * (size_t)B, *p1 = r1 + 2 * x * (size_t)B;
+        unsigned a00 = p0[ab], a01 = p0[B + ab], a10 = p1[ab], a11 = p1[B + ab];
+        for (int b = 0; b < ab; b++)
+            out[x * (size_t)B + (size_t)b] = (uint8_t)((pl_box_pm(p0[b], a00) + pl_box_pm(p0[B + b], a01) + pl_box_pm(p1[b], a10) +
+                                                        pl_box_pm(p1[B + b], a11) + 2) >>
+                                                       2);
+        out[x * (size_t)B + (size_t)ab] = (uint8_t)((a00 + a01 + a10 + a11 + 2) >> 2);
+    }
+}
+
+void pl_png_box_row_premul(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t w, int bpp)
+{
+    size_t half = w / 2, B = (size_t)bpp;
+    if (bpp == 2)
+        pl_box_pairs_premul(out, r0, r1, half, 2);
+    else
+        pl_box_pairs_premul(out, r0, r1, half, 4);
+    if (w % 2 != 0) { /* the last column with itself */
+        const uint8_t *p0 = r0 + 2 * half * B, *p1 = r1 + 2 * half * B;
+        unsigned a0 = p0[B - 1], a1 = p1[B - 1];
+        for (size_t b = 0; b + 1 < B; b++)
+            out[half * B + b] = (uint8_t)((pl_box_pm(p0[b], a0) + pl_box_pm(p1[b], a1) + 1) >> 1);
+        out[half * B + B - 1] = (uint8_t)((a0 + a1 + 1) >> 1);
+    }
 }

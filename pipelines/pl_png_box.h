@@ -14,4 +14,9 @@
  * premultiplied and plain means agree. */
 void pl_png_box_row(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t w, int bpp);
 
+/* The same for grey+alpha (bpp 2) or RGBA (bpp 4) of any alpha: each pixel premultiplied first,
+ * round(c * a / 255), then the means of the premultiplied colours and of alpha. out is
+ * premultiplied; equal to pl_png_box_row where every alpha is 255. */
+void pl_png_box_row_premul(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t w, int bpp);
+
 #endif

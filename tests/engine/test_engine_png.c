@@ -9,17 +9,20 @@
  * stays within one level (40 dB when shrunk) of libvips' pngload path, and a hard transparent edge
  * resizes without a dark fringe on both paths, with the same pixels. Adam7 PNGs of every layout
  * the fast path takes give pngload's pixels; so do palette PNGs with and without tRNS, and with an
- * index past the palette (the fast path leaves those to pngload).
+ * index past the palette (the fast path leaves those to pngload). Alpha that is not 255 is boxed
+ * on load too, premultiplied, where the resize is the first to read the pixels (test_premul_box).
  */
 #include <libdeflate.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "engine_util.h"
 
 /* Where both paths are run to compare the decoders, both resize with vips_resize: pl_reduce_u8
  * reads the fast decoder's memory image in place with pl_lanczos on both axes, and libvips' lazy
- * pngload through vips_reducev, a few levels apart (both lanczos3). */
-#define SAME_REDUCE PL_NO_TRANSPOSED_REDUCE
+ * pngload through vips_reducev, a few levels apart (both lanczos3). And images with alpha are not
+ * boxed on load (premultiplied) there: test_premul_box compares that path with this one. */
+#define SAME_REDUCE (PL_NO_TRANSPOSED_REDUCE | PL_NO_PREMUL_BOX)
 
 /* min_db 0: the same pixels exactly; else (a spec where the fast path may shrink on load, a 2x2
  * box) the same or at least min_db dB PSNR apart */
@@ -168,6 +171,102 @@ static void test_transparent_edge(const char *spec, int top)
     pl_result_clear(&both[0]);
     pl_result_clear(&both[1]);
     g_free(f.data);
+}
+
+/* An RGBA photo whose alpha is a ramp (kodim23's green and blue, alpha 40..255 across, and a
+ * fully transparent strip of red on the left whose colour must not bleed): at 3x the target and more the decoder
+ * boxes it on load, premultiplied, and the resize takes it as premultiplied. Against the same run
+ * without (IMGPIPE_NO_PREMUL_BOX=1): other bytes (the path was taken), >= 40 dB on white, no red
+ * where alpha is left. Runs that must not take it give the same bytes with and without: JPEG
+ * output (flattened before the resize), a watermark, an image under 3x its target. */
+static void test_premul_box(void)
+{
+    eu_file rgb = eu_read("photos/kodim23-parrots.png");
+    VipsImage *in = rgb.len ? vips_image_new_from_buffer(rgb.data, rgb.len, "", NULL) : NULL;
+    eu_file f = {NULL, 0};
+    if (in != NULL) {
+        int w = in->Xsize, h = in->Ysize;
+        VipsImage *m = vips_image_copy_memory(in);
+        uint8_t *px = g_malloc((size_t)w * h * 4);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const uint8_t *s = VIPS_IMAGE_ADDR(m, x, y);
+                uint8_t *d = px + ((size_t)y * w + x) * 4;
+                bool clear = x < w / 8; /* red, fully transparent */
+                d[0] = clear ? 255 : 0; /* no red in the picture: red with alpha is bleeding */
+                d[1] = clear ? 0 : s[1];
+                d[2] = clear ? 0 : s[2];
+                d[3] = clear ? 0 : (uint8_t)(40 + 215 * (x - w / 8) / (w - w / 8));
+            }
+        f = png_of_rgba(px, w, h);
+        g_free(px);
+        g_object_unref(m);
+    }
+    static const struct {
+        const char *spec;
+        bool taken;
+    } cases[] = {{"transform?w=120&h=120&fit=cover&type=png", true},      {"resize?width=180&type=png", true},
+                 {"fit?width=150&height=150&type=webp&quality=90", true}, {"resize?width=180&type=jpeg", false},
+                 {"watermark?text=hi&width=180&type=png", false},         {"resize?width=300&type=png", false}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pl_result a = {0}, b = {0};
+        pl_error ea, eb;
+        int ra = f.len ? eu_run(cases[i].spec, &f, &a, &ea) : -1;
+        int rb = f.len ? eu_run_switched_off(PL_NO_PREMUL_BOX, cases[i].spec, &f, &b, &eb) : -1;
+        bool same = ra == 0 && rb == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+        double db = ra == 0 && rb == 0 ? (same ? 99 : eu_psnr(a.data, a.len, b.data, b.len)) : -1;
+        int red = 0;
+        VipsImage *p = ra == 0 && cases[i].taken && a.format == PL_FMT_PNG ? png_pixels(&a) : NULL;
+        for (int y = 0; p != NULL && p->Bands == 4 && y < p->Ysize; y++)
+            for (int x = 0; x < p->Xsize; x++) {
+                const uint8_t *q = VIPS_IMAGE_ADDR(p, x, y);
+                red += q[3] >= 16 && q[0] > q[1] + 128 && q[0] > q[2] + 128;
+            }
+        if (cases[i].taken)
+            ok(ra == 0 && rb == 0 && !same && db >= 40 && red == 0 && a.width == b.width && a.height == b.height,
+               "alpha-ramp photo %s: boxed premultiplied on load, %.1f dB from the full-size path, %d red pixels with alpha",
+               cases[i].spec, db, red);
+        else
+            ok(same, "alpha-ramp photo %s: not boxed premultiplied (the same bytes)", cases[i].spec);
+        VIPS_UNREF(p);
+        pl_result_clear(&a);
+        pl_result_clear(&b);
+    }
+    VIPS_UNREF(in);
+    g_free(f.data);
+    eu_free(&rgb);
+    /* odd sizes (the box's last column and row alone), grey+alpha and RGBA */
+    for (int bands = 2; bands <= 4; bands += 2) {
+        enum { W = 301, H = 203 };
+        uint8_t *px = g_malloc((size_t)W * H * bands);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                uint8_t *d = px + ((size_t)y * W + x) * bands;
+                for (int b = 0; b < bands - 1; b++)
+                    d[b] = (uint8_t)(128 + 100 * sin(x / 17.0 + b) * cos(y / 13.0)); /* smooth, as photos are */
+                d[bands - 1] = (uint8_t)(x < 20 ? 0 : 30 + (x * 225) / W);
+            }
+        VipsImage *im = vips_image_new_from_memory(px, (size_t)W * H * bands, W, H, bands, VIPS_FORMAT_UCHAR);
+        im->Type = bands == 2 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+        void *buf = NULL;
+        size_t len = 0;
+        vips_pngsave_buffer(im, &buf, &len, "filter", VIPS_FOREIGN_PNG_FILTER_ALL, "strip", TRUE, NULL);
+        eu_file g = {buf, len};
+        pl_result a = {0}, b = {0};
+        pl_error ea, eb;
+        int ra = eu_run("resize?width=61&type=png", &g, &a, &ea);
+        int rb = eu_run_switched_off(PL_NO_PREMUL_BOX, "resize?width=61&type=png", &g, &b, &eb);
+        bool same = ra == 0 && rb == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+        double db = ra == 0 && rb == 0 ? eu_psnr(a.data, a.len, b.data, b.len) : -1;
+        ok(ra == 0 && rb == 0 && !same && db >= 40 && a.width == 61 && a.height == b.height,
+           "%dx%d %s with an alpha ramp -> 61 px: boxed premultiplied on load, %.1f dB from the full-size path", W, H,
+           bands == 2 ? "grey+alpha" : "RGBA", db);
+        pl_result_clear(&a);
+        pl_result_clear(&b);
+        g_free(buf);
+        g_object_unref(im);
+        g_free(px);
+    }
 }
 
 /* Adam7 PNGs written by libvips (libpng), 1-4 bands, 8 and 16 bits, sizes where passes are empty
@@ -352,6 +451,7 @@ int main(void)
     test_transparent_edge("resize?width=30&type=png", 0);
     test_transparent_edge("transform?w=20&h=20&fit=cover&type=png", 0);
     test_transparent_edge("resize?width=30&type=png", 21);
+    test_premul_box();
     test_adam7();
     for (int t = 0; t <= 1; t++)
         for (int bad = 0; bad <= 1; bad++)
