@@ -19,12 +19,12 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "svc_conns.h"
 #include "svc_early_errors.h"
+#include "svc_reqhead.h"
 #include "svc_respond.h"
 #include "svc_routes.h"
 #include "svc_sources.h"
@@ -88,7 +88,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
  * Content-Length, or Content-Length over chunked) would see a different next request: request
  * smuggling. This handler runs before the routes: it re-reads the request's header block, which
  * h2o 2.2 keeps at the start of the socket's input buffer until the answer is written (header
- * names lower-cased in place), and answers 400 `bad_request` with Connection: close to a request
+ * names lower-cased in place; svc_reqhead.c reads it), and answers 400 `bad_request` with Connection: close to a request
  * with Content-Length and Transfer-Encoding together or with two different Content-Length values.
  * HTTP/2 framing has no such ambiguity (h2o checks content-length against the DATA frames).
  * Being first, this handler also answers the HTTP/2 uploads over max-body-bytes that svc_conns
@@ -98,52 +98,6 @@ typedef struct framing_guard {
     h2o_handler_t super;
     svc_app *app;
 } framing_guard;
-
-static int hdr_is(const char *line, size_t len, const char *name, size_t nlen, const char **value, size_t *vlen)
-{
-    if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0)
-        return 0;
-    *value = line + nlen + 1;
-    *vlen = len - nlen - 1;
-    while (*vlen && (**value == ' ' || **value == '\t')) {
-        (*value)++;
-        (*vlen)--;
-    }
-    while (*vlen && ((*value)[*vlen - 1] == ' ' || (*value)[*vlen - 1] == '\t' || (*value)[*vlen - 1] == '\r'))
-        (*vlen)--;
-    return 1;
-}
-
-const char *svc_http_framing_problem(const char *buf, size_t len)
-{
-    const char *p = buf, *end = buf + len, *cl = NULL, *v;
-    size_t cl_len = 0, vl;
-    int n_cl = 0, te = 0;
-    const char *eol = memchr(p, '\n', len); /* skip the request line */
-    if (eol == NULL)
-        return NULL;
-    for (p = eol + 1; p < end;) {
-        size_t ll;
-        eol = memchr(p, '\n', (size_t)(end - p));
-        if (eol == NULL)
-            break;
-        ll = (size_t)(eol - p);
-        if (ll == 0 || (ll == 1 && p[0] == '\r'))
-            break; /* end of the header block */
-        if (hdr_is(p, ll, "content-length", 14, &v, &vl)) {
-            if (n_cl++ > 0 && (vl != cl_len || memcmp(v, cl, vl) != 0))
-                return "two different Content-Length headers";
-            cl = v;
-            cl_len = vl;
-        } else if (hdr_is(p, ll, "transfer-encoding", 17, &v, &vl)) {
-            te = 1;
-        }
-        p = eol + 1;
-    }
-    if (te && n_cl > 0)
-        return "Content-Length together with Transfer-Encoding";
-    return NULL;
-}
 
 static int framing_guard_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -158,8 +112,9 @@ static int framing_guard_on_req(h2o_handler_t *self, h2o_req_t *req)
     if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL ||
         (sock = req->conn->callbacks->get_socket(req->conn)) == NULL || sock->input == NULL || req->entity.base == NULL)
         return -1; /* only requests with a body can be framed two ways */
-    if ((problem = svc_http_framing_problem(sock->input->bytes,
-                                            sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN)) == NULL)
+    svc_reqhead head;
+    svc_reqhead_read(sock->input->bytes, sock->input->size < H2O_MAX_REQLEN ? sock->input->size : H2O_MAX_REQLEN, &head);
+    if ((problem = svc_reqhead_framing_problem(&head)) == NULL)
         return -1;
     svc_reqctx *rc = svc_reqctx_new(g->app, req);
     rc->route = "bad_request";

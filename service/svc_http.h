@@ -14,11 +14,6 @@
 /* Set up everything and start listening. Returns 0, or -1 with a message in errbuf. */
 int svc_http_start(svc_app *app, char *errbuf, size_t errlen);
 
-/* The framing guard's check over an HTTP/1 request's raw header block (request line first):
- * NULL, or why the request is refused (Content-Length with Transfer-Encoding, or two different
- * Content-Length values). Pure; for tests. */
-const char *svc_http_framing_problem(const char *buf, size_t len);
-
 /* Stop accepting and close the listening sockets (graceful shutdown, step 1). */
 void svc_http_close_listeners(svc_app *app);
 

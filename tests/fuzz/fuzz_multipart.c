@@ -5,7 +5,8 @@
  * header-parameter parser and the body parser see arbitrary bytes.
  * Contract checked (abort on violation): parse returns 0 or -1; on -1 a non-empty, printable
  * message; on 0 at most `max` parts, every span inside the body, parts in order and disjoint;
- * svc_multipart_find returns one of the parts or NULL.
+ * svc_multipart_find returns one of the parts or NULL. The body is also read as an HTTP/1 request
+ * head (svc_reqhead.c): the head ends inside the bytes, a length only without a conflict.
  * Build and run with tests/fuzz/run-fuzz.sh multipart SECONDS; replayed by tests/fuzz (unit).
  */
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "svc_multipart.h"
+#include "svc_reqhead.h"
 
 static void check_span(svc_span s, const uint8_t *lo, const uint8_t *hi)
 {
@@ -74,6 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         abort();
     }
+    /* the same bytes as an HTTP/1 request head (svc_reqhead.c) */
+    svc_reqhead h;
+    svc_reqhead_read((const char *)copy, body_len, &h);
+    if (h.head_len > body_len || (h.content_length_ok && (h.n_content_length < 1 || h.differ || h.transfer_encoding)) ||
+        (h.content_length_ok && h.content_length > 999999999999999999ull) ||
+        ((svc_reqhead_framing_problem(&h) != NULL) != (h.differ || (h.transfer_encoding && h.n_content_length > 0))))
+        abort();
     free(copy);
     free(ct);
     return 0;
