@@ -158,23 +158,26 @@ static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
         h2o_buffer_reserve(buf, (size_t)(total - b->size));
 }
 
-/* HTTP/1: the announced size of the request being received (read once per request). */
+#define PRESIZE_FROM (64u << 10) /* an upload's bytes before its head is read: smaller ones never are */
+#define PRESIZE_HEAD (16u << 10) /* a head must end within this for its Content-Length to be used */
+
+/* HTTP/1: the announced size of the request being received, read once per request and only
+ * when PRESIZE_FROM bytes have arrived (a head that trickles in, byte by byte, is never
+ * re-read: the work stays one bounded read per large upload). */
 static void h1_presize(svc_conn *c, uint64_t max_body)
 {
     h2o_buffer_t *in = c->sock->input;
     if (in->size < c->h1_seen) /* the last request's bytes were consumed: another one */
         c->h1_total = 0;
     c->h1_seen = in->size;
-    if (c->h1_total == 0) {
+    if (c->h1_total == 0 && in->size >= PRESIZE_FROM) {
         svc_reqhead h;
-        svc_reqhead_read(in->bytes, in->size < H2O_MAX_REQLEN ? in->size : H2O_MAX_REQLEN, &h);
-        if (h.head_len > 0)
-            c->h1_total = h.content_length_ok && h.content_length <= max_body ? h.head_len + h.content_length : UINT64_MAX;
-        else if (in->size >= H2O_MAX_REQLEN)
-            c->h1_total = UINT64_MAX; /* h2o refuses a head that long */
+        svc_reqhead_read(in->bytes, PRESIZE_HEAD, &h);
+        c->h1_total =
+            h.head_len > 0 && h.content_length_ok && h.content_length <= max_body ? h.head_len + h.content_length : UINT64_MAX;
     }
     if (c->h1_total != 0 && c->h1_total != UINT64_MAX)
-        presize(&c->sock->input, c->h1_total, max_body + H2O_MAX_REQLEN);
+        presize(&c->sock->input, c->h1_total, max_body + PRESIZE_HEAD);
 }
 
 /* ---- HTTP/2 ----------------------------------------------------------------------------------- */
