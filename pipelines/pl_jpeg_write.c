@@ -121,7 +121,7 @@ typedef struct pl_jw_state {
     pl_jw_err err;
     unsigned char *out;
     unsigned long out_len;
-    int cancelled;
+    int rc; /* 0, or what pl_jpeg_write returns on the way out */
 } pl_jw_state;
 
 int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t *len)
@@ -137,15 +137,12 @@ int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t 
     s->err.pub.error_exit = pl_jw_error_exit;
     s->err.pub.output_message = pl_jw_output_message;
     if (setjmp(s->err.jump)) {
-        int r = -1;
+        s->rc = -1;
         if (c != NULL) {
             pl_error_set(c->err, PL_E_INTERNAL, "Cannot encode the image as JPEG: %s", s->err.msg);
-            r = -2;
+            s->rc = -2;
         }
-        jpeg_destroy_compress(&s->ci);
-        free(s->out);
-        g_free(s);
-        return r;
+        goto done;
     }
     jpeg_create_compress(&s->ci);
     jpeg_mem_dest(&s->ci, &s->out, &s->out_len);
@@ -170,21 +167,19 @@ int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t 
             rows[n] = (JSAMPROW)VIPS_IMAGE_ADDR(x, 0, (int)y);
         jpeg_write_scanlines(&s->ci, rows, (JDIMENSION)n);
         if (c != NULL && pl_cancel_check(c)) {
-            s->cancelled = 1;
-            break;
+            s->rc = -2;
+            goto done;
         }
     }
-    if (s->cancelled) {
-        jpeg_destroy_compress(&s->ci);
-        free(s->out);
-        g_free(s);
-        return -2;
-    }
     jpeg_finish_compress(&s->ci);
-    jpeg_destroy_compress(&s->ci);
     *buf = s->out;
     *len = s->out_len;
-    g_free(s);
+    s->out = NULL;
     atomic_fetch_add(&pl_jw_count, 1);
-    return 0;
+done:
+    jpeg_destroy_compress(&s->ci);
+    free(s->out); /* NULL once handed over */
+    int rc = s->rc;
+    g_free(s);
+    return rc;
 }

@@ -235,10 +235,10 @@ static void over_remove(svc_conn *c, int i)
     c->over_since_us[i] = c->over_since_us[c->n_over];
 }
 
-/* Marks the uploads that announce more than max-body-bytes, drops what the marked ones hold,
- * refuses those that send for too long, and forgets the marks of streams that are gone; grows
- * the others' buffers once to their content-length (presize). */
-static void h2_oversize(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, int64_t now)
+/* The streams receiving a body: marks those that announce more than max-body-bytes, drops what
+ * the marked ones hold, refuses those that send for too long, and forgets the marks of streams
+ * that are gone; grows the others' buffers once to their content-length (presize). */
+static void h2_uploads(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, int64_t now)
 {
     for (int i = c->n_over - 1; i >= 0; i--) {
         khiter_t k = kh_get(h2o_http2_stream_t, h2->streams, c->over_ids[i]);
@@ -253,8 +253,12 @@ static void h2_oversize(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, in
             continue;
         int i = over_find(c, st->stream_id);
         if (i < 0) {
-            if (st->_expected_content_length == SIZE_MAX || st->_expected_content_length <= max_body)
+            if (st->_expected_content_length == SIZE_MAX)
                 continue;
+            if (st->_expected_content_length <= max_body) {
+                presize(&st->_req_body, st->_expected_content_length, max_body);
+                continue;
+            }
             if (c->n_over == SVC_CONN_OVER_STREAMS) {
                 if (h2_can_refuse(h2))
                     refuse_stream(h2, st); /* h2o's own answer */
@@ -277,12 +281,6 @@ static void h2_oversize(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, in
         if (st->_req_body->size > 0)
             h2o_buffer_consume(&st->_req_body, st->_req_body->size);
     }
-    for (khiter_t k = kh_begin(h2->streams); k != kh_end(h2->streams); ++k)
-        if (kh_exist(h2->streams, k)) {
-            h2o_http2_stream_t *st = kh_val(h2->streams, k);
-            if (st->state == H2O_HTTP2_STREAM_STATE_RECV_BODY && st->_req_body != NULL && st->_expected_content_length != SIZE_MAX)
-                presize(&st->_req_body, st->_expected_content_length, max_body);
-        }
 }
 
 int svc_conns_take_oversize(h2o_req_t *req)
@@ -375,7 +373,7 @@ void svc_conns_scan(svc_app *app)
         if (c == NULL || c->sock != h2->sock)
             continue;
         c->h2 = h2;
-        h2_oversize(c, h2, (uint64_t)app->cfg->max_body_bytes, now);
+        h2_uploads(c, h2, (uint64_t)app->cfg->max_body_bytes, now);
         /* uploads per connection */
         while (h2_can_refuse(h2) && (st = h2_pick(h2, 1, &n)) != NULL && n > max_streams) {
             log_refusal("an HTTP/2 stream over http2-max-streams", stream_bytes(st), total, limit);
