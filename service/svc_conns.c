@@ -63,6 +63,7 @@
 #include "svc_linger.h"
 #include "svc_log.h"
 #include "svc_reqhead.h"
+#include "svc_upload_fd.h"
 
 #define SVC_CONN_OVER_STREAMS 8             /* streams of one connection marked over max-body-bytes at once */
 #define SVC_CONN_OVER_MAX_US (10 * 1000000) /* how long a marked stream may go on sending */
@@ -89,6 +90,8 @@ typedef struct svc_conn {
 static h2o_linklist_t conns = {&conns, &conns};
 static int64_t last_refusal_log_us, last_trim_us;
 static uint64_t scans, trim_after_scan; /* trim_after_scan: 0 = nothing to give back */
+/* memfd upload buffers: seen at the last scan's count, made since (bounded by SVC_UPLOAD_FD_MAX) */
+static int upload_fds_seen, upload_fds_made;
 static uint64_t refusals_since_log;
 
 uint64_t svc_conns_body_limit(const svc_config *cfg)
@@ -141,7 +144,9 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
 
 /* ---- uploads grown once ---------------------------------------------------------------------- */
 
-/* An upload that announced its size gets a buffer of that size in one step: h2o doubles its
+/* An upload that announced its size gets a buffer of that size in one step, its bytes in a memfd
+ * that the job hands to the worker as it is (svc_upload_fd; h2o's own allocation when no memfd
+ * can be had): h2o doubles its
  * buffers as bytes arrive (an 11 MB body went through 8 KB, 16 KB ... 16 MB: 11 MB of copies, and
  * the freed buffers stay in the heap, which keeps them: the png workload's server held 53 MB for
  * two such uploads). Only once a sixteenth of the body is in, so that what is reserved and not yet
@@ -151,8 +156,13 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
 static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
 {
     h2o_buffer_t *b = *buf;
-    if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total || b->size < total / 16)
+    if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total || b->size < total / 16 ||
+        svc_upload_fd_fits(b, (size_t)total))
         return;
+    if (upload_fds_seen + upload_fds_made < SVC_UPLOAD_FD_MAX && svc_upload_fd_grow(buf, (size_t)total) == 0) {
+        upload_fds_made++; /* received where the worker reads it */
+        return;
+    }
     size_t room = b->capacity - b->size - (size_t)(b->bytes - b->_buf);
     if (room < total - b->size)
         h2o_buffer_reserve(buf, (size_t)(total - b->size));
@@ -298,12 +308,28 @@ int svc_conns_take_oversize(h2o_req_t *req)
     return 1;
 }
 
-static uint64_t h2_bytes(h2o_http2_conn_t *h2)
+int svc_conns_body_fd(h2o_req_t *req, const void *p, size_t len, uint64_t *off)
+{
+    const h2o_buffer_t *b = NULL;
+    if (req->version >= 0x200) { /* h2o 2.2's HTTP/2: the stream's body buffer */
+        b = H2O_STRUCT_FROM_MEMBER(h2o_http2_stream_t, req, req)->_req_body;
+    } else if (req->conn != NULL && req->conn->callbacks->get_socket != NULL) { /* HTTP/1: the socket's input */
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        b = sock != NULL ? sock->input : NULL;
+    }
+    return svc_upload_fd_lend(b, p, len, off);
+}
+
+/* the bytes an HTTP/2 connection holds; *fds: its memfd upload buffers */
+static uint64_t h2_bytes(h2o_http2_conn_t *h2, int *fds)
 {
     uint64_t n = h2->sock != NULL && h2->sock->input != NULL ? h2->sock->input->size : 0;
     for (khiter_t k = kh_begin(h2->streams); k != kh_end(h2->streams); ++k)
-        if (kh_exist(h2->streams, k))
-            n += stream_bytes(kh_val(h2->streams, k));
+        if (kh_exist(h2->streams, k)) {
+            const h2o_http2_stream_t *st = kh_val(h2->streams, k);
+            n += stream_bytes(st);
+            *fds += svc_upload_fd_is(st->_req_body);
+        }
     return n;
 }
 
@@ -358,6 +384,7 @@ void svc_conns_scan(svc_app *app)
     const size_t max_streams = (size_t)app->cfg->http2_max_streams;
     int64_t now = g_get_monotonic_time();
     uint64_t total = 0;
+    int fds = 0;
     h2o_linklist_t *node;
     scans++;
 
@@ -389,11 +416,14 @@ void svc_conns_scan(svc_app *app)
         if (c->refused) /* leaving: its buffer is freed with the connection */
             c->bytes = 0;
         else if (c->h2 != NULL)
-            c->bytes = h2_bytes(c->h2);
+            c->bytes = h2_bytes(c->h2, &fds);
         else
             c->bytes = c->sock->input != NULL ? c->sock->input->size : 0;
+        fds += c->h2 == NULL && svc_upload_fd_is(c->sock->input);
         total += c->bytes;
     }
+    upload_fds_seen = fds; /* every one made in this scan is counted */
+    upload_fds_made = 0;
     /* over the limit: refuse the largest uploads still being received */
     while (total > limit) {
         svc_conn *best = NULL;

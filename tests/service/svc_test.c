@@ -184,6 +184,8 @@ int t_do(CURL *c, const tsrv *s, const char *path, const treq *q, tresp *r)
     }
     if (q && q->method)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+    if (q && q->max_send_bps > 0)
+        curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)q->max_send_bps);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     r->code = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

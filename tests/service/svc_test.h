@@ -63,6 +63,7 @@ typedef struct treq {
     int http2;              /* h2c prior knowledge */
     int expect_continue;    /* send "Expect: 100-continue" and wait for it (curl's default for big bodies) */
     long timeout_ms;        /* default 30000 */
+    long max_send_bps;      /* upload at most this many bytes a second (0 = as fast as it goes) */
 } treq;
 
 /* Monotonic clock, seconds. */
