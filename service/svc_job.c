@@ -1,7 +1,7 @@
 /*
- * svc_job: allocation of the request job, its input memfd (lent or copied), and the two ways a job runs: in the
- * pool thread itself (isolation=thread, svc_job_run) or through the pool thread's worker process
- * (isolation=process, svc_job_run_isolated). See svc_job.h for the ownership rule; both run
+ * svc_job: allocation of the request job, its input memfd (lent or copied), and the two ways a
+ * job runs: in the pool thread itself (isolation=thread, svc_job_run) or through the pool
+ * thread's worker process (isolation=process, svc_job_run_isolated). See svc_job.h for the ownership rule; both run
  * functions touch only the job and send it back to the loop thread at the end.
  */
 #include "svc_job.h"
@@ -84,8 +84,8 @@ int svc_job_set_input_fd(svc_job *job, int fd, uint64_t data_off, size_t len, ui
         lo = overlay_off < lo ? overlay_off : lo;
         hi = overlay_off + overlay_len > hi ? overlay_off + overlay_len : hi;
     }
-    uint64_t start = lo / (uint64_t)sysconf(_SC_PAGESIZE) * (uint64_t)sysconf(_SC_PAGESIZE);
-    if (fd < 0 || len == 0 || hi - start > SIZE_MAX)
+    uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE), start = lo / ps * ps;
+    if (fd < 0 || len == 0)
         return -1;
     void *m = mmap(NULL, (size_t)(hi - start), PROT_READ, MAP_SHARED, fd, (off_t)start);
     if (m == MAP_FAILED)
