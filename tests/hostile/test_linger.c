@@ -123,20 +123,6 @@ static void upload_first(int port, size_t body_len, int chunked, exchange *x)
     close(fd);
 }
 
-static int open_fds(int pid)
-{
-    char path[64];
-    int n = 0;
-    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static int is_json_413(const exchange *x)
 {
     return x->status == 413 && strstr(x->answer, "application/json") && strstr(x->answer, "\"status\":413") &&
@@ -330,7 +316,7 @@ int main(void)
         ok(0, "server with --max-body-bytes 1MiB starts");
         return tap_done();
     }
-    int fds0 = open_fds(s.pid);
+    int fds0 = t_pid_fds(s.pid);
     test_upload_first(&s);
     test_http2_over_limit(&s);
     int silent = test_silent_client(&s);
@@ -340,7 +326,7 @@ int main(void)
     int fds = -1;
     double t0 = t_now();
     while (t_now() - t0 < 8) {
-        if ((fds = open_fds(s.pid)) <= fds0)
+        if ((fds = t_pid_fds(s.pid)) <= fds0)
             break;
         usleep(100 * 1000);
     }

@@ -302,6 +302,33 @@ void tsrv_cleanup(tsrv *s)
     }
 }
 
+int t_pid_fds(int pid)
+{
+    char path[64];
+    int n = 0;
+    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+double t_metric(const tsrv *s, const char *series)
+{
+    tresp r;
+    double v = -1;
+    if (t_get(s, "/metrics", &r) == 200 && r.body != NULL) {
+        const char *p = strstr(r.body, series);
+        if (p != NULL)
+            v = strtod(p + strlen(series), NULL);
+    }
+    tresp_free(&r);
+    return v;
+}
+
 long t_pid_rss_kb(int pid)
 {
     char path[64], line[256];

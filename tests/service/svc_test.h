@@ -86,6 +86,10 @@ int tsrv_stop(tsrv *s, double timeout_s);
 void tsrv_cleanup(tsrv *s);
 /* VmRSS of one process in KiB, or -1. */
 long t_pid_rss_kb(int pid);
+/* Open file descriptors of one process, or -1. */
+int t_pid_fds(int pid);
+/* The value of one /metrics series (its name with labels and the trailing space), -1 when absent. */
+double t_metric(const tsrv *s, const char *series);
 /* RSS of the server and of its worker processes (isolation=process), in KiB; -1 if gone. */
 long tsrv_rss_kb(const tsrv *s);
 

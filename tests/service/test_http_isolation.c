@@ -86,20 +86,6 @@ static int good_jpeg(const tresp *r, int want_w, int want_h)
     return r->status == 200 && t_decode(r, fmt, sizeof(fmt), &w, &h) == 0 && strcmp(fmt, "jpeg") == 0 && w == want_w && h == want_h;
 }
 
-/* value of a /metrics series line, or -1 */
-static double metric(const tsrv *s, const char *series)
-{
-    tresp r;
-    double v = -1;
-    if (t_get(s, "/metrics", &r) == 200 && r.body != NULL) {
-        const char *p = strstr(r.body, series);
-        if (p != NULL)
-            v = strtod(p + strlen(series), NULL);
-    }
-    tresp_free(&r);
-    return v;
-}
-
 static int error_name_is(const tresp *r, const char *name)
 {
     json_t *j = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
@@ -139,7 +125,7 @@ static void test_crash_among_others(const tsrv *s)
     post(s, "/resize?width=400", jpg, jpg_len, &r);
     ok(good_jpeg(&r, 400, 301), "the next request is served (by a new worker)");
     tresp_free(&r);
-    is_int((long)metric(s, "imgpipe_worker_exits_total{reason=\"crashed\"} "), 1, "one crash counted in /metrics");
+    is_int((long)t_metric(s, "imgpipe_worker_exits_total{reason=\"crashed\"} "), 1, "one crash counted in /metrics");
 }
 
 static void test_crash_series(const tsrv *s)
@@ -158,7 +144,7 @@ static void test_crash_series(const tsrv *s)
         tresp_free(&r);
     }
     is_int(served, 4, "then ordinary requests are served");
-    is_int((long)metric(s, "imgpipe_worker_exits_total{reason=\"crashed\"} "), 21, "21 crashes counted");
+    is_int((long)t_metric(s, "imgpipe_worker_exits_total{reason=\"crashed\"} "), 21, "21 crashes counted");
 }
 
 static void test_hang(const tsrv *s, double deadline_s)
@@ -175,7 +161,7 @@ static void test_hang(const tsrv *s, double deadline_s)
     post(s, "/resize?width=200", jpg, jpg_len, &r);
     ok(good_jpeg(&r, 200, 150), "the next request is served by a new worker");
     tresp_free(&r);
-    is_int((long)metric(s, "imgpipe_worker_exits_total{reason=\"deadline\"} "), 1, "one deadline kill counted");
+    is_int((long)t_metric(s, "imgpipe_worker_exits_total{reason=\"deadline\"} "), 1, "one deadline kill counted");
 }
 
 /* A worker killed while idle (the OOM killer, an operator) costs no request: the next job finds

@@ -158,31 +158,17 @@ static void check_error(const tresp *r, long status, const char *name, const cha
     ok(t_header(r, "cache-control", v, sizeof(v)) == NULL || strstr(v, "max-age") == NULL, "%s: no max-age on an error", what);
 }
 
-/* The value of one /metrics series (name with labels), -1 when absent. */
-static long metric(const tsrv *s, const char *key)
-{
-    tresp r;
-    long n = -1;
-    if (t_get(s, "/metrics", &r) == 200 && r.body) {
-        const char *p = strstr(r.body, key);
-        if (p)
-            n = strtol(p + strlen(key), NULL, 10);
-    }
-    tresp_free(&r);
-    return n;
-}
-
 /* imgpipe_stage_duration_seconds_count{stage="queue"}: one per job a worker ran. */
 static long jobs_run(const tsrv *s)
 {
-    return metric(s, "imgpipe_stage_duration_seconds_count{stage=\"queue\"} ");
+    return (long)t_metric(s, "imgpipe_stage_duration_seconds_count{stage=\"queue\"} ");
 }
 
 static long source_reads(const tsrv *s, const char *result)
 {
     char key[160];
     snprintf(key, sizeof(key), "imgpipe_source_reads_total{kind=\"url\",result=\"%s\"} ", result);
-    return metric(s, key);
+    return (long)t_metric(s, key);
 }
 
 static void expect_image(const tresp *r, int w, int h, const char *what)

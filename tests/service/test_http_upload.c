@@ -23,28 +23,14 @@ static CURL *curl;
 static char *big, *overlay, *small;
 static size_t big_len, overlay_len, small_len;
 
-/* The value of one /metrics series, -1 when absent. */
-static long metric(const tsrv *s, const char *key)
-{
-    tresp r;
-    long n = -1;
-    if (t_get(s, "/metrics", &r) == 200 && r.body) {
-        const char *p = strstr(r.body, key);
-        if (p)
-            n = strtol(p + strlen(key), NULL, 10);
-    }
-    tresp_free(&r);
-    return n;
-}
-
 static long in_place(const tsrv *s)
 {
-    return metric(s, "imgpipe_job_input_bytes_total{how=\"in_place\"} ");
+    return (long)t_metric(s, "imgpipe_job_input_bytes_total{how=\"in_place\"} ");
 }
 
 static long copied(const tsrv *s)
 {
-    return metric(s, "imgpipe_job_input_bytes_total{how=\"copied\"} ");
+    return (long)t_metric(s, "imgpipe_job_input_bytes_total{how=\"copied\"} ");
 }
 
 /* One request; its answer must be a w x h image. Returns the response (caller frees). */

@@ -5,7 +5,6 @@
  * buffer past its room (into malloc, also past the 32 MB where h2o's socket prototype would remap
  * a file), consumes and frees it, and no descriptor is left open. Suite unit.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,20 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "svc_test.h"
 #include "svc_upload_fd.h"
-#include "tap.h"
-
-static int open_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
 
 static unsigned char pattern(size_t i)
 {
@@ -57,7 +44,7 @@ static int same_as_pattern(const char *p, size_t from, size_t n)
 int main(void)
 {
     const size_t total = 3u << 20;
-    int fds0 = open_fds();
+    int fds0 = t_pid_fds(getpid());
     h2o_buffer_t *b;
     size_t written = 0;
     uint64_t off = 0;
@@ -116,6 +103,6 @@ int main(void)
         munmap(view, total);
     if (fd >= 0)
         close(fd);
-    is_int(open_fds(), fds0, "no descriptor left open");
+    is_int(t_pid_fds(getpid()), fds0, "no descriptor left open");
     return tap_done();
 }
