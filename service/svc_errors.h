@@ -30,7 +30,7 @@
     X(SVC_E_CANCELLED, "cancelled", 499, 0)                   /* the client went away (logged; nobody reads it) */                 \
     X(SVC_E_INTERNAL, "internal_error", 500, 0)               /* metrics/OpenAPI rendering failed */                               \
     X(SVC_E_OVERLOADED, "overloaded", 503, 1)                 /* predicted queue wait too long, queue full, stopping */            \
-    X(SVC_E_OUT_OF_MEMORY, "out_of_memory", 503, 1)           /* the job's copy of the body could not be made */
+    X(SVC_E_OUT_OF_MEMORY, "out_of_memory", 503, 1)           /* the job's input could not be copied or mapped */
 
 typedef enum {
 #define SVC_X(code, name, status, retry) code,
