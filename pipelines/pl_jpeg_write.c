@@ -14,9 +14,9 @@
  * region copies and a growing buffer per image): 800x600 at Q 80 took 1.77 ms there against 1.06
  * here, 0.7 ms of the 33 ms a 12 MP thumbnail costs (docs/performance.md).
  *
- * The caller (pl_encode.c) keeps jpegsave for everything else: metadata kept, progressive,
- * CMYK, other formats or interpretations. Deadlines: pl_cancel_check() between strips of rows
- * (c may be NULL: no checks).
+ * The caller (pl_encode.c) keeps jpegsave for everything else: a metadata block over one marker,
+ * progressive, CMYK, other formats or interpretations, images over 16 MB raw. Deadlines:
+ * pl_cancel_check() between strips of rows (c may be NULL: no checks).
  * libjpeg reports errors through error_exit, which would end the process: it longjmps back here.
  * Ownership: *buf is malloc'd by libjpeg's memory destination and belongs to the caller (g_free,
  * which is free() since glib 2.46). All state is per call: safe on any thread.

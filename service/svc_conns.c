@@ -148,10 +148,11 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
  * that the job hands to the worker as it is (svc_upload_fd; h2o's own allocation when no memfd
  * can be had or SVC_UPLOAD_FD_MAX are in use). h2o doubles its buffers as bytes arrive (an 11 MB
  * body went through 8 KB, 16 KB ... 16 MB: 11 MB of copies, and the freed buffers stay in the
- * heap, which keeps them: the png workload's server held 53 MB for two such uploads). Only once a sixteenth of the body is in, so
- * that what is reserved and not yet written stays within 16 x what was received (bounded by max-inflight-body-bytes), and never
- * past `max_total` (h2o refuses those anyway). h2o grows these buffers itself at any read, so nothing points into them across loop
- * iterations. */
+ * heap, which keeps them: the png workload's server held 53 MB for two such uploads). Only once
+ * a sixteenth of the body is in, so that what is reserved and not yet written stays within 16 x
+ * what was received (bounded by max-inflight-body-bytes), and never past `max_total` (h2o
+ * refuses those anyway). h2o grows these buffers itself at any read, so nothing points into them
+ * across loop iterations. */
 static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
 {
     h2o_buffer_t *b = *buf;

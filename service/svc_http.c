@@ -88,8 +88,9 @@ static void on_accept(h2o_socket_t *listener, const char *err)
  * Content-Length, or Content-Length over chunked) would see a different next request: request
  * smuggling. This handler runs before the routes: it re-reads the request's header block, which
  * h2o 2.2 keeps at the start of the socket's input buffer until the answer is written (header
- * names lower-cased in place; svc_reqhead.c reads it), and answers 400 `bad_request` with Connection: close to a request
- * with Content-Length and Transfer-Encoding together or with two different Content-Length values.
+ * names lower-cased in place; svc_reqhead.c reads it), and answers 400 `bad_request` with
+ * Connection: close to a request with Content-Length and Transfer-Encoding together or with two
+ * different Content-Length values.
  * HTTP/2 framing has no such ambiguity (h2o checks content-length against the DATA frames).
  * Being first, this handler also answers the HTTP/2 uploads over max-body-bytes that svc_conns
  * drained (413). */
