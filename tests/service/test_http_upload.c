@@ -158,6 +158,28 @@ static void test_memfd_cap(void)
     for (double t0 = t_now(); t_now() - t0 < 5 && (left = upload_memfds(&s)) != 0;)
         usleep(20000);
     is_int(left, 0, "closed: their memfds are gone");
+
+    /* clients that send a whole large upload and leave while it is processed (a close, a reset):
+     * the job keeps its own descriptor, and both are gone once it is done */
+    char head2[160];
+    snprintf(head2, sizeof(head2), "POST /resize?width=300&type=png HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", big_len);
+    long ip0 = in_place(&s);
+    for (int i = 0; i < 4; i++) {
+        int fd = t_connect(s.port);
+        int whole = fd >= 0 && write(fd, head2, strlen(head2)) == (ssize_t)strlen(head2) && write(fd, big, 100000) == 100000 &&
+                    usleep(30000) == 0 && write(fd, big + 100000, big_len - 100000) == (ssize_t)(big_len - 100000);
+        ok(whole, "leaving client %d: its upload sent", i);
+        if (fd >= 0 && i % 2 == 1) {
+            struct linger lg = {1, 0}; /* reset */
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    for (double t0 = t_now(); t_now() - t0 < 5 && (left = upload_memfds(&s)) != 0;)
+        usleep(20000);
+    is_int(left, 0, "clients gone mid-job: their memfds are gone");
+    ok(in_place(&s) - ip0 >= (long)big_len, "... at least one of them was read in place");
     compare(&s, "/resize?width=300&type=png", (treq){.body = big, .body_len = big_len, .max_send_bps = PACE}, 300, 200,
             (long)big_len, "after them, HTTP/1 raw body");
     is_int(tsrv_stop(&s, 20), 0, "SIGTERM: exit 0");
