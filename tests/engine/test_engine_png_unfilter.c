@@ -390,6 +390,48 @@ static void test_box(void)
     }
 }
 
+/* pl_png_box_row_premul against the premultiplied mean written out here (round(c * a / 255) has
+ * no ties: 2ca is even, 255(2k + 1) odd): random rows of grey+alpha and RGBA, alphas drawn from
+ * 0, 255 and anything between, widths 1..67, two rows and one row with itself */
+static void test_box_premul(void)
+{
+    enum { MAXW = 67 };
+    uint8_t r0[MAXW * 4], r1[MAXW * 4], got[MAXW * 2 + 8], want[MAXW * 2 + 8];
+    for (int bpp = 2; bpp <= 4; bpp += 2) {
+        int bad = 0, cases = 0;
+        for (size_t w = 1; w <= MAXW; w++)
+            for (int same = 0; same <= 1; same++) {
+                for (size_t i = 0; i < w * (size_t)bpp; i++) {
+                    r0[i] = rnd8();
+                    r1[i] = rnd8();
+                    if ((int)(i % (size_t)bpp) == bpp - 1 && r0[i] % 3 == 0) /* alphas of 0 and 255 often */
+                        r0[i] = r1[i] % 2 ? 0 : 255;
+                }
+                const uint8_t *b = same ? r0 : r1;
+                size_t ow = (w + 1) / 2;
+                for (size_t x = 0; x < ow; x++) {
+                    size_t p[2] = {2 * x, 2 * x + 1 < w ? 2 * x + 1 : 2 * x};
+                    for (int c = 0; c < bpp; c++) {
+                        unsigned sum = 0;
+                        for (int k = 0; k < 2; k++)
+                            for (int row = 0; row < 2; row++) {
+                                const uint8_t *px = (row ? b : r0) + p[k] * (size_t)bpp;
+                                unsigned a = px[bpp - 1];
+                                sum += c == bpp - 1 ? a : (2 * px[c] * a + 255) / 510;
+                            }
+                        want[x * (size_t)bpp + (size_t)c] = (uint8_t)(w % 2 && x == ow - 1 ? (sum / 2 + 1) / 2 : (sum + 2) / 4);
+                    }
+                }
+                memset(got, 0xa5, sizeof(got));
+                pl_png_box_row_premul(got, r0, b, w, bpp);
+                bad += memcmp(got, want, ow * (size_t)bpp) != 0 || got[ow * (size_t)bpp] != 0xa5;
+                cases++;
+            }
+        ok(bad == 0, "2x2 box premultiplied, %d bytes/pixel: %d of %d rows differ from the mean (or write past the row)", bpp,
+           bad, cases);
+    }
+}
+
 static void test_fixtures(void)
 {
     static const char *pngs[] = {"edge/alpha-blackbug.png",
@@ -421,6 +463,7 @@ int main(void)
     test_images();
     test_row_opaque();
     test_box();
+    test_box_premul();
     test_generated();
     test_fixtures();
     return tap_done();
