@@ -11,6 +11,8 @@
  * the fast path takes give pngload's pixels; so do palette PNGs with and without tRNS, and with an
  * index past the palette (the fast path leaves those to pngload). Alpha that is not 255 is boxed
  * on load too, premultiplied, where the resize is the first to read the pixels (test_premul_box).
+ * Rows of filter None are boxed where they lie, and the zlib stream's Adler-32 is not checked
+ * (the chunk CRCs are): test_filters_and_frame.
  */
 #include <libdeflate.h>
 #include <math.h>
@@ -404,6 +406,153 @@ static void test_palette_box(void)
     eu_free(&src);
 }
 
+/* ---- rows by filter, and the zlib stream's frame ------------------------------------------- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static int paeth(int a, int b, int c)
+{
+    int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/* w x h pixels of `bands` 8-bit bands as a PNG whose row y carries filter filt[y] (the
+ * specification's formulas in the encoding direction), one IDAT; the caller g_frees data. */
+static eu_file png_with_filters(const uint8_t *px, int w, int h, int bands, const uint8_t *filt)
+{
+    static const uint8_t colour_type[5] = {0, 0, 4, 2, 6};
+    size_t s = (size_t)w * bands, raw_len = (s + 1) * h;
+    uint8_t *raw = g_malloc(raw_len);
+    for (int y = 0; y < h; y++) {
+        const uint8_t *cur = px + y * s, *up = y > 0 ? cur - s : NULL;
+        uint8_t *o = raw + y * (s + 1);
+        o[0] = filt[y];
+        for (size_t x = 0; x < s; x++) {
+            int a = x >= (size_t)bands ? cur[x - bands] : 0, b = up ? up[x] : 0, c = up && x >= (size_t)bands ? up[x - bands] : 0;
+            int pred = filt[y] == 1 ? a : filt[y] == 2 ? b : filt[y] == 3 ? (a + b) / 2 : filt[y] == 4 ? paeth(a, b, c) : 0;
+            o[1 + x] = (uint8_t)(cur[x] - pred);
+        }
+    }
+    struct libdeflate_compressor *dc = libdeflate_alloc_compressor(6);
+    size_t zmax = libdeflate_zlib_compress_bound(dc, raw_len);
+    uint8_t *f = g_malloc(8 + 25 + 12 + zmax + 12);
+    memcpy(f, "\x89PNG\r\n\x1a\n", 8);
+    uint8_t *c = f + 8;
+    put32(c, 13), memcpy(c + 4, "IHDR", 4), put32(c + 8, (uint32_t)w), put32(c + 12, (uint32_t)h);
+    c[16] = 8, c[17] = colour_type[bands], c[18] = c[19] = c[20] = 0;
+    put32(c + 21, libdeflate_crc32(0, c + 4, 17));
+    c += 25;
+    size_t zlen = libdeflate_zlib_compress(dc, raw, raw_len, c + 8, zmax);
+    put32(c, (uint32_t)zlen), memcpy(c + 4, "IDAT", 4), put32(c + 8 + zlen, libdeflate_crc32(0, c + 4, zlen + 4));
+    c += 12 + zlen;
+    put32(c, 0), memcpy(c + 4, "IEND", 4), put32(c + 8, libdeflate_crc32(0, c + 4, 4));
+    libdeflate_free_compressor(dc);
+    g_free(raw);
+    return (eu_file){f, (size_t)(c + 12 - f)};
+}
+
+/* The IDAT's zlib stream of a png_with_filters file, and a way to put its CRC right again */
+static uint8_t *idat_of(eu_file *f, size_t *n)
+{
+    *n = (size_t)f->data[33] << 24 | (size_t)f->data[34] << 16 | (size_t)f->data[35] << 8 | f->data[36];
+    return f->data + 33 + 8;
+}
+
+static void idat_crc(eu_file *f, size_t n)
+{
+    put32(f->data + 33 + 8 + n, libdeflate_crc32(0, f->data + 33 + 4, n + 4));
+}
+
+/* Shrink-on-load boxes rows of filter None where they lie (pl_png_rows_as_they_are): the same
+ * pixels written with rows None in pairs followed by each filter, all None, or all Paeth must give
+ * the same bytes, for RGB (no alpha), grey+alpha and RGBA with an alpha ramp (premultiplied), odd
+ * sides. The Adler-32 of the zlib stream is not checked (the chunk CRCs are): a wrong one gives
+ * the same bytes; a header that is not plain deflate, or a stream without its checksum bytes, is
+ * left to libvips' pngload and fails alike. */
+static void test_filters_and_frame(void)
+{
+    enum { W = 301, H = 203 };
+    static const char *spec = "resize?width=61&type=png";
+    uint8_t *filt[3];
+    for (int k = 0; k < 3; k++)
+        filt[k] = g_malloc(H);
+    for (int y = 0; y < H; y++) {
+        int pair = y / 2, k = pair / 2 % 5;
+        filt[0][y] = pair % 2 == 0 ? 0 : (uint8_t)(y % 2 ? (k + 2) % 5 : k); /* None pairs, then each filter */
+        filt[1][y] = 0;
+        filt[2][y] = 4;
+    }
+    for (int bands = 2; bands <= 4; bands++) {
+        uint8_t *px = g_malloc((size_t)W * H * bands);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                uint8_t *d = px + ((size_t)y * W + x) * bands;
+                for (int b = 0; b < bands; b++)
+                    d[b] = (uint8_t)(128 + 100 * sin(x / 17.0 + b) * cos(y / 13.0));
+                if (bands % 2 == 0) /* grey+alpha, RGBA: a ramp, 0 at the left */
+                    d[bands - 1] = (uint8_t)(x < 20 ? 0 : 30 + (x * 225) / W);
+            }
+        pl_result r[3] = {{0}};
+        pl_error e[3];
+        int rc[3];
+        eu_file f[3];
+        for (int k = 0; k < 3; k++) {
+            f[k] = png_with_filters(px, W, H, bands, filt[k]);
+            rc[k] = eu_run(spec, &f[k], &r[k], &e[k]);
+        }
+        bool same = rc[0] == 0 && rc[1] == 0 && rc[2] == 0 && r[0].len == r[2].len && r[1].len == r[2].len &&
+                    memcmp(r[0].data, r[2].data, r[2].len) == 0 && memcmp(r[1].data, r[2].data, r[2].len) == 0;
+        ok(same && r[2].width == 61,
+           "%d bands, %dx%d -> 61 px: rows None in pairs before each filter, all None, all Paeth: the same bytes", bands, W, H);
+
+        /* the zlib frame, on the all-None file */
+        size_t n;
+        uint8_t *z = idat_of(&f[1], &n);
+        pl_result a = {0}, b = {0};
+        pl_error ea, eb;
+        z[n - 1] ^= 0x5a;
+        idat_crc(&f[1], n);
+        int ra = eu_run(spec, &f[1], &a, &ea);
+        ok(ra == 0 && a.len == r[2].len && memcmp(a.data, r[2].data, a.len) == 0, "%d bands: a wrong Adler-32 gives the same bytes",
+           bands);
+        pl_result_clear(&a);
+        z[n - 1] ^= 0x5a;
+        z[1] = (uint8_t)((z[1] | 0x20) & 0xe0), z[1] = (uint8_t)(z[1] + (31 - ((unsigned)z[0] << 8 | z[1]) % 31) % 31);
+        idat_crc(&f[1], n);
+        ra = eu_run(spec, &f[1], &a, &ea);
+        int rb = eu_run_switched_off(PL_NO_FAST_PNG, spec, &f[1], &b, &eb);
+        ok(ra != 0 && rb != 0 && ea.code == eb.code, "%d bands: a preset dictionary: refused as pngload refuses it (%s / %s)",
+           bands, pl_error_name(ea.code), pl_error_name(eb.code));
+        pl_result_clear(&a);
+        pl_result_clear(&b);
+        for (int k = 0; k < 3; k++) {
+            pl_result_clear(&r[k]);
+            g_free(f[k].data);
+        }
+        /* the stream without its 4 checksum bytes */
+        eu_file t = png_with_filters(px, W, H, bands, filt[1]);
+        z = idat_of(&t, &n);
+        put32(t.data + 33, (uint32_t)(n - 4));
+        memmove(z + n - 4, z + n, 4 + 12); /* the CRC slot and IEND move up */
+        t.len -= 4;
+        idat_crc(&t, n - 4);
+        ra = eu_run(spec, &t, &a, &ea);
+        rb = eu_run_switched_off(PL_NO_FAST_PNG, spec, &t, &b, &eb);
+        ok((ra != 0) == (rb != 0) && (ra != 0 ? ea.code == eb.code : eu_maxdiff(&a, &b) <= 1),
+           "%d bands: a stream without its checksum: as pngload (%s / %s)", bands, ra ? pl_error_name(ea.code) : "decoded",
+           rb ? pl_error_name(eb.code) : "decoded");
+        pl_result_clear(&a);
+        pl_result_clear(&b);
+        g_free(t.data);
+        g_free(px);
+    }
+    for (int k = 0; k < 3; k++)
+        g_free(filt[k]);
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -452,6 +601,7 @@ int main(void)
     test_transparent_edge("transform?w=20&h=20&fit=cover&type=png", 0);
     test_transparent_edge("resize?width=30&type=png", 21);
     test_premul_box();
+    test_filters_and_frame();
     test_adam7();
     for (int t = 0; t <= 1; t++)
         for (int bad = 0; bad <= 1; bad++)

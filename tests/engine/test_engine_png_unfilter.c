@@ -427,8 +427,8 @@ static void test_box_premul(void)
                 bad += memcmp(got, want, ow * (size_t)bpp) != 0 || got[ow * (size_t)bpp] != 0xa5;
                 cases++;
             }
-        ok(bad == 0, "2x2 box premultiplied, %d bytes/pixel: %d of %d rows differ from the mean (or write past the row)", bpp,
-           bad, cases);
+        ok(bad == 0, "2x2 box premultiplied, %d bytes/pixel: %d of %d rows differ from the mean (or write past the row)", bpp, bad,
+           cases);
     }
 }
 
