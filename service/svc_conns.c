@@ -156,8 +156,13 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
 static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
 {
     h2o_buffer_t *b = *buf;
-    if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total || b->size < total / 16 ||
-        svc_upload_fd_fits(b, (size_t)total))
+    if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total)
+        return;
+    if (svc_upload_fd_fits(b, (size_t)total)) {
+        svc_upload_fd_ahead(b);
+        return;
+    }
+    if (b->size < total / 16)
         return;
     if (upload_fds_seen + upload_fds_made < SVC_UPLOAD_FD_MAX && svc_upload_fd_grow(buf, (size_t)total) == 0) {
         upload_fds_made++; /* received where the worker reads it */

@@ -23,6 +23,10 @@ int svc_upload_fd_is(const h2o_buffer_t *buf);
  * the memory cannot be had (*buf unchanged). */
 int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total);
 
+/* When buf is a memfd buffer: makes its pages ahead of h2o's next reads, in one call (at most
+ * as many bytes as were received, up to 4 MiB). Call it as bytes arrive (each loop iteration). */
+void svc_upload_fd_ahead(h2o_buffer_t *buf);
+
 /* 1 when buf is a memfd buffer with room for `total` bytes from where its bytes start. */
 int svc_upload_fd_fits(const h2o_buffer_t *buf, size_t total);
 

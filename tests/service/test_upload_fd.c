@@ -3,13 +3,15 @@
  * move; h2o's own reads (reserve 4 KiB, read) fill a body of the announced size without a copy;
  * the descriptor lent is read-only and reads the body at the offset given; h2o grows such a
  * buffer past its room (into malloc, also past the 32 MB where h2o's socket prototype would remap
- * a file), consumes and frees it, and no descriptor is left open. Suite unit.
+ * a file), consumes and frees it, and no descriptor is left open. Pages are made ahead of the
+ * reads, never more than the bytes received. Suite unit.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "svc_test.h"
@@ -39,6 +41,13 @@ static int same_as_pattern(const char *p, size_t from, size_t n)
         if ((unsigned char)p[i] != pattern(from + i))
             return 0;
     return 1;
+}
+
+/* the memory a memfd buffer's pages hold (shmem counts them in st_blocks) */
+static size_t memfd_bytes(const h2o_buffer_t *b)
+{
+    struct stat st;
+    return fstat(b->_fd, &st) == 0 ? (size_t)st.st_blocks * 512 : 0;
 }
 
 int main(void)
@@ -91,6 +100,32 @@ int main(void)
     h2o_like_read(&b, &written, 20000);
     ok(b->size == 20000 && same_as_pattern(b->bytes, 0, 20000), "which h2o allocates from again");
     h2o_buffer_dispose(&b);
+
+    /* pages made ahead of the reads: as many as the bytes received, up to 4 MiB, never more */
+    {
+        const size_t big = 32u << 20, got0 = 300000;
+        h2o_buffer_init(&b, &h2o_socket_buffer_prototype);
+        written = 0;
+        h2o_like_read(&b, &written, got0);
+        is_int(svc_upload_fd_grow(&b, big), 0, "grown to 32 MiB");
+        size_t made = memfd_bytes(b), made_again;
+        ok(made >= 2 * got0 - 4096 && made <= 2 * got0 + 8192, "pages made ahead: %zu bytes for %zu received", made, got0);
+        for (int i = 0; i < 5; i++)
+            svc_upload_fd_ahead(b);
+        made_again = memfd_bytes(b);
+        ok(made_again == made, "a client that sends nothing more costs nothing more (%zu bytes)", made_again);
+        size_t worst = 0;
+        while (written < (12u << 20)) {
+            h2o_like_read(&b, &written, written + (1u << 20));
+            svc_upload_fd_ahead(b);
+            made = memfd_bytes(b);
+            size_t ahead = made - written, bound = written < (4u << 20) ? written : (4u << 20);
+            if (made < written + (256u << 10) || ahead > bound + 4096)
+                worst = made;
+        }
+        ok(worst == 0, "as the body arrives: made ahead by 256 KiB at least, by the bytes received or 4 MiB at most");
+        h2o_buffer_dispose(&b);
+    }
 
     /* a buffer h2o frees itself (a client gone) */
     h2o_buffer_init(&b, &h2o_socket_buffer_prototype);
