@@ -115,6 +115,12 @@ static inline __m128i pl_box_pm_sse2(__m128i p, __m128i alpha_lanes, __m128i hal
     return _mm_srli_epi16(_mm_add_epi16(v, _mm_srli_epi16(v, 8)), 8);
 }
 
+/* two rows' pixels (two in each register), premultiplied and added */
+static inline __m128i pl_box_vsum_pm(__m128i p0, __m128i p1, __m128i alpha_lanes, __m128i half_unit)
+{
+    return _mm_add_epi16(pl_box_pm_sse2(p0, alpha_lanes, half_unit), pl_box_pm_sse2(p1, alpha_lanes, half_unit));
+}
+
 /* RGBA premultiplied: pl_box_rgba_sse2 with each pixel premultiplied first (the same bytes as
  * pl_box_pairs_premul); returns the pixels done */
 static size_t pl_box_rgba_premul_sse2(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t half)
@@ -127,10 +133,11 @@ static size_t pl_box_rgba_premul_sse2(uint8_t *restrict out, const uint8_t *r0, 
         __m128i a1 = _mm_loadu_si128((const __m128i *)(const void *)(r0 + 8 * x + 16));
         __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 8 * x));
         __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 8 * x + 16));
-        __m128i v0 = _mm_add_epi16(pl_box_pm_sse2(_mm_unpacklo_epi8(a0, z), al, h), pl_box_pm_sse2(_mm_unpacklo_epi8(b0, z), al, h));
-        __m128i v1 = _mm_add_epi16(pl_box_pm_sse2(_mm_unpackhi_epi8(a0, z), al, h), pl_box_pm_sse2(_mm_unpackhi_epi8(b0, z), al, h));
-        __m128i v2 = _mm_add_epi16(pl_box_pm_sse2(_mm_unpacklo_epi8(a1, z), al, h), pl_box_pm_sse2(_mm_unpacklo_epi8(b1, z), al, h));
-        __m128i v3 = _mm_add_epi16(pl_box_pm_sse2(_mm_unpackhi_epi8(a1, z), al, h), pl_box_pm_sse2(_mm_unpackhi_epi8(b1, z), al, h));
+        /* vertical sums of the premultiplied pixels, two per register, as pl_box_rgba_sse2 */
+        __m128i v0 = pl_box_vsum_pm(_mm_unpacklo_epi8(a0, z), _mm_unpacklo_epi8(b0, z), al, h);
+        __m128i v1 = pl_box_vsum_pm(_mm_unpackhi_epi8(a0, z), _mm_unpackhi_epi8(b0, z), al, h);
+        __m128i v2 = pl_box_vsum_pm(_mm_unpacklo_epi8(a1, z), _mm_unpacklo_epi8(b1, z), al, h);
+        __m128i v3 = pl_box_vsum_pm(_mm_unpackhi_epi8(a1, z), _mm_unpackhi_epi8(b1, z), al, h);
         v0 = _mm_add_epi16(v0, _mm_srli_si128(v0, 8));
         v1 = _mm_add_epi16(v1, _mm_srli_si128(v1, 8));
         v2 = _mm_add_epi16(v2, _mm_srli_si128(v2, 8));
