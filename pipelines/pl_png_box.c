@@ -15,6 +15,8 @@
  */
 #include "pl_png_box.h"
 
+#include <stdbool.h>
+
 #if defined(__x86_64__)
 #include <emmintrin.h>
 #endif
@@ -27,60 +29,6 @@ static inline void pl_box_pairs(uint8_t *restrict out, const uint8_t *r0, const 
             size_t i = 2 * x * (size_t)B + (size_t)b;
             out[x * (size_t)B + (size_t)b] = (uint8_t)((r0[i] + r0[i + (size_t)B] + r1[i] + r1[i + (size_t)B] + 2) >> 2);
         }
-}
-
-#if defined(__x86_64__)
-/* RGBA: 4 output pixels per step; returns the pixels done */
-static size_t pl_box_rgba_sse2(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t half)
-{
-    const __m128i z = _mm_setzero_si128(), two = _mm_set1_epi16(2);
-    size_t x = 0;
-    for (; x + 4 <= half; x += 4) {
-        __m128i a0 = _mm_loadu_si128((const __m128i *)(const void *)(r0 + 8 * x));
-        __m128i a1 = _mm_loadu_si128((const __m128i *)(const void *)(r0 + 8 * x + 16));
-        __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 8 * x));
-        __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 8 * x + 16));
-        /* vertical sums, two pixels per register (pixels 0-1, 2-3, 4-5, 6-7 of the 8 read) */
-        __m128i v0 = _mm_add_epi16(_mm_unpacklo_epi8(a0, z), _mm_unpacklo_epi8(b0, z));
-        __m128i v1 = _mm_add_epi16(_mm_unpackhi_epi8(a0, z), _mm_unpackhi_epi8(b0, z));
-        __m128i v2 = _mm_add_epi16(_mm_unpacklo_epi8(a1, z), _mm_unpacklo_epi8(b1, z));
-        __m128i v3 = _mm_add_epi16(_mm_unpackhi_epi8(a1, z), _mm_unpackhi_epi8(b1, z));
-        /* horizontal: each register's two pixels added, then two outputs per register */
-        v0 = _mm_add_epi16(v0, _mm_srli_si128(v0, 8));
-        v1 = _mm_add_epi16(v1, _mm_srli_si128(v1, 8));
-        v2 = _mm_add_epi16(v2, _mm_srli_si128(v2, 8));
-        v3 = _mm_add_epi16(v3, _mm_srli_si128(v3, 8));
-        __m128i o01 = _mm_srli_epi16(_mm_add_epi16(_mm_unpacklo_epi64(v0, v1), two), 2);
-        __m128i o23 = _mm_srli_epi16(_mm_add_epi16(_mm_unpacklo_epi64(v2, v3), two), 2);
-        _mm_storeu_si128((__m128i *)(void *)(out + 4 * x), _mm_packus_epi16(o01, o23));
-    }
-    return x;
-}
-#endif
-
-void pl_png_box_row(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t w, int bpp)
-{
-    size_t half = w / 2, x = 0, B = (size_t)bpp;
-    switch (bpp) {
-    case 1:
-        pl_box_pairs(out, r0, r1, 0, half, 1);
-        break;
-    case 2:
-        pl_box_pairs(out, r0, r1, 0, half, 2);
-        break;
-    case 3:
-        pl_box_pairs(out, r0, r1, 0, half, 3);
-        break;
-    default:
-#if defined(__x86_64__)
-        x = pl_box_rgba_sse2(out, r0, r1, half);
-#endif
-        pl_box_pairs(out, r0, r1, x, half, 4);
-        break;
-    }
-    if (w % 2 != 0) /* the last column with itself */
-        for (size_t b = 0; b < B; b++)
-            out[half * B + b] = (uint8_t)((r0[2 * half * B + b] + r1[2 * half * B + b] + 1) >> 1);
 }
 
 /* round(c * a / 255), exact for c, a <= 255 (as pl_ops.c premultiplies) */
@@ -115,15 +63,20 @@ static inline __m128i pl_box_pm_sse2(__m128i p, __m128i alpha_lanes, __m128i hal
     return _mm_srli_epi16(_mm_add_epi16(v, _mm_srli_epi16(v, 8)), 8);
 }
 
-/* two rows' pixels (two in each register), premultiplied and added */
-static inline __m128i pl_box_vsum_pm(__m128i p0, __m128i p1, __m128i alpha_lanes, __m128i half_unit)
+/* two rows' pixels (two in each register, 16-bit lanes) added, each premultiplied first when
+ * premul */
+static inline __m128i pl_box_vsum_sse2(__m128i p0, __m128i p1, bool premul, __m128i alpha_lanes, __m128i half_unit)
 {
-    return _mm_add_epi16(pl_box_pm_sse2(p0, alpha_lanes, half_unit), pl_box_pm_sse2(p1, alpha_lanes, half_unit));
+    if (premul) {
+        p0 = pl_box_pm_sse2(p0, alpha_lanes, half_unit);
+        p1 = pl_box_pm_sse2(p1, alpha_lanes, half_unit);
+    }
+    return _mm_add_epi16(p0, p1);
 }
 
-/* RGBA premultiplied: pl_box_rgba_sse2 with each pixel premultiplied first (the same bytes as
- * pl_box_pairs_premul); returns the pixels done */
-static size_t pl_box_rgba_premul_sse2(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t half)
+/* RGBA: 4 output pixels per step, each pixel premultiplied first when premul (the same bytes as
+ * pl_box_pairs, pl_box_pairs_premul); returns the pixels done */
+static size_t pl_box_rgba_sse2(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t half, bool premul)
 {
     const __m128i z = _mm_setzero_si128(), two = _mm_set1_epi16(2), h = _mm_set1_epi16(128);
     const __m128i al = _mm_set_epi16(255, 0, 0, 0, 255, 0, 0, 0);
@@ -133,11 +86,12 @@ static size_t pl_box_rgba_premul_sse2(uint8_t *restrict out, const uint8_t *r0, 
         __m128i a1 = _mm_loadu_si128((const __m128i *)(const void *)(r0 + 8 * x + 16));
         __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 8 * x));
         __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 8 * x + 16));
-        /* vertical sums of the premultiplied pixels, two per register, as pl_box_rgba_sse2 */
-        __m128i v0 = pl_box_vsum_pm(_mm_unpacklo_epi8(a0, z), _mm_unpacklo_epi8(b0, z), al, h);
-        __m128i v1 = pl_box_vsum_pm(_mm_unpackhi_epi8(a0, z), _mm_unpackhi_epi8(b0, z), al, h);
-        __m128i v2 = pl_box_vsum_pm(_mm_unpacklo_epi8(a1, z), _mm_unpacklo_epi8(b1, z), al, h);
-        __m128i v3 = pl_box_vsum_pm(_mm_unpackhi_epi8(a1, z), _mm_unpackhi_epi8(b1, z), al, h);
+        /* vertical sums, two pixels per register (pixels 0-1, 2-3, 4-5, 6-7 of the 8 read) */
+        __m128i v0 = pl_box_vsum_sse2(_mm_unpacklo_epi8(a0, z), _mm_unpacklo_epi8(b0, z), premul, al, h);
+        __m128i v1 = pl_box_vsum_sse2(_mm_unpackhi_epi8(a0, z), _mm_unpackhi_epi8(b0, z), premul, al, h);
+        __m128i v2 = pl_box_vsum_sse2(_mm_unpacklo_epi8(a1, z), _mm_unpacklo_epi8(b1, z), premul, al, h);
+        __m128i v3 = pl_box_vsum_sse2(_mm_unpackhi_epi8(a1, z), _mm_unpackhi_epi8(b1, z), premul, al, h);
+        /* horizontal: each register's two pixels added, then two outputs per register */
         v0 = _mm_add_epi16(v0, _mm_srli_si128(v0, 8));
         v1 = _mm_add_epi16(v1, _mm_srli_si128(v1, 8));
         v2 = _mm_add_epi16(v2, _mm_srli_si128(v2, 8));
@@ -150,6 +104,31 @@ static size_t pl_box_rgba_premul_sse2(uint8_t *restrict out, const uint8_t *r0, 
 }
 #endif
 
+void pl_png_box_row(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t w, int bpp)
+{
+    size_t half = w / 2, x = 0, B = (size_t)bpp;
+    switch (bpp) {
+    case 1:
+        pl_box_pairs(out, r0, r1, 0, half, 1);
+        break;
+    case 2:
+        pl_box_pairs(out, r0, r1, 0, half, 2);
+        break;
+    case 3:
+        pl_box_pairs(out, r0, r1, 0, half, 3);
+        break;
+    default:
+#if defined(__x86_64__)
+        x = pl_box_rgba_sse2(out, r0, r1, half, false);
+#endif
+        pl_box_pairs(out, r0, r1, x, half, 4);
+        break;
+    }
+    if (w % 2 != 0) /* the last column with itself */
+        for (size_t b = 0; b < B; b++)
+            out[half * B + b] = (uint8_t)((r0[2 * half * B + b] + r1[2 * half * B + b] + 1) >> 1);
+}
+
 void pl_png_box_row_premul(uint8_t *restrict out, const uint8_t *r0, const uint8_t *r1, size_t w, int bpp)
 {
     size_t half = w / 2, B = (size_t)bpp, x = 0;
@@ -157,7 +136,7 @@ void pl_png_box_row_premul(uint8_t *restrict out, const uint8_t *r0, const uint8
         pl_box_pairs_premul(out, r0, r1, 0, half, 2);
     } else {
 #if defined(__x86_64__)
-        x = pl_box_rgba_premul_sse2(out, r0, r1, half);
+        x = pl_box_rgba_sse2(out, r0, r1, half, true);
 #endif
         pl_box_pairs_premul(out, r0, r1, x, half, 4);
     }

@@ -360,6 +360,18 @@ static void test_row_opaque(void)
        "an alpha of 255 reached through the Up filter is opaque");
 }
 
+/* two rows of n random bytes; with alpha_every (bytes per pixel, alpha last), a third of row 0's
+ * alphas are 0 or 255 */
+static void random_rows(uint8_t *r0, uint8_t *r1, size_t n, int alpha_every)
+{
+    for (size_t i = 0; i < n; i++) {
+        r0[i] = rnd8();
+        r1[i] = rnd8();
+        if (alpha_every > 0 && (int)(i % (size_t)alpha_every) == alpha_every - 1 && r0[i] % 3 == 0)
+            r0[i] = r1[i] % 2 ? 0 : 255;
+    }
+}
+
 /* pl_png_box_row against the 2x2 mean written out here: random rows, 1-4 bytes per pixel,
  * widths 1..67 (odd: the last column's pair alone), two rows and one row with itself */
 static void test_box(void)
@@ -370,10 +382,7 @@ static void test_box(void)
         int bad = 0, cases = 0;
         for (size_t w = 1; w <= MAXW; w++)
             for (int same = 0; same <= 1; same++) {
-                for (size_t i = 0; i < w * (size_t)bpp; i++) {
-                    r0[i] = rnd8();
-                    r1[i] = rnd8();
-                }
+                random_rows(r0, r1, w * (size_t)bpp, 0);
                 const uint8_t *b = same ? r0 : r1;
                 size_t ow = (w + 1) / 2;
                 for (size_t x = 0; x < ow; x++)
@@ -401,12 +410,7 @@ static void test_box_premul(void)
         int bad = 0, cases = 0;
         for (size_t w = 1; w <= MAXW; w++)
             for (int same = 0; same <= 1; same++) {
-                for (size_t i = 0; i < w * (size_t)bpp; i++) {
-                    r0[i] = rnd8();
-                    r1[i] = rnd8();
-                    if ((int)(i % (size_t)bpp) == bpp - 1 && r0[i] % 3 == 0) /* alphas of 0 and 255 often */
-                        r0[i] = r1[i] % 2 ? 0 : 255;
-                }
+                random_rows(r0, r1, w * (size_t)bpp, bpp);
                 const uint8_t *b = same ? r0 : r1;
                 size_t ow = (w + 1) / 2;
                 for (size_t x = 0; x < ow; x++) {
