@@ -10,31 +10,10 @@
 # --corpus: the inputs, e.g. the folder run.sh picked (bench/results/<run>/corpus). Loopback only.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-cores=$(nproc)
-workload=thumbnail rounds=5 duration=8 conc=$cores corpus="" build=${BUILD:-$root/build}
-die() { echo "overhead.sh: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --corpus) corpus=$2; shift 2 ;;
-    --workload) workload=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
-    --concurrency) conc=$2; shift 2 ;;
-    --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (see --help)" ;;
-    esac
-done
-case "$workload" in
-*/*|*.txt) wfile=$workload ;;
-*) wfile=$here/workloads/$workload.txt ;;
-esac
-[ -f "$wfile" ] || die "no workload file $wfile"
-[ -d "$corpus" ] || die "--corpus DIR is required (a folder of the workload's inputs)"
-bench=$build/bench/imgpipe-bench imgpipe=$build/service/imgpipe
-[ -x "$bench" ] && [ -x "$imgpipe" ] || die "build first: meson setup $build && meson compile -C $build"
+# shellcheck disable=SC2034
+name=overhead.sh help_lines=2,11 # read by paired_opts.sh
+# shellcheck source-path=SCRIPTDIR source=paired_opts.sh
+source "$(dirname "$0")/paired_opts.sh" "$@"
 
 tmp=$(mktemp -d)
 port=$("$bench" --free-port)
