@@ -82,9 +82,10 @@ typedef struct svc_conn {
     int64_t over_since_us[SVC_CONN_OVER_STREAMS];
     int n_over;
     /* HTTP/1: the bytes the request being received announces (head + Content-Length), 0 = not
-     * read yet, UINT64_MAX = none; h1_seen: the input's size at the last scan */
+     * read yet, UINT64_MAX = none; h1_head: its head's bytes; h1_seen: the input's size at the
+     * last scan */
     uint64_t h1_total;
-    size_t h1_seen;
+    size_t h1_head, h1_seen;
 } svc_conn;
 
 static h2o_linklist_t conns = {&conns, &conns};
@@ -144,16 +145,17 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
 
 /* ---- uploads grown once ---------------------------------------------------------------------- */
 
-/* An upload that announced its size gets a buffer of that size in one step, its bytes in a memfd
- * that the job hands to the worker as it is (svc_upload_fd; h2o's own allocation when no memfd
- * can be had or SVC_UPLOAD_FD_MAX are in use). h2o doubles its buffers as bytes arrive (an 11 MB
+/* An upload that announced its size gets a buffer of that size in one step, its body in a memfd
+ * that the job hands to the worker as it is (svc_upload_fd: the first head_len bytes, an HTTP/1
+ * head, stay out of the memfd; h2o's own allocation when no memfd can be had or
+ * SVC_UPLOAD_FD_MAX are in use). h2o doubles its buffers as bytes arrive (an 11 MB
  * body went through 8 KB, 16 KB ... 16 MB: 11 MB of copies, and the freed buffers stay in the
  * heap, which keeps them: the png workload's server held 53 MB for two such uploads). Only once
  * a sixteenth of the body is in, so that what is reserved and not yet written stays within 16 x
  * what was received (bounded by max-inflight-body-bytes), and never past `max_total` (h2o
  * refuses those anyway). h2o grows these buffers itself at any read, so nothing points into them
  * across loop iterations. */
-static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
+static void presize(h2o_buffer_t **buf, uint64_t total, size_t head_len, uint64_t max_total)
 {
     h2o_buffer_t *b = *buf;
     if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total)
@@ -164,7 +166,7 @@ static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
     }
     if (b->size < total / 16)
         return;
-    if (upload_fds_seen + upload_fds_made < SVC_UPLOAD_FD_MAX && svc_upload_fd_grow(buf, (size_t)total) == 0) {
+    if (upload_fds_seen + upload_fds_made < SVC_UPLOAD_FD_MAX && svc_upload_fd_grow(buf, (size_t)total, head_len) == 0) {
         upload_fds_made++; /* received where the worker reads it */
         return;
     }
@@ -190,9 +192,10 @@ static void h1_presize(svc_conn *c, uint64_t max_body)
         svc_reqhead_read(in->bytes, PRESIZE_HEAD, &h);
         c->h1_total =
             h.head_len > 0 && h.content_length_ok && h.content_length <= max_body ? h.head_len + h.content_length : UINT64_MAX;
+        c->h1_head = h.head_len;
     }
     if (c->h1_total != 0 && c->h1_total != UINT64_MAX)
-        presize(&c->sock->input, c->h1_total, max_body + PRESIZE_HEAD);
+        presize(&c->sock->input, c->h1_total, c->h1_head, max_body + PRESIZE_HEAD);
 }
 
 /* ---- HTTP/2 ----------------------------------------------------------------------------------- */
@@ -271,7 +274,7 @@ static void h2_uploads(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, int
             if (st->_expected_content_length == SIZE_MAX)
                 continue;
             if (st->_expected_content_length <= max_body) {
-                presize(&st->_req_body, st->_expected_content_length, max_body);
+                presize(&st->_req_body, st->_expected_content_length, 0, max_body);
                 continue;
             }
             if (c->n_over == SVC_CONN_OVER_STREAMS) {

@@ -1,8 +1,9 @@
 /*
  * svc_job: allocation of the request job, its input memfd (lent or copied), and the two ways a
  * job runs: in the pool thread itself (isolation=thread, svc_job_run) or through the pool
- * thread's worker process (isolation=process, svc_job_run_isolated). See svc_job.h for the ownership rule; both run
- * functions touch only the job and send it back to the loop thread at the end.
+ * thread's worker process (isolation=process, svc_job_run_isolated). See svc_job.h for the
+ * ownership rule; both run functions touch only the job and send it back to the loop thread at
+ * the end.
  */
 #include "svc_job.h"
 

@@ -4,10 +4,11 @@
  * h2o 2.2.5 frees a buffer whose _fd is not -1 by closing _fd and munmap()ing
  * topagesize(capacity) bytes from the buffer's header (h2o_buffer__do_free). The buffers made
  * here are one mapping of exactly that size:
- *   - page 0: private anonymous memory holding the h2o_buffer_t header (capacity, size, the
- *     bytes and prototype pointers), which only this process can reach;
- *   - pages 1..n: the memfd, MAP_SHARED, its offset 0 at page 1, where `bytes` starts.
- * So a byte's offset in the memfd is its address minus page 1, whatever h2o did to the buffer
+ *   - first, private anonymous pages holding the h2o_buffer_t header (capacity, size, the bytes
+ *     and prototype pointers) and, at their end, the HTTP/1 request head (its header lines, an
+ *     API key or a cookie among them): only this process can reach them;
+ *   - then the memfd, MAP_SHARED, its offset 0 where the body starts.
+ * So the memfd's start is the mapping's end less the memfd's size, whatever h2o did to the buffer
  * (consumed bytes from the front, moved them). Their prototype is upload_prototype, h2o's socket
  * prototype without mmap_settings: h2o grows a buffer past mmap_settings' threshold (32 MB) by
  * remapping its descriptor as a whole from offset 0, which would read the header from the image
@@ -20,7 +21,9 @@
  * and the pages made ahead of the reads (svc_upload_fd_ahead), never more than that again.
  * A worker gets a read-only descriptor of the memfd (svc_upload_fd_lend: /proc/self/fd reopened
  * O_RDONLY; its sandbox refuses to open anything for writing), so it can neither write the bytes
- * h2o may still parse nor reach the header page. The memfd lives as long as its last descriptor
+ * h2o may still parse nor reach the header or the request head. What it can read past the body:
+ * the 4 KiB of room after it, where a client that pipelines its next HTTP/1 request before the
+ * answer may have sent its first bytes. The memfd lives as long as its last descriptor
  * or mapping: the job's keeps the bytes after h2o freed the buffer (a client gone). Worker
  * processes are started with posix_spawn + exec: they inherit neither the mappings nor (CLOEXEC)
  * the descriptors. Loop thread only (upload_prototype's recycling list is not locked).
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define READ_RESERVE 4096 /* h2o's on_read_core reserves this much room before every read */
@@ -42,15 +46,6 @@
  * stops sending has cost at most twice what it sent. */
 #define AHEAD_MAX (4u << 20) /* more than one loop iteration's reads (the socket's receive queue) */
 
-/* How far each memfd buffer's pages were made, by descriptor + 1 (0: a free entry). A buffer's _fd
- * stays open as long as the buffer, and svc_upload_fd_grow resets the entry of a descriptor number
- * used again; entries are taken in turn, so a buffer that outlives SVC_UPLOAD_FD_MAX newer ones may
- * lose its entry: its pages are then faulted in by the reads, as without this. */
-static struct {
-    int key;
-    size_t made;
-} made_ahead[SVC_UPLOAD_FD_MAX];
-static unsigned made_next;  /* the entry svc_upload_fd_grow takes when none has its descriptor */
 static int populate_broken; /* the kernel has no MADV_POPULATE_WRITE (before Linux 5.14) */
 
 /* h2o_socket_buffer_prototype's recycling and initial size, without its mmap_settings (above) */
@@ -76,50 +71,41 @@ static int is_memfd_buffer(const h2o_buffer_t *b)
     return b != NULL && b->bytes != NULL && b->_fd >= 0 && b->_prototype == &upload_prototype;
 }
 
-/* the memfd's bytes: [*start, *end) */
-static void memfd_span(const h2o_buffer_t *b, const char **start, const char **end)
+/* the memfd's bytes, [*start, *end): the end of the mapping, less the memfd's size; *made, the
+ * bytes of its pages that exist (written or made ahead: from its start on, without holes). -1 when
+ * the memfd cannot be read. */
+static int memfd_span(const h2o_buffer_t *b, const char **start, const char **end, size_t *made)
 {
-    *start = (const char *)b + page_size();
+    struct stat st;
+    if (fstat(b->_fd, &st) != 0 || st.st_size <= 0 || (size_t)st.st_size > mapping_len(b->capacity))
+        return -1;
     *end = (const char *)b + mapping_len(b->capacity);
-}
-
-static size_t *made_of(int fd, int take)
-{
-    for (size_t i = 0; i < SVC_UPLOAD_FD_MAX; i++)
-        if (made_ahead[i].key == fd + 1)
-            return &made_ahead[i].made;
-    if (!take)
-        return NULL;
-    size_t i = made_next++ % SVC_UPLOAD_FD_MAX; /* entries of freed buffers are overwritten in turn */
-    made_ahead[i].key = fd + 1;
-    return &made_ahead[i].made;
+    *start = *end - st.st_size;
+    *made = (size_t)st.st_blocks * 512;
+    return 0;
 }
 
 void svc_upload_fd_ahead(h2o_buffer_t *b)
 {
-    const char *start, *end;
-    size_t *made, ps = page_size();
 #ifdef MADV_POPULATE_WRITE
-    if (populate_broken || !is_memfd_buffer(b) || (made = made_of(b->_fd, 0)) == NULL)
+    const char *start, *end;
+    size_t made, ps = page_size();
+    if (populate_broken || !is_memfd_buffer(b) || memfd_span(b, &start, &end, &made) != 0)
         return;
-    memfd_span(b, &start, &end);
-    if (b->bytes < start) /* h2o moved the bytes to its header page: no longer lent, nothing to make */
+    const char *last = b->bytes + b->size; /* past the last byte received */
+    if (last < start)                      /* nothing in the memfd yet */
         return;
-    size_t got = (size_t)(b->bytes - start) + b->size, room = (size_t)(end - start);
+    size_t got = (size_t)(last - start), room = (size_t)(end - start);
     size_t ahead = got < AHEAD_MAX ? got : AHEAD_MAX;
     size_t want = got + ahead < room ? got + ahead : room;
-    if (*made >= want || *made >= got + ahead / 2) /* made far enough: no call at every read */
+    if (made >= want || made >= got + ahead / 2) /* made far enough: no call at every read */
         return;
-    size_t from = *made > got ? *made : got / ps * ps;
+    size_t from = made > got ? made : got / ps * ps;
     want = (want + ps - 1) / ps * ps;
-    if (madvise((char *)start + from, want - from, MADV_POPULATE_WRITE) != 0) {
-        if (errno == EINVAL)
-            populate_broken = 1;
-        want = room; /* out of memory: the reads fault the pages in, or fail, as before */
-    }
-    *made = want;
+    if (madvise((char *)start + from, want - from, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+        populate_broken = 1; /* out of memory: the reads fault the pages in, or fail, as before */
 #else
-    (void)b, (void)start, (void)end, (void)made, (void)ps;
+    (void)b;
 #endif
 }
 
@@ -130,28 +116,26 @@ int svc_upload_fd_is(const h2o_buffer_t *b)
 
 int svc_upload_fd_fits(const h2o_buffer_t *b, size_t total)
 {
-    const char *start, *end;
-    if (!is_memfd_buffer(b))
-        return 0;
-    memfd_span(b, &start, &end);
-    return b->bytes >= start && (size_t)(end - b->bytes) >= total + READ_RESERVE;
+    return is_memfd_buffer(b) && (size_t)((const char *)b + mapping_len(b->capacity) - b->bytes) >= total + READ_RESERVE;
 }
 
-int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total)
+int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total, size_t head_len)
 {
     h2o_buffer_t *old = *buf;
     size_t ps = page_size();
-    if (old == NULL || old->bytes == NULL || old->size > total || total > SIZE_MAX / 2)
+    if (old == NULL || old->bytes == NULL || old->size > total || head_len > old->size || total > SIZE_MAX / 2 ||
+        head_len > SVC_UPLOAD_FD_HEAD_MAX)
         return -1;
-    size_t data_len = (total + READ_RESERVE + ps - 1) / ps * ps;
-    size_t map_len = ps + data_len;
+    size_t head_pages = (offsetof(h2o_buffer_t, _buf) + head_len + ps - 1) / ps * ps;
+    size_t data_len = (total - head_len + READ_RESERVE + ps - 1) / ps * ps;
+    size_t map_len = head_pages + data_len;
     int fd = memfd_create("imgpipe-upload", MFD_CLOEXEC);
     if (fd < 0)
         return -1;
     char *m = MAP_FAILED;
     if (ftruncate(fd, (off_t)data_len) != 0 ||
         (m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED ||
-        mmap(m + ps, data_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        mmap(m + head_pages, data_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
         if (m != MAP_FAILED)
             munmap(m, map_len);
         close(fd);
@@ -160,10 +144,9 @@ int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total)
     h2o_buffer_t *b = (h2o_buffer_t *)m;
     b->capacity = map_len - offsetof(h2o_buffer_t, _buf);
     b->size = old->size;
-    b->bytes = m + ps;
+    b->bytes = m + head_pages - head_len; /* the head just before the memfd, the body at its start */
     b->_prototype = &upload_prototype;
     b->_fd = fd;
-    *made_of(fd, 1) = 0;
     svc_upload_fd_ahead(b);
     memcpy(b->bytes, old->bytes, old->size);
     h2o_buffer__do_free(old);
@@ -174,10 +157,10 @@ int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total)
 int svc_upload_fd_lend(const h2o_buffer_t *b, const void *p, size_t len, uint64_t *off)
 {
     const char *start, *end, *c = p;
+    size_t made;
     char path[64];
-    if (!is_memfd_buffer(b) || c == NULL || len == 0)
+    if (!is_memfd_buffer(b) || c == NULL || len == 0 || memfd_span(b, &start, &end, &made) != 0)
         return -1;
-    memfd_span(b, &start, &end);
     if (c < start || c >= end || len > (size_t)(end - c))
         return -1;
     snprintf(path, sizeof(path), "/proc/self/fd/%d", b->_fd);

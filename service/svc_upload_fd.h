@@ -18,10 +18,15 @@
 /* 1 when buf is one of these memfd buffers. */
 int svc_upload_fd_is(const h2o_buffer_t *buf);
 
+/* The longest request head kept out of the memfd (svc_conns reads heads within 16 KiB) */
+#define SVC_UPLOAD_FD_HEAD_MAX (64u << 10)
+
 /* Replace *buf (a buffer h2o allocated, holding bytes) with a memfd buffer with room for `total`
- * bytes from its start, its bytes copied; h2o uses, grows and frees it as its own. 0, or -1 when
- * the memory cannot be had (*buf unchanged). */
-int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total);
+ * bytes from its start, its bytes copied; the first head_len of them (an HTTP/1 request head, at
+ * most SVC_UPLOAD_FD_HEAD_MAX; 0 for an HTTP/2 body) stay in private memory before the memfd,
+ * which starts with the body. h2o uses, grows and frees it as its own. 0, or -1 when the memory
+ * cannot be had (*buf unchanged). */
+int svc_upload_fd_grow(h2o_buffer_t **buf, size_t total, size_t head_len);
 
 /* When buf is a memfd buffer: makes its pages ahead of h2o's next reads, in one call (at most
  * as many bytes as were received, up to 4 MiB). Call it as bytes arrive (each loop iteration). */
