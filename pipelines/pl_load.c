@@ -182,10 +182,14 @@ int pl_load_header(pl_ctx *c, const uint8_t *data, size_t len, pl_probe_info *pi
     if (f == PL_FMT_PNG) {
         /* the PNG fast path's peak (pl_png.c): an Adam7 image is inflated whole and then put in
          * place in a second buffer (counted for every interlaced PNG: more than pngload needs for
-         * those the fast path leaves to it); an 8-bit palette image's indices sit beside its
-         * expanded pixels (1, 2 and 4-bit ones go to pngload) */
+         * those the fast path leaves to it); grey or RGB with a tRNS colour key (IHDR's colour type
+         * 0 or 2, an alpha band in libvips' header) is grown by its alpha band, which may move it;
+         * an 8-bit palette image's indices sit beside its expanded pixels (1, 2 and 4-bit ones go
+         * to pngload) */
         int interlaced = 0, palette_bits = 0;
-        if (vips_image_get_typeof(img, "interlaced") && vips_image_get_int(img, "interlaced", &interlaced) == 0 && interlaced)
+        bool keyed = len > 25 && (data[25] == 0 || data[25] == 2) && (img->Bands == 2 || img->Bands == 4);
+        if ((vips_image_get_typeof(img, "interlaced") && vips_image_get_int(img, "interlaced", &interlaced) == 0 && interlaced) ||
+            keyed)
             pi->decode_bytes *= 2;
         else if (vips_image_get_typeof(img, "palette-bit-depth") &&
                  vips_image_get_int(img, "palette-bit-depth", &palette_bits) == 0 && palette_bits == 8)

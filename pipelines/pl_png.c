@@ -1,18 +1,20 @@
 /*
  * pl_png: a fast decoder for the common PNG layouts (8- and 16-bit grey, grey+alpha, RGB, RGBA,
- * 8-bit palette, no tRNS but a palette's, not interlaced or Adam7): the IDAT stream is inflated in one call with libdeflate (twice
- * zlib's speed: 77 -> 36 CPU-ms on a 2400x1600 RGBA PNG) and unfiltered in place (pl_png_unfilter.c, SIMD) into a libvips memory
- * image; 16-bit samples are then put in host byte order. libdeflate has no streaming interface, so inflate and unfilter are two
- * passes over the whole image. While each row is in cache the unfilter also checks whether every alpha sample is opaque: then
- * c->opaque_pixels names the buffer, and pl_ops_resize skips premultiplying it (a no-op at 255).
+ * 8-bit palette, tRNS of a palette or a colour key of grey or RGB, not interlaced or Adam7): the IDAT stream is inflated in one
+ * call with libdeflate (twice zlib's speed: 77 -> 36 CPU-ms on a 2400x1600 RGBA PNG) and unfiltered in place (pl_png_unfilter.c,
+ * SIMD) into a libvips memory image; 16-bit samples are then put in host byte order. libdeflate has no streaming interface, so
+ * inflate and unfilter are two passes over the whole image. While each row is in cache the unfilter also checks whether every alpha
+ * sample is opaque: then c->opaque_pixels names the buffer, and pl_ops_resize skips premultiplying it (a no-op at 255).
  * Shrink-on-load (a 2x2 box while unfiltering) takes opaque images, and any alpha when the run
  * allows it (c->premul_decode): the box then premultiplies, and c->premul_pending tells
  * pl_ops_resize that its input already is.
  * Adam7 images are unfiltered pass by pass and their pixels then put in place (a second buffer of
  * the image's size; no shrink-on-load there).
  * 8-bit palette images (with or without tRNS) are unfiltered as indices, then expanded to RGB or
- * RGBA as libpng does for pngload.
- * Everything else (1/2/4-bit, tRNS of grey or RGB) returns 1 and goes to libvips' pngload, as
+ * RGBA as libpng does for pngload. Grey and RGB with a tRNS colour key are unfiltered as they are
+ * stored, then given an alpha band in place: 0 where a pixel is the key, else all ones (libpng's
+ * tRNS-to-alpha, which pngload asks for). Neither kind is shrunk on load.
+ * Everything else (1/2/4-bit, a key outside the bit depth's range) returns 1 and goes to libvips' pngload, as
  * does any damage (bad CRC, short or corrupt data, bad filter byte), so that loader still reports
  * errors in its own words. Metadata (ICC, EXIF, XMP, text, resolution) is copied
  * from the header image that libvips already read (pl_load_header), so both paths carry the same
@@ -32,8 +34,10 @@
 typedef struct {
     uint32_t w, h;
     int bands, depth;
-    bool adam7;   /* interlaced */
-    bool palette; /* 8-bit indices into pal (bands 3, or 4 with tRNS) */
+    bool adam7;        /* interlaced */
+    bool palette;      /* 8-bit indices into pal (bands 3, or 4 with tRNS) */
+    bool key;          /* grey or RGB with a tRNS colour key: bands counts the alpha band added */
+    uint16_t key_v[3]; /* the key's samples (grey: [0]) */
     int n_pal;
     uint8_t pal[256][4];
     size_t zlen; /* bytes of the zlib stream over all IDAT chunks */
@@ -76,14 +80,29 @@ static int pl_png_plte(const uint8_t *p, uint32_t len, pl_png_layout *l)
     return 0;
 }
 
-/* tRNS of a palette image after its PLTE: alphas of the first len entries, 4 bands out */
+/* tRNS, once, before IDAT: of a palette image after its PLTE, the alphas of the first len
+ * entries; of grey or RGB, a colour key (its samples within the bit depth). 4 bands out (grey: 2). */
 static int pl_png_trns(const uint8_t *p, uint32_t len, pl_png_layout *l)
 {
-    if (!l->palette || l->n_pal == 0 || l->bands == 4 || len == 0 || len > (uint32_t)l->n_pal)
+    if (l->n_idat != 0 || l->key || (l->palette && l->bands == 4))
         return 1;
-    for (uint32_t i = 0; i < len; i++)
-        l->pal[i][3] = p[i];
-    l->bands = 4;
+    if (l->palette) {
+        if (l->n_pal == 0 || len == 0 || len > (uint32_t)l->n_pal)
+            return 1;
+        for (uint32_t i = 0; i < len; i++)
+            l->pal[i][3] = p[i];
+        l->bands = 4;
+        return 0;
+    }
+    if ((l->bands != 1 && l->bands != 3) || len != 2 * (uint32_t)l->bands)
+        return 1;
+    for (int i = 0; i < l->bands; i++) {
+        l->key_v[i] = (uint16_t)(p[2 * i] << 8 | p[2 * i + 1]);
+        if (l->depth == 8 && l->key_v[i] > 255)
+            return 1; /* libpng warns and compares the low byte: left to it */
+    }
+    l->key = true;
+    l->bands++;
     return 0;
 }
 
@@ -282,6 +301,47 @@ static uint8_t *pl_png_expand(const uint8_t *idx, const pl_png_layout *l, bool *
     return out;
 }
 
+/* A colour key's alpha band added in place: buf holds w x h pixels of B samples of D bytes (host
+ * order) and is grown to B + 1 samples a pixel, walking from the last pixel back so that no pixel
+ * is overwritten before it is read. alpha 0 where every sample equals the key, else all ones.
+ * *opaque: no pixel is the key. NULL when memory runs out (buf is then freed). B and D are
+ * constants at each call, so the moves inline. */
+static inline uint8_t *pl_png_key_alpha_of(uint8_t *buf, size_t n, const uint16_t *key, size_t B, size_t D, bool *opaque)
+{
+    uint8_t *out = g_try_realloc(buf, n * (B + 1) * D);
+    if (out == NULL) {
+        g_free(buf);
+        return NULL;
+    }
+    bool keyed = false;
+    for (size_t i = n; i-- > 0;) {
+        const uint8_t *src = out + i * B * D;
+        uint8_t *dst = out + i * (B + 1) * D;
+        bool is_key = true;
+        for (size_t b = 0; b < B; b++) {
+            uint16_t v = src[b];
+            if (D == 2)
+                memcpy(&v, src + 2 * b, 2);
+            is_key = is_key && v == key[b];
+        }
+        keyed = keyed || is_key;
+        memmove(dst, src, B * D);
+        memset(dst + B * D, is_key ? 0 : 255, D);
+    }
+    *opaque = !keyed;
+    return out;
+}
+
+static uint8_t *pl_png_key_alpha(uint8_t *buf, const pl_png_layout *l, bool *opaque)
+{
+    size_t n = (size_t)l->w * l->h;
+    if (l->depth == 8)
+        return l->bands == 2 ? pl_png_key_alpha_of(buf, n, l->key_v, 1, 1, opaque)
+                             : pl_png_key_alpha_of(buf, n, l->key_v, 3, 1, opaque);
+    return l->bands == 2 ? pl_png_key_alpha_of(buf, n, l->key_v, 1, 2, opaque)
+                         : pl_png_key_alpha_of(buf, n, l->key_v, 3, 2, opaque);
+}
+
 /* The zlib stream z of n bytes inflated into out (room bytes), *got = bytes out; 0 or -1 on damage.
  * Its header is checked and its Adler-32 is not: every IDAT chunk's CRC was (pl_png_scan), and the
  * checksum of 15 MB of pixels costs 1.5-2 ms, 5 % of the inflate (libpng can skip it too:
@@ -302,9 +362,10 @@ static int pl_png_inflate(struct libdeflate_decompressor *dd, const uint8_t *z, 
  * runs out. *opaque: every alpha sample is all ones (false without alpha). */
 static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bool premul, bool *opaque, bool *premultiplied)
 {
-    int bpp = l->palette ? 1 : l->bands * l->depth / 8;
+    int stored = l->key ? l->bands - 1 : l->bands; /* samples a pixel in the stream */
+    int bpp = l->palette ? 1 : stored * l->depth / 8;
     size_t s = (size_t)l->w * (size_t)bpp, raw = pl_png_raw_size(l, bpp), got = 0;
-    int alpha = !l->palette && (l->bands == 2 || l->bands == 4) ? l->depth / 8 : 0;
+    int alpha = !l->palette && (stored == 2 || stored == 4) ? l->depth / 8 : 0;
     uint8_t *buf = g_try_malloc(raw), *small = NULL;
     struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
     bool ok = buf != NULL && dd != NULL && pl_png_inflate(dd, z, l->zlen, buf, raw, &got) == 0 && got == raw;
@@ -315,7 +376,7 @@ static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bo
         g_free(buf);
         buf = whole;
         ok = buf != NULL;
-    } else if (ok && shrink == 2 && l->depth == 8 && !l->palette) {
+    } else if (ok && shrink == 2 && l->depth == 8 && !l->palette && !l->key) {
         bool bad;
         small = pl_png_unfilter_box(buf, l, alpha, premul, opaque, &bad);
         ok = !bad;
@@ -337,6 +398,8 @@ static uint8_t *pl_png_pixels(const uint8_t *z, pl_png_layout *l, int shrink, bo
         uint8_t *rgb = pl_png_expand(buf, l, opaque);
         g_free(buf);
         buf = rgb;
+    } else if (l->key) {
+        buf = pl_png_key_alpha(buf, l, opaque);
     }
     return buf;
 }

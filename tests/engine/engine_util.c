@@ -3,6 +3,7 @@
  */
 #include "engine_util.h"
 
+#include <libdeflate.h>
 #include <math.h>
 
 int eu_init(void)
@@ -205,4 +206,17 @@ done:
             g_object_unref(im[i]);
     }
     return out;
+}
+
+void eu_png_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *d, uint32_t len)
+{
+    uint8_t *c = out + *at;
+    c[0] = (uint8_t)(len >> 24), c[1] = (uint8_t)(len >> 16), c[2] = (uint8_t)(len >> 8), c[3] = (uint8_t)len;
+    memcpy(c + 4, type, 4);
+    if (len > 0)
+        memcpy(c + 8, d, len);
+    uint32_t crc = libdeflate_crc32(0, c + 4, len + 4);
+    c[8 + len] = (uint8_t)(crc >> 24), c[9 + len] = (uint8_t)(crc >> 16), c[10 + len] = (uint8_t)(crc >> 8);
+    c[11 + len] = (uint8_t)crc;
+    *at += 12 + len;
 }

@@ -312,19 +312,6 @@ static void test_adam7(void)
     ok(bad == 0, "Adam7 PNGs, 1-4 bands, 8 and 16 bits, 5 sizes: %d of %d differ from libvips' pngload", bad, cases);
 }
 
-static void put_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *d, uint32_t len)
-{
-    uint8_t *c = out + *at;
-    c[0] = (uint8_t)(len >> 24), c[1] = (uint8_t)(len >> 16), c[2] = (uint8_t)(len >> 8), c[3] = (uint8_t)len;
-    memcpy(c + 4, type, 4);
-    if (len > 0)
-        memcpy(c + 8, d, len);
-    uint32_t crc = libdeflate_crc32(0, c + 4, len + 4);
-    c[8 + len] = (uint8_t)(crc >> 24), c[9 + len] = (uint8_t)(crc >> 16), c[10 + len] = (uint8_t)(crc >> 8);
-    c[11 + len] = (uint8_t)crc;
-    *at += 12 + len;
-}
-
 /* A 16x8 palette PNG written here: 3 entries, tRNS for the first two (0 and 128) when trns, Paeth
  * rows; every index in range, or one pixel at index 7 past the palette. Fast path and libvips'
  * pngload give the same pixels, or both refuse. */
@@ -345,12 +332,12 @@ static void test_palette(bool trns, bool bad_index)
     memcpy(png, "\x89PNG\r\n\x1a\n", 8);
     static const uint8_t ihdr[13] = {0, 0, 0, W, 0, 0, 0, H, 8, 3, 0, 0, 0};
     static const uint8_t plte[9] = {255, 0, 0, 0, 255, 0, 0, 0, 255}, alpha[2] = {0, 128};
-    put_chunk(png, &at, "IHDR", ihdr, 13);
-    put_chunk(png, &at, "PLTE", plte, 9);
+    eu_png_chunk(png, &at, "IHDR", ihdr, 13);
+    eu_png_chunk(png, &at, "PLTE", plte, 9);
     if (trns)
-        put_chunk(png, &at, "tRNS", alpha, 2);
-    put_chunk(png, &at, "IDAT", z, (uint32_t)zlen);
-    put_chunk(png, &at, "IEND", NULL, 0);
+        eu_png_chunk(png, &at, "tRNS", alpha, 2);
+    eu_png_chunk(png, &at, "IDAT", z, (uint32_t)zlen);
+    eu_png_chunk(png, &at, "IEND", NULL, 0);
     eu_file f = {png, at};
     pl_result a, b;
     pl_error ea, eb;
