@@ -176,7 +176,9 @@ static bool pl_png_rows_as_they_are(const uint8_t *buf, size_t s, size_t y, size
  * half-size pixels or NULL (not boxed); *bad on damage. Rows that are their own pixels (filter
  * None, pl_png_rows_as_they_are) are boxed where they lie when the boxing cannot stop (no alpha,
  * or premul) instead of moved to the packed layout first: libvips writes every row None, and the
- * moves cost about 1 ms of a 2400x1600 RGBA's 57. */
+ * moves cost about 1 ms of a 2400x1600 RGBA's 57. At 1 and 2 bytes per pixel the rows are
+ * unfiltered PL_WAVE_ROWS / bpp at a time, so that pl_png_unfilter_rows can run them as one
+ * wavefront. */
 static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int alpha, bool premul, bool *opaque, bool *bad)
 {
     int bpp = l->bands;
@@ -184,15 +186,20 @@ static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int al
     uint8_t *small = g_try_malloc(os * (((size_t)l->h + 1) / 2));
     *opaque = alpha != 0;
     *bad = false;
+    size_t done = 0; /* rows before it unfiltered ahead (1 or 2 bytes per pixel: a wave at once) */
+    pl_unfilter_mem mem = {0};
     for (size_t y = 0; y < l->h; y += 2) {
         size_t y1 = VIPS_MIN(y + 2, (size_t)l->h);
         const uint8_t *r0 = buf + y * s, *r1 = buf + (y1 - 1) * s;
-        if (small != NULL && (alpha == 0 || premul) && pl_png_rows_as_they_are(buf, s, y, y1, l->h)) {
+        if (y1 <= done) {
+            /* unfiltered already */
+        } else if (small != NULL && (alpha == 0 || premul) && pl_png_rows_as_they_are(buf, s, y, y1, l->h)) {
             r0 = buf + y * (s + 1) + 1; /* boxed where they lie */
             r1 = buf + (y1 - 1) * (s + 1) + 1;
             for (size_t i = y; i < y1 && alpha != 0 && *opaque; i++)
                 *opaque = pl_png_row_opaque(buf + i * (s + 1) + 1, s, bpp, alpha);
-        } else if (pl_png_unfilter_rows(buf, s, y, y1, bpp, alpha, opaque) != 0) {
+        } else if ((done = bpp <= 2 ? VIPS_MIN(y + PL_WAVE_ROWS / (size_t)bpp, (size_t)l->h) : y1),
+                   pl_png_unfilter_rows(buf, s, y, done, bpp, alpha, opaque, &mem) != 0) {
             *bad = true;
             break;
         }
@@ -204,6 +211,7 @@ static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int al
             pl_png_box_row(small + y / 2 * os, r0, r1, l->w, bpp);
         }
     }
+    pl_png_unfilter_mem_free(&mem);
     if (*bad)
         VIPS_FREE(small);
     return small;
@@ -247,7 +255,10 @@ static uint8_t *pl_png_deinterlace(uint8_t *raw, const pl_png_layout *l, int bpp
         size_t pw = pl_png_pass_n(l->w, a[0], a[2]), ph = pl_png_pass_n(l->h, a[1], a[3]);
         if (pw == 0 || ph == 0)
             continue;
-        if (pl_png_unfilter_rows(raw, pw * B, 0, ph, bpp, alpha, opaque) != 0) {
+        pl_unfilter_mem mem = {0};
+        int rc = pl_png_unfilter_rows(raw, pw * B, 0, ph, bpp, alpha, opaque, &mem);
+        pl_png_unfilter_mem_free(&mem);
+        if (rc != 0) {
             VIPS_FREE(out);
             break;
         }

@@ -14,8 +14,9 @@
  * offset from c (a - c, b - c or 0), so that the new pixel is ((c + x) + offset) & 0xff and never
  * leaves its 16-bit register between pixels. SSSE3's pabsw shortens the chain by the SSE2
  * max(v, -v) pair, chosen at run time (__builtin_cpu_supports). Average and Paeth at 1 and 2
- * bytes per pixel stay scalar: the chain is one byte (or two), and a vector lane buys nothing
- * there. Pixels at 3 and 6 bytes are stored with their exact size and loaded 4 or 8 bytes wide
+ * bytes per pixel go 8 / bpp rows at a time as a wavefront (pl_png_unfilter_wave.c: row y + j runs
+ * j pixels behind row y, one lane each); a row alone there stays scalar (the chain is one byte or
+ * two, and a vector lane buys nothing). Pixels at 3 and 6 bytes are stored with their exact size and loaded 4 or 8 bytes wide
  * (exact at a row's end), so that no store reaches bytes the chain has not read yet: rows can be
  * unfiltered in place, each moving down by its filter byte and the ones before it
  * (pl_png_unfilter_image). Two Paeth rows in a row at 4 bytes per pixel (RGBA photos: most of
@@ -427,18 +428,31 @@ static int pl_uf_pair(pl_unfilter_impl impl, uint8_t *buf, size_t s, size_t y, s
 #endif
 }
 
-int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque)
+void pl_png_unfilter_mem_free(pl_unfilter_mem *mem)
+{
+    free(mem->pair);
+    free(mem->wave);
+    mem->pair = mem->wave = NULL;
+}
+
+int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque, pl_unfilter_mem *mem)
 {
     if (alpha != 0 && (opaque == NULL || alpha > 2 || (bpp != 2 && bpp != 4 && bpp != 8) || alpha >= bpp))
         return -1;
     pl_unfilter_impl impl = pl_png_unfilter_best();
-    uint8_t *tmp = NULL;
+    size_t wave_rows = bpp <= 2 && impl != PL_UNFILTER_SCALAR ? PL_WAVE_ROWS / (size_t)bpp : 0;
+    if (wave_rows > 0 && y1 - y0 >= wave_rows && mem->wave == NULL)
+        mem->wave = calloc(1, pl_png_wave_scratch_size(s));
+    if (mem->wave == NULL)
+        wave_rows = 0;
     int rc = 0;
     for (size_t i = y0; i < y1 && rc == 0; i++) {
         const uint8_t *src = buf + i * (s + 1);
         uint8_t *dst = buf + i * s;
         size_t rows = 1;
-        if (pl_uf_pair(impl, buf, s, i, y1, bpp, &tmp))
+        if (wave_rows > 0 && i + wave_rows <= y1 && pl_png_unfilter_wave(impl, buf, s, i, bpp, mem->wave) != 0)
+            rows = wave_rows;
+        else if (pl_uf_pair(impl, buf, s, i, y1, bpp, &mem->pair))
             rows = 2;
         else if (pl_png_unfilter_row(impl, dst, src + 1, i > 0 ? dst - s : NULL, s, bpp, src[0]) != 0)
             rc = -1;
@@ -446,7 +460,6 @@ int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, 
             *opaque = pl_png_row_opaque(dst + k * s, s, bpp, alpha);
         i += rows - 1;
     }
-    free(tmp);
     return rc;
 }
 
@@ -454,7 +467,10 @@ int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, 
 {
     if (opaque != NULL)
         *opaque = alpha != 0;
-    return pl_png_unfilter_rows(buf, s, 0, h, bpp, alpha, opaque);
+    pl_unfilter_mem mem = {0};
+    int rc = pl_png_unfilter_rows(buf, s, 0, h, bpp, alpha, opaque, &mem);
+    pl_png_unfilter_mem_free(&mem);
+    return rc;
 }
 
 void pl_png_unfilter_be16(uint8_t *p, size_t n)

@@ -34,13 +34,30 @@ int pl_png_unfilter_row(pl_unfilter_impl impl, uint8_t *dst, const uint8_t *src,
  * Returns -1 on a bad filter byte or alpha layout. */
 int pl_png_unfilter_image(uint8_t *buf, size_t s, size_t h, int bpp, int alpha, bool *opaque);
 
+/* Scratch memory of pl_png_unfilter_rows, kept between the calls on one image ({0} at first, the
+ * same s every call) and freed with pl_png_unfilter_mem_free. */
+typedef struct pl_unfilter_mem {
+    uint8_t *pair; /* s bytes: a Paeth pair's first row, copied aside */
+    uint8_t *wave; /* pl_png_wave_scratch_size(s) bytes, zeroed when made */
+} pl_unfilter_mem;
+void pl_png_unfilter_mem_free(pl_unfilter_mem *mem);
+
 /* The same for rows y0 .. y1 - 1 only (the rows before y0 done already): *opaque stays true while
  * every alpha sample seen is all ones (start it at alpha != 0); alpha 0 leaves it alone. */
-int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque);
+int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, int alpha, bool *opaque, pl_unfilter_mem *mem);
 
 /* 1 when every pixel of a row of n bytes (a whole number of pixels of bpp 2, 4 or 8 bytes) ends
  * in alpha bytes of 0xff. */
 bool pl_png_row_opaque(const uint8_t *row, size_t n, int bpp, int alpha);
+
+/* Rows y .. y + PL_WAVE_ROWS / bpp - 1 at 1 or 2 bytes per pixel, in pl_png_unfilter_image's
+ * layout (rows before y done), unfiltered together as a wavefront (pl_png_unfilter_wave.c) when
+ * impl is SIMD this CPU runs and one of them is Average or Paeth: returns the rows done, else 0
+ * (nothing done: also on a bad filter byte). scratch: pl_png_wave_scratch_size(s) zeroed bytes,
+ * kept between calls. */
+#define PL_WAVE_ROWS 8
+size_t pl_png_wave_scratch_size(size_t s);
+size_t pl_png_unfilter_wave(pl_unfilter_impl impl, uint8_t *buf, size_t s, size_t y, int bpp, uint8_t *scratch);
 
 /* 16-bit samples from PNG's big-endian order to the host's, in place (n bytes, n even). */
 void pl_png_unfilter_be16(uint8_t *p, size_t n);

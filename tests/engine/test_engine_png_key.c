@@ -24,7 +24,8 @@ typedef struct {
     uint32_t trns_len;
 } png_spec;
 
-static const uint8_t adam7[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+static const uint8_t adam7[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                    {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
 
 static eu_file png_keyed(const uint8_t *px, const png_spec *p)
 {
@@ -51,8 +52,9 @@ static eu_file png_keyed(const uint8_t *px, const png_spec *p)
     size_t zlen = libdeflate_zlib_compress(dc, raw, raw_len, z, zmax), at = 8;
     libdeflate_free_compressor(dc);
     memcpy(f, "\x89PNG\r\n\x1a\n", 8);
-    uint8_t ihdr[13] = {0, 0, (uint8_t)(p->w >> 8), (uint8_t)p->w, 0, 0, (uint8_t)(p->h >> 8), (uint8_t)p->h,
-                        (uint8_t)p->depth, (uint8_t)p->ct, 0, 0, p->interlaced ? 1 : 0};
+    uint8_t ihdr[13] = {
+        0, 0, (uint8_t)(p->w >> 8), (uint8_t)p->w, 0, 0, (uint8_t)(p->h >> 8), (uint8_t)p->h, (uint8_t)p->depth, (uint8_t)p->ct,
+        0, 0, p->interlaced ? 1 : 0};
     eu_png_chunk(f, &at, "IHDR", ihdr, 13);
     for (int k = 0; p->trns_len > 0 && !p->late && k < (p->twice ? 2 : 1); k++)
         eu_png_chunk(f, &at, "tRNS", p->trns, p->trns_len);
