@@ -1,24 +1,25 @@
 /*
- * pl_png_unfilter_wave: eight PNG rows of 1 byte per pixel (8-bit grey, palette indices)
- * unfiltered at once as a wavefront, for pl_png_unfilter.c.
+ * pl_png_unfilter_wave: PNG rows of 1 or 2 bytes per pixel (8-bit grey, palette indices, 8-bit
+ * grey+alpha, 16-bit grey) unfiltered 8 / bpp at once as a wavefront, for pl_png_unfilter.c.
  *
  * Why. At 1 byte per pixel, Sub, Average and Paeth make each row one chain of bytes: every byte
- * needs the one to its left, so one row runs at the chain's latency (about 15 cycles a byte for
- * Paeth in scalar code: 17 of 34 CPU-ms of a 2400x1500 grey photo PNG -> 800 px JPEG). Rows
+ * needs the one to its left, so one row runs at the chain's latency (about 5 ns a byte in scalar
+ * code: 17 of 34 CPU-ms of a 2400x1500 grey photo PNG -> 800 px JPEG; here about 1 ns). Rows
  * depend on the row above only at the same and the previous column, so row y + j can run j
- * columns behind row y: at step t, lane j of a register of eight 16-bit lanes holds row y + j's
- * byte at column t - j. Its left neighbour (a) is its own lane one step earlier, the byte above
- * (b) is lane j - 1 one step earlier (the register shifted by one lane; lane 0 reads the row above
- * the eight), and above-left (c) is b one step earlier. Eight chains then share each instruction.
- * Each lane keeps its row's filter: every predictor is computed (a, b, (a + b) >> 1, Paeth as in
- * pl_png_unfilter.c, as an offset from c) and the lane's own chosen with masks.
+ * pixels behind row y: at step t, the lanes of row j in a register of eight 16-bit lanes (lane j
+ * at 1 byte per pixel, lanes 2j and 2j + 1 at 2) hold row y + j's pixel t - j. Its left neighbour
+ * (a) is its own lanes one step earlier, the pixel above (b) is row j - 1's lanes one step
+ * earlier (the register shifted by one pixel; row 0 reads the row above the group), and
+ * above-left (c) is b one step earlier. 8 / bpp chains then share each instruction. Each row
+ * keeps its filter: every predictor is computed (a, b, (a + b) >> 1, Paeth as in
+ * pl_png_unfilter.c, as an offset from c) and the row's own chosen with masks.
  *
- * Data movement. The eight filtered rows (and the row above) are copied into a scratch area with
- * PL_WAVE_PAD bytes on each side, so that the loads of the skewed columns never leave it: row j is
- * loaded 16 bytes at a time from column T - j, the eight loads transposed (SSE2 unpacks) into 16
- * steps of eight bytes, and the results transposed back and stored at the same columns of the
- * scratch rows, then copied to their places. Bytes left of column 0 are zero and stay zero (a
- * zero filtered byte with zero neighbours predicts zero for every filter), which is what PNG puts
+ * Data movement. The rows (and the row above) are copied into a scratch area with PL_WAVE_PAD
+ * bytes on each side, so that the loads of the skewed columns never leave it: row j is loaded 16
+ * bytes at a time from pixel T - j, the loads transposed (SSE2 unpacks) into 16 / bpp steps of
+ * eight bytes, and the results transposed back and stored at the same places of the scratch
+ * rows, then copied to their places. Bytes left of pixel 0 are zero and stay zero (a zero
+ * filtered byte with zero neighbours predicts zero for every filter), which is what PNG puts
  * left of a row; what is computed right of the row's end is never read by a byte inside it.
  *
  * Thread-safe: no state; the caller owns the scratch area (pl_png_wave_scratch_size bytes).
