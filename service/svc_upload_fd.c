@@ -100,7 +100,9 @@ void svc_upload_fd_ahead(h2o_buffer_t *b)
     size_t want = got + ahead < room ? got + ahead : room;
     if (made >= want || made >= got + ahead / 2) /* made far enough: no call at every read */
         return;
-    size_t from = made > got ? made : got / ps * ps;
+    /* from the first page that does not exist yet: in svc_upload_fd_grow, before the bytes
+     * received so far are copied in, that is the memfd's first */
+    size_t from = made / ps * ps;
     want = (want + ps - 1) / ps * ps;
     if (madvise((char *)start + from, want - from, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
         populate_broken = 1; /* out of memory: the reads fault the pages in, or fail, as before */
