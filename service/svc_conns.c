@@ -63,7 +63,6 @@
 #include "svc_linger.h"
 #include "svc_log.h"
 #include "svc_reqhead.h"
-#include "svc_upload_fd.h"
 
 #define SVC_CONN_OVER_STREAMS 8             /* streams of one connection marked over max-body-bytes at once */
 #define SVC_CONN_OVER_MAX_US (10 * 1000000) /* how long a marked stream may go on sending */
@@ -82,17 +81,14 @@ typedef struct svc_conn {
     int64_t over_since_us[SVC_CONN_OVER_STREAMS];
     int n_over;
     /* HTTP/1: the bytes the request being received announces (head + Content-Length), 0 = not
-     * read yet, UINT64_MAX = none; h1_head: its head's bytes; h1_seen: the input's size at the
-     * last scan */
+     * read yet, UINT64_MAX = none; h1_seen: the input's size at the last scan */
     uint64_t h1_total;
-    size_t h1_head, h1_seen;
+    size_t h1_seen;
 } svc_conn;
 
 static h2o_linklist_t conns = {&conns, &conns};
 static int64_t last_refusal_log_us, last_trim_us;
 static uint64_t scans, trim_after_scan; /* trim_after_scan: 0 = nothing to give back */
-/* memfd upload buffers: seen at the last scan's count, made since (bounded by SVC_UPLOAD_FD_MAX) */
-static int upload_fds_seen, upload_fds_made;
 static uint64_t refusals_since_log;
 
 uint64_t svc_conns_body_limit(const svc_config *cfg)
@@ -145,31 +141,22 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
 
 /* ---- uploads grown once ---------------------------------------------------------------------- */
 
-/* An upload that announced its size gets a buffer of that size in one step, its body in a memfd
- * that the job hands to the worker as it is (svc_upload_fd: the first head_len bytes, an HTTP/1
- * head, stay out of the memfd; h2o's own allocation when no memfd can be had or
- * SVC_UPLOAD_FD_MAX are in use). h2o doubles its buffers as bytes arrive (an 11 MB
- * body went through 8 KB, 16 KB ... 16 MB: 11 MB of copies, and the freed buffers stay in the
- * heap, which keeps them: the png workload's server held 53 MB for two such uploads). Only once
- * a sixteenth of the body is in, so that what is reserved and not yet written stays within 16 x
- * what was received (bounded by max-inflight-body-bytes), and never past `max_total` (h2o
- * refuses those anyway). h2o grows these buffers itself at any read, so nothing points into them
- * across loop iterations. */
-static void presize(h2o_buffer_t **buf, uint64_t total, size_t head_len, uint64_t max_total)
+/* An upload that announced its size gets a buffer of that size in one step. h2o doubles its
+ * buffers as bytes arrive (an 11 MB body went through 8 KB, 16 KB ... 16 MB: 11 MB of copies, and
+ * the freed buffers stay in the heap, which keeps them: the png workload's server held 53 MB for
+ * two such uploads). Only once a sixteenth of the body is in, so that what is reserved and not
+ * yet written stays within 16 x what was received (bounded by max-inflight-body-bytes), and never
+ * past `max_total` (h2o refuses those anyway). The body stays in the heap, whose pages the next
+ * upload reuses; the job copies it into the worker's memfd with write() (svc_job_set_input).
+ * Receiving into the memfd itself, mapped, was measured slower: on the test VM a page written
+ * first through a new mapping costs about 5 us, so a 3 MB upload cost the loop thread 4 ms more
+ * than this and a write() (docs/performance.md). h2o grows these buffers itself at any read, so
+ * nothing points into them across loop iterations. */
+static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
 {
     h2o_buffer_t *b = *buf;
-    if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total)
+    if (b == NULL || b->bytes == NULL || total == 0 || total > max_total || b->size >= total || b->size < total / 16)
         return;
-    if (svc_upload_fd_fits(b, (size_t)total)) {
-        svc_upload_fd_ahead(b);
-        return;
-    }
-    if (b->size < total / 16)
-        return;
-    if (upload_fds_seen + upload_fds_made < SVC_UPLOAD_FD_MAX && svc_upload_fd_grow(buf, (size_t)total, head_len) == 0) {
-        upload_fds_made++; /* received where the worker reads it */
-        return;
-    }
     size_t room = b->capacity - b->size - (size_t)(b->bytes - b->_buf);
     if (room < total - b->size)
         h2o_buffer_reserve(buf, (size_t)(total - b->size));
@@ -192,10 +179,9 @@ static void h1_presize(svc_conn *c, uint64_t max_body)
         svc_reqhead_read(in->bytes, PRESIZE_HEAD, &h);
         c->h1_total =
             h.head_len > 0 && h.content_length_ok && h.content_length <= max_body ? h.head_len + h.content_length : UINT64_MAX;
-        c->h1_head = h.head_len;
     }
     if (c->h1_total != 0 && c->h1_total != UINT64_MAX)
-        presize(&c->sock->input, c->h1_total, c->h1_head, max_body + PRESIZE_HEAD);
+        presize(&c->sock->input, c->h1_total, max_body + PRESIZE_HEAD);
 }
 
 /* ---- HTTP/2 ----------------------------------------------------------------------------------- */
@@ -274,7 +260,7 @@ static void h2_uploads(svc_conn *c, h2o_http2_conn_t *h2, uint64_t max_body, int
             if (st->_expected_content_length == SIZE_MAX)
                 continue;
             if (st->_expected_content_length <= max_body) {
-                presize(&st->_req_body, st->_expected_content_length, 0, max_body);
+                presize(&st->_req_body, st->_expected_content_length, max_body);
                 continue;
             }
             if (c->n_over == SVC_CONN_OVER_STREAMS) {
@@ -316,27 +302,14 @@ int svc_conns_take_oversize(h2o_req_t *req)
     return 1;
 }
 
-int svc_conns_body_fd(h2o_req_t *req, const void *p, size_t len, uint64_t *off)
-{
-    const h2o_buffer_t *b = NULL;
-    if (req->version >= 0x200) { /* h2o 2.2's HTTP/2: the stream's body buffer */
-        b = H2O_STRUCT_FROM_MEMBER(h2o_http2_stream_t, req, req)->_req_body;
-    } else if (req->conn != NULL && req->conn->callbacks->get_socket != NULL) { /* HTTP/1: the socket's input */
-        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-        b = sock != NULL ? sock->input : NULL;
-    }
-    return svc_upload_fd_lend(b, p, len, off);
-}
-
-/* the bytes an HTTP/2 connection holds; *fds: its memfd upload buffers */
-static uint64_t h2_bytes(h2o_http2_conn_t *h2, int *fds)
+/* the bytes an HTTP/2 connection holds */
+static uint64_t h2_bytes(h2o_http2_conn_t *h2)
 {
     uint64_t n = h2->sock != NULL && h2->sock->input != NULL ? h2->sock->input->size : 0;
     for (khiter_t k = kh_begin(h2->streams); k != kh_end(h2->streams); ++k)
         if (kh_exist(h2->streams, k)) {
             const h2o_http2_stream_t *st = kh_val(h2->streams, k);
             n += stream_bytes(st);
-            *fds += svc_upload_fd_is(st->_req_body);
         }
     return n;
 }
@@ -392,7 +365,6 @@ void svc_conns_scan(svc_app *app)
     const size_t max_streams = (size_t)app->cfg->http2_max_streams;
     int64_t now = g_get_monotonic_time();
     uint64_t total = 0;
-    int fds = 0;
     h2o_linklist_t *node;
     scans++;
 
@@ -424,14 +396,11 @@ void svc_conns_scan(svc_app *app)
         if (c->refused) /* leaving: its buffer is freed with the connection */
             c->bytes = 0;
         else if (c->h2 != NULL)
-            c->bytes = h2_bytes(c->h2, &fds);
+            c->bytes = h2_bytes(c->h2);
         else
             c->bytes = c->sock->input != NULL ? c->sock->input->size : 0;
-        fds += c->h2 == NULL && svc_upload_fd_is(c->sock->input);
         total += c->bytes;
     }
-    upload_fds_seen = fds; /* every one made in this scan is counted */
-    upload_fds_made = 0;
     /* over the limit: refuse the largest uploads still being received */
     while (total > limit) {
         svc_conn *best = NULL;

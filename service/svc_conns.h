@@ -33,9 +33,4 @@ void svc_conns_scan(svc_app *app);
  * was dropped as it arrived and it is to be answered 413 payload_too_large; 0 otherwise. */
 int svc_conns_take_oversize(h2o_req_t *req);
 
-/* When the bytes [p, p + len) of req's body were received into a memfd (uploads that announced
- * their size, from 64 KB): a new read-only descriptor of it (the caller closes it) and *off, the
- * offset of p in it; -1 otherwise (the caller copies the bytes). */
-int svc_conns_body_fd(h2o_req_t *req, const void *p, size_t len, uint64_t *off);
-
 #endif

@@ -1,5 +1,5 @@
 /*
- * svc_job: allocation of the request job, its input memfd (lent or copied), and the two ways a
+ * svc_job: allocation of the request job, its input memfd (the bytes copied in), and the two ways a
  * job runs: in the pool thread itself (isolation=thread, svc_job_run) or through the pool
  * thread's worker process (isolation=process, svc_job_run_isolated). See svc_job.h for the
  * ownership rule; both run functions touch only the job and send it back to the loop thread at
@@ -73,34 +73,7 @@ int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8
     job->overlay_len = overlay != NULL ? overlay_len : 0;
     job->overlay_off = len;
     svc_job_hold_bytes(job, total);
-    svc_metrics_job_input(false, total);
-    return 0;
-}
-
-int svc_job_set_input_fd(svc_job *job, int fd, uint64_t data_off, size_t len, uint64_t overlay_off, size_t overlay_len)
-{
-    job->in_fd = fd;
-    uint64_t lo = data_off, hi = data_off + len;
-    if (overlay_len > 0) {
-        lo = overlay_off < lo ? overlay_off : lo;
-        hi = overlay_off + overlay_len > hi ? overlay_off + overlay_len : hi;
-    }
-    uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE), start = lo / ps * ps;
-    if (fd < 0 || len == 0)
-        return -1;
-    void *m = mmap(NULL, (size_t)(hi - start), PROT_READ, MAP_SHARED, fd, (off_t)start);
-    if (m == MAP_FAILED)
-        return -1;
-    job->in_map = m;
-    job->in_map_len = (size_t)(hi - start);
-    job->data = (const uint8_t *)m + (data_off - start);
-    job->data_len = len;
-    job->data_off = data_off;
-    job->overlay = overlay_len > 0 ? (const uint8_t *)m + (overlay_off - start) : NULL;
-    job->overlay_len = overlay_len;
-    job->overlay_off = overlay_off;
-    svc_job_hold_bytes(job, len + overlay_len);
-    svc_metrics_job_input(true, len + overlay_len);
+    svc_metrics_job_input(total);
     return 0;
 }
 

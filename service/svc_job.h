@@ -7,9 +7,8 @@
  *   - The loop thread allocates the job (svc_job_new), gives it the image bytes, submits it to the
  *     pool, and is the only one to free it (svc_job_free), in the receiver, after the worker has
  *     sent it back.
- *   - The image bytes are in a memfd that the job owns a descriptor of: the one h2o received a
- *     large upload into (svc_job_set_input_fd, a read-only descriptor), or one the upload (and
- *     overlay) is copied into once, on the loop thread (svc_job_set_input). `data`/`overlay`
+ *   - The image bytes are in a memfd that the job owns a descriptor of: the upload (and overlay)
+ *     is copied into it once with write(), on the loop thread (svc_job_set_input). `data`/`overlay`
  *     point into a read-only mapping of it. A worker thread reads the mapping (isolation=thread);
  *     a worker process gets the fd and maps it itself (isolation=process). The job holds the
  *     memfd, not h2o's buffer, so h2o may free the request at any moment. h2o writes no more into
@@ -73,11 +72,6 @@ void svc_job_free(svc_job *job); /* frees inputs and any result still held */
 /* Loop thread: copy the image (and overlay, may be NULL) into the job's memfd. 0, or -1 when the
  * memory for it cannot be had. */
 int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
-
-/* Loop thread: the image (and the overlay when overlay_len > 0) already in a memfd: `fd`, a
- * read-only descriptor that the job owns from this call on (closed by svc_job_free, even after a
- * failure), at these offsets. 0, or -1 when it cannot be mapped. */
-int svc_job_set_input_fd(svc_job *job, int fd, uint64_t data_off, size_t len, uint64_t overlay_off, size_t overlay_len);
 
 /* Account bytes a job holds (inputs copied, result produced); read by /metrics. Any thread. */
 void svc_job_hold_bytes(svc_job *job, size_t n);

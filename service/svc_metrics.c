@@ -98,7 +98,7 @@ static struct {
     uint64_t bytes_in, bytes_out;
     uint64_t worker_exits[METRICS_N_EXIT_REASONS];
     uint64_t source_reads[2][METRICS_N_SOURCE_RESULTS];
-    uint64_t job_input_bytes[2]; /* copied, in place */
+    uint64_t job_input_bytes;
 } metrics;
 
 static inline void metrics_add(uint64_t *p, uint64_t v)
@@ -187,9 +187,9 @@ void svc_metrics_source_read(bool is_file, const char *result)
     metrics_add(&metrics.source_reads[is_file ? 1 : 0][i], 1);
 }
 
-void svc_metrics_job_input(bool in_place, uint64_t bytes)
+void svc_metrics_job_input(uint64_t bytes)
 {
-    metrics_add(&metrics.job_input_bytes[in_place ? 1 : 0], bytes);
+    metrics_add(&metrics.job_input_bytes, bytes);
 }
 
 /* Label value escaping per the text format: backslash, double quote and newline. */
@@ -362,13 +362,8 @@ char *svc_metrics_render(size_t *len)
                     metrics_source_results[i], (unsigned long long)metrics_load(&metrics.source_reads[k][i]));
 
     metrics_put_header(f, "imgpipe_job_input_bytes_total", "counter",
-                       "Image bytes given to jobs: in_place, read by the worker where the upload was received (uploads "
-                       "of 64 KiB and more that announce their size); copied into the job's memory (the others, url= "
-                       "and file= sources).");
-    fprintf(f, "imgpipe_job_input_bytes_total{how=\"in_place\"} %llu\n",
-            (unsigned long long)metrics_load(&metrics.job_input_bytes[1]));
-    fprintf(f, "imgpipe_job_input_bytes_total{how=\"copied\"} %llu\n",
-            (unsigned long long)metrics_load(&metrics.job_input_bytes[0]));
+                       "Image bytes given to jobs (copied into each job's memfd, which its worker reads).");
+    fprintf(f, "imgpipe_job_input_bytes_total %llu\n", (unsigned long long)metrics_load(&metrics.job_input_bytes));
 
     metrics_put_gauges(f);
     metrics_put_process(f);

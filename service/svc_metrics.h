@@ -39,9 +39,8 @@ void svc_metrics_worker_exit(const char *reason);
 /* One url= fetch or file= read ended: result "ok" or its error name. Any thread. */
 void svc_metrics_source_read(bool is_file, const char *result);
 
-/* Image bytes given to a job: in_place when the worker reads them where the upload was received,
- * else copied into the job's memfd. Any thread. */
-void svc_metrics_job_input(bool in_place, uint64_t bytes);
+/* Image bytes given to a job (copied into its memfd). Any thread. */
+void svc_metrics_job_input(uint64_t bytes);
 
 char *svc_metrics_render(size_t *len);
 

@@ -323,24 +323,6 @@ static int read_upload(svc_reqctx *rc, pl_op op, const pl_plan *plan, upload *up
     return 0;
 }
 
-/* The job's image: the memfd the body was received into when there is one (a large upload that
- * announced its size), else a copy. */
-static int job_input(svc_job *job, h2o_req_t *req, const upload *up)
-{
-    const uint8_t *lo = up->data, *hi = up->data + up->data_len;
-    uint64_t off;
-    if (up->overlay != NULL) {
-        lo = up->overlay < lo ? up->overlay : lo;
-        hi = up->overlay + up->overlay_len > hi ? up->overlay + up->overlay_len : hi;
-    }
-    int fd = svc_conns_body_fd(req, lo, (size_t)(hi - lo), &off);
-    if (fd < 0)
-        return svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len);
-    return svc_job_set_input_fd(job, fd, off + (uint64_t)(up->data - lo), up->data_len,
-                                up->overlay != NULL ? off + (uint64_t)(up->overlay - lo) : 0,
-                                up->overlay != NULL ? up->overlay_len : 0);
-}
-
 /* The job: refused at once when the pool would refuse it (before the body is copied; only this
  * loop thread submits, so room seen here is still there at svc_pool_submit), else given the image
  * and submitted. */
@@ -351,7 +333,7 @@ static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
         return;
     }
     svc_job *job = svc_job_new();
-    if (job == NULL || job_input(job, rc->req, up) != 0) {
+    if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
         svc_job_free(job);
         svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
         return;

@@ -41,7 +41,6 @@
 #include "svc_pool.h"
 #include "svc_routes.h"
 #include "svc_sources.h"
-#include "svc_upload_fd.h"
 
 /* isolation=process: how long past its deadline (or its cancel) a job's worker process may run
  * before it is killed and the request answered 504 (499). libvips normally stops within a few
@@ -166,14 +165,14 @@ int svc_server_open_warning(const svc_config *cfg, char *buf, size_t len)
 
 /* Open files: a client connection holds two descriptors (h2o's and svc_linger's), and as many
  * connections again may linger after their close (svc_linger caps them at max-connections), plus
- * the uploads received into memfds (SVC_UPLOAD_FD_MAX) and the slack for the rest: the
+ * slack for the rest (the jobs' input memfds among them, 64 of it as before): the
  * soft limit is raised toward the hard one to hold that (a systemd service starts at 1024), as Go
  * and nginx do for theirs; when the hard limit is lower, max-connections is lowered to fit it,
  * so that accept() never meets EMFILE. */
 static void fit_fd_limit(svc_config *cfg)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)cfg->max_connections * 3 + 256 + SVC_UPLOAD_FD_MAX;
+    rlim_t want = (rlim_t)cfg->max_connections * 3 + 256 + 64;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
     rlim_t was = rl.rlim_cur;

@@ -77,7 +77,9 @@ static void send_result(int sock, int rc, const pl_result *res, const pl_error *
         close(fd);
 }
 
-/* The input's bytes, mapped; *map_len = what to munmap. NULL when the message is inconsistent. */
+/* The input's bytes, mapped; *map_len = what to munmap. NULL when the message is inconsistent.
+ * MAP_POPULATE: the decoder reads them all, and one call makes the page table entries for all of
+ * them (a 3 MB input: 1.1 -> 0.8 ms on the test VM, where every new entry is costly). */
 static const uint8_t *map_input(const wp_job *j, int fd, size_t *map_len)
 {
     struct stat st;
@@ -89,7 +91,7 @@ static const uint8_t *map_input(const wp_job *j, int fd, size_t *map_len)
         return (const uint8_t *)"";
     if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size < end || end < j->data_len)
         return NULL;
-    void *p = mmap(NULL, end, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = mmap(NULL, end, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED)
         return NULL;
     *map_len = end;
