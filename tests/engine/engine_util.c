@@ -220,3 +220,15 @@ void eu_png_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *d, 
     c[11 + len] = (uint8_t)crc;
     *at += 12 + len;
 }
+
+double eu_image_maxdiff(VipsImage *a, VipsImage *b)
+{
+    double m = -1;
+    VipsImage *d = NULL, *ad = NULL;
+    if (a != NULL && b != NULL && a->Xsize == b->Xsize && a->Ysize == b->Ysize && a->Bands == b->Bands &&
+        a->BandFmt == b->BandFmt && (vips_subtract(a, b, &d, NULL) || vips_abs(d, &ad, NULL) || vips_max(ad, &m, NULL)))
+        m = -1;
+    VIPS_UNREF(ad);
+    VIPS_UNREF(d);
+    return m;
+}

@@ -51,6 +51,9 @@ double eu_diff(const pl_result *a, const pl_result *b);
 /* PSNR of two encoded images (decoded, sRGB 8-bit, alpha flattened on white); 99 when identical,
  * -1 if the sizes differ or one does not decode. */
 double eu_psnr(const void *a, size_t alen, const void *b, size_t blen);
+/* Largest absolute difference of two decoded images; -1 when their size, bands or format differ
+ * (or either is NULL). */
+double eu_image_maxdiff(VipsImage *a, VipsImage *b);
 /* One PNG chunk (length, type, len bytes of d, CRC) written at out + *at; *at moves past it. */
 void eu_png_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *d, uint32_t len);
 /* Encode a synthetic image (a gradient with some structure) as JPEG/PNG, for sizes no fixture has. */

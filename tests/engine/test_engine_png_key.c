@@ -98,18 +98,11 @@ static int decode(const eu_file *f, bool *same, bool *opaque, int *bands)
     pl_ctx c = {0};
     c.base = VIPS_OBJECT(vips_image_new());
     VipsImage *head = vips_image_new_from_buffer(f->data, f->len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
-    VipsImage *mine = NULL, *ref = NULL, *d = NULL, *ad = NULL;
+    VipsImage *mine = NULL, *ref = NULL;
     int rc = head != NULL ? pl_png_decode(&c, f->data, f->len, head, 1, &mine) : -1;
-    double m = -1;
-    *same = false;
     *opaque = rc == 0 && c.opaque_pixels != NULL;
     *bands = rc == 0 ? mine->Bands : 0;
-    if (rc == 0 && vips_pngload_buffer(f->data, f->len, &ref, NULL) == 0 && ref->Xsize == mine->Xsize &&
-        ref->Ysize == mine->Ysize && ref->Bands == mine->Bands && ref->BandFmt == mine->BandFmt &&
-        vips_subtract(ref, mine, &d, NULL) == 0 && vips_abs(d, &ad, NULL) == 0 && vips_max(ad, &m, NULL) == 0)
-        *same = m == 0;
-    VIPS_UNREF(ad);
-    VIPS_UNREF(d);
+    *same = rc == 0 && vips_pngload_buffer(f->data, f->len, &ref, NULL) == 0 && eu_image_maxdiff(ref, mine) == 0;
     VIPS_UNREF(ref);
     VIPS_UNREF(head);
     g_object_unref(c.base);
