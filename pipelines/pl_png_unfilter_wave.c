@@ -130,7 +130,7 @@ PL_WAVE_INLINE void pl_wave_scatter2(const __m128i p[4], __m128i r[4])
         for (size_t T = 0; T < n / BPP + K - 1; T += STEPS) {                                                                      \
             __m128i r[K], p[K], o[K], res[STEPS];                                                                                  \
             for (int j = 0; j < K; j++)                                                                                            \
-                r[j] = _mm_loadu_si128((const __m128i *)(const void *)(rows[j] + BPP * (T - (size_t)j)));                          \
+                r[j] = _mm_loadu_si128((const __m128i *)(const void *)(rows[j] + (ptrdiff_t)BPP * ((ptrdiff_t)T - j)));            \
             if (BPP == 1)                                                                                                          \
                 pl_wave_gather(r, p);                                                                                              \
             else                                                                                                                   \
@@ -159,7 +159,7 @@ PL_WAVE_INLINE void pl_wave_scatter2(const __m128i p[4], __m128i r[4])
             else                                                                                                                   \
                 pl_wave_scatter2(p, o);                                                                                            \
             for (int j = 0; j < K; j++)                                                                                            \
-                _mm_storeu_si128((__m128i *)(void *)(rows[j] + BPP * (T - (size_t)j)), o[j]);                                      \
+                _mm_storeu_si128((__m128i *)(void *)(rows[j] + (ptrdiff_t)BPP * ((ptrdiff_t)T - j)), o[j]);                        \
         }                                                                                                                          \
     }
 #define PL_WAVE_SSSE3 __attribute__((target("ssse3")))
