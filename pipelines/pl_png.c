@@ -177,8 +177,8 @@ static bool pl_png_rows_as_they_are(const uint8_t *buf, size_t s, size_t y, size
  * None, pl_png_rows_as_they_are) are boxed where they lie when the boxing cannot stop (no alpha,
  * or premul) instead of moved to the packed layout first: libvips writes every row None, and the
  * moves cost about 1 ms of a 2400x1600 RGBA's 57. At 1 and 2 bytes per pixel the rows are
- * unfiltered PL_WAVE_ROWS / bpp at a time, so that pl_png_unfilter_rows can run them as one
- * wavefront. */
+ * unfiltered a wave at a time (pl_png_wave_rows), so that pl_png_unfilter_rows can run them as
+ * one wavefront. */
 static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int alpha, bool premul, bool *opaque, bool *bad)
 {
     int bpp = l->bands;
@@ -186,7 +186,7 @@ static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int al
     uint8_t *small = g_try_malloc(os * (((size_t)l->h + 1) / 2));
     *opaque = alpha != 0;
     *bad = false;
-    size_t done = 0; /* rows before it unfiltered ahead (1 or 2 bytes per pixel: a wave at once) */
+    size_t done = 0; /* rows before it unfiltered ahead (a wave of them at once, pl_png_wave_rows) */
     pl_unfilter_mem mem = {0};
     for (size_t y = 0; y < l->h; y += 2) {
         size_t y1 = VIPS_MIN(y + 2, (size_t)l->h);
@@ -198,7 +198,7 @@ static uint8_t *pl_png_unfilter_box(uint8_t *buf, const pl_png_layout *l, int al
             r1 = buf + (y1 - 1) * (s + 1) + 1;
             for (size_t i = y; i < y1 && alpha != 0 && *opaque; i++)
                 *opaque = pl_png_row_opaque(buf + i * (s + 1) + 1, s, bpp, alpha);
-        } else if ((done = bpp <= 2 ? VIPS_MIN(y + PL_WAVE_ROWS / (size_t)bpp, (size_t)l->h) : y1),
+        } else if ((done = VIPS_MIN(y + VIPS_MAX(pl_png_wave_rows(bpp), 2), (size_t)l->h)),
                    pl_png_unfilter_rows(buf, s, y, done, bpp, alpha, opaque, &mem) != 0) {
             *bad = true;
             break;

@@ -440,7 +440,7 @@ int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, 
     if (alpha != 0 && (opaque == NULL || alpha > 2 || (bpp != 2 && bpp != 4 && bpp != 8) || alpha >= bpp))
         return -1;
     pl_unfilter_impl impl = pl_png_unfilter_best();
-    size_t wave_rows = bpp <= 2 && impl != PL_UNFILTER_SCALAR ? PL_WAVE_ROWS / (size_t)bpp : 0;
+    size_t wave_rows = impl != PL_UNFILTER_SCALAR ? pl_png_wave_rows(bpp) : 0;
     if (wave_rows > 0 && y1 - y0 >= wave_rows && mem->wave == NULL)
         mem->wave = calloc(1, pl_png_wave_scratch_size(s));
     if (mem->wave == NULL)

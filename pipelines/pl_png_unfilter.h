@@ -50,12 +50,13 @@ int pl_png_unfilter_rows(uint8_t *buf, size_t s, size_t y0, size_t y1, int bpp, 
  * in alpha bytes of 0xff. */
 bool pl_png_row_opaque(const uint8_t *row, size_t n, int bpp, int alpha);
 
-/* Rows y .. y + PL_WAVE_ROWS / bpp - 1 at 1 or 2 bytes per pixel, in pl_png_unfilter_image's
+/* Rows y .. y + pl_png_wave_rows(bpp) - 1 (8 / bpp, at 1 or 2 bytes per pixel), in pl_png_unfilter_image's
  * layout (rows before y done), unfiltered together as a wavefront (pl_png_unfilter_wave.c) when
  * impl is SIMD this CPU runs and one of them is Average or Paeth: returns the rows done, else 0
  * (nothing done: also on a bad filter byte). scratch: pl_png_wave_scratch_size(s) zeroed bytes,
  * kept between calls. */
 #define PL_WAVE_ROWS 8
+size_t pl_png_wave_rows(int bpp); /* the rows of a wave at bpp bytes per pixel, 0 for none */
 size_t pl_png_wave_scratch_size(size_t s);
 size_t pl_png_unfilter_wave(pl_unfilter_impl impl, uint8_t *buf, size_t s, size_t y, int bpp, uint8_t *scratch);
 

@@ -30,6 +30,11 @@
 
 #define PL_WAVE_PAD 32 /* >= 7 bytes of skew on the left, 7 + 15 past the end on the right */
 
+size_t pl_png_wave_rows(int bpp)
+{
+    return bpp == 1 || bpp == 2 ? PL_WAVE_ROWS / (size_t)bpp : 0;
+}
+
 size_t pl_png_wave_scratch_size(size_t n)
 {
     return (PL_WAVE_ROWS + 1) * (n + 2 * PL_WAVE_PAD);
@@ -170,7 +175,7 @@ PL_WAVE_FN(pl_wave2_ssse3, PL_WAVE_SSSE3, _mm_abs_epi16, 2)
 
 size_t pl_png_unfilter_wave(pl_unfilter_impl impl, uint8_t *buf, size_t s, size_t y, int bpp, uint8_t *scratch)
 {
-    size_t k = bpp == 1 || bpp == 2 ? PL_WAVE_ROWS / (size_t)bpp : 0;
+    size_t k = pl_png_wave_rows(bpp);
     if (k == 0 || impl == PL_UNFILTER_SCALAR || !pl_png_unfilter_has(impl))
         return 0;
     uint8_t f[PL_WAVE_ROWS];
