@@ -146,6 +146,58 @@ int pl_lanczos_window_max(int in_w, int out_w)
     return in_w >= n ? n : in_w; /* pl_lanczos_window's count */
 }
 
+/* The filter's taps by phase. Output pixels x and x + P, P = out / gcd(in, out), sit at the same
+ * fraction of an input pixel (their centres are in / gcd pixels apart), so their windows' taps
+ * are the same numbers: each phase's are computed once and reused (1000 -> 800, the thumbnail's
+ * residual after a 1/4 JPEG decode, has 4 phases: two sin() per tap were 1 % of its CPU). A
+ * window is reused only when it is the first one's moved by exactly that many pixels; the rest,
+ * and ratios with too many phases to keep, are computed as they come. */
+typedef struct pl_lanczos_phases {
+    int period, shift, span; /* P, in / gcd, taps kept per phase */
+    double *taps;            /* period x span; NULL: nothing kept */
+    int *j0, *j1;            /* the first window of each phase; j0 > j1 until it is made */
+} pl_lanczos_phases;
+
+enum { PL_LANCZOS_PHASE_DOUBLES = 1 << 16 };
+
+static void pl_lanczos_phases_init(pl_lanczos_phases *ph, int in_w, int out_w, int span)
+{
+    int a = in_w, b = out_w;
+    while (b != 0) {
+        int t = a % b;
+        a = b, b = t;
+    }
+    memset(ph, 0, sizeof(*ph));
+    ph->period = out_w / a, ph->shift = in_w / a, ph->span = span;
+    if (ph->period > out_w / 2 || (size_t)ph->period * (size_t)span > PL_LANCZOS_PHASE_DOUBLES)
+        return;
+    /* one block: the taps, then the two window bounds per phase */
+    ph->taps = g_try_malloc((size_t)ph->period * ((size_t)span * sizeof(double) + 2 * sizeof(int)));
+    if (ph->taps == NULL)
+        return;
+    ph->j0 = (int *)(ph->taps + (size_t)ph->period * (size_t)span);
+    ph->j1 = ph->j0 + ph->period;
+    for (int q = 0; q < ph->period; q++)
+        ph->j0[q] = 1, ph->j1[q] = 0;
+}
+
+/* Output pixel x's taps for j0..j1 (centre cx), from its phase's first window; NULL: compute them. */
+static const double *pl_lanczos_phase_taps(pl_lanczos_phases *ph, double s, int x, double cx, int j0, int j1)
+{
+    if (ph->taps == NULL || j1 - j0 + 1 > ph->span)
+        return NULL;
+    int q = x % ph->period;
+    double *t = ph->taps + (size_t)q * (size_t)ph->span;
+    if (ph->j0[q] > ph->j1[q]) { /* the phase's first window */
+        for (int j = j0; j <= j1; j++)
+            t[j - j0] = pl_rh_lanczos3((j - cx) / s);
+        ph->j0[q] = j0, ph->j1[q] = j1;
+        return t;
+    }
+    long d = (long)(x / ph->period) * ph->shift; /* the phase's first window was output pixel q's */
+    return (long)ph->j0[q] + d == j0 && (long)ph->j1[q] + d == j1 ? t : NULL;
+}
+
 pl_lanczos_plan *pl_lanczos_plan_new(int in_w, int out_w, int bands)
 {
     if (in_w < 1 || out_w < 1 || out_w > in_w || bands < 1 || bands > 4 || in_w / 64 >= out_w)
@@ -164,6 +216,8 @@ pl_lanczos_plan *pl_lanczos_plan_new(int in_w, int out_w, int bands)
     p->coef = g_try_new0(int16_t, (gsize)out_w * (gsize)n);
     if (p->start == NULL || p->coef == NULL)
         goto fail;
+    pl_lanczos_phases ph;
+    pl_lanczos_phases_init(&ph, in_w, out_w, span);
     for (int x = 0; x < out_w; x++) {
         double cx = (x + 0.5) * s - 0.5;
         int j0, j1;
@@ -173,9 +227,10 @@ pl_lanczos_plan *pl_lanczos_plan_new(int in_w, int out_w, int bands)
         if (hi < lo)
             lo = hi = cx < 0 ? 0 : in_w - 1;
         memset(w, 0, sizeof(double) * (size_t)(hi - lo + 1));
+        const double *tap = pl_lanczos_phase_taps(&ph, s, x, cx, j0, j1);
         double sum = 0;
         for (int j = j0; j <= j1; j++) {
-            double v = pl_rh_lanczos3((j - cx) / s);
+            double v = tap != NULL ? tap[j - j0] : pl_rh_lanczos3((j - cx) / s);
             int k = (j < lo ? lo : j > hi ? hi : j) - lo;
             w[k] += v;
             sum += v;
@@ -198,6 +253,7 @@ pl_lanczos_plan *pl_lanczos_plan_new(int in_w, int out_w, int bands)
         p->start[x] = st;
     }
     g_free(w);
+    g_free(ph.taps);
     if (p->vector_ok && pl_lanczos_has(PL_LANCZOS_SSSE3)) {
         size_t groups = (size_t)out_w * (size_t)(n / 4);
         if (posix_memalign((void **)&p->wide, 16, groups * 16 * sizeof(int16_t)) != 0)
