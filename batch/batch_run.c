@@ -28,8 +28,8 @@
 
 #include "batch_progress.h"
 #include "batch_renditions.h"
+#include "svc_arena.h"
 #include "svc_proc.h"
-#include "svc_wproto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -414,25 +414,21 @@ static int batch_run_engine(batch_worker *w, size_t len, pl_result *res, pl_erro
         if ((w->proc = svc_proc_start(opts->proc_cfg, errbuf, sizeof(errbuf))) == NULL)
             return pl_error_set(err, PL_E_INTERNAL, "%s", errbuf);
     }
-    int fd = svc_wproto_memfd("imgpipe-in", w->buf, len, NULL, 0);
-    if (fd < 0)
+    if ((w->arena == NULL && (w->arena = svc_arena_new()) == NULL) || svc_arena_put(w->arena, w->buf, len, NULL, 0) != 0)
         return pl_error_set(err, PL_E_INTERNAL, "cannot hand the image to the worker process: %s", strerror(errno));
     svc_proc_job pj = {.plan = &opts->plan,
                        .limits = &opts->limits,
-                       .fd = fd,
+                       .fd = svc_arena_fd(w->arena),
                        .data_len = len,
                        .deadline_us = w->ctl.deadline_us,
                        .cancelled = &w->ctl.cancelled};
     svc_proc_fault f = svc_proc_run(w->proc, &pj, &rc, res, err, mime, sizeof(mime), &sig);
     if (f == SVC_PROC_GONE) { /* it had died while idle: nothing ran, once more on a new one */
         svc_proc_stop(w->proc);
-        if ((w->proc = svc_proc_start(opts->proc_cfg, errbuf, sizeof(errbuf))) == NULL) {
-            close(fd);
+        if ((w->proc = svc_proc_start(opts->proc_cfg, errbuf, sizeof(errbuf))) == NULL)
             return pl_error_set(err, PL_E_INTERNAL, "%s", errbuf);
-        }
         f = svc_proc_run(w->proc, &pj, &rc, res, err, mime, sizeof(mime), &sig);
     }
-    close(fd);
     if (f == SVC_PROC_OK) {
         if (rc == 0 && res->mime == mime)
             res->mime = NULL; /* points into this frame; batch does not use it */
@@ -440,6 +436,8 @@ static int batch_run_engine(batch_worker *w, size_t len, pl_result *res, pl_erro
     }
     svc_proc_stop(w->proc);
     w->proc = NULL;
+    svc_arena_free(w->arena); /* the next worker process gets a new one */
+    w->arena = NULL;
     pl_error_clear(err);
     if (f == SVC_PROC_KILLED_DEADLINE)
         return pl_error_set(err, PL_E_DEADLINE, "processing deadline exceeded; the image library did not stop and was killed");
@@ -550,6 +548,8 @@ static void *batch_worker_main(void *arg)
     }
     svc_proc_stop(w->proc);
     w->proc = NULL;
+    svc_arena_free(w->arena);
+    w->arena = NULL;
     pl_engine_thread_done();
     pthread_mutex_lock(&run->lock);
     run->workers_left--;

@@ -24,9 +24,10 @@ typedef struct batch_worker {
     pl_control ctl; /* shared with the main thread, which may set ctl.cancelled */
     uint8_t *buf;   /* the input file, reused from one job to the next (worker-owned) */
     size_t buf_cap;
-    char *last_dir;        /* the last output directory opened, relative to -o (worker-owned) */
-    int last_dirfd;        /* its descriptor (worker-owned; -1 = none) */
-    struct svc_proc *proc; /* --isolation process: this thread's worker process (worker-owned) */
+    char *last_dir;          /* the last output directory opened, relative to -o (worker-owned) */
+    int last_dirfd;          /* its descriptor (worker-owned; -1 = none) */
+    struct svc_proc *proc;   /* --isolation process: this thread's worker process (worker-owned) */
+    struct svc_arena *arena; /* --isolation process: the input handed to it, kept (svc_arena.h; worker-owned) */
     bool started;
 } batch_worker;
 

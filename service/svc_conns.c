@@ -147,11 +147,12 @@ static void log_refusal(const char *what, uint64_t bytes, uint64_t total, uint64
  * two such uploads). Only once a sixteenth of the body is in, so that what is reserved and not
  * yet written stays within 16 x what was received (bounded by max-inflight-body-bytes), and never
  * past `max_total` (h2o refuses those anyway). The body stays in the heap, whose pages the next
- * upload reuses; the job copies it into the worker's memfd with write() (svc_job_set_input).
- * Receiving into the memfd itself, mapped, was measured slower: on the test VM a page written
- * first through a new mapping costs about 5 us, so a 3 MB upload cost the loop thread 4 ms more
- * than this and a write() (docs/performance.md). h2o grows these buffers itself at any read, so
- * nothing points into them across loop iterations. */
+ * upload reuses; the pool thread copies it from there into its worker's arena (svc_job.h,
+ * svc_arena.h). Receiving into a memfd, mapped, was measured slower: on the test VM a page
+ * written first through a new mapping costs about 5 us, so a 3 MB upload cost the loop thread
+ * 4 ms more than this and a write() (docs/performance.md). h2o grows these buffers itself at any
+ * read, so nothing points into one still being received; a job points into an HTTP/1 body only
+ * once it is complete and h2o has stopped reading the socket (svc_job.h). */
 static void presize(h2o_buffer_t **buf, uint64_t total, uint64_t max_total)
 {
     h2o_buffer_t *b = *buf;

@@ -1,28 +1,30 @@
 /*
- * svc_job: allocation of the request job, its input memfd (the bytes copied in), and the two ways a
- * job runs: in the pool thread itself (isolation=thread, svc_job_run) or through the pool
- * thread's worker process (isolation=process, svc_job_run_isolated). See svc_job.h for the
- * ownership rule; both run functions touch only the job and send it back to the loop thread at
- * the end.
+ * svc_job: allocation of the request job, its input (a copy, or the request's body pinned, and
+ * the pin's hand-over to the pool thread), and the two ways a job runs: in the pool thread itself
+ * (isolation=thread, svc_job_run) or through the pool thread's worker process (isolation=process,
+ * svc_job_run_isolated, which first copies the input into the thread's arena). See svc_job.h for
+ * the ownership rule; both run functions touch only the job and send it back to the loop thread
+ * at the end.
  */
 #include "svc_job.h"
 
+#include <errno.h>
 #include <glib.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "svc_admission.h"
+#include "svc_arena.h"
 #include "svc_crash.h"
 #include "svc_log.h"
 #include "svc_metrics.h"
 #include "svc_proc.h"
-#include "svc_wproto.h"
 
 static atomic_ullong inflight_bytes;
 
@@ -41,7 +43,7 @@ svc_job *svc_job_new(void)
 {
     svc_job *job = calloc(1, sizeof(svc_job));
     if (job != NULL)
-        job->in_fd = -1;
+        atomic_init(&job->pin, SVC_PIN_NONE);
     return job;
 }
 
@@ -50,31 +52,65 @@ void svc_job_free(svc_job *job)
     if (job == NULL)
         return;
     atomic_fetch_sub(&inflight_bytes, job->held_bytes);
-    if (job->in_map != NULL)
-        munmap(job->in_map, job->in_map_len);
-    if (job->in_fd >= 0)
-        close(job->in_fd);
+    free(job->in_copy);
     free(job->accept);
     pl_result_clear(&job->result);
     free(job);
 }
 
+static void input_set(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len)
+{
+    job->data = len > 0 ? data : (const uint8_t *)"";
+    job->data_len = len;
+    job->overlay = overlay;
+    job->overlay_len = overlay != NULL ? overlay_len : 0;
+    svc_job_hold_bytes(job, len + job->overlay_len);
+    svc_metrics_job_input(len + job->overlay_len);
+}
+
 int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len)
 {
-    size_t total = len + (overlay != NULL ? overlay_len : 0);
-    job->in_fd = svc_wproto_memfd("imgpipe-in", data, len, overlay, overlay != NULL ? overlay_len : 0);
-    if (job->in_fd < 0 || (total > 0 && (job->in_map = svc_wproto_map(job->in_fd, total)) == NULL))
+    size_t olen = overlay != NULL ? overlay_len : 0;
+    if ((job->in_copy = malloc(len + olen + 1)) == NULL)
         return -1;
-    job->in_map_len = total;
-    job->data = total > 0 ? job->in_map : (const uint8_t *)"";
-    job->data_len = len;
-    job->data_off = 0;
-    job->overlay = overlay != NULL ? job->data + len : NULL;
-    job->overlay_len = overlay != NULL ? overlay_len : 0;
-    job->overlay_off = len;
-    svc_job_hold_bytes(job, total);
-    svc_metrics_job_input(total);
+    if (len > 0)
+        memcpy(job->in_copy, data, len);
+    if (olen > 0)
+        memcpy(job->in_copy + len, overlay, olen);
+    input_set(job, job->in_copy, len, overlay != NULL ? job->in_copy + len : NULL, olen);
     return 0;
+}
+
+void svc_job_pin_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len)
+{
+    input_set(job, data, len, overlay, overlay_len);
+    atomic_store(&job->pin, SVC_PIN_HELD);
+}
+
+void svc_job_unpin(svc_job *job)
+{
+    int held = SVC_PIN_HELD;
+    if (atomic_compare_exchange_strong(&job->pin, &held, SVC_PIN_REVOKED))
+        return;
+    while (atomic_load(&job->pin) == SVC_PIN_COPYING) { /* the copy of one body: ms at most */
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int svc_job_copy_input(svc_job *job, svc_arena *arena)
+{
+    int held = SVC_PIN_HELD;
+    bool pinned = atomic_load(&job->pin) != SVC_PIN_NONE;
+    if (pinned && !atomic_compare_exchange_strong(&job->pin, &held, SVC_PIN_COPYING))
+        return 1;
+    int rc = svc_arena_put(arena, job->data, job->data_len, job->overlay, job->overlay_len);
+    job->data = NULL, job->overlay = NULL;
+    if (pinned)
+        atomic_store(&job->pin, SVC_PIN_DONE);
+    free(job->in_copy);
+    job->in_copy = NULL;
+    return rc == 0 ? 0 : -1;
 }
 
 /* Before running: the job may already be over. Returns 1 (and fills job->err) when it is. */
@@ -158,13 +194,29 @@ static const char *fault_reason(svc_proc_fault f)
 
 /* The log line of a lost worker: request, route, signal, and the input's SHA-256 so that the
  * file can be found again (the bytes themselves are not logged). */
-static void log_fault(const svc_job *job, svc_proc_fault f, int sig, pid_t pid)
+static void input_sha256(const svc_arena *arena, size_t len, char hex[2 * SHA256_DIGEST_LENGTH + 1])
 {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
-    SHA256(job->data, job->data_len, md);
+    unsigned char md[SHA256_DIGEST_LENGTH], buf[64 << 10];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    for (size_t off = 0; ok && off < len;) { /* the arena still holds the job's input */
+        ssize_t n = svc_arena_read(arena, off, buf, len - off < sizeof(buf) ? len - off : sizeof(buf));
+        ok = n > 0 && EVP_DigestUpdate(ctx, buf, (size_t)n) == 1;
+        off += n > 0 ? (size_t)n : 0;
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == SHA256_DIGEST_LENGTH;
+    EVP_MD_CTX_free(ctx);
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (!ok)
+        snprintf(hex, 2 * SHA256_DIGEST_LENGTH + 1, "unknown (the input could not be read back)");
+}
+
+static void log_fault(const svc_job *job, const svc_arena *arena, svc_proc_fault f, int sig, pid_t pid)
+{
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    input_sha256(arena, job->data_len, hex);
     if (f == SVC_PROC_CRASHED)
         svc_log_printf(SVC_LOG_ERROR,
                        "request %s: worker process %d died of signal %d (%s) on /%s, input %zu bytes sha256 %s; replacing it",
@@ -211,24 +263,41 @@ static int ensure_proc(svc_job *job, svc_proc **proc, const svc_proc_config *cfg
     return -1;
 }
 
-void svc_job_run_isolated(svc_job *job, svc_proc **proc, const svc_proc_config *cfg)
+/* The job's input in the pool thread's arena (made here the first time). 0, or -1 when the job
+ * was answered (cancelled, or no memory) and sent back. */
+static int input_to_arena(svc_job *job, svc_arena **arena)
+{
+    int r = -1;
+    if (*arena == NULL && (*arena = svc_arena_new()) == NULL)
+        svc_log_printf(SVC_LOG_ERROR, "request %s: no memfd for the input: %s", job->request_id, strerror(errno));
+    else if ((r = svc_job_copy_input(job, *arena)) == 0)
+        return 0;
+    if (r == 1)
+        job->rc = pl_error_set(&job->err, PL_E_CANCELLED, "the client went away before processing started");
+    else
+        job->rc = pl_error_set(&job->err, PL_E_INTERNAL, "the server is out of memory for the image; retry later");
+    send_back(job);
+    return -1;
+}
+
+void svc_job_run_isolated(svc_job *job, svc_proc **proc, svc_arena **arena, const svc_proc_config *cfg)
 {
     char errbuf[512];
     if (job_over_before_start(job)) { /* no need to wake the worker */
         send_back(job);
         return;
     }
-    if (ensure_proc(job, proc, cfg) != 0)
+    if (input_to_arena(job, arena) != 0 || ensure_proc(job, proc, cfg) != 0)
         return;
     admit_state a = {.job = job, .held = 0};
     svc_proc_job pj = {.plan = &job->plan,
                        .limits = &job->limits,
                        .accept = job->accept,
                        .request_id = job->request_id,
-                       .fd = job->in_fd,
-                       .data_off = job->data_off,
+                       .fd = svc_arena_fd(*arena),
+                       .data_off = 0,
                        .data_len = job->data_len,
-                       .overlay_off = job->overlay_off,
+                       .overlay_off = job->data_len,
                        .overlay_len = job->overlay_len,
                        .deadline_us = job->ctl.deadline_us,
                        .cancelled = &job->ctl.cancelled,
@@ -250,10 +319,12 @@ void svc_job_run_isolated(svc_job *job, svc_proc **proc, const svc_proc_config *
     svc_admission_release(a.held);
     if (f != SVC_PROC_OK) {
         svc_metrics_worker_exit(fault_reason(f));
-        log_fault(job, f, sig, pid);
+        log_fault(job, *arena, f, sig, pid);
         record_fault(job, f, sig);
         svc_proc_stop(*proc);
         *proc = NULL;
+        svc_arena_free(*arena); /* the next worker gets a new one */
+        *arena = NULL;
     } else {
         job->rc = rc == 0 ? 0 : -1; /* rc 1: admission gave up, job->err filled by admit() */
     }

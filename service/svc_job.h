@@ -7,17 +7,22 @@
  *   - The loop thread allocates the job (svc_job_new), gives it the image bytes, submits it to the
  *     pool, and is the only one to free it (svc_job_free), in the receiver, after the worker has
  *     sent it back.
- *   - The image bytes are in a memfd that the job owns a descriptor of: the upload (and overlay)
- *     is copied into it once with write(), on the loop thread (svc_job_set_input). `data`/`overlay`
- *     point into a read-only mapping of it. A worker thread reads the mapping (isolation=thread);
- *     a worker process gets the fd and maps it itself (isolation=process). The job holds the
- *     memfd, not h2o's buffer, so h2o may free the request at any moment. h2o writes no more into
- *     a received body's buffer until the answer is sent (HTTP/1 stops reading; an HTTP/2 stream's
- *     body is complete), and the answer waits for the job.
+ *   - The image bytes: either the job's own copy (svc_job_set_input: HTTP/2 bodies, URL and file
+ *     sources, isolation=thread) or, for an HTTP/1 upload run by a worker process, h2o's own
+ *     buffer of the request body, pinned (svc_job_pin_input). h2o writes no more into a received
+ *     HTTP/1 body until the answer is sent (it stops reading the socket), and the answer waits for
+ *     the job; the one way the buffer goes earlier is the request's disposal (the client left),
+ *     whose callback calls svc_job_unpin() first (h2o 2.2.5 disposes an HTTP/1 request before it
+ *     closes the socket and frees its buffer: lib/http1.c close_connection). The pool thread copies pinned bytes into its
+ *     worker's arena (svc_arena.h) once, between taking the pin and letting it go (svc_job.c),
+ *     and never reads them after: svc_job_unpin() revokes a pin not yet taken (the job is then
+ *     cancelled) and waits out a copy under way (a few ms at most). HTTP/2 bodies are copied: h2o
+ *     frees a stream's buffer before it disposes the request (lib/http2/stream.c), so no callback
+ *     would come in time.
  *   - `link` is loop-thread-only: it points to a shared allocation in req->pool. If the request
  *     is disposed first (client gone), the dispose callback sets link = NULL and ctl.cancelled = 1;
- *     the receiver then drops the result. ctl.cancelled is the only field both sides touch at
- *     once (atomic).
+ *     the receiver then drops the result. ctl.cancelled and pin are the only fields both sides
+ *     touch at once (atomics).
  */
 #ifndef SVC_JOB_H
 #define SVC_JOB_H
@@ -32,19 +37,22 @@
 
 struct svc_req_link;
 
+/* svc_job.pin. NONE: the job owns a copy. HELD: the bytes are in the request's body, free to be
+ * copied. COPYING: the pool thread is copying them. DONE: copied, never read again. REVOKED: the
+ * request went before the copy began. */
+enum { SVC_PIN_NONE = 0, SVC_PIN_HELD, SVC_PIN_COPYING, SVC_PIN_DONE, SVC_PIN_REVOKED };
+
 typedef struct svc_job {
     h2o_multithread_message_t msg; /* zeroed by the worker just before sending */
     h2o_multithread_receiver_t *receiver;
     /* inputs, read-only for the worker */
-    const uint8_t *data; /* the image bytes (in in_map) */
+    const uint8_t *data; /* the image bytes (in in_copy, or pinned in the request's body) */
     size_t data_len;
-    const uint8_t *overlay; /* watermarkimage's second image (in in_map, after data) or NULL */
+    const uint8_t *overlay; /* watermarkimage's second image or NULL */
     size_t overlay_len;
-    int in_fd;                      /* memfd holding data and overlay; -1 before svc_job_set_input(_fd) */
-    uint64_t data_off, overlay_off; /* where they are in in_fd */
-    void *in_map;                   /* read-only mapping of in_fd, over data and overlay */
-    size_t in_map_len;
-    char *accept; /* copy of the Accept header or NULL */
+    uint8_t *in_copy; /* the job's own copy of data and overlay; NULL when pinned */
+    atomic_int pin;   /* SVC_PIN_* (svc_job.c): the only input field both threads touch */
+    char *accept;     /* copy of the Accept header or NULL */
     pl_plan plan;
     pl_limits limits;
     pl_control ctl;
@@ -69,9 +77,24 @@ typedef struct svc_job {
 svc_job *svc_job_new(void);
 void svc_job_free(svc_job *job); /* frees inputs and any result still held */
 
-/* Loop thread: copy the image (and overlay, may be NULL) into the job's memfd. 0, or -1 when the
- * memory for it cannot be had. */
+/* Loop thread: copy the image (and overlay, may be NULL) into the job. 0, or -1 when the memory
+ * for it cannot be had. */
 int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
+
+/* Loop thread, isolation=process, HTTP/1 only: the job reads the image (and overlay) where they
+ * are, in the request's body, which stays until svc_job_unpin() (see DESIGN). */
+void svc_job_pin_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
+
+/* Loop thread, before the request's body may be freed: after this the job never reads it (a copy
+ * under way is waited for; one not begun never will be, and the job ends cancelled). */
+void svc_job_unpin(svc_job *job);
+
+/* Pool thread, once: the image at 0 of the arena and the overlay right after it. The pinned bytes
+ * are not read after this returns, and the job's own copy is freed (data and overlay are NULL
+ * after it). 0; 1 when the request went before the copy began (answer it cancelled); -1 when
+ * the arena cannot hold them. */
+struct svc_arena;
+int svc_job_copy_input(svc_job *job, struct svc_arena *arena);
 
 /* Account bytes a job holds (inputs copied, result produced); read by /metrics. Any thread. */
 void svc_job_hold_bytes(svc_job *job, size_t n);
@@ -86,6 +109,8 @@ void svc_job_run(svc_job *job);
  * next one). Always sends the job back. */
 struct svc_proc;
 struct svc_proc_config;
-void svc_job_run_isolated(svc_job *job, struct svc_proc **proc, const struct svc_proc_config *cfg);
+/* *arena: the pool thread's arena (made here when NULL; freed and set to NULL with *proc after a
+ * fault, so that the next worker gets a new one). */
+void svc_job_run_isolated(svc_job *job, struct svc_proc **proc, struct svc_arena **arena, const struct svc_proc_config *cfg);
 
 #endif

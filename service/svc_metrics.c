@@ -362,7 +362,7 @@ char *svc_metrics_render(size_t *len)
                     metrics_source_results[i], (unsigned long long)metrics_load(&metrics.source_reads[k][i]));
 
     metrics_put_header(f, "imgpipe_job_input_bytes_total", "counter",
-                       "Image bytes given to jobs (copied into each job's memfd, which its worker reads).");
+                       "Image bytes given to jobs (each copied once, into the worker's input memfd or the job's own buffer).");
     fprintf(f, "imgpipe_job_input_bytes_total %llu\n", (unsigned long long)metrics_load(&metrics.job_input_bytes));
 
     metrics_put_gauges(f);

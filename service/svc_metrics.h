@@ -39,7 +39,7 @@ void svc_metrics_worker_exit(const char *reason);
 /* One url= fetch or file= read ended: result "ok" or its error name. Any thread. */
 void svc_metrics_source_read(bool is_file, const char *result);
 
-/* Image bytes given to a job (copied into its memfd). Any thread. */
+/* Image bytes given to a job. Any thread. */
 void svc_metrics_job_input(uint64_t bytes);
 
 char *svc_metrics_render(size_t *len);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "svc_admission.h"
+#include "svc_arena.h"
 #include "svc_crash.h"
 #include "svc_log.h"
 #include "svc_metrics.h"
@@ -33,7 +34,8 @@
 typedef struct pool_thread {
     struct svc_pool *pool;
     pthread_t tid;
-    svc_proc *proc; /* isolation=process: owned by this thread */
+    svc_proc *proc;   /* isolation=process: owned by this thread */
+    svc_arena *arena; /* isolation=process: its worker's input (svc_arena.h), made at the first job */
     _Atomic uint64_t rss;
 } pool_thread;
 
@@ -100,6 +102,8 @@ static void maybe_recycle(pool_thread *t)
                        svc_proc_jobs(t->proc), (unsigned long long)(rss >> 20));
         svc_metrics_worker_exit("recycled");
         svc_proc_stop(t->proc);
+        svc_arena_free(t->arena); /* a new worker, a new arena */
+        t->arena = NULL;
         if ((t->proc = svc_proc_start(c, errbuf, sizeof(errbuf))) == NULL)
             svc_log_printf(SVC_LOG_ERROR, "cannot replace a worker process: %s (retried with the next job)", errbuf);
     }
@@ -138,7 +142,7 @@ static void *thread_main(void *arg)
         int64_t t0 = g_get_monotonic_time();
         svc_crash_set_request(job->request_id);
         if (p->iso != NULL)
-            svc_job_run_isolated(job, &t->proc, p->iso); /* sends the job back: do not touch it after this */
+            svc_job_run_isolated(job, &t->proc, &t->arena, p->iso); /* sends the job back: do not touch it after this */
         else
             svc_job_run(job);
         svc_crash_set_request("");
@@ -147,6 +151,8 @@ static void *thread_main(void *arg)
             maybe_recycle(t);
         atomic_fetch_sub(&p->busy, 1);
     }
+    svc_arena_free(t->arena);
+    t->arena = NULL;
     if (t->proc != NULL) {
         svc_proc_stop(t->proc);
         t->proc = NULL;

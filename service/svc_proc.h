@@ -14,8 +14,10 @@
  *     499 on time even when native code never returns to libvips. A worker that dies by itself
  *     (a decoder crash, the memory ceiling) fails only the job it was running.
  *   - After any fault the svc_proc is dead (svc_proc_alive() false): the owner frees it and
- *     starts a new one. The result's bytes come back as a read-only mapping of the worker's
- *     memfd; pl_result_clear() unmaps them (the zero-copy response keeps them until sent).
+ *     starts a new one. The result's bytes come back in a memfd of the worker's, read into this
+ *     process's heap (pl_result_clear() frees them; the response keeps them until sent).
+ *   - The input is a file the worker maps (svc_arena.h: the owner's arena, written before each
+ *     job); the worker keeps its mapping while the same file comes back.
  */
 #ifndef SVC_PROC_H
 #define SVC_PROC_H
@@ -53,7 +55,7 @@ typedef struct svc_proc_job {
     const pl_limits *limits;
     const char *accept;     /* Accept header or NULL */
     const char *request_id; /* for the worker's log lines */
-    int fd;                 /* the input: data at data_off, overlay (if any) at overlay_off */
+    int fd;                 /* the input file (svc_arena_fd): data at data_off, overlay (if any) at overlay_off */
     uint64_t data_off, data_len, overlay_off, overlay_len;
     int64_t deadline_us;         /* g_get_monotonic_time() clock; 0 = none */
     const atomic_int *cancelled; /* watched while the worker runs; NULL = never */
@@ -73,7 +75,7 @@ svc_proc *svc_proc_start(const svc_proc_config *cfg, char *errbuf, size_t errlen
 void svc_proc_stop(svc_proc *p);
 
 /* Run one job. Returns the fault; with SVC_PROC_OK, *rc is pl_run's return and *out / *err are
- * filled as pl_run fills them (out->data is a mapping, out->mime points into mime_buf). When the
+ * filled as pl_run fills them (out->data is malloc()ed, out->mime points into mime_buf). When the
  * admit callback refused, returns SVC_PROC_OK with *rc = 1 and nothing else filled. After a fault
  * *sig holds the signal (CRASHED) or the exit status (EXITED) and the process is gone. */
 svc_proc_fault svc_proc_run(svc_proc *p, const svc_proc_job *job, int *rc, pl_result *out, pl_error *err, char *mime_buf,

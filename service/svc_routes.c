@@ -11,7 +11,9 @@
  *   it. If h2o disposes the request first (client gone), link_dispose() marks the job cancelled
  *   (the engine stops libvips) and clears job->link; the receiver then drops the result and frees
  *   the job. If the job comes back first, the receiver clears link->job and responds. Both sides
- *   run on the loop thread, so the two pointers never race; only ctl.cancelled crosses threads.
+ *   run on the loop thread, so the two pointers never race; only ctl.cancelled and the job's pin
+ *   on an HTTP/1 body cross threads (link_dispose() lets go of the body before h2o frees it:
+ *   svc_job.h).
  */
 #include "svc_routes.h"
 
@@ -194,7 +196,8 @@ static void link_dispose(void *p)
 {
     svc_req_link *link = p;
     link_unlist(link);
-    if (link->job != NULL) { /* the job owns its input: it runs on, cancelled, and is dropped */
+    if (link->job != NULL) { /* it runs on, cancelled, and is dropped; it lets go of the body first */
+        svc_job_unpin(link->job);
         atomic_store(&link->job->ctl.cancelled, 1);
         link->job->link = NULL;
         link->job = NULL;
@@ -323,9 +326,10 @@ static int read_upload(svc_reqctx *rc, pl_op op, const pl_plan *plan, upload *up
     return 0;
 }
 
-/* The job: refused at once when the pool would refuse it (before the body is copied; only this
+/* The job: refused at once when the pool would refuse it (before anything is copied; only this
  * loop thread submits, so room seen here is still there at svc_pool_submit), else given the image
- * and submitted. */
+ * and submitted. An HTTP/1 body run by a worker process is read where it is, once, by the pool
+ * thread (into its worker's arena); others are copied here. */
 static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
 {
     if (svc_pool_full(rc->app->pool)) {
@@ -333,7 +337,9 @@ static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
         return;
     }
     svc_job *job = svc_job_new();
-    if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
+    if (job != NULL && rc->app->cfg->isolation == SVC_ISOLATION_PROCESS && rc->req->version < 0x200) {
+        svc_job_pin_input(job, up->data, up->data_len, up->overlay, up->overlay_len); /* read in place (svc_job.h) */
+    } else if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
         svc_job_free(job);
         svc_respond_fail(rc, SVC_E_OUT_OF_MEMORY, "the server is out of memory; retry later");
         return;

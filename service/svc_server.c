@@ -165,7 +165,7 @@ int svc_server_open_warning(const svc_config *cfg, char *buf, size_t len)
 
 /* Open files: a client connection holds two descriptors (h2o's and svc_linger's), and as many
  * connections again may linger after their close (svc_linger caps them at max-connections), plus
- * slack for the rest (the jobs' input memfds among them, 64 of it as before): the
+ * slack for the rest (the pool threads' input memfds and the results in flight among them): the
  * soft limit is raised toward the hard one to hold that (a systemd service starts at 1024), as Go
  * and nginx do for theirs; when the hard limit is lower, max-connections is lowered to fit it,
  * so that accept() never meets EMFILE. */

@@ -1,7 +1,6 @@
 /*
  * svc_wproto: sending and receiving the pool <-> worker messages (svc_wproto.h) with an optional
- * file descriptor, and the memfd helpers that carry image bytes between the two processes
- * without a pipe copy. Any thread; no state.
+ * file descriptor, and the memfd that carries a result back without a pipe copy. Any thread; no state.
  */
 #include "svc_wproto.h"
 
@@ -77,14 +76,6 @@ ssize_t svc_wproto_recv(int sock, void *msg, size_t cap, int *fd)
         return -1;
     }
     return n;
-}
-
-void *svc_wproto_map(int fd, size_t len)
-{
-    if (len == 0)
-        return NULL;
-    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-    return p == MAP_FAILED ? NULL : p;
 }
 
 static int write_all(int fd, const void *p, size_t len)

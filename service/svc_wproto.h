@@ -7,7 +7,7 @@
  * Once, at start: worker -> pool WP_READY (a wp_go) when libvips is up and the sandbox is on.
  * One job, in order:
  *   pool   -> worker  WP_JOB       the plan, limits, deadline, request id, Accept header (after the
- *                                  struct), and the input's fd (a memfd, or a file for batch)
+ *                                  struct), and the input's fd (the sender's arena: svc_arena.h)
  *   worker -> pool    WP_ESTIMATE  the decode memory this plan will need (from the header only)
  *   pool   -> worker  WP_GO        admission granted; or WP_STOP (deadline/cancel while waiting):
  *                                  the worker drops the job and waits for the next one
@@ -75,9 +75,6 @@ int svc_wproto_send(int sock, const void *msg, size_t len, int fd);
 /* Receive one message of at most cap bytes; *fd gets a passed fd or -1 (fd may be NULL: any
  * passed fd is closed). Returns the message length, 0 when the peer closed, -1 on error. */
 ssize_t svc_wproto_recv(int sock, void *msg, size_t cap, int *fd);
-
-/* A read-only MAP_SHARED copy-free view of [0, len) of fd, or NULL (len 0: NULL). */
-void *svc_wproto_map(int fd, size_t len);
 
 /* A new memfd holding a copy of the bytes (one write), or -1. name shows in /proc/<pid>/fd. */
 int svc_wproto_memfd(const char *name, const void *a, size_t alen, const void *b, size_t blen);
