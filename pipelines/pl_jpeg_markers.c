@@ -15,6 +15,10 @@
  * libjpeg-turbo 3 has a scan limit (TJPARAM_SCANLIMIT, 500 in its own fuzzers), 2.1 (Debian 12)
  * has none. So pl_load refuses a JPEG with more than PL_JPEG_MAX_SCANS.
  *
+ * A sequential frame (SOF0, SOF1, SOF9) whose first scan is interleaved (all its components) is
+ * decoded in one pass whatever follows: libjpeg-turbo's input controller expects EOI after that
+ * scan and stops with an error at another SOS. The walk ends there (1 scan).
+ *
  * The walk: marker segments by their lengths; after an SOS header, the entropy-coded data runs to
  * the next 0xFF that is not stuffing (0xFF00), a restart marker (0xFFD0-D7) or a fill byte. It
  * ends at EOI, the end of the bytes or anything that is not a marker where one must be (the
@@ -28,7 +32,7 @@
 int pl_jpeg_markers(const uint8_t *d, size_t len, int limit, int *sof)
 {
     size_t i = 2;
-    int scans = 0;
+    int scans = 0, components = -1;
     *sof = -1;
     if (len < 4 || d[0] != 0xFF || d[1] != 0xD8)
         return 0;
@@ -49,11 +53,18 @@ int pl_jpeg_markers(const uint8_t *d, size_t len, int limit, int *sof)
         if (i + 4 > len)
             return scans;
         /* the frame header: the first SOFn before any scan (DHT, JPG and DAC share the range) */
-        if (*sof < 0 && scans == 0 && m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+        if (*sof < 0 && scans == 0 && m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
             *sof = m - 0xC0;
+            components = i + 9 < len ? d[i + 9] : -1; /* Nf, after P, Y and X */
+        }
         size_t seg = ((size_t)d[i + 2] << 8) | d[i + 3];
         if (seg < 2)
             return scans;
+        /* a sequential frame whose first scan carries every component is one pass: libjpeg-turbo
+         * decodes that scan and calls any further SOS an error ("Didn't expect more than one
+         * scan"), so the entropy-coded data need not be walked (3 MB of a 12 MP photo) */
+        if (m == 0xDA && scans == 0 && (*sof == 0 || *sof == 1 || *sof == 9) && i + 4 < len && d[i + 4] == components)
+            return 1;
         i += 2 + seg;
         if (m != 0xDA)
             continue;

@@ -8,9 +8,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define ARENA_STEP ((uint64_t)1 << 20)  /* sizes in whole MiB: a little more upload is no regrowth */
-#define ARENA_KEEP ((uint64_t)8 << 20)  /* never cut back below this */
-#define ARENA_SLACK 4                   /* cut back when over this many times what a job needed */
+#define ARENA_STEP ((uint64_t)1 << 20) /* sizes in whole MiB: a little more upload is no regrowth */
+#define ARENA_KEEP ((uint64_t)8 << 20) /* never cut back below this */
+#define ARENA_SLACK 4                  /* cut back when over this many times what a job needed */
 
 struct svc_arena {
     int fd;

@@ -504,6 +504,85 @@ static void test_markers(void)
     }
 }
 
+/* A synthetic stream: SOI, SOFn with nf components, then `scans` scans of ns components each
+ * with a few bytes of entropy-coded data, EOI. */
+static size_t synthetic_jpeg(uint8_t *b, int sofn, int nf, int ns, int scans)
+{
+    size_t n = 0;
+    b[n++] = 0xFF, b[n++] = 0xD8;
+    b[n++] = 0xFF, b[n++] = (uint8_t)(0xC0 + sofn), b[n++] = 0, b[n++] = (uint8_t)(8 + 3 * nf);
+    b[n++] = 8, b[n++] = 0, b[n++] = 16, b[n++] = 0, b[n++] = 16, b[n++] = (uint8_t)nf;
+    for (int c = 0; c < nf; c++)
+        b[n++] = (uint8_t)(c + 1), b[n++] = 0x11, b[n++] = 0;
+    for (int k = 0; k < scans; k++) {
+        b[n++] = 0xFF, b[n++] = 0xDA, b[n++] = 0, b[n++] = (uint8_t)(6 + 2 * ns), b[n++] = (uint8_t)ns;
+        for (int c = 0; c < ns; c++)
+            b[n++] = (uint8_t)(c + 1), b[n++] = 0;
+        b[n++] = 0, b[n++] = 63, b[n++] = 0;
+        b[n++] = 0x12, b[n++] = 0xFF, b[n++] = 0x00, b[n++] = 0x34; /* data with a stuffed 0xFF */
+    }
+    b[n++] = 0xFF, b[n++] = 0xD9;
+    return n;
+}
+
+/* The walk stops at a sequential frame's first scan when it carries every component (libjpeg-turbo
+ * decodes that one scan and refuses another); non-interleaved and progressive scans are counted. */
+static void test_markers_single_scan(void)
+{
+    static uint8_t b[64 << 10];
+    int sof;
+    size_t n = synthetic_jpeg(b, 0, 3, 3, 700);
+    is_int(pl_jpeg_markers(b, n, 500, &sof), 1, "baseline, first scan interleaved, 699 more after it: 1 scan (one pass)");
+    n = synthetic_jpeg(b, 9, 1, 1, 700);
+    is_int(pl_jpeg_markers(b, n, 500, &sof), 1, "arithmetic sequential grey, 700 scans: 1");
+    n = synthetic_jpeg(b, 0, 3, 1, 700);
+    is_int(pl_jpeg_markers(b, n, 500, &sof), 501, "baseline, non-interleaved scans (each a pass): counted past the limit");
+    n = synthetic_jpeg(b, 2, 3, 3, 700);
+    is_int(pl_jpeg_markers(b, n, 500, &sof), 501, "progressive with interleaved scans: counted past the limit");
+    n = synthetic_jpeg(b, 1, 3, 2, 3);
+    is_int(pl_jpeg_markers(b, n, 500, &sof), 3, "extended sequential, 2 of 3 components a scan: 3 counted");
+    /* a real baseline photo with 600 copies of its scan after it (once refused as 601 scans) gives
+     * what the photo with one copy gives: the decoders read the first scan, fail at the second SOS
+     * (TurboJPEG's error sends the 1/4 decode to libvips' loader, which stops there too) */
+    eu_file f = eu_read("edge/exif-orientation-1.jpg");
+    const uint8_t *sos = f.data != NULL ? memmem(f.data, f.len, "\xff\xda", 2) : NULL;
+    if (sos != NULL && f.len > 2 && f.data[f.len - 2] == 0xFF && f.data[f.len - 1] == 0xD9) {
+        size_t head = (size_t)(sos - f.data), scan = f.len - 2 - head;
+        uint8_t *m[2];
+        size_t mlen[2];
+        for (int v = 0; v < 2; v++) {
+            int copies = v == 0 ? 1 : 600;
+            mlen[v] = f.len + (size_t)copies * scan;
+            m[v] = g_malloc(mlen[v]);
+            memcpy(m[v], f.data, f.len - 2);
+            for (int k = 0; k < copies; k++)
+                memcpy(m[v] + f.len - 2 + (size_t)k * scan, sos, scan);
+            m[v][mlen[v] - 2] = 0xFF, m[v][mlen[v] - 1] = 0xD9;
+        }
+        const char *specs[] = {"resize?width=150&type=png", "resize?width=600&type=png"}; /* 1/4 scale, and whole */
+        for (int k = 0; k < 2; k++) {
+            pl_result a, b;
+            pl_error ea, eb;
+            memset(&a, 0, sizeof(a)), memset(&b, 0, sizeof(b));
+            int ra = eu_run_full(specs[k], m[0], mlen[0], NULL, NULL, NULL, &a, &ea);
+            int rb = eu_run_full(specs[k], m[1], mlen[1], NULL, NULL, NULL, &b, &eb);
+            double d = ra == 0 && rb == 0 ? eu_maxdiff(&a, &b) : -9;
+            ok(d == 0, "%s of the photo with 600 scans after its own: what one more gives (maxdiff %.0f; %s)", specs[k], d,
+               rb == 0 ? "ok" : eb.message);
+            pl_result_clear(&a);
+            pl_result_clear(&b);
+        }
+        g_free(m[0]);
+        g_free(m[1]);
+    } else {
+        ok(0, "edge/exif-orientation-1.jpg: a baseline JPEG ending in EOI");
+    }
+    eu_free(&f);
+    /* a frame header cut before Nf: not taken for a one-scan frame */
+    uint8_t cut[] = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 8, 0};
+    is_int(pl_jpeg_markers(cut, sizeof(cut), 500, &sof), 0, "a frame header cut short: no scan");
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -516,6 +595,7 @@ int main(void)
     test_animation();
     test_bad();
     test_markers();
+    test_markers_single_scan();
     test_regress();
     return tap_done();
 }
