@@ -242,6 +242,11 @@ static bool pool_has_room(const svc_pool *p)
     return p->max_wait_us <= 0 || predicted_wait(p) <= p->max_wait_us;
 }
 
+bool svc_pool_isolated(const svc_pool *p)
+{
+    return p->iso != NULL;
+}
+
 bool svc_pool_full(svc_pool *p)
 {
     pthread_mutex_lock(&p->mu);

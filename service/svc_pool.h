@@ -39,6 +39,10 @@ void svc_pool_free(svc_pool *p);
 
 /* Whether svc_pool_submit would refuse a job now (the same rule). Loop thread. */
 bool svc_pool_full(svc_pool *p);
+
+/* Does the pool run jobs in worker processes (svc_job_run_isolated: the input is copied into an
+ * arena first, so a job may point into the request's body)? Any thread. */
+bool svc_pool_isolated(const svc_pool *p);
 int svc_pool_depth(const svc_pool *p); /* jobs waiting */
 int svc_pool_busy(const svc_pool *p);  /* pool threads running a job */
 int svc_pool_capacity(const svc_pool *p);

@@ -337,7 +337,7 @@ static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
         return;
     }
     svc_job *job = svc_job_new();
-    if (job != NULL && rc->app->cfg->isolation == SVC_ISOLATION_PROCESS && rc->req->version < 0x200) {
+    if (job != NULL && svc_pool_isolated(rc->app->pool) && rc->req->version < 0x200) {
         svc_job_pin_input(job, up->data, up->data_len, up->overlay, up->overlay_len); /* read in place (svc_job.h) */
     } else if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
         svc_job_free(job);
