@@ -13,12 +13,12 @@
  *     HTTP/1 body until the answer is sent (it stops reading the socket), and the answer waits for
  *     the job; the one way the buffer goes earlier is the request's disposal (the client left),
  *     whose callback calls svc_job_unpin() first (h2o 2.2.5 disposes an HTTP/1 request before it
- *     closes the socket and frees its buffer: lib/http1.c close_connection). The pool thread copies pinned bytes into its
- *     worker's arena (svc_arena.h) once, between taking the pin and letting it go (svc_job.c),
- *     and never reads them after: svc_job_unpin() revokes a pin not yet taken (the job is then
- *     cancelled) and waits out a copy under way (a few ms at most). HTTP/2 bodies are copied: h2o
- *     frees a stream's buffer before it disposes the request (lib/http2/stream.c), so no callback
- *     would come in time.
+ *     closes the socket and frees its buffer: lib/http1.c close_connection). The pool thread
+ *     copies pinned bytes into its worker's arena (svc_arena.h) once, between taking the pin and
+ *     letting it go (svc_job_copy_input), and never reads them after: svc_job_unpin() revokes a
+ *     pin not yet taken (the job is then cancelled) and waits out a copy under way (a few ms at
+ *     most). HTTP/2 bodies are copied: h2o frees a stream's buffer before it disposes the request
+ *     (lib/http2/stream.c), so no callback would come in time.
  *   - `link` is loop-thread-only: it points to a shared allocation in req->pool. If the request
  *     is disposed first (client gone), the dispose callback sets link = NULL and ctl.cancelled = 1;
  *     the receiver then drops the result. ctl.cancelled and pin are the only fields both sides
