@@ -304,14 +304,20 @@ void tsrv_cleanup(tsrv *s)
 
 int t_pid_fds(int pid)
 {
-    char path[64];
+    char path[64], fd[320], target[128];
     int n = 0;
     snprintf(path, sizeof(path), "/proc/%d/fd", pid);
     DIR *d = opendir(path);
     if (d == NULL)
         return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.';
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
+        ssize_t k = readlink(fd, target, sizeof(target) - 1);
+        target[k > 0 ? k : 0] = '\0';
+        n += strstr(target, "memfd:imgpipe-in") == NULL;
+    }
     closedir(d);
     return n;
 }

@@ -86,7 +86,9 @@ int tsrv_stop(tsrv *s, double timeout_s);
 void tsrv_cleanup(tsrv *s);
 /* VmRSS of one process in KiB, or -1. */
 long t_pid_rss_kb(int pid);
-/* Open file descriptors of one process, or -1. */
+/* Open file descriptors of one process, or -1. The pool threads' input arenas (memfd:imgpipe-in,
+ * one per worker, kept from the first job on: svc_arena.h) are not counted; test_http_upload
+ * checks their number. */
 int t_pid_fds(int pid);
 /* The value of one /metrics series (its name with labels and the trailing space), -1 when absent. */
 double t_metric(const tsrv *s, const char *series);
