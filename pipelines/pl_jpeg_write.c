@@ -177,6 +177,12 @@ int pl_jpeg_write(pl_ctx *c, VipsImage *x, int q, bool meta, void **buf, size_t 
     s->out = NULL;
     atomic_fetch_add(&pl_jw_count, 1);
 done:
+    /* Stopped early (a cancel, an error): libjpeg's memory destination moves its buffer as it
+     * grows and tells s->out only at term_destination, so s->out may still name a buffer it has
+     * freed (a double free once the first strip outgrew 4 KB). Its term_destination just
+     * publishes the buffer of the moment: call it, then free that one. */
+    if (s->out != NULL && s->ci.dest != NULL)
+        s->ci.dest->term_destination(&s->ci);
     jpeg_destroy_compress(&s->ci);
     free(s->out); /* NULL once handed over */
     int rc = s->rc;

@@ -1,5 +1,6 @@
 /*
- * test_engine_jpeg_write: pl_jpeg_write.c writes the bytes libvips' jpegsave writes.
+ * test_engine_jpeg_write: pl_jpeg_write.c writes the bytes libvips' jpegsave writes, and stops
+ * cleanly when cancelled or past its deadline mid-encode.
  *  - directly: 8-bit sRGB and grey images at Q 10, 75, 89, 90 and 95 (4:2:0 below 90, 4:4:4 from
  *    90), with strip and with metadata kept: an image carrying EXIF, XMP, IPTC and an ICC profile
  *    of over one marker (split into APP2 markers) gives jpegsave's bytes exactly;
@@ -207,6 +208,39 @@ static void test_widest(void)
     }
 }
 
+/* Stopped mid-encode (cancelled, or past the deadline, seen after the first strip): no output,
+ * the right code, and the encoder's buffer freed once. The first strip of noise outgrows
+ * libjpeg's first 4 KB buffer, which it frees and replaces without telling its caller until the
+ * end: freeing the first one on the way out was a double free (glibc aborts on it). */
+static void test_stopped(void)
+{
+    enum { W = 512, H = 512 };
+    uint8_t *px = g_malloc((size_t)W * H * 3);
+    guint32 seed = 7;
+    for (size_t i = 0; i < (size_t)W * H * 3; i++)
+        px[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    VipsImage *x = vips_image_new_from_memory(px, (size_t)W * H * 3, W, H, 3, VIPS_FORMAT_UCHAR);
+    for (int k = 0; k < 2; k++) {
+        pl_control ctl;
+        pl_error err;
+        pl_ctx c;
+        pl_error_clear(&err);
+        atomic_init(&ctl.cancelled, k == 0);
+        ctl.deadline_us = k == 0 ? 0 : g_get_monotonic_time() - 1000;
+        pl_engine_ctx_init(&c, NULL, NULL, NULL, &ctl, &err);
+        void *buf = NULL;
+        size_t len = 0;
+        int rc = x != NULL ? pl_jpeg_write(&c, x, 90, false, &buf, &len) : 0;
+        ok(rc == -2 && buf == NULL && len == 0 && err.code == (k == 0 ? PL_E_CANCELLED : PL_E_DEADLINE),
+           "%s mid-encode: stopped, no output, %s (rc %d)", k == 0 ? "cancelled" : "past the deadline",
+           pl_error_name(k == 0 ? PL_E_CANCELLED : PL_E_DEADLINE), rc);
+        g_object_unref(c.base);
+    }
+    if (x != NULL)
+        g_object_unref(x);
+    g_free(px);
+}
+
 int main(void)
 {
     if (eu_init())
@@ -214,5 +248,6 @@ int main(void)
     test_direct();
     test_engine();
     test_widest();
+    test_stopped();
     return tap_done();
 }
