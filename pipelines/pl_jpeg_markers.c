@@ -55,7 +55,8 @@ int pl_jpeg_markers(const uint8_t *d, size_t len, int limit, int *sof)
         /* the frame header: the first SOFn before any scan (DHT, JPG and DAC share the range) */
         if (*sof < 0 && scans == 0 && m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
             *sof = m - 0xC0;
-            components = i + 9 < len ? d[i + 9] : -1; /* Nf, after P, Y and X */
+            /* Nf, after P, Y and X, inside a segment long enough to hold it */
+            components = i + 9 < len && (((size_t)d[i + 2] << 8) | d[i + 3]) >= 8 ? d[i + 9] : -1;
         }
         size_t seg = ((size_t)d[i + 2] << 8) | d[i + 3];
         if (seg < 2)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,9 +43,14 @@ static void result_free(void *data, size_t len)
 
 /* The result's bytes, read from the worker's memfd into this process's heap: a read() of reused
  * heap pages costs less than mapping the memfd (new page-table entries, then a TLB shootdown
- * when the loop thread unmaps it after the answer). NULL when they cannot be had. */
+ * when the loop thread unmaps it after the answer). NULL when they cannot be had, or when the
+ * memfd is shorter than the length the worker announced (nothing is allocated for a length a
+ * misbehaving worker made up). */
 static void *read_result(int fd, size_t len)
 {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size < len)
+        return NULL;
     char *buf = malloc(len);
     size_t got = 0;
     while (buf != NULL && got < len) {

@@ -578,6 +578,19 @@ static void test_markers_single_scan(void)
         ok(0, "edge/exif-orientation-1.jpg: a baseline JPEG ending in EOI");
     }
     eu_free(&f);
+    /* a frame header whose segment is too short to hold Nf (the byte where Nf would be belongs to
+     * the next segment): no short-cut, the scans are counted */
+    {
+        size_t k = 0;
+        b[k++] = 0xFF, b[k++] = 0xD8, b[k++] = 0xFF, b[k++] = 0xC0, b[k++] = 0, b[k++] = 2;
+        for (int sc = 0; sc < 700; sc++) {
+            static const uint8_t sos1[] = {0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0, 0x12, 0x34};
+            memcpy(b + k, sos1, sizeof(sos1));
+            k += sizeof(sos1);
+        }
+        b[k++] = 0xFF, b[k++] = 0xD9;
+        is_int(pl_jpeg_markers(b, k, 500, &sof), 501, "a frame header too short for Nf: the scans are counted");
+    }
     /* a frame header cut before Nf: not taken for a one-scan frame */
     uint8_t cut[] = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 8, 0};
     is_int(pl_jpeg_markers(cut, sizeof(cut), 500, &sof), 0, "a frame header cut short: no scan");
