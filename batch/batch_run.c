@@ -404,7 +404,8 @@ static int batch_run_engine(batch_worker *w, size_t len, pl_result *res, pl_erro
 {
     const batch_opts *opts = w->run->opts;
     if (!opts->isolate) {
-        pl_input in = {.data = w->buf, .len = len};
+        atomic_int moved = 0;
+        pl_input in = {.data = w->buf, .len = len, .moved = &moved}; /* this thread's own buffer */
         return pl_run(&opts->plan, &in, &opts->limits, &w->ctl, res, err);
     }
     char errbuf[512], mime[128];

@@ -86,6 +86,11 @@ typedef struct pl_input {
     const uint8_t *overlay; /* watermarkimage's second image, or NULL */
     size_t overlay_len;
     const char *accept; /* the request's Accept header for type=auto, or NULL */
+    /* NULL: data is only read. Else the caller lets pl_run() move data's bytes about in place for
+     * a moment (the PNG decoder gathers its IDAT payloads there instead of copying them): *moved
+     * is set to 1 before the first byte moves, and to 0 once every byte is back, before anything
+     * else reads data. A process that dies in between leaves 1: data is then not the input. */
+    atomic_int *moved;
 } pl_input;
 
 typedef struct pl_timings {

@@ -147,11 +147,13 @@ void svc_job_run(svc_job *job)
 {
     uint64_t held = svc_admission_enter(job); /* waits while the memory budget is spent */
     if (!job_over_before_start(job)) {
+        atomic_int moved = 0; /* job->data is the job's own copy here, read by nothing else meanwhile */
         pl_input in = {.data = job->data,
                        .len = job->data_len,
                        .overlay = job->overlay,
                        .overlay_len = job->overlay_len,
-                       .accept = job->accept};
+                       .accept = job->accept,
+                       .moved = job->in_copy != NULL ? &moved : NULL};
         job->rc = pl_run(&job->plan, &in, &job->limits, &job->ctl, &job->result, &job->err);
     }
     svc_admission_leave(held);
@@ -213,10 +215,13 @@ static void input_sha256(const svc_arena *arena, size_t len, char hex[2 * SHA256
         snprintf(hex, 2 * SHA256_DIGEST_LENGTH + 1, "unknown (the input could not be read back)");
 }
 
-static void log_fault(const svc_job *job, const svc_arena *arena, svc_proc_fault f, int sig, pid_t pid)
+static void log_fault(const svc_job *job, const svc_arena *arena, bool moved, svc_proc_fault f, int sig, pid_t pid)
 {
     char hex[2 * SHA256_DIGEST_LENGTH + 1];
-    input_sha256(arena, job->data_len, hex);
+    if (moved)
+        snprintf(hex, sizeof(hex), "unknown (the worker had the bytes moved about)");
+    else
+        input_sha256(arena, job->data_len, hex);
     if (f == SVC_PROC_CRASHED)
         svc_log_printf(SVC_LOG_ERROR,
                        "request %s: worker process %d died of signal %d (%s) on /%s, input %zu bytes sha256 %s; replacing it",
@@ -319,7 +324,7 @@ void svc_job_run_isolated(svc_job *job, svc_proc **proc, svc_arena **arena, cons
     svc_admission_release(a.held);
     if (f != SVC_PROC_OK) {
         svc_metrics_worker_exit(fault_reason(f));
-        log_fault(job, *arena, f, sig, pid);
+        log_fault(job, *arena, svc_proc_input_moved(*proc), f, sig, pid);
         record_fault(job, f, sig);
         svc_proc_stop(*proc);
         *proc = NULL;

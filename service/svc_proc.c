@@ -203,6 +203,11 @@ int svc_proc_jobs(const svc_proc *p)
     return p->jobs;
 }
 
+bool svc_proc_input_moved(const svc_proc *p)
+{
+    return atomic_load(&p->shared->input_moved) != 0;
+}
+
 uint64_t svc_proc_rss(const svc_proc *p)
 {
     char path[64];
@@ -279,6 +284,7 @@ static int send_job(svc_proc *p, const svc_proc_job *job)
     if (alen)
         memcpy(m.accept, job->accept, alen);
     atomic_store(&p->shared->ctl.cancelled, 0);
+    atomic_store(&p->shared->input_moved, 0);
     p->shared->ctl.deadline_us = job->deadline_us;
     return svc_wproto_send(p->sock, &m, offsetof(wp_job, accept) + alen, job->data_len + job->overlay_len ? job->fd : -1);
 }

@@ -85,5 +85,8 @@ bool svc_proc_alive(const svc_proc *p);
 pid_t svc_proc_pid(const svc_proc *p);
 uint64_t svc_proc_rss(const svc_proc *p); /* resident bytes now, from /proc; 0 if unknown */
 int svc_proc_jobs(const svc_proc *p);     /* jobs run by this worker */
+/* The last job's worker left its input's bytes moved about (pl_input.moved): it died while its
+ * engine had them so, and the input file no longer holds the upload as sent. */
+bool svc_proc_input_moved(const svc_proc *p);
 
 #endif

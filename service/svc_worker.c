@@ -82,12 +82,14 @@ static void send_result(int sock, int rc, const pl_result *res, const pl_error *
  * mapping's page-table entries are made once, not per job (a 3 MB input: 0.8 ms of MAP_POPULATE
  * per job on the test VM). Mapped again when another file comes (a new arena after a worker
  * replacement; batch) or this one grew past the mapping. MAP_SHARED: the pool thread's writes
- * are what the next job reads. */
+ * are what the next job reads, and the bytes the engine moves about (pl_input.moved) are back in
+ * place before it reads on. */
 static struct {
     dev_t dev;
     ino_t ino;
-    const uint8_t *map;
+    uint8_t *map;
     size_t len;
+    bool writable; /* mapped writable (the arena's memfd always is): the engine may move bytes about in it */
 } kept;
 
 static void kept_drop(void)
@@ -111,14 +113,21 @@ static const uint8_t *map_input(const wp_job *j, int fd)
     if (kept.map != NULL && kept.dev == st.st_dev && kept.ino == st.st_ino && kept.len >= end)
         return kept.map;
     kept_drop();
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    /* writable, so that the PNG decoder can gather its IDAT chunks in place (pl_input.moved);
+     * read-only for a file opened so */
+    bool writable = true;
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED && errno == EACCES) {
+        writable = false;
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    }
     if (p == MAP_FAILED)
         return NULL;
     /* the entries for this job's bytes in one call (the decoder reads them all), not for the
      * arena's unwritten tail, which reading would fill with zero pages; later jobs fault in what
      * they reach past it, once */
     madvise(p, (size_t)end, MADV_POPULATE_READ);
-    kept.dev = st.st_dev, kept.ino = st.st_ino, kept.map = p, kept.len = (size_t)st.st_size;
+    kept.dev = st.st_dev, kept.ino = st.st_ino, kept.map = p, kept.len = (size_t)st.st_size, kept.writable = writable;
     return p;
 }
 
@@ -145,7 +154,8 @@ static int run_job(int sock, svc_wproto_ctl *shared, wp_job *j, ssize_t n, int f
                    .len = j->data_len,
                    .overlay = j->overlay_len ? base + j->overlay_off : NULL,
                    .overlay_len = j->overlay_len,
-                   .accept = j->accept_len ? j->accept : NULL};
+                   .accept = j->accept_len ? j->accept : NULL,
+                   .moved = kept.writable && base == kept.map ? &shared->input_moved : NULL};
     if (j->want_estimate) { /* what this plan decodes (pl_run_estimate): the pool thread reserves it */
         wp_estimate e = {.type = WP_ESTIMATE, .bytes = j->plan.op == PL_OP_INFO ? 0 : pl_run_estimate(&j->plan, &in, &j->limits)};
         wp_go go;

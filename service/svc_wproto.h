@@ -31,7 +31,9 @@ enum { WP_JOB = 1, WP_ESTIMATE, WP_GO, WP_STOP, WP_RESULT, WP_READY };
 
 /* The page both ends map (a memfd made by the pool side, fd 4 in the worker). */
 typedef struct svc_wproto_ctl {
-    pl_control ctl; /* cancelled: set by the pool thread; deadline_us: set with each job */
+    pl_control ctl;         /* cancelled: set by the pool thread; deadline_us: set with each job */
+    atomic_int input_moved; /* set by the worker while its engine has the input's bytes moved about
+                             * (pl_input.moved); read by the pool thread only after the worker is gone */
 } svc_wproto_ctl;
 
 typedef struct wp_job {

@@ -12,7 +12,8 @@
  * index past the palette (the fast path leaves those to pngload). Alpha that is not 255 is boxed
  * on load too, premultiplied, where the resize is the first to read the pixels (test_premul_box).
  * Rows of filter None are boxed where they lie, and the zlib stream's Adler-32 is not checked
- * (the chunk CRCs are): test_filters_and_frame.
+ * (the chunk CRCs are): test_filters_and_frame. Where the caller lets the engine move the input's
+ * bytes about, many IDAT chunks are gathered in place and put back (test_gathered).
  */
 #include <libdeflate.h>
 #include <math.h>
@@ -540,6 +541,103 @@ static void test_filters_and_frame(void)
         g_free(filt[k]);
 }
 
+/* ---- IDAT chunks gathered in place (pl_input.moved) --------------------------------------- */
+
+/* f's one IDAT cut into chunks of `piece` bytes (an empty one after the first), with a tEXt chunk
+ * after the second when text; the caller g_frees data. */
+static eu_file png_split_idat(eu_file *f, size_t piece, bool text)
+{
+    size_t n;
+    const uint8_t *z = idat_of(f, &n);
+    uint8_t *o = g_malloc(f->len + (n / piece + 3) * 12 + 64);
+    size_t at = 33;
+    memcpy(o, f->data, 33);
+    for (size_t k = 0, i = 0; i < n; k++) {
+        size_t L = VIPS_MIN(piece, n - i);
+        eu_png_chunk(o, &at, "IDAT", z + i, (uint32_t)L);
+        i += L;
+        if (k == 0)
+            eu_png_chunk(o, &at, "IDAT", NULL, 0);
+        if (k == 1 && text)
+            eu_png_chunk(o, &at, "tEXt", (const uint8_t *)"Comment\0between", 15);
+    }
+    eu_png_chunk(o, &at, "IEND", NULL, 0);
+    return (eu_file){o, at};
+}
+
+static int run_moved(const char *spec, const eu_file *f, atomic_int *moved, pl_result *res, pl_error *err)
+{
+    pl_plan plan;
+    pl_limits lim;
+    pl_limits_default(&lim);
+    if (pl_plan_parse_string(spec, &plan, err) != 0)
+        return -2;
+    pl_input in = {.data = f->data, .len = f->len, .moved = moved};
+    return pl_run(&plan, &in, &lim, NULL, res, err);
+}
+
+/* A PNG of many IDAT chunks, run where the engine may move the input's bytes about: the payloads
+ * are gathered in place (the flag goes 1 then 0: a sentinel left there means they were not) and
+ * put back, so the input is byte for byte what it was, and the pixels are those of the same
+ * stream in one chunk. With a chunk between two IDATs they are copied and nothing moves. A stream
+ * damaged under valid CRCs fails as libvips' pngload fails on it, with the input put back first. */
+static void test_gathered(void)
+{
+    enum { W = 257, H = 131 };
+    static const char *spec = "resize?width=61&type=png";
+    uint8_t *px = g_malloc((size_t)W * H * 4), filt[H];
+    for (int y = 0; y < H; y++)
+        filt[y] = (uint8_t)(y % 5);
+    for (size_t i = 0; i < (size_t)W * H * 4; i++)
+        px[i] = (uint8_t)(i % 4 == 3 ? 40 + i % 200 : 128 + 90 * sin((double)i / 311.0));
+    eu_file one = png_with_filters(px, W, H, 4, filt);
+    pl_result r1 = {0};
+    pl_error e1;
+    int rc1 = eu_run(spec, &one, &r1, &e1);
+    ok(rc1 == 0 && r1.width == 61, "one IDAT: decoded, 61 px wide");
+    for (int text = 0; text <= 1; text++) {
+        eu_file f = png_split_idat(&one, 997, text);
+        uint8_t *orig = g_memdup2(f.data, f.len);
+        atomic_int moved = 7;
+        pl_result r = {0};
+        pl_error e;
+        int rc = run_moved(spec, &f, &moved, &r, &e);
+        ok(rc == 0 && rc1 == 0 && r.len == r1.len && memcmp(r.data, r1.data, r.len) == 0,
+           "%s: the pixels of the stream in one chunk", text ? "tEXt between IDATs (copied)" : "IDATs gathered in place");
+        ok(memcmp(f.data, orig, f.len) == 0, "%s: the input is byte for byte as it came", text ? "copied" : "gathered");
+        ok(atomic_load(&moved) == (text ? 7 : 0), "%s: the moved flag is %d (%d)",
+           text ? "copied: untouched" : "gathered: back to 0", text ? 7 : 0, atomic_load(&moved));
+        pl_result_clear(&r);
+
+        /* a byte in the middle of the deflate stream changed, every chunk's CRC made right */
+        size_t mid = f.len / 2, p = 8;
+        while (p + 12 + ((size_t)f.data[p] << 24 | (size_t)f.data[p + 1] << 16 | (size_t)f.data[p + 2] << 8 | f.data[p + 3]) <= mid)
+            p += 12 + ((size_t)f.data[p] << 24 | (size_t)f.data[p + 1] << 16 | (size_t)f.data[p + 2] << 8 | f.data[p + 3]);
+        uint32_t L = (uint32_t)((size_t)f.data[p] << 24 | (size_t)f.data[p + 1] << 16 | (size_t)f.data[p + 2] << 8 | f.data[p + 3]);
+        f.data[p + 8 + L / 2] ^= 0xff, f.data[p + 9 + L / 2] ^= 0x3c;
+        put32(f.data + p + 8 + L, libdeflate_crc32(0, f.data + p + 4, L + 4));
+        g_free(orig);
+        orig = g_memdup2(f.data, f.len);
+        pl_result a = {0}, b = {0};
+        pl_error ea, eb;
+        moved = 7;
+        int ra = run_moved(spec, &f, &moved, &a, &ea);
+        int rb = eu_run_switched_off(PL_NO_FAST_PNG, spec, &f, &b, &eb);
+        ok((ra != 0) == (rb != 0) && (ra != 0 ? ea.code == eb.code : eu_maxdiff(&a, &b) <= 1),
+           "%s, damaged stream: as pngload (%s / %s)", text ? "copied" : "gathered", ra ? pl_error_name(ea.code) : "decoded",
+           rb ? pl_error_name(eb.code) : "decoded");
+        ok(memcmp(f.data, orig, f.len) == 0 && atomic_load(&moved) == (text ? 7 : 0), "%s, damaged stream: the input put back",
+           text ? "copied" : "gathered");
+        pl_result_clear(&a);
+        pl_result_clear(&b);
+        g_free(orig);
+        g_free(f.data);
+    }
+    pl_result_clear(&r1);
+    g_free(one.data);
+    g_free(px);
+}
+
 int main(void)
 {
     if (eu_init() != 0)
@@ -589,6 +687,7 @@ int main(void)
     test_transparent_edge("resize?width=30&type=png", 21);
     test_premul_box();
     test_filters_and_frame();
+    test_gathered();
     test_adam7();
     for (int t = 0; t <= 1; t++)
         for (int bad = 0; bad <= 1; bad++)

@@ -95,7 +95,8 @@ static uint8_t *pixels_with_key(const png_spec *p, const uint8_t *key, bool put)
  * opaque */
 static int decode(const eu_file *f, bool *same, bool *opaque, int *bands)
 {
-    pl_ctx c = {0};
+    pl_input in = {.data = f->data, .len = f->len};
+    pl_ctx c = {.in = &in};
     c.base = VIPS_OBJECT(vips_image_new());
     VipsImage *head = vips_image_new_from_buffer(f->data, f->len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     VipsImage *mine = NULL, *ref = NULL;

@@ -7,8 +7,9 @@
  * limit; failure gives a non-empty, printable public message and never PL_E_INTERNAL (a 500 on
  * hostile input is a bug); pl_probe() and pl_run() never disagree about an input being too
  * large; the admission estimates (pl_decode_bytes_estimate, pl_run_estimate) equal the probe's on
- * every JPEG the probe reads, and pl_run_estimate never counts more than max-frames; nothing leaks
- * (ASan).
+ * every JPEG the probe reads, and pl_run_estimate never counts more than max-frames; an input the
+ * engine may move about in place (pl_input.moved, as in a worker process) is left as it came;
+ * nothing leaks (ASan).
  * Build and run with tests/fuzz/run-fuzz.sh engine SECONDS; replayed by tests/fuzz (unit).
  */
 #include <glib.h>
@@ -148,9 +149,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pl_error_clear(&err);
     atomic_init(&ctl.cancelled, 0);
     ctl.deadline_us = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-    pl_input in = {.data = img, .len = len, .overlay = NULL, .overlay_len = 0, .accept = NULL};
+    /* inputs of even length run as a worker process runs them: the engine may move the bytes about
+     * in place (pl_input.moved), and must leave them as they came */
+    atomic_int moved = 0;
+    uint8_t *orig = len % 2 == 0 ? g_memdup2(img, len) : NULL;
+    pl_input in = {.data = img, .len = len, .overlay = NULL, .overlay_len = 0, .accept = NULL, .moved = orig ? &moved : NULL};
     const pl_plan *plan = &parsed[(data[0] & 0x7f) % N_PLANS];
     int rc = pl_run(plan, &in, &lim, &ctl, &res, &err);
+    if (orig != NULL && (memcmp(orig, img, len) != 0 || atomic_load(&moved) != 0)) {
+        fprintf(stderr, "the input's bytes were not put back (moved %d)\n", atomic_load(&moved));
+        abort();
+    }
+    g_free(orig);
     if (probe_rc == 0 && plan->op != PL_OP_INFO && (uint64_t)info.width * (uint64_t)info.height > lim.max_input_pixels &&
         (rc == 0 || err.code != PL_E_TOO_MANY_PIXELS)) {
         fprintf(stderr, "probe says %dx%d (over the limit) but pl_run gave rc %d code %s\n", info.width, info.height, rc,

@@ -4,7 +4,8 @@
  * multipart body with an image and an overlay, three uploads in a row on one keep-alive
  * connection, and a server with isolation=thread; imgpipe_job_input_bytes_total counts each
  * image byte once. Uploads being received hold no memfd; the arena a pool thread gives its worker
- * (one memfd, kept) holds the image and never the request head; clients that leave mid-job leave
+ * (one memfd, kept) holds the image and never the request head, and is the upload byte for byte
+ * after a job that moved its bytes about (a PNG's IDAT chunks gathered in place); clients that leave mid-job leave
  * nothing more behind. Suite http.
  */
 #include <dirent.h>
@@ -118,6 +119,19 @@ static int starts_with(const char *path, const uint8_t *want, size_t n)
     return k == (ssize_t)n && memcmp(got, want, n) == 0;
 }
 
+/* Does the memfd at path hold exactly these n bytes first? */
+static int holds_exactly(const char *path, const char *want, size_t n)
+{
+    char *got = malloc(n);
+    int fd = open(path, O_RDONLY);
+    ssize_t k = fd >= 0 && got != NULL ? pread(fd, got, n, 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    int same = k == (ssize_t)n && memcmp(got, want, n) == 0;
+    free(got);
+    return same;
+}
+
 /* The server's input memfds; *with_head (when not NULL): how many of them hold a request head in
  * their first 64 KiB (none should: a worker reads them); *with_image (when not NULL): how many
  * start with the bytes of `big`. */
@@ -148,6 +162,24 @@ static int server_memfds(const tsrv *s, int *with_head, int *with_image)
     }
     closedir(d);
     return n;
+}
+
+/* How many of the server's input memfds hold exactly these n bytes first */
+static int arenas_holding(const tsrv *s, const char *want, size_t n)
+{
+    char dir[64], path[320], target[128];
+    int found = 0;
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)s->pid);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        ssize_t k = readlink(path, target, sizeof(target) - 1);
+        if (k > 0 && (target[k] = '\0', strstr(target, "memfd:imgpipe-in") != NULL))
+            found += holds_exactly(path, want, n);
+    }
+    if (d != NULL)
+        closedir(d);
+    return found;
 }
 
 /* 80 uploads that stall after 100 KB of the 1 MB they announce: received in the server's memory,
@@ -211,6 +243,10 @@ static void test_stalled_and_leaving(void)
     is_int(most_fds, 1, "one worker, one input memfd: jobs add none");
     compare(&s, "/resize?width=300&type=png", (treq){.body = big, .body_len = big_len, .max_send_bps = PACE}, 300, 200,
             (long)big_len, "after them, HTTP/1 raw body");
+    /* a PNG of 57 IDAT chunks: the worker's decoder gathers them in place, and puts them back */
+    compare(&s, "/resize?width=300&type=png", (treq){.body = overlay, .body_len = overlay_len}, 300, 200, (long)overlay_len,
+            "a PNG of many IDAT chunks");
+    is_int(arenas_holding(&s, overlay, overlay_len), 1, "after it, the arena holds the upload byte for byte");
     is_int(tsrv_stop(&s, 20), 0, "SIGTERM: exit 0");
     tsrv_cleanup(&s);
 }
