@@ -16,6 +16,7 @@ static int tap_n, tap_failed;
 
 static inline int tap_vok(int cond, const char *fmt, va_list ap)
 {
+    flockfile(stdout); /* one line, whole, when threads report at once (and the counters with it) */
     tap_n++;
     printf("%sok %d - ", cond ? "" : "not ", tap_n);
     vprintf(fmt, ap);
@@ -23,6 +24,7 @@ static inline int tap_vok(int cond, const char *fmt, va_list ap)
     fflush(stdout);
     if (!cond)
         tap_failed++;
+    funlockfile(stdout);
     return cond;
 }
 
@@ -35,14 +37,26 @@ static inline __attribute__((format(printf, 2, 3))) int ok(int cond, const char 
     return r;
 }
 
+/* A comment line; a newline inside the text (a library's error message) starts another "# " line,
+ * and the whole comment goes out under stdout's lock, so that threads that report at once (the
+ * hostile tests run jobs in parallel) keep the TAP stream valid. */
 static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, ...)
 {
+    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    printf("# ");
-    vprintf(fmt, ap);
-    printf("\n");
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    flockfile(stdout);
+    fputs("# ", stdout);
+    for (const char *c = buf; *c; c++) {
+        if (*c != '\n')
+            putc_unlocked(*c, stdout);
+        else if (c[1] != '\0')
+            fputs("\n# ", stdout);
+    }
+    putc_unlocked('\n', stdout);
+    funlockfile(stdout);
 }
 
 #define is_int(got, want, ...)                                                                                                     \
