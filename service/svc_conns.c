@@ -48,6 +48,10 @@
  *   socket, after an HTTP/1 to HTTP/2 upgrade too). A svc_conn is found from a socket through
  *   sock->on_close.data. The HTTP/2 structures (h2o/http2_internal.h, with khash.h of h2o 2.2.5
  *   vendored in h2o_compat/) are read here and nowhere else.
+ *   A complete HTTP/2 body that a job reads in place is taken from its stream into the request's
+ *   pool (svc_conns_hold_body): h2o frees a stream's buffer before it disposes the request, which
+ *   the job's link to the request needs the other way round (svc_routes.c). held_bytes counts
+ *   those bodies in the total, as their streams did.
  */
 #include "svc_conns.h"
 
@@ -90,6 +94,7 @@ static h2o_linklist_t conns = {&conns, &conns};
 static int64_t last_refusal_log_us, last_trim_us;
 static uint64_t scans, trim_after_scan; /* trim_after_scan: 0 = nothing to give back */
 static uint64_t refusals_since_log;
+static uint64_t held_bytes; /* HTTP/2 bodies taken from their streams (svc_conns_hold_body) */
 
 uint64_t svc_conns_body_limit(const svc_config *cfg)
 {
@@ -303,6 +308,40 @@ int svc_conns_take_oversize(h2o_req_t *req)
     return 1;
 }
 
+/* An HTTP/2 body taken from its stream, freed with its request's pool (after the job's link to
+ * the request, registered later, has let go of it: h2o disposes pool entries newest first). */
+typedef struct held_body {
+    h2o_buffer_t *buf;
+    uint64_t size;
+} held_body;
+
+static void held_body_dispose(void *p)
+{
+    held_body *h = p;
+    held_bytes -= h->size;
+    h2o_buffer_dispose(&h->buf);
+}
+
+bool svc_conns_hold_body(h2o_req_t *req)
+{
+    if (req->version < 0x200)
+        return true; /* h2o 2.2.5 frees an HTTP/1 socket's buffer after it disposes the request */
+    h2o_http2_stream_t *st = H2O_STRUCT_FROM_MEMBER(h2o_http2_stream_t, req, req);
+    h2o_buffer_t *b = st->_req_body;
+    /* the stream's buffer holds the body (not so for stream 1 of an h2c upgrade: in
+     * conn->_http1_req_input) and h2o is done writing it (the stream ended: REQ_PENDING or
+     * later; DATA frames in any other state are refused without touching it) */
+    if (b == NULL || req->entity.base == NULL || req->entity.base < b->bytes ||
+        req->entity.base + req->entity.len > b->bytes + b->size)
+        return false;
+    held_body *h = h2o_mem_alloc_shared(&req->pool, sizeof(*h), held_body_dispose);
+    h->buf = b;
+    h->size = b->size;
+    held_bytes += h->size;
+    st->_req_body = NULL; /* h2o_http2_stream_close() disposes it only when set */
+    return true;
+}
+
 /* the bytes an HTTP/2 connection holds */
 static uint64_t h2_bytes(h2o_http2_conn_t *h2)
 {
@@ -365,7 +404,7 @@ void svc_conns_scan(svc_app *app)
     const uint64_t limit = svc_conns_body_limit(app->cfg);
     const size_t max_streams = (size_t)app->cfg->http2_max_streams;
     int64_t now = g_get_monotonic_time();
-    uint64_t total = 0;
+    uint64_t total = held_bytes; /* bodies of requests being handled count, wherever they are */
     h2o_linklist_t *node;
     scans++;
 

@@ -33,4 +33,11 @@ void svc_conns_scan(svc_app *app);
  * was dropped as it arrived and it is to be answered 413 payload_too_large; 0 otherwise. */
 int svc_conns_take_oversize(h2o_req_t *req);
 
+/* Keep req's complete body (req->entity) where it is until the request is disposed, so that a job
+ * can read it in place (svc_job_pin_input). HTTP/1: h2o frees the socket's buffer only after the
+ * request is disposed: true. HTTP/2: the stream's buffer is taken into req->pool (h2o would free
+ * it first); true when taken, false when the body lies elsewhere (the caller copies it). Call it
+ * before anything registered in req->pool must be disposed ahead of the body. */
+bool svc_conns_hold_body(h2o_req_t *req);
+
 #endif

@@ -7,18 +7,20 @@
  *   - The loop thread allocates the job (svc_job_new), gives it the image bytes, submits it to the
  *     pool, and is the only one to free it (svc_job_free), in the receiver, after the worker has
  *     sent it back.
- *   - The image bytes: either the job's own copy (svc_job_set_input: HTTP/2 bodies, URL and file
- *     sources, isolation=thread) or, for an HTTP/1 upload run by a worker process, h2o's own
- *     buffer of the request body, pinned (svc_job_pin_input). h2o writes no more into a received
- *     HTTP/1 body until the answer is sent (it stops reading the socket), and the answer waits for
- *     the job; the one way the buffer goes earlier is the request's disposal (the client left),
- *     whose callback calls svc_job_unpin() first (h2o 2.2.5 disposes an HTTP/1 request before it
- *     closes the socket and frees its buffer: lib/http1.c close_connection). The pool thread
+ *   - The image bytes: either the job's own copy (svc_job_set_input: URL and file sources,
+ *     isolation=thread, an h2c upgrade's first request) or, for an upload run by a worker process,
+ *     the buffer h2o received the body in, pinned (svc_job_pin_input). h2o writes no more into a
+ *     received HTTP/1 body until the answer is sent (it stops reading the socket), nor into an
+ *     ended HTTP/2 stream's, and the answer waits for the job; the one way the buffer goes earlier
+ *     is the request's disposal (the client left), whose callback calls svc_job_unpin() first:
+ *     h2o 2.2.5 disposes an HTTP/1 request before it closes the socket and frees its buffer
+ *     (lib/http1.c close_connection), and an HTTP/2 stream's buffer, which h2o would free first
+ *     (lib/http2/stream.c), is taken into the request's pool beforehand (svc_conns_hold_body),
+ *     where it is freed after the callback. The pool thread
  *     copies pinned bytes into its worker's arena (svc_arena.h) once, between taking the pin and
  *     letting it go (svc_job_copy_input), and never reads them after: svc_job_unpin() revokes a
  *     pin not yet taken (the job is then cancelled) and waits out a copy under way (a few ms at
- *     most). HTTP/2 bodies are copied: h2o frees a stream's buffer before it disposes the request
- *     (lib/http2/stream.c), so no callback would come in time.
+ *     most).
  *   - `link` is loop-thread-only: it points to a shared allocation in req->pool. If the request
  *     is disposed first (client gone), the dispose callback sets link = NULL and ctl.cancelled = 1;
  *     the receiver then drops the result. ctl.cancelled and pin are the only fields both sides
@@ -81,8 +83,8 @@ void svc_job_free(svc_job *job); /* frees inputs and any result still held */
  * for it cannot be had. */
 int svc_job_set_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
 
-/* Loop thread, isolation=process, HTTP/1 only: the job reads the image (and overlay) where they
- * are, in the request's body, which stays until svc_job_unpin() (see DESIGN). */
+/* Loop thread, isolation=process, a body svc_conns_hold_body() keeps: the job reads the image (and
+ * overlay) where they are, in the request's body, which stays until svc_job_unpin() (see DESIGN). */
 void svc_job_pin_input(svc_job *job, const uint8_t *data, size_t len, const uint8_t *overlay, size_t overlay_len);
 
 /* Loop thread, before the request's body may be freed: after this the job never reads it (a copy

@@ -12,8 +12,9 @@
  *   (the engine stops libvips) and clears job->link; the receiver then drops the result and frees
  *   the job. If the job comes back first, the receiver clears link->job and responds. Both sides
  *   run on the loop thread, so the two pointers never race; only ctl.cancelled and the job's pin
- *   on an HTTP/1 body cross threads (link_dispose() lets go of the body before h2o frees it:
- *   svc_job.h).
+ *   on the body cross threads (link_dispose() lets go of the body before it is freed: svc_job.h;
+ *   an HTTP/2 body is taken from its stream into req->pool first, svc_conns_hold_body, so that
+ *   it is freed after the link, registered later).
  */
 #include "svc_routes.h"
 
@@ -328,8 +329,9 @@ static int read_upload(svc_reqctx *rc, pl_op op, const pl_plan *plan, upload *up
 
 /* The job: refused at once when the pool would refuse it (before anything is copied; only this
  * loop thread submits, so room seen here is still there at svc_pool_submit), else given the image
- * and submitted. An HTTP/1 body run by a worker process is read where it is, once, by the pool
- * thread (into its worker's arena); others are copied here. */
+ * and submitted. A body run by a worker process is read where it is, once, by the pool thread
+ * (into its worker's arena): HTTP/1 in h2o's socket buffer, HTTP/2 in its stream's buffer, held
+ * with the request; others are copied here. */
 static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
 {
     if (svc_pool_full(rc->app->pool)) {
@@ -337,7 +339,7 @@ static void submit_upload(svc_reqctx *rc, const pl_plan *plan, const upload *up)
         return;
     }
     svc_job *job = svc_job_new();
-    if (job != NULL && svc_pool_isolated(rc->app->pool) && rc->req->version < 0x200) {
+    if (job != NULL && svc_pool_isolated(rc->app->pool) && svc_conns_hold_body(rc->req)) {
         svc_job_pin_input(job, up->data, up->data_len, up->overlay, up->overlay_len); /* read in place (svc_job.h) */
     } else if (job == NULL || svc_job_set_input(job, up->data, up->data_len, up->overlay, up->overlay_len) != 0) {
         svc_job_free(job);
