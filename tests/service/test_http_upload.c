@@ -278,8 +278,9 @@ static long peak_rss(const tsrv *s)
     return kb < 0 ? -1 : kb * 1024;
 }
 
-/* An HTTP/2 upload is read where h2o received it, as an HTTP/1 one is: a 20 MB PNG raises the
- * server's peak resident memory by about its size once (held, not copied: a copy made it twice).
+/* An HTTP/2 upload is read where h2o received it, as an HTTP/1 one is: a 28 MB PNG raises the
+ * server's peak resident memory by about its size once (held, not copied: a copy made it twice)
+ * (the rest is the request's other buffers and, under ASan, its shadow memory: 5-10 MB).
  * Then HTTP/2 clients that leave mid-job (their streams reset, their connections closed) leave
  * the server answering: the next HTTP/2 upload gets its image, and no worker was lost. */
 static void test_http2_held(void)
@@ -289,14 +290,14 @@ static void test_http2_held(void)
     void *png = NULL;
     size_t png_len = 0;
     VipsImage *rgb = NULL;
-    int made = vips_gaussnoise(&noise, 2600, 2600, "mean", 128.0, "sigma", 60.0, NULL) == 0;
+    int made = vips_gaussnoise(&noise, 3060, 3060, "mean", 128.0, "sigma", 60.0, NULL) == 0;
     VipsImage *three[3] = {noise, noise, noise};
     made = made && vips_bandjoin(three, &u, 3, NULL) == 0 && vips_cast_uchar(u, &rgb, NULL) == 0 &&
            vips_pngsave_buffer(rgb, &png, &png_len, "compression", 0, NULL) == 0;
     VIPS_UNREF(noise);
     VIPS_UNREF(u);
     VIPS_UNREF(rgb);
-    if (!ok(made, "a 2600x2600 noise PNG (%zu bytes)", png_len))
+    if (!ok(made, "a 3060x3060 noise PNG (%zu bytes)", png_len))
         return;
     tsrv s;
     if (!ok(tsrv_start(&s, args, NULL) == 0, "server starts (HTTP/2 bodies held)")) {
@@ -305,10 +306,10 @@ static void test_http2_held(void)
     }
     long hwm0 = peak_rss(&s);
     treq q = {.body = png, .body_len = png_len, .http2 = 1};
-    tresp r = run(&s, "/resize?width=100&type=png", &q, 100, 100, "HTTP/2, a 20 MB noise PNG");
+    tresp r = run(&s, "/resize?width=100&type=png", &q, 100, 100, "HTTP/2, a 28 MB noise PNG");
     tresp_free(&r);
     long grown = peak_rss(&s) - hwm0;
-    ok(hwm0 > 0 && grown < (long)png_len * 3 / 2, "HTTP/2: the server's peak memory grew by %.1f MB for a %.1f MB body (held once)",
+    ok(hwm0 > 0 && grown < (long)png_len * 8 / 5, "HTTP/2: the server's peak memory grew by %.1f MB for a %.1f MB body (held once)",
        grown / 1e6, png_len / 1e6);
 
     /* clients that leave while their jobs run (an enlarge long enough to be left) */
