@@ -42,14 +42,18 @@ static inline __attribute__((format(printf, 2, 3))) int ok(int cond, const char 
  * hostile tests run jobs in parallel) keep the TAP stream valid. */
 static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, ...)
 {
-    char buf[2048];
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap); /* whole: a failing test may print a page of metrics */
     va_end(ap);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf != NULL)
+        vsnprintf(buf, (size_t)n + 1, fmt, again);
+    va_end(again);
     flockfile(stdout);
     fputs("# ", stdout);
-    for (const char *c = buf; *c; c++) {
+    for (const char *c = buf != NULL ? buf : "(diag: out of memory)"; *c; c++) {
         if (*c != '\n')
             putc_unlocked(*c, stdout);
         else if (c[1] != '\0')
@@ -57,6 +61,7 @@ static inline __attribute__((format(printf, 1, 2))) void diag(const char *fmt, .
     }
     putc_unlocked('\n', stdout);
     funlockfile(stdout);
+    free(buf);
 }
 
 #define is_int(got, want, ...)                                                                                                     \
