@@ -335,19 +335,25 @@ double t_metric(const tsrv *s, const char *series)
     return v;
 }
 
-long t_pid_rss_kb(int pid)
+long t_pid_status_kb(int pid, const char *field)
 {
-    char path[64], line[256];
+    char path[64], line[256], fmt[64];
     long kb = -1;
     FILE *f;
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
     if ((f = fopen(path, "r")) == NULL)
         return -1;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+        if (sscanf(line, fmt, &kb) == 1)
             break;
     fclose(f);
     return kb;
+}
+
+long t_pid_rss_kb(int pid)
+{
+    return t_pid_status_kb(pid, "VmRSS");
 }
 
 long tsrv_rss_kb(const tsrv *s)

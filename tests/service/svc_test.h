@@ -84,6 +84,8 @@ int tsrv_wait(tsrv *s, double timeout_s);
 int tsrv_stop(tsrv *s, double timeout_s);
 /* Stop the server if it runs; remove its logs unless IMGPIPE_TEST_KEEP_LOGS is set. */
 void tsrv_cleanup(tsrv *s);
+/* A "Field: N kB" line of /proc/PID/status (VmRSS, VmHWM, ...) in KiB, or -1. */
+long t_pid_status_kb(int pid, const char *field);
 /* VmRSS of one process in KiB, or -1. */
 long t_pid_rss_kb(int pid);
 /* Open file descriptors of one process, or -1. The pool threads' input arenas (memfd:imgpipe-in,

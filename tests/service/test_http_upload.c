@@ -266,15 +266,7 @@ static void test_thread(void)
 /* The server's peak resident memory so far (VmHWM), in bytes; -1 when unreadable */
 static long peak_rss(const tsrv *s)
 {
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
-    FILE *f = fopen(path, "r");
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    if (f != NULL)
-        fclose(f);
+    long kb = t_pid_status_kb((int)s->pid, "VmHWM");
     return kb < 0 ? -1 : kb * 1024;
 }
 
@@ -309,7 +301,7 @@ static void test_http2_held(void)
     tresp r = run(&s, "/resize?width=100&type=png", &q, 100, 100, "HTTP/2, a 28 MB noise PNG");
     tresp_free(&r);
     long grown = peak_rss(&s) - hwm0;
-    ok(hwm0 > 0 && grown < (long)png_len * 8 / 5, "HTTP/2: the server's peak memory grew by %.1f MB for a %.1f MB body (held once)",
+    ok(hwm0 > 0 && grown < (long)png_len * 17 / 10, "HTTP/2: the server's peak memory grew by %.1f MB for a %.1f MB body (held once)",
        grown / 1e6, png_len / 1e6);
 
     /* clients that leave while their jobs run: a 24 MP PNG enlarge takes the worker well over a
